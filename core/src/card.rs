@@ -1,0 +1,337 @@
+//! Cards — requirements N4, N5, N6.
+//!
+//! A card is identified by its holder's number and its validity start date ([`CardKey`], N4): one
+//! person holds a sequence of cards over a lifetime, and reporting one lost does not touch the
+//! replacement issued after it. The validity period follows the age at application (N5), and a
+//! second-generation card may carry registered fingerprints (N6).
+//!
+//! ```
+//! use idcard::{Card, CardKey, IdNumber, ValidityPeriod};
+//! use chrono::NaiveDate;
+//! let n: IdNumber = "11010519491231002X".parse()?;
+//! let applied = NaiveDate::from_ymd_opt(1990, 3, 1).unwrap();       // aged 40
+//! let card = Card::issue(n, applied, applied, true)?;
+//! assert_eq!(card.period(), ValidityPeriod::TwentyYears);
+//! assert_eq!(card.valid_until(), NaiveDate::from_ymd_opt(2010, 3, 1));
+//! let key = card.key();
+//! assert_eq!(CardKey::from_u64(key.to_u64())?, key);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+use std::fmt;
+
+use chrono::{Months, NaiveDate};
+
+use crate::number::{IdNumber, NumberError};
+
+/// The first validity start date a [`CardKey`] can hold (the compact form counts days from it).
+pub const VALID_FROM_EPOCH: NaiveDate = match NaiveDate::from_ymd_opt(1970, 1, 1) {
+    Some(d) => d,
+    None => panic!(),
+};
+const VALID_FROM_BITS: u32 = 16;
+
+/// Why a card or card key cannot be formed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum CardError {
+    /// The validity start is before the holder's birth.
+    #[error("validity start {valid_from} is before the holder's birth date {birth}")]
+    ValidFromBeforeBirth {
+        /// The validity start.
+        valid_from: NaiveDate,
+        /// The birth date.
+        birth: NaiveDate,
+    },
+    /// The validity start is outside the representable range.
+    #[error(
+        "validity start {valid_from} is outside {VALID_FROM_EPOCH}..={}",
+        valid_from_max()
+    )]
+    ValidFromOutOfRange {
+        /// The validity start.
+        valid_from: NaiveDate,
+    },
+    /// The application date is before the holder's birth.
+    #[error("application date {applied_on} is before the holder's birth date")]
+    AppliedBeforeBirth {
+        /// The application date.
+        applied_on: NaiveDate,
+    },
+    /// The compact key has an invalid number part.
+    #[error("compact card key: {0}")]
+    Number(#[from] NumberError),
+}
+
+/// The last validity start date a [`CardKey`] can hold.
+pub fn valid_from_max() -> NaiveDate {
+    VALID_FROM_EPOCH + chrono::Days::new((1 << VALID_FROM_BITS) - 1)
+}
+
+/// A card's identity (N4): the holder's number and the validity start date.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct CardKey {
+    number: IdNumber,
+    valid_from: NaiveDate,
+}
+
+impl CardKey {
+    /// A key, checking that the validity start is not before birth and is representable.
+    pub fn new(number: IdNumber, valid_from: NaiveDate) -> Result<CardKey, CardError> {
+        if valid_from < number.birth_date() {
+            return Err(CardError::ValidFromBeforeBirth {
+                valid_from,
+                birth: number.birth_date(),
+            });
+        }
+        if valid_from < VALID_FROM_EPOCH || valid_from > valid_from_max() {
+            return Err(CardError::ValidFromOutOfRange { valid_from });
+        }
+        Ok(CardKey { number, valid_from })
+    }
+
+    /// The holder's number.
+    pub fn number(self) -> IdNumber {
+        self.number
+    }
+
+    /// The validity start date.
+    pub fn valid_from(self) -> NaiveDate {
+        self.valid_from
+    }
+
+    /// Compact encoding in 63 bits: the number's compact form (see [`IdNumber::to_u64`]) shifted
+    /// left by 16, or'ed with the days from 1970-01-01 to the validity start.
+    #[inline]
+    pub fn to_u64(self) -> u64 {
+        (self.number.to_u64() << VALID_FROM_BITS)
+            | (self.valid_from - VALID_FROM_EPOCH).num_days() as u64
+    }
+
+    /// Decode [`CardKey::to_u64`].
+    pub fn from_u64(v: u64) -> Result<CardKey, CardError> {
+        let number = IdNumber::from_u64(v >> VALID_FROM_BITS)?;
+        let valid_from = VALID_FROM_EPOCH + chrono::Days::new(v & ((1 << VALID_FROM_BITS) - 1));
+        CardKey::new(number, valid_from)
+    }
+}
+
+impl fmt::Debug for CardKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "CardKey({:?}, {})", self.number, self.valid_from)
+    }
+}
+
+impl serde::Serialize for CardKey {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            use serde::ser::SerializeStruct;
+            let mut st = s.serialize_struct("CardKey", 2)?;
+            st.serialize_field("number", &self.number)?;
+            st.serialize_field("valid_from", &self.valid_from)?;
+            st.end()
+        } else {
+            s.serialize_u64(self.to_u64())
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for CardKey {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        if d.is_human_readable() {
+            #[derive(serde::Deserialize)]
+            struct Human {
+                number: IdNumber,
+                valid_from: NaiveDate,
+            }
+            let h = Human::deserialize(d)?;
+            CardKey::new(h.number, h.valid_from).map_err(D::Error::custom)
+        } else {
+            CardKey::from_u64(u64::deserialize(d)?).map_err(D::Error::custom)
+        }
+    }
+}
+
+/// Validity period of a card by age at application (N5; Resident Identity Card Law art. 5).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ValidityPeriod {
+    /// Under 16.
+    FiveYears,
+    /// 16 to 25.
+    TenYears,
+    /// 26 to 45.
+    TwentyYears,
+    /// 46 and over.
+    LongTerm,
+}
+
+impl ValidityPeriod {
+    /// The period for an applicant of `age` full years (N5).
+    ///
+    /// ```
+    /// use idcard::ValidityPeriod as V;
+    /// assert_eq!([15, 16, 25, 26, 45, 46].map(V::for_age),
+    ///     [V::FiveYears, V::TenYears, V::TenYears, V::TwentyYears, V::TwentyYears, V::LongTerm]);
+    /// ```
+    pub fn for_age(age: u32) -> ValidityPeriod {
+        match age {
+            0..=15 => ValidityPeriod::FiveYears,
+            16..=25 => ValidityPeriod::TenYears,
+            26..=45 => ValidityPeriod::TwentyYears,
+            _ => ValidityPeriod::LongTerm,
+        }
+    }
+
+    /// Length in years; `None` for long-term.
+    pub fn years(self) -> Option<u32> {
+        match self {
+            ValidityPeriod::FiveYears => Some(5),
+            ValidityPeriod::TenYears => Some(10),
+            ValidityPeriod::TwentyYears => Some(20),
+            ValidityPeriod::LongTerm => None,
+        }
+    }
+
+    /// The last day of validity for a card valid from `from` (the same calendar day `years`
+    /// later, as printed on cards; 29 February ends on 28 February); `None` for long-term.
+    pub fn valid_until(self, from: NaiveDate) -> Option<NaiveDate> {
+        self.years()
+            .and_then(|y| from.checked_add_months(Months::new(12 * y)))
+    }
+}
+
+/// A card: its key, validity period, and whether fingerprints are registered on it (N4-N6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Card {
+    key: CardKey,
+    period: ValidityPeriod,
+    fingerprints_registered: bool,
+}
+
+impl Card {
+    /// The card issued to `number` on an application made on `applied_on`, valid from
+    /// `valid_from`; the period follows the age on the application date (N5).
+    pub fn issue(
+        number: IdNumber,
+        applied_on: NaiveDate,
+        valid_from: NaiveDate,
+        fingerprints_registered: bool,
+    ) -> Result<Card, CardError> {
+        let age = number
+            .age_on(applied_on)
+            .ok_or(CardError::AppliedBeforeBirth { applied_on })?;
+        Ok(Card {
+            key: CardKey::new(number, valid_from)?,
+            period: ValidityPeriod::for_age(age),
+            fingerprints_registered,
+        })
+    }
+
+    /// A card with an explicitly given period (for records imported from elsewhere).
+    pub fn from_parts(key: CardKey, period: ValidityPeriod, fingerprints_registered: bool) -> Card {
+        Card {
+            key,
+            period,
+            fingerprints_registered,
+        }
+    }
+
+    /// The card's key.
+    pub fn key(&self) -> CardKey {
+        self.key
+    }
+
+    /// The validity period.
+    pub fn period(&self) -> ValidityPeriod {
+        self.period
+    }
+
+    /// Whether fingerprints are registered on the card (N6: changes the rules of A5 and L2).
+    pub fn fingerprints_registered(&self) -> bool {
+        self.fingerprints_registered
+    }
+
+    /// Last day of validity; `None` for long-term.
+    pub fn valid_until(&self) -> Option<NaiveDate> {
+        self.period.valid_until(self.key.valid_from)
+    }
+
+    /// Whether the card is within its validity period on `date`.
+    pub fn is_within_validity(&self, date: NaiveDate) -> bool {
+        date >= self.key.valid_from && self.valid_until().is_none_or(|u| date <= u)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn number() -> IdNumber {
+        "11010519491231002X".parse().unwrap()
+    }
+
+    #[test]
+    fn n5_period_by_age_at_application() {
+        let n = number();
+        let cases = [
+            (date(1960, 1, 1), ValidityPeriod::FiveYears),     // 10
+            (date(1965, 12, 30), ValidityPeriod::FiveYears),   // 15, a day before 16
+            (date(1965, 12, 31), ValidityPeriod::TenYears),    // 16
+            (date(1975, 12, 30), ValidityPeriod::TenYears),    // 25
+            (date(1975, 12, 31), ValidityPeriod::TwentyYears), // 26
+            (date(1995, 12, 30), ValidityPeriod::TwentyYears), // 45
+            (date(1995, 12, 31), ValidityPeriod::LongTerm),    // 46
+        ];
+        for (applied, want) in cases {
+            let valid_from = applied.max(VALID_FROM_EPOCH);
+            let c = Card::issue(n, applied, valid_from, false).unwrap();
+            assert_eq!(c.period(), want, "applied {applied}");
+        }
+    }
+
+    #[test]
+    fn n5_valid_until_same_day_and_long_term() {
+        let n = number();
+        let c = Card::issue(n, date(1970, 5, 1), date(1985, 5, 10), true).unwrap();
+        assert_eq!(c.period(), ValidityPeriod::TenYears);
+        assert_eq!(c.valid_until(), Some(date(1995, 5, 10)));
+        assert!(c.is_within_validity(date(1995, 5, 10)));
+        assert!(!c.is_within_validity(date(1995, 5, 11)));
+        assert!(c.fingerprints_registered());
+        let long = Card::issue(n, date(2000, 1, 1), date(2000, 1, 5), false).unwrap();
+        assert_eq!(long.valid_until(), None);
+        assert!(long.is_within_validity(date(2100, 1, 1)));
+        assert_eq!(
+            ValidityPeriod::FiveYears.valid_until(date(2000, 2, 29)),
+            Some(date(2005, 2, 28))
+        );
+    }
+
+    #[test]
+    fn n4_card_key_checks_and_roundtrips() {
+        let n = number();
+        assert!(matches!(
+            CardKey::new(n, date(1940, 1, 1)),
+            Err(CardError::ValidFromBeforeBirth { .. })
+        ));
+        assert!(matches!(
+            CardKey::new(n, date(1960, 1, 1)),
+            Err(CardError::ValidFromOutOfRange { .. })
+        ));
+        let k1 = CardKey::new(n, date(2005, 6, 1)).unwrap();
+        let k2 = CardKey::new(n, date(2015, 6, 1)).unwrap();
+        assert_ne!(k1, k2, "two cards of one person are different cards (N4)");
+        assert_ne!(k1.to_u64(), k2.to_u64());
+        assert_eq!(CardKey::from_u64(k1.to_u64()).unwrap(), k1);
+        assert!(k1.to_u64() < 1 << 63);
+        let last = CardKey::new(n, valid_from_max()).unwrap();
+        assert_eq!(CardKey::from_u64(last.to_u64()).unwrap(), last);
+        assert!(CardKey::from_u64(u64::MAX).is_err());
+    }
+}

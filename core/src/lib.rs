@@ -1,0 +1,32 @@
+//! # idcard — the engine of China's resident identity card "three systems"
+//!
+//! Off-site acceptance of renewals and replacements (异地受理), loss reporting (挂失申报) and
+//! lost-and-found (丢失招领). This crate holds the whole domain model; the C library, the Python
+//! package and the command line are thin adapters over it.
+//!
+//! Requirement ids (N1…, A1…, L1…, F1…, T1…, S1…) refer to `DOMAIN.md`; code and tests cite them.
+//!
+//! - [`number`]: identity numbers (N1, N2) and their validation.
+//! - [`division`]: administrative division codes with their history (N3).
+//! - [`card`]: cards, their keys and validity periods (N4-N6).
+//!
+//! ```
+//! use idcard::{IdNumber, Parser};
+//! let n: IdNumber = "11010519491231002X".parse()?;
+//! assert_eq!(n.division().get(), 110105);
+//! let e = Parser::new().parse("110105194912310021").unwrap_err();
+//! assert_eq!(e.to_string(), "check character is '1', expected 'X' for the first 17 digits");
+//! # Ok::<(), idcard::NumberError>(())
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod card;
+pub mod division;
+pub mod number;
+
+pub use card::{Card, CardError, CardKey, ValidityPeriod};
+pub use division::{
+    Division, DivisionCode, DivisionMode, DivisionRecord, DivisionTable, TableError,
+};
+pub use number::{IdNumber, NumberError, ParsedNumber, Parser, Sex, check_character, china_today};

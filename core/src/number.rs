@@ -1,0 +1,911 @@
+//! Citizen identity numbers (GB 11643-1999) — requirements N1, N2, N3.
+//!
+//! An [`IdNumber`] is a validated 18-character number: six-digit division code (N3), eight-digit
+//! birth date, three-digit sequence (odd: male, even: female) and the ISO 7064 MOD 11-2 check
+//! character. It is stored as a compact `u64` ([`IdNumber::to_u64`]) and formats back to the
+//! canonical 18 characters.
+//!
+//! ```
+//! use idcard::{IdNumber, Sex};
+//! let n: IdNumber = " 11010519491231002x ".parse()?;
+//! assert_eq!(n.to_string(), "11010519491231002X");
+//! assert_eq!(n.sex(), Sex::Female);
+//! assert_eq!(n.birth_date().to_string(), "1949-12-31");
+//! assert_eq!(IdNumber::from_u64(n.to_u64())?, n);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Legacy 15-digit numbers (N2) upgrade to 18 digits; [`Parser::parse`] says so:
+//!
+//! ```
+//! let p = idcard::Parser::new().parse("110105491231002")?;
+//! assert!(p.upgraded_from_15);
+//! assert_eq!(p.number.to_string(), "11010519491231002X");
+//! # Ok::<(), idcard::NumberError>(())
+//! ```
+
+use std::fmt;
+use std::num::NonZeroU64;
+use std::str::FromStr;
+
+use chrono::{Datelike, NaiveDate};
+
+use crate::division::{Division, DivisionCode, DivisionMode, DivisionTable};
+
+/// ISO 7064:1983 MOD 11-2 weights for the 17 body digits.
+const WEIGHTS: [u32; 17] = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+/// Check value (0..=10, 10 written `X`) by weighted sum modulo 11.
+const CHECK_BY_SUM: [u8; 11] = [1, 0, 10, 9, 8, 7, 6, 5, 4, 3, 2];
+
+/// The earliest birth date a number may carry (no person born before it is alive).
+pub const EARLIEST_BIRTH: NaiveDate = match NaiveDate::from_ymd_opt(1850, 1, 1) {
+    Some(d) => d,
+    None => panic!(),
+};
+
+const SEQ_BITS: u32 = 10;
+const BIRTH_BITS: u32 = 17;
+const DIVISION_BITS: u32 = 20;
+/// Number of bits [`IdNumber::to_u64`] uses.
+pub const COMPACT_BITS: u32 = SEQ_BITS + BIRTH_BITS + DIVISION_BITS;
+
+/// The check character (`'0'..='9'` or `'X'`) of 17 body digits given as values `0..=9`.
+///
+/// ```
+/// assert_eq!(idcard::check_character(&[1,1,0,1,0,5,1,9,4,9,1,2,3,1,0,0,2]), 'X');
+/// ```
+pub fn check_character(body: &[u8; 17]) -> char {
+    check_char_of(check_value(body))
+}
+
+#[inline]
+fn check_value(body: &[u8; 17]) -> u8 {
+    let mut sum = 0u32;
+    for i in 0..17 {
+        sum += body[i] as u32 * WEIGHTS[i];
+    }
+    CHECK_BY_SUM[(sum % 11) as usize]
+}
+
+#[inline]
+fn check_char_of(v: u8) -> char {
+    if v == 10 { 'X' } else { (b'0' + v) as char }
+}
+
+/// Sex, from the parity of the sequence number (N1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Sex {
+    /// Odd sequence.
+    Male,
+    /// Even sequence.
+    Female,
+}
+
+impl Sex {
+    /// `"male"` or `"female"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sex::Male => "male",
+            Sex::Female => "female",
+        }
+    }
+}
+
+impl fmt::Display for Sex {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why an input is not a valid identity number. Positions are 1-based character positions in the
+/// input after surrounding blanks are removed.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NumberError {
+    /// Not 18 (or legacy 15) characters.
+    #[error(
+        "has {found} character(s) after trimming blanks; expected 18 (or 15 for a legacy number)"
+    )]
+    Length {
+        /// Characters found.
+        found: usize,
+    },
+    /// The bytes are not UTF-8 text.
+    #[error("is not valid UTF-8 text (byte {position})")]
+    NotUtf8 {
+        /// 1-based byte position of the first bad byte.
+        position: usize,
+    },
+    /// A character that is not a digit (or `X` in the last position of an 18-character number).
+    #[error("character {found:?} at position {position} is not {expected}")]
+    Character {
+        /// 1-based position.
+        position: usize,
+        /// The character found.
+        found: char,
+        /// What is allowed there.
+        expected: &'static str,
+    },
+    /// The check character does not match the first 17 digits (N1).
+    #[error("check character is {found:?}, expected {expected:?} for the first 17 digits")]
+    CheckCharacter {
+        /// The check character computed from the first 17 digits.
+        expected: char,
+        /// The check character given.
+        found: char,
+    },
+    /// The birth date digits are not a calendar date.
+    #[error("birth date {year:04}-{month:02}-{day:02} does not exist")]
+    ImpossibleBirthDate {
+        /// Year digits.
+        year: u32,
+        /// Month digits.
+        month: u32,
+        /// Day digits.
+        day: u32,
+    },
+    /// The birth date is before [`EARLIEST_BIRTH`].
+    #[error("birth date {date} is before {EARLIEST_BIRTH}")]
+    BirthDateTooEarly {
+        /// The birth date.
+        date: NaiveDate,
+    },
+    /// The birth date is after today.
+    #[error("birth date {date} is in the future (today is {today})")]
+    FutureBirthDate {
+        /// The birth date.
+        date: NaiveDate,
+        /// The date taken as today.
+        today: NaiveDate,
+    },
+    /// The division code never existed in GB/T 2260 (N3).
+    #[error("division code {code} is not in the division table")]
+    UnknownDivision {
+        /// The code.
+        code: DivisionCode,
+    },
+    /// Strict mode: the division code was not in force in the birth year (N3).
+    #[error("division code {code} was not in force in {year} (strict mode)")]
+    DivisionNotInForce {
+        /// The code.
+        code: DivisionCode,
+        /// The birth year.
+        year: i32,
+    },
+    /// A field out of range when building a number from parts or from its compact form.
+    #[error("{0}")]
+    OutOfRange(&'static str),
+}
+
+impl NumberError {
+    /// A stable machine-readable name for the kind of error (used in JSON output and bindings).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            NumberError::Length { .. } => "length",
+            NumberError::NotUtf8 { .. } => "encoding",
+            NumberError::Character { .. } => "character",
+            NumberError::CheckCharacter { .. } => "check_character",
+            NumberError::ImpossibleBirthDate { .. } => "birth_date",
+            NumberError::BirthDateTooEarly { .. } => "birth_date_too_early",
+            NumberError::FutureBirthDate { .. } => "future_birth_date",
+            NumberError::UnknownDivision { .. } => "unknown_division",
+            NumberError::DivisionNotInForce { .. } => "division_not_in_force",
+            NumberError::OutOfRange(_) => "out_of_range",
+        }
+    }
+
+    /// The 1-based position the error points at, when it points at one.
+    pub fn position(&self) -> Option<usize> {
+        match self {
+            NumberError::Character { position, .. } | NumberError::NotUtf8 { position } => {
+                Some(*position)
+            }
+            NumberError::CheckCharacter { .. } => Some(18),
+            _ => None,
+        }
+    }
+}
+
+/// A valid citizen identity number (N1), canonical 18-character form.
+///
+/// Stored as its compact encoding (see [`IdNumber::to_u64`]); `Copy`, 8 bytes, and
+/// `Option<IdNumber>` is 8 bytes too. `Debug` masks the birth date and sequence (S2: numbers do
+/// not end up in logs by accident); `Display` prints the full number.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct IdNumber(NonZeroU64);
+
+/// The result of [`Parser::parse`]: the number and how it was written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ParsedNumber {
+    /// The valid number.
+    pub number: IdNumber,
+    /// The input was a legacy 15-digit number, upgraded to 18 (N2).
+    pub upgraded_from_15: bool,
+}
+
+fn days_from_epoch(date: NaiveDate) -> i64 {
+    (date - EARLIEST_BIRTH).num_days()
+}
+
+impl IdNumber {
+    /// Parse with the built-in division table in lenient mode, today's date in China.
+    /// See [`Parser`] for strict mode, another table or another "today".
+    pub fn parse(input: &str) -> Result<IdNumber, NumberError> {
+        Parser::new().parse(input).map(|p| p.number)
+    }
+
+    /// Build a number from its parts, checking ranges (sequence `0..=999`, birth date not before
+    /// [`EARLIEST_BIRTH`]) but not the division table: use [`Parser`] for validation of input.
+    ///
+    /// ```
+    /// use idcard::{DivisionCode, IdNumber};
+    /// use chrono::NaiveDate;
+    /// let n = IdNumber::from_parts(DivisionCode::new(110105).unwrap(),
+    ///     NaiveDate::from_ymd_opt(1949, 12, 31).unwrap(), 2).unwrap();
+    /// assert_eq!(n.to_string(), "11010519491231002X");
+    /// ```
+    pub fn from_parts(
+        division: DivisionCode,
+        birth: NaiveDate,
+        sequence: u16,
+    ) -> Result<IdNumber, NumberError> {
+        if sequence > 999 {
+            return Err(NumberError::OutOfRange("sequence must be 0..=999"));
+        }
+        let days = days_from_epoch(birth);
+        if days < 0 {
+            return Err(NumberError::BirthDateTooEarly { date: birth });
+        }
+        if days >= 1 << BIRTH_BITS || birth.year() > 9999 {
+            return Err(NumberError::OutOfRange(
+                "birth date is too far in the future",
+            ));
+        }
+        Ok(Self::pack(division.get(), days as u64, sequence as u64))
+    }
+
+    #[inline]
+    fn pack(division: u32, birth_days: u64, seq: u64) -> IdNumber {
+        let v = ((division as u64) << (BIRTH_BITS + SEQ_BITS)) | (birth_days << SEQ_BITS) | seq;
+        // Birth days ≥ 0 and division ≥ 0; the value is zero only for division 000000, sequence 0,
+        // born on EARLIEST_BIRTH — set the tag bit 63 so it never is.
+        IdNumber(NonZeroU64::new(v | 1 << 63).expect("tag bit set"))
+    }
+
+    /// The compact encoding: bits 27..47 division code, bits 10..27 days since 1850-01-01,
+    /// bits 0..10 sequence. Ordering of the encodings is the ordering of the 18-character
+    /// numbers; the value fits in [`COMPACT_BITS`] bits and round-trips through
+    /// [`IdNumber::from_u64`].
+    #[inline]
+    pub fn to_u64(self) -> u64 {
+        self.0.get() & !(1 << 63)
+    }
+
+    /// Decode [`IdNumber::to_u64`]; every field is range-checked.
+    pub fn from_u64(v: u64) -> Result<IdNumber, NumberError> {
+        if v >> COMPACT_BITS != 0 {
+            return Err(NumberError::OutOfRange(
+                "compact identity number has bits above 47 set",
+            ));
+        }
+        let seq = v & ((1 << SEQ_BITS) - 1);
+        let days = (v >> SEQ_BITS) & ((1 << BIRTH_BITS) - 1);
+        let division = (v >> (SEQ_BITS + BIRTH_BITS)) as u32;
+        if seq > 999 {
+            return Err(NumberError::OutOfRange("compact sequence above 999"));
+        }
+        if division >= 1_000_000 {
+            return Err(NumberError::OutOfRange(
+                "compact division code above 999999",
+            ));
+        }
+        Ok(Self::pack(division, days, seq))
+    }
+
+    /// The division code of the place of first registration.
+    #[inline]
+    pub fn division(self) -> DivisionCode {
+        DivisionCode::new((self.to_u64() >> (BIRTH_BITS + SEQ_BITS)) as u32)
+            .expect("checked on construction")
+    }
+
+    /// The birth date.
+    #[inline]
+    pub fn birth_date(self) -> NaiveDate {
+        let days = (self.to_u64() >> SEQ_BITS) & ((1 << BIRTH_BITS) - 1);
+        EARLIEST_BIRTH + chrono::Days::new(days)
+    }
+
+    /// The three-digit sequence number.
+    #[inline]
+    pub fn sequence(self) -> u16 {
+        (self.to_u64() & ((1 << SEQ_BITS) - 1)) as u16
+    }
+
+    /// Sex from the parity of the sequence.
+    pub fn sex(self) -> Sex {
+        if self.sequence() % 2 == 1 {
+            Sex::Male
+        } else {
+            Sex::Female
+        }
+    }
+
+    /// Age in whole years on `date`; `None` if `date` is before the birth date.
+    ///
+    /// ```
+    /// let n: idcard::IdNumber = "11010519491231002X".parse().unwrap();
+    /// let d = |y, m, d| chrono::NaiveDate::from_ymd_opt(y, m, d).unwrap();
+    /// assert_eq!(n.age_on(d(1959, 12, 30)), Some(9));
+    /// assert_eq!(n.age_on(d(1959, 12, 31)), Some(10));
+    /// assert_eq!(n.age_on(d(1940, 1, 1)), None);
+    /// ```
+    pub fn age_on(self, date: NaiveDate) -> Option<u32> {
+        let birth = self.birth_date();
+        if date < birth {
+            return None;
+        }
+        let mut age = date.year() - birth.year();
+        if (date.month(), date.day()) < (birth.month(), birth.day()) {
+            age -= 1;
+        }
+        Some(age as u32)
+    }
+
+    /// The 17 body digits as values `0..=9`.
+    pub fn body_digits(self) -> [u8; 17] {
+        let mut out = [0u8; 17];
+        let division = self.division().get();
+        let birth = self.birth_date();
+        let seq = self.sequence() as u32;
+        write_digits(&mut out[0..6], division);
+        write_digits(&mut out[6..10], birth.year() as u32);
+        write_digits(&mut out[10..12], birth.month());
+        write_digits(&mut out[12..14], birth.day());
+        write_digits(&mut out[14..17], seq);
+        out
+    }
+
+    /// The canonical 18 ASCII characters.
+    pub fn to_ascii(self) -> [u8; 18] {
+        let body = self.body_digits();
+        let mut out = [0u8; 18];
+        for (o, d) in out.iter_mut().zip(body) {
+            *o = b'0' + d;
+        }
+        out[17] = check_char_of(check_value(&body)) as u8;
+        out
+    }
+
+    /// The check character.
+    pub fn check_character(self) -> char {
+        check_char_of(check_value(&self.body_digits()))
+    }
+
+    /// The legacy 15-digit form, for people born 1900–1999 (N2); `None` otherwise.
+    pub fn to_legacy15(self) -> Option<String> {
+        let year = self.birth_date().year();
+        if !(1900..=1999).contains(&year) {
+            return None;
+        }
+        let s = self.to_string();
+        Some(format!("{}{}", &s[0..6], &s[8..17]))
+    }
+
+    /// The division of first registration, with names as of `date`, from the built-in table.
+    pub fn division_on(self, date: NaiveDate) -> Option<Division<'static>> {
+        DivisionTable::builtin().division_on(self.division(), date)
+    }
+}
+
+fn write_digits(out: &mut [u8], mut v: u32) {
+    for o in out.iter_mut().rev() {
+        *o = (v % 10) as u8;
+        v /= 10;
+    }
+}
+
+impl fmt::Display for IdNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = self.to_ascii();
+        f.write_str(std::str::from_utf8(&a).expect("ASCII"))
+    }
+}
+
+impl fmt::Debug for IdNumber {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let a = self.to_ascii();
+        let s = std::str::from_utf8(&a).expect("ASCII");
+        write!(f, "IdNumber({}********{})", &s[..6], &s[14..])
+    }
+}
+
+impl FromStr for IdNumber {
+    type Err = NumberError;
+    fn from_str(s: &str) -> Result<Self, NumberError> {
+        IdNumber::parse(s)
+    }
+}
+
+impl serde::Serialize for IdNumber {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.collect_str(self)
+        } else {
+            s.serialize_u64(self.to_u64())
+        }
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for IdNumber {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        if d.is_human_readable() {
+            let s = String::deserialize(d)?;
+            // Structural parse: the division table at deserialisation time may differ.
+            Parser::new()
+                .with_today(NaiveDate::MAX)
+                .parse_structure(s.as_bytes())
+                .map(|(p, _)| p.number)
+                .map_err(D::Error::custom)
+        } else {
+            IdNumber::from_u64(u64::deserialize(d)?).map_err(D::Error::custom)
+        }
+    }
+}
+
+/// Today's date in China Standard Time (UTC+8), the "today" of birth-date checks.
+pub fn china_today() -> NaiveDate {
+    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
+}
+
+/// Validates input as identity numbers: which division table, which mode, which "today".
+/// Cheap to copy; build once and reuse for bulk input.
+///
+/// ```
+/// use idcard::{Parser, NumberError};
+/// let strict = Parser::new().strict(true);
+/// // 110103 (崇文区) was abolished in 2010: fine leniently, refused strictly for a 2015 birth.
+/// assert!(Parser::new().parse("110103201501010014").is_ok());
+/// assert!(matches!(strict.parse("110103201501010014"),
+///     Err(NumberError::DivisionNotInForce { year: 2015, .. })));
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct Parser<'t> {
+    table: &'t DivisionTable,
+    mode: DivisionMode,
+    today: NaiveDate,
+}
+
+impl Default for Parser<'static> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Parser<'static> {
+    /// Built-in table, lenient, today in China.
+    pub fn new() -> Self {
+        Parser::with_table(DivisionTable::builtin())
+    }
+}
+
+impl<'t> Parser<'t> {
+    /// A parser over another division table (lenient, today in China).
+    pub fn with_table(table: &'t DivisionTable) -> Self {
+        Parser {
+            table,
+            mode: DivisionMode::Lenient,
+            today: china_today(),
+        }
+    }
+
+    /// Strict (`true`) or lenient (`false`) division check.
+    pub fn strict(self, strict: bool) -> Self {
+        self.mode(if strict {
+            DivisionMode::Strict
+        } else {
+            DivisionMode::Lenient
+        })
+    }
+
+    /// Set the division mode.
+    pub fn mode(mut self, mode: DivisionMode) -> Self {
+        self.mode = mode;
+        self
+    }
+
+    /// Take `today` as the current date (birth dates after it are refused).
+    pub fn with_today(mut self, today: NaiveDate) -> Self {
+        self.today = today;
+        self
+    }
+
+    /// The division table in use.
+    pub fn table(&self) -> &'t DivisionTable {
+        self.table
+    }
+
+    /// The division mode in use.
+    pub fn division_mode(&self) -> DivisionMode {
+        self.mode
+    }
+
+    /// Parse and validate one number (N1, N2, N3).
+    #[inline]
+    pub fn parse(&self, input: &str) -> Result<ParsedNumber, NumberError> {
+        self.parse_bytes(input.as_bytes())
+    }
+
+    /// Parse and validate bytes (which need not be UTF-8: bad encodings are an error, not a
+    /// panic).
+    #[inline]
+    pub fn parse_bytes(&self, input: &[u8]) -> Result<ParsedNumber, NumberError> {
+        let (p, year) = self.parse_structure(input)?;
+        let code = p.number.division();
+        if !self.table.contains(code) {
+            return Err(NumberError::UnknownDivision { code });
+        }
+        if self.mode == DivisionMode::Strict && !self.table.in_force(code, year) {
+            return Err(NumberError::DivisionNotInForce { code, year });
+        }
+        Ok(p)
+    }
+
+    /// Everything but the division table: characters, length, check character, birth date.
+    /// Returns the birth year too.
+    fn parse_structure(&self, input: &[u8]) -> Result<(ParsedNumber, i32), NumberError> {
+        let mut d = [0u8; 18];
+        let len = normalise(input, &mut d)?;
+        let (year, md, body_seq, upgraded) = if len == 18 {
+            let mut body = [0u8; 17];
+            body.copy_from_slice(&d[..17]);
+            let expected = check_value(&body);
+            if d[17] != expected {
+                return Err(NumberError::CheckCharacter {
+                    expected: check_char_of(expected),
+                    found: check_char_of(d[17]),
+                });
+            }
+            (num(&d[6..10]), 10, 14, false)
+        } else {
+            (1900 + num(&d[6..8]), 8, 12, true)
+        };
+        let month = num(&d[md..md + 2]);
+        let day = num(&d[md + 2..md + 4]);
+        let birth = NaiveDate::from_ymd_opt(year as i32, month, day)
+            .ok_or(NumberError::ImpossibleBirthDate { year, month, day })?;
+        if birth < EARLIEST_BIRTH {
+            return Err(NumberError::BirthDateTooEarly { date: birth });
+        }
+        if birth > self.today {
+            return Err(NumberError::FutureBirthDate {
+                date: birth,
+                today: self.today,
+            });
+        }
+        let division = num(&d[0..6]);
+        let seq = num(&d[body_seq..body_seq + 3]);
+        let days = days_from_epoch(birth) as u64;
+        if days >= 1 << BIRTH_BITS {
+            return Err(NumberError::OutOfRange(
+                "birth date is too far in the future",
+            ));
+        }
+        Ok((
+            ParsedNumber {
+                number: IdNumber::pack(division, days, seq as u64),
+                upgraded_from_15: upgraded,
+            },
+            year as i32,
+        ))
+    }
+}
+
+#[inline]
+fn num(d: &[u8]) -> u32 {
+    d.iter().fold(0, |a, &x| a * 10 + x as u32)
+}
+
+/// Turn input into digit values (`X` = 10) in `out`; returns 15 or 18.
+#[inline]
+fn normalise(input: &[u8], out: &mut [u8; 18]) -> Result<usize, NumberError> {
+    // Fast path: 18 ASCII characters, digits with an optional X/x last.
+    if input.len() == 18 {
+        let mut ok = true;
+        for i in 0..17 {
+            let v = input[i].wrapping_sub(b'0');
+            out[i] = v;
+            ok &= v <= 9;
+        }
+        let last = input[17];
+        out[17] = match last {
+            b'0'..=b'9' => last - b'0',
+            b'X' | b'x' => 10,
+            _ => 255,
+        };
+        if ok && out[17] != 255 {
+            return Ok(18);
+        }
+    } else if input.len() == 15 {
+        let mut ok = true;
+        for i in 0..15 {
+            let v = input[i].wrapping_sub(b'0');
+            out[i] = v;
+            ok &= v <= 9;
+        }
+        if ok {
+            return Ok(15);
+        }
+    }
+    normalise_slow(input, out)
+}
+
+#[cold]
+fn normalise_slow(input: &[u8], out: &mut [u8; 18]) -> Result<usize, NumberError> {
+    let text = std::str::from_utf8(input).map_err(|e| NumberError::NotUtf8 {
+        position: e.valid_up_to() + 1,
+    })?;
+    let text = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    let len = text.chars().count();
+    if len != 18 && len != 15 {
+        return Err(NumberError::Length { found: len });
+    }
+    for (i, c) in text.chars().enumerate() {
+        let v = match c {
+            '0'..='9' => c as u32 - '0' as u32,
+            '０'..='９' => c as u32 - '０' as u32,
+            'X' | 'x' | 'Ｘ' | 'ｘ' if i == 17 => 10,
+            _ => {
+                return Err(NumberError::Character {
+                    position: i + 1,
+                    found: c,
+                    expected: if len == 18 && i == 17 {
+                        "a digit or X"
+                    } else {
+                        "a digit"
+                    },
+                });
+            }
+        };
+        out[i] = v as u8;
+    }
+    Ok(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+        NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    fn parser() -> Parser<'static> {
+        Parser::new().with_today(date(2026, 11, 22))
+    }
+
+    /// The standard's example number (GB 11643-1999 appendix): 11010519491231002X.
+    const EXAMPLE: &str = "11010519491231002X";
+
+    #[test]
+    fn n1_parses_standard_example() {
+        let p = parser().parse(EXAMPLE).unwrap();
+        let n = p.number;
+        assert!(!p.upgraded_from_15);
+        assert_eq!(n.to_string(), EXAMPLE);
+        assert_eq!(n.division().get(), 110105);
+        assert_eq!(n.birth_date(), date(1949, 12, 31));
+        assert_eq!(n.sequence(), 2);
+        assert_eq!(n.sex(), Sex::Female);
+        assert_eq!(n.check_character(), 'X');
+    }
+
+    #[test]
+    fn n1_check_character_vectors() {
+        // Vectors computed by hand with the MOD 11-2 weights.
+        for (s, ok) in [
+            ("110101199003074514", true),
+            ("110101199003074515", false),
+            ("440524188001010014", true),
+            ("11010519491231002X", true),
+            ("110105194912310021", false),
+        ] {
+            assert_eq!(parser().parse(s).is_ok(), ok, "{s}");
+        }
+        match parser().parse("110105194912310021") {
+            Err(NumberError::CheckCharacter { expected, found }) => {
+                assert_eq!((expected, found), ('X', '1'))
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn n1_normalises_blanks_lowercase_x_and_fullwidth() {
+        for s in [
+            "11010519491231002x",
+            "  11010519491231002X\t",
+            "\u{3000}11010519491231002X\u{3000}",
+            "１１０１０５１９４９１２３１００２Ｘ",
+            "１１０１０５１９４９１２３１００２ｘ",
+            "\u{feff}11010519491231002X\r\n",
+        ] {
+            assert_eq!(
+                parser().parse(s).unwrap().number.to_string(),
+                EXAMPLE,
+                "{s:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn n1_rejects_with_reason() {
+        let e = |s: &str| parser().parse(s).unwrap_err();
+        assert_eq!(e(""), NumberError::Length { found: 0 });
+        assert_eq!(e("1101051949123100"), NumberError::Length { found: 16 });
+        assert_eq!(
+            e("1101051949123100X2"),
+            NumberError::Character {
+                position: 17,
+                found: 'X',
+                expected: "a digit"
+            }
+        );
+        assert_eq!(
+            e("11010519491231002Y"),
+            NumberError::Character {
+                position: 18,
+                found: 'Y',
+                expected: "a digit or X"
+            }
+        );
+        assert_eq!(
+            e("11010519491-31002X"),
+            NumberError::Character {
+                position: 12,
+                found: '-',
+                expected: "a digit"
+            }
+        );
+        assert_eq!(e("110105 19491231002X").kind(), "length");
+        assert!(matches!(
+            parser().parse_bytes(b"\xff10105194912310021"),
+            Err(NumberError::NotUtf8 { position: 1 })
+        ));
+    }
+
+    fn with_check(body: &str) -> String {
+        let digits: Vec<u8> = body.bytes().map(|b| b - b'0').collect();
+        let c = check_character(&digits.try_into().unwrap());
+        format!("{body}{c}")
+    }
+
+    #[test]
+    fn n1_rejects_impossible_early_and_future_birth_dates() {
+        let e = |body: &str| parser().parse(&with_check(body)).unwrap_err();
+        assert_eq!(
+            e("11010519900230001"),
+            NumberError::ImpossibleBirthDate {
+                year: 1990,
+                month: 2,
+                day: 30
+            }
+        );
+        assert!(matches!(
+            e("11010519001329001"),
+            NumberError::ImpossibleBirthDate { month: 13, .. }
+        ));
+        assert!(matches!(
+            e("11010518000101001"),
+            NumberError::BirthDateTooEarly { .. }
+        ));
+        assert!(matches!(
+            e("11010520261123001"),
+            NumberError::FutureBirthDate { .. }
+        ));
+        assert!(parser().parse(&with_check("11010520261122001")).is_ok());
+        assert!(parser().parse(&with_check("11010520000229001")).is_ok());
+        assert!(parser().parse(&with_check("11010519000229001")).is_err());
+    }
+
+    #[test]
+    fn n3_rejects_unknown_division() {
+        let e = parser()
+            .parse(&with_check("99999919900101001"))
+            .unwrap_err();
+        assert_eq!(
+            e,
+            NumberError::UnknownDivision {
+                code: DivisionCode::new(999999).unwrap()
+            }
+        );
+        assert_eq!(e.kind(), "unknown_division");
+    }
+
+    #[test]
+    fn n3_strict_mode_uses_birth_year() {
+        let s = with_check("11011819900101001"); // 密云区 code from 2015
+        assert!(parser().parse(&s).is_ok());
+        assert!(matches!(
+            parser().strict(true).parse(&s),
+            Err(NumberError::DivisionNotInForce { year: 1990, .. })
+        ));
+        assert!(
+            parser()
+                .strict(true)
+                .parse(&with_check("11011820160101001"))
+                .is_ok()
+        );
+    }
+
+    #[test]
+    fn n3_permit_codes_accepted() {
+        for body in [
+            "81000019900101001",
+            "82000019900101001",
+            "83000019900101001",
+        ] {
+            assert!(
+                parser().strict(true).parse(&with_check(body)).is_ok(),
+                "{body}"
+            );
+        }
+    }
+
+    #[test]
+    fn n2_legacy_15_digit_upgrades() {
+        let p = parser().parse("110105491231002").unwrap();
+        assert!(p.upgraded_from_15);
+        assert_eq!(p.number.to_string(), EXAMPLE);
+        assert_eq!(p.number.to_legacy15().as_deref(), Some("110105491231002"));
+        // Full-width legacy input.
+        assert!(
+            parser()
+                .parse("１１０１０５４９１２３１００２")
+                .unwrap()
+                .upgraded_from_15
+        );
+        // A legacy number has no check character: X is refused.
+        assert!(matches!(
+            parser().parse("11010549123100X"),
+            Err(NumberError::Character { position: 15, .. })
+        ));
+    }
+
+    #[test]
+    fn n1_compact_roundtrip_and_order() {
+        let a = parser().parse("110101199003074514").unwrap().number;
+        let b = parser().parse(EXAMPLE).unwrap().number;
+        assert_eq!(IdNumber::from_u64(a.to_u64()).unwrap(), a);
+        assert!(a.to_u64() < 1 << COMPACT_BITS);
+        assert_eq!(a.to_u64() < b.to_u64(), a.to_string() < b.to_string());
+        assert!(IdNumber::from_u64(1 << 50).is_err());
+        assert!(IdNumber::from_u64(1000).is_err());
+        assert_eq!(std::mem::size_of::<Option<IdNumber>>(), 8);
+    }
+
+    #[test]
+    fn s2_debug_masks_the_number() {
+        let n = parser().parse(EXAMPLE).unwrap().number;
+        let dbg = format!("{n:?}");
+        assert!(!dbg.contains("19491231"), "{dbg}");
+        assert!(dbg.contains("110105"));
+    }
+
+    #[test]
+    fn n1_age_on_dates() {
+        let n = parser().parse(EXAMPLE).unwrap().number;
+        assert_eq!(n.age_on(date(1949, 12, 31)), Some(0));
+        assert_eq!(n.age_on(date(2025, 12, 30)), Some(75));
+        assert_eq!(n.age_on(date(2025, 12, 31)), Some(76));
+        // Born on 29 February: a year older on 1 March in common years.
+        let leap = parser()
+            .parse(&with_check("11010520000229001"))
+            .unwrap()
+            .number;
+        assert_eq!(leap.age_on(date(2001, 2, 28)), Some(0));
+        assert_eq!(leap.age_on(date(2001, 3, 1)), Some(1));
+    }
+}

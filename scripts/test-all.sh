@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Runs every test of the project: the README's test command.
+# Works on a fresh machine with the Rust toolchain; installs what else it needs.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+echo "== Rust: unit, integration, property and doc tests (whole workspace)"
+cargo test --workspace --locked
