@@ -6,3 +6,6 @@ cd "$(dirname "$0")/.."
 
 echo "== Rust: unit, integration, property and doc tests (whole workspace)"
 cargo test --workspace --locked
+
+echo "== Rust: the index again without AVX2 (the scalar lookup paths)"
+IDCARD_NO_AVX2=1 cargo test --locked -p idcard --test index

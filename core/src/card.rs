@@ -69,56 +69,80 @@ pub fn valid_from_max() -> NaiveDate {
 }
 
 /// A card's identity (N4): the holder's number and the validity start date.
+///
+/// Held in its compact form (see [`CardKey::to_u64`]): 8 bytes, `Copy`, ordered by number then
+/// validity start.
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct CardKey {
-    number: IdNumber,
-    valid_from: NaiveDate,
-}
+pub struct CardKey(u64);
+
+const VALID_FROM_MAX_DAYS: i32 = (1 << VALID_FROM_BITS) - 1;
 
 impl CardKey {
     /// A key, checking that the validity start is not before birth and is representable.
     pub fn new(number: IdNumber, valid_from: NaiveDate) -> Result<CardKey, CardError> {
-        if valid_from < number.birth_date() {
-            return Err(CardError::ValidFromBeforeBirth {
+        Self::from_days(number, crate::civil::from_naive(valid_from)).map_err(|e| match e {
+            DaysError::BeforeBirth => CardError::ValidFromBeforeBirth {
                 valid_from,
                 birth: number.birth_date(),
-            });
+            },
+            DaysError::OutOfRange => CardError::ValidFromOutOfRange { valid_from },
+        })
+    }
+
+    /// The hot-path constructor: validity start as days since 1970-01-01.
+    #[inline]
+    pub(crate) fn from_days(number: IdNumber, days: i32) -> Result<CardKey, DaysError> {
+        if days < number.birth_days() {
+            return Err(DaysError::BeforeBirth);
         }
-        if valid_from < VALID_FROM_EPOCH || valid_from > valid_from_max() {
-            return Err(CardError::ValidFromOutOfRange { valid_from });
+        if !(0..=VALID_FROM_MAX_DAYS).contains(&days) {
+            return Err(DaysError::OutOfRange);
         }
-        Ok(CardKey { number, valid_from })
+        Ok(CardKey((number.to_u64() << VALID_FROM_BITS) | days as u64))
     }
 
     /// The holder's number.
+    #[inline]
     pub fn number(self) -> IdNumber {
-        self.number
+        IdNumber::from_u64(self.0 >> VALID_FROM_BITS).expect("checked on construction")
     }
 
     /// The validity start date.
     pub fn valid_from(self) -> NaiveDate {
-        self.valid_from
+        crate::civil::to_naive(self.valid_from_days())
+    }
+
+    /// The validity start as days since 1970-01-01.
+    #[inline]
+    pub(crate) fn valid_from_days(self) -> i32 {
+        (self.0 & ((1 << VALID_FROM_BITS) - 1)) as i32
     }
 
     /// Compact encoding in 63 bits: the number's compact form (see [`IdNumber::to_u64`]) shifted
     /// left by 16, or'ed with the days from 1970-01-01 to the validity start.
     #[inline]
     pub fn to_u64(self) -> u64 {
-        (self.number.to_u64() << VALID_FROM_BITS)
-            | (self.valid_from - VALID_FROM_EPOCH).num_days() as u64
+        self.0
     }
 
-    /// Decode [`CardKey::to_u64`].
+    /// Decode [`CardKey::to_u64`], checking every field.
     pub fn from_u64(v: u64) -> Result<CardKey, CardError> {
         let number = IdNumber::from_u64(v >> VALID_FROM_BITS)?;
-        let valid_from = VALID_FROM_EPOCH + chrono::Days::new(v & ((1 << VALID_FROM_BITS) - 1));
-        CardKey::new(number, valid_from)
+        let key = CardKey(v);
+        CardKey::new(number, key.valid_from())
     }
+}
+
+/// Why [`CardKey::from_days`] refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum DaysError {
+    BeforeBirth,
+    OutOfRange,
 }
 
 impl fmt::Debug for CardKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "CardKey({:?}, {})", self.number, self.valid_from)
+        write!(f, "CardKey({:?}, {})", self.number(), self.valid_from())
     }
 }
 
@@ -127,8 +151,8 @@ impl serde::Serialize for CardKey {
         if s.is_human_readable() {
             use serde::ser::SerializeStruct;
             let mut st = s.serialize_struct("CardKey", 2)?;
-            st.serialize_field("number", &self.number)?;
-            st.serialize_field("valid_from", &self.valid_from)?;
+            st.serialize_field("number", &self.number())?;
+            st.serialize_field("valid_from", &self.valid_from())?;
             st.end()
         } else {
             s.serialize_u64(self.to_u64())
@@ -255,12 +279,12 @@ impl Card {
 
     /// Last day of validity; `None` for long-term.
     pub fn valid_until(&self) -> Option<NaiveDate> {
-        self.period.valid_until(self.key.valid_from)
+        self.period.valid_until(self.key.valid_from())
     }
 
     /// Whether the card is within its validity period on `date`.
     pub fn is_within_validity(&self, date: NaiveDate) -> bool {
-        date >= self.key.valid_from && self.valid_until().is_none_or(|u| date <= u)
+        date >= self.key.valid_from() && self.valid_until().is_none_or(|u| date <= u)
     }
 }
 

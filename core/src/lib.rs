@@ -9,6 +9,7 @@
 //! - [`number`]: identity numbers (N1, N2) and their validation.
 //! - [`division`]: administrative division codes with their history (N3).
 //! - [`card`]: cards, their keys and validity periods (N4-N6).
+//! - [`index`]: the verification index: snapshots, deltas, the verifier (L3, A6).
 //!
 //! ```
 //! use idcard::{IdNumber, Parser};
@@ -22,7 +23,10 @@
 #![warn(missing_docs)]
 
 pub mod card;
+mod civil;
 pub mod division;
+pub mod fsutil;
+pub mod index;
 pub mod number;
 
 pub use card::{Card, CardError, CardKey, ValidityPeriod};

@@ -224,8 +224,11 @@ pub struct ParsedNumber {
     pub upgraded_from_15: bool,
 }
 
+/// Days from 1970-01-01 to [`EARLIEST_BIRTH`].
+const EARLIEST_BIRTH_DAYS: i32 = crate::civil::days_from_civil(1850, 1, 1);
+
 fn days_from_epoch(date: NaiveDate) -> i64 {
-    (date - EARLIEST_BIRTH).num_days()
+    (crate::civil::from_naive(date) - EARLIEST_BIRTH_DAYS) as i64
 }
 
 impl IdNumber {
@@ -313,8 +316,13 @@ impl IdNumber {
     /// The birth date.
     #[inline]
     pub fn birth_date(self) -> NaiveDate {
-        let days = (self.to_u64() >> SEQ_BITS) & ((1 << BIRTH_BITS) - 1);
-        EARLIEST_BIRTH + chrono::Days::new(days)
+        crate::civil::to_naive(self.birth_days())
+    }
+
+    /// The birth date as days since 1970-01-01 (negative before).
+    #[inline]
+    pub(crate) fn birth_days(self) -> i32 {
+        ((self.to_u64() >> SEQ_BITS) & ((1 << BIRTH_BITS) - 1)) as i32 + EARLIEST_BIRTH_DAYS
     }
 
     /// The three-digit sequence number.
@@ -455,6 +463,13 @@ impl<'de> serde::Deserialize<'de> for IdNumber {
     }
 }
 
+/// The latest "today" a parser takes (later dates are clamped; no birth date can be later than
+/// the compact encoding allows anyway).
+const MAX_TODAY: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
+    Some(d) => d,
+    None => panic!(),
+};
+
 /// Today's date in China Standard Time (UTC+8), the "today" of birth-date checks.
 pub fn china_today() -> NaiveDate {
     (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
@@ -476,6 +491,7 @@ pub struct Parser<'t> {
     table: &'t DivisionTable,
     mode: DivisionMode,
     today: NaiveDate,
+    today_days: i32,
 }
 
 impl Default for Parser<'static> {
@@ -497,8 +513,10 @@ impl<'t> Parser<'t> {
         Parser {
             table,
             mode: DivisionMode::Lenient,
-            today: china_today(),
+            today: NaiveDate::MIN,
+            today_days: 0,
         }
+        .with_today(china_today())
     }
 
     /// Strict (`true`) or lenient (`false`) division check.
@@ -519,6 +537,7 @@ impl<'t> Parser<'t> {
     /// Take `today` as the current date (birth dates after it are refused).
     pub fn with_today(mut self, today: NaiveDate) -> Self {
         self.today = today;
+        self.today_days = crate::civil::from_naive(today.min(MAX_TODAY));
         self
     }
 
@@ -574,20 +593,24 @@ impl<'t> Parser<'t> {
         };
         let month = num(&d[md..md + 2]);
         let day = num(&d[md + 2..md + 4]);
-        let birth = NaiveDate::from_ymd_opt(year as i32, month, day)
-            .ok_or(NumberError::ImpossibleBirthDate { year, month, day })?;
-        if birth < EARLIEST_BIRTH {
-            return Err(NumberError::BirthDateTooEarly { date: birth });
+        if !crate::civil::is_valid(year as i32, month, day) {
+            return Err(NumberError::ImpossibleBirthDate { year, month, day });
         }
-        if birth > self.today {
+        let birth_days = crate::civil::days_from_civil(year as i32, month, day);
+        if birth_days < EARLIEST_BIRTH_DAYS {
+            return Err(NumberError::BirthDateTooEarly {
+                date: crate::civil::to_naive(birth_days),
+            });
+        }
+        if birth_days > self.today_days {
             return Err(NumberError::FutureBirthDate {
-                date: birth,
+                date: crate::civil::to_naive(birth_days),
                 today: self.today,
             });
         }
         let division = num(&d[0..6]);
         let seq = num(&d[body_seq..body_seq + 3]);
-        let days = days_from_epoch(birth) as u64;
+        let days = (birth_days - EARLIEST_BIRTH_DAYS) as u64;
         if days >= 1 << BIRTH_BITS {
             return Err(NumberError::OutOfRange(
                 "birth date is too far in the future",

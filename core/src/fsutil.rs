@@ -1,0 +1,35 @@
+//! Durable file publishing: write a temporary file in the target's directory, fsync it, rename it
+//! into place, fsync the directory. A published file is never rewritten or truncated, so a reader
+//! that maps it can never be hit by SIGBUS from our side.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::Path;
+
+/// Write `path` atomically and durably with the bytes `write` produces. On error nothing is left
+/// behind and an existing file at `path` is untouched.
+pub fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".idcard-tmp-")
+        .tempfile_in(dir)?;
+    {
+        let mut w = BufWriter::with_capacity(1 << 20, tmp.as_file());
+        write(&mut w)?;
+        w.flush()?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    sync_dir(dir)
+}
+
+/// fsync a directory, so a rename or a new file in it survives power loss.
+pub fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}

@@ -1,0 +1,672 @@
+//! The verification index — requirement L3 ("is this card reported lost?"), with the person
+//! blacklist of A6 for police profiles.
+//!
+//! - A [`Snapshot`] is an immutable, memory-mapped file (format in `docs/FORMAT.md`) holding the
+//!   card table (card key → status, reason, date of the change; a card with no entry is valid)
+//!   and, for the police profile, the blacklist (number → reason bitset, source, date). Entries
+//!   hold keyed fingerprints of the compact keys, never identity numbers (S2).
+//! - A [`Delta`] is the list of changes after a snapshot, applied in order.
+//! - A [`Verifier`] answers queries from a snapshot plus applied deltas; readers never lock and
+//!   never block, while another thread applies deltas or swaps in a new snapshot.
+//! - A [`SnapshotBuilder`] writes snapshots deterministically and atomically.
+//!
+//! ```
+//! use idcard::index::{CardEntry, CardStatus, Profile, SnapshotBuilder, Verifier};
+//! use idcard::{CardKey, IdNumber};
+//! use chrono::NaiveDate;
+//!
+//! let dir = tempfile::tempdir()?;
+//! let path = dir.path().join("bank.idcs");
+//! let n: IdNumber = "11010519491231002X".parse()?;
+//! let lost = CardKey::new(n, NaiveDate::from_ymd_opt(2005, 6, 1).unwrap())?;
+//! let replacement = CardKey::new(n, NaiveDate::from_ymd_opt(2015, 6, 1).unwrap())?;
+//!
+//! let mut b = SnapshotBuilder::new(Profile::Bank);
+//! b.add_card(lost, CardEntry::new(CardStatus::Lost));
+//! b.write(&path)?;
+//!
+//! let v = Verifier::open(&path)?;
+//! assert_eq!(v.verify(lost), CardStatus::Lost);
+//! assert_eq!(v.verify(replacement), CardStatus::Valid); // N4: the new card is unaffected
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+mod build;
+mod delta;
+mod filter;
+mod format;
+mod hash;
+mod import;
+mod overlay;
+mod snapshot;
+mod verifier;
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::NaiveDate;
+
+pub use build::{BuildProgress, FilterMode, SnapshotBuilder};
+pub use delta::{Delta, DeltaBuilder, DeltaOp};
+pub use format::{FORMAT_VERSION, SectionInfo, SnapshotInfo};
+pub use import::{BlacklistCsv, CardsCsv, ImportError};
+pub use snapshot::{OpenOptions, Snapshot};
+pub use verifier::{Verifier, VerifierInfo, VerifierOptions};
+
+use crate::card::VALID_FROM_EPOCH;
+
+/// The answer to "what is the status of this card?" (L3). Values are the C constants
+/// `IDC_CARD_*`.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum CardStatus {
+    /// Not listed: the card is not reported lost, stolen, superseded or invalidated.
+    #[default]
+    Valid = 0,
+    /// Reported lost (L1).
+    Lost = 1,
+    /// Reported stolen (L1).
+    Stolen = 2,
+    /// Replaced by a newer card on renewal (A4).
+    Superseded = 3,
+    /// Invalidated (cancelled, fraudulently obtained, holder deceased …).
+    Invalidated = 4,
+    /// Not listed, but the snapshot is older than the configured maximum age.
+    Stale = 5,
+    /// The number or the validity date is not valid (N1).
+    InvalidNumber = 6,
+}
+
+impl CardStatus {
+    /// All statuses, by value.
+    pub const ALL: [CardStatus; 7] = [
+        CardStatus::Valid,
+        CardStatus::Lost,
+        CardStatus::Stolen,
+        CardStatus::Superseded,
+        CardStatus::Invalidated,
+        CardStatus::Stale,
+        CardStatus::InvalidNumber,
+    ];
+
+    /// The name used in CSV and JSON (`valid`, `lost`, `stolen`, `superseded`, `invalidated`,
+    /// `stale`, `invalid_number`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CardStatus::Valid => "valid",
+            CardStatus::Lost => "lost",
+            CardStatus::Stolen => "stolen",
+            CardStatus::Superseded => "superseded",
+            CardStatus::Invalidated => "invalidated",
+            CardStatus::Stale => "stale",
+            CardStatus::InvalidNumber => "invalid_number",
+        }
+    }
+
+    /// The status with this numeric value.
+    pub fn from_u8(v: u8) -> Option<CardStatus> {
+        CardStatus::ALL.get(v as usize).copied()
+    }
+
+    /// Whether a snapshot can list a card with this status (lost, stolen, superseded,
+    /// invalidated).
+    pub fn is_listable(self) -> bool {
+        matches!(
+            self,
+            CardStatus::Lost
+                | CardStatus::Stolen
+                | CardStatus::Superseded
+                | CardStatus::Invalidated
+        )
+    }
+
+    /// Whether a card with this status must be refused at a counter (anything but valid).
+    pub fn is_refused(self) -> bool {
+        self != CardStatus::Valid
+    }
+}
+
+impl fmt::Display for CardStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for CardStatus {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        CardStatus::ALL
+            .into_iter()
+            .find(|c| c.as_str().eq_ignore_ascii_case(s.trim()))
+            .ok_or_else(|| {
+                format!(
+                    "unknown card status {s:?}; expected one of lost, stolen, superseded, invalidated"
+                )
+            })
+    }
+}
+
+/// Why a card has its status: a small code (0..=31) carried in the index.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+pub struct CardReason(u8);
+
+impl CardReason {
+    /// No reason given.
+    pub const UNSPECIFIED: CardReason = CardReason(0);
+    /// Loss reported by the holder at the household registration place (L1).
+    pub const REPORTED_AT_HUKOU_PLACE: CardReason = CardReason(1);
+    /// Loss reported away from the household registration place (L1).
+    pub const REPORTED_AWAY: CardReason = CardReason(2);
+    /// Superseded by a renewal (换领, A4).
+    pub const RENEWED: CardReason = CardReason(3);
+    /// Superseded by a replacement (补领, A3).
+    pub const REPLACED: CardReason = CardReason(4);
+    /// A found card destroyed because its owner already had a replacement (F2).
+    pub const FOUND_AND_DESTROYED: CardReason = CardReason(5);
+    /// Invalidated: the holder died.
+    pub const HOLDER_DECEASED: CardReason = CardReason(6);
+    /// Invalidated: the card was fraudulently obtained (A6, S1).
+    pub const FRAUDULENTLY_OBTAINED: CardReason = CardReason(7);
+    /// Invalidated: the registration was cancelled (e.g. duplicate registration).
+    pub const REGISTRATION_CANCELLED: CardReason = CardReason(8);
+    /// Reported stolen.
+    pub const STOLEN: CardReason = CardReason(9);
+
+    const NAMES: [(&'static str, CardReason); 10] = [
+        ("unspecified", CardReason::UNSPECIFIED),
+        (
+            "reported_at_hukou_place",
+            CardReason::REPORTED_AT_HUKOU_PLACE,
+        ),
+        ("reported_away", CardReason::REPORTED_AWAY),
+        ("renewed", CardReason::RENEWED),
+        ("replaced", CardReason::REPLACED),
+        ("found_and_destroyed", CardReason::FOUND_AND_DESTROYED),
+        ("holder_deceased", CardReason::HOLDER_DECEASED),
+        ("fraudulently_obtained", CardReason::FRAUDULENTLY_OBTAINED),
+        ("registration_cancelled", CardReason::REGISTRATION_CANCELLED),
+        ("stolen", CardReason::STOLEN),
+    ];
+
+    /// A reason from its code; `None` above 31 (the index has five bits for it).
+    pub const fn new(code: u8) -> Option<CardReason> {
+        if code < 32 {
+            Some(CardReason(code))
+        } else {
+            None
+        }
+    }
+
+    /// The numeric code.
+    pub const fn code(self) -> u8 {
+        self.0
+    }
+
+    /// The name of a defined code, else `None`.
+    pub fn name(self) -> Option<&'static str> {
+        Self::NAMES
+            .iter()
+            .find(|(_, r)| *r == self)
+            .map(|(n, _)| *n)
+    }
+}
+
+impl FromStr for CardReason {
+    type Err = String;
+    /// A name (`renewed`) or a number `0..=31`.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        if let Some((_, r)) = Self::NAMES.iter().find(|(n, _)| n.eq_ignore_ascii_case(s)) {
+            return Ok(*r);
+        }
+        s.parse::<u8>()
+            .ok()
+            .and_then(CardReason::new)
+            .ok_or_else(|| format!("unknown card reason {s:?}: a name or a number 0..=31"))
+    }
+}
+
+impl fmt::Display for CardReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.name() {
+            Some(n) => f.write_str(n),
+            None => write!(f, "{}", self.0),
+        }
+    }
+}
+
+/// A listed card's entry in the index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct CardEntry {
+    /// Lost, stolen, superseded or invalidated.
+    pub status: CardStatus,
+    /// Why.
+    pub reason: CardReason,
+    /// When the status changed; `None` when unknown.
+    pub changed_on: Option<NaiveDate>,
+}
+
+impl CardEntry {
+    /// An entry with a status, no reason and no date.
+    pub fn new(status: CardStatus) -> CardEntry {
+        CardEntry {
+            status,
+            reason: CardReason::UNSPECIFIED,
+            changed_on: None,
+        }
+    }
+}
+
+/// Blacklist reasons (A6) as a bit set: what was done, to which document, and bad credit.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+pub struct BlacklistReasons(u32);
+
+impl BlacklistReasons {
+    /// 伪造: forged.
+    pub const FORGED: BlacklistReasons = BlacklistReasons(1 << 0);
+    /// 变造: altered.
+    pub const ALTERED: BlacklistReasons = BlacklistReasons(1 << 1);
+    /// 买卖: bought or sold.
+    pub const TRADED: BlacklistReasons = BlacklistReasons(1 << 2);
+    /// 冒领: collected by impersonation.
+    pub const COLLECTED_BY_IMPERSONATION: BlacklistReasons = BlacklistReasons(1 << 3);
+    /// 骗领: fraudulently obtained.
+    pub const OBTAINED_BY_FRAUD: BlacklistReasons = BlacklistReasons(1 << 4);
+    /// 冒用: used another person's document.
+    pub const USED_BY_IMPERSONATION: BlacklistReasons = BlacklistReasons(1 << 5);
+    /// 买卖、使用伪造的国家机关证件: bought, sold or used forged state certificates.
+    pub const FORGED_STATE_CERTIFICATE: BlacklistReasons = BlacklistReasons(1 << 6);
+    /// Document: household register booklet (居民户口簿).
+    pub const HOUSEHOLD_BOOKLET: BlacklistReasons = BlacklistReasons(1 << 8);
+    /// Document: resident identity card.
+    pub const IDENTITY_CARD: BlacklistReasons = BlacklistReasons(1 << 9);
+    /// Document: passport.
+    pub const PASSPORT: BlacklistReasons = BlacklistReasons(1 << 10);
+    /// Document: driving licence.
+    pub const DRIVING_LICENCE: BlacklistReasons = BlacklistReasons(1 << 11);
+    /// Bad credit record pushed by the national credit information sharing platform.
+    pub const BAD_CREDIT: BlacklistReasons = BlacklistReasons(1 << 16);
+
+    /// Every defined flag with its name.
+    pub const NAMED: [(&'static str, BlacklistReasons); 12] = [
+        ("forged", Self::FORGED),
+        ("altered", Self::ALTERED),
+        ("traded", Self::TRADED),
+        (
+            "collected_by_impersonation",
+            Self::COLLECTED_BY_IMPERSONATION,
+        ),
+        ("obtained_by_fraud", Self::OBTAINED_BY_FRAUD),
+        ("used_by_impersonation", Self::USED_BY_IMPERSONATION),
+        ("forged_state_certificate", Self::FORGED_STATE_CERTIFICATE),
+        ("household_booklet", Self::HOUSEHOLD_BOOKLET),
+        ("identity_card", Self::IDENTITY_CARD),
+        ("passport", Self::PASSPORT),
+        ("driving_licence", Self::DRIVING_LICENCE),
+        ("bad_credit", Self::BAD_CREDIT),
+    ];
+
+    /// All defined bits.
+    pub const DEFINED: u32 = 0x0001_0f7f;
+
+    /// From raw bits; `None` when an undefined bit is set.
+    pub const fn from_bits(bits: u32) -> Option<BlacklistReasons> {
+        if bits & !Self::DEFINED == 0 {
+            Some(BlacklistReasons(bits))
+        } else {
+            None
+        }
+    }
+
+    /// The raw bits.
+    pub const fn bits(self) -> u32 {
+        self.0
+    }
+
+    /// No reason.
+    pub const fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Whether all bits of `other` are set.
+    pub const fn contains(self, other: BlacklistReasons) -> bool {
+        self.0 & other.0 == other.0
+    }
+
+    /// Names of the set flags.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        Self::NAMED
+            .into_iter()
+            .filter(move |(_, f)| self.contains(*f))
+            .map(|(n, _)| n)
+    }
+}
+
+impl std::ops::BitOr for BlacklistReasons {
+    type Output = BlacklistReasons;
+    fn bitor(self, rhs: BlacklistReasons) -> BlacklistReasons {
+        BlacklistReasons(self.0 | rhs.0)
+    }
+}
+
+impl std::ops::BitOrAssign for BlacklistReasons {
+    fn bitor_assign(&mut self, rhs: BlacklistReasons) {
+        self.0 |= rhs.0;
+    }
+}
+
+impl fmt::Debug for BlacklistReasons {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BlacklistReasons({self})")
+    }
+}
+
+impl fmt::Display for BlacklistReasons {
+    /// Names joined by `|`, e.g. `forged|identity_card`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<_> = self.names().collect();
+        f.write_str(&names.join("|"))
+    }
+}
+
+impl FromStr for BlacklistReasons {
+    type Err = String;
+    /// Names joined by `|`, `+` or blanks (`forged|identity_card`), or a number (decimal or
+    /// `0x` hex) of defined bits.
+    fn from_str(s: &str) -> Result<Self, String> {
+        let s = s.trim();
+        let num = if let Some(hex) = s.strip_prefix("0x") {
+            u32::from_str_radix(hex, 16).ok()
+        } else {
+            s.parse::<u32>().ok()
+        };
+        if let Some(bits) = num {
+            return BlacklistReasons::from_bits(bits)
+                .filter(|r| !r.is_empty())
+                .ok_or_else(|| format!("blacklist reason bits {bits:#x} are empty or undefined"));
+        }
+        let mut r = BlacklistReasons::default();
+        for part in s.split(['|', '+', ' ']).filter(|p| !p.is_empty()) {
+            let (_, flag) = Self::NAMED
+                .iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(part))
+                .ok_or_else(|| format!("unknown blacklist reason {part:?}"))?;
+            r |= *flag;
+        }
+        if r.is_empty() {
+            return Err("empty blacklist reason".into());
+        }
+        Ok(r)
+    }
+}
+
+/// Who put a person on the blacklist (A6).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum BlacklistSource {
+    /// Unknown.
+    #[default]
+    Unknown = 0,
+    /// A public security organ (forgery and fraud cases).
+    PublicSecurity = 1,
+    /// The national credit information sharing platform.
+    CreditPlatform = 2,
+}
+
+impl BlacklistSource {
+    /// From the stored byte.
+    pub fn from_u8(v: u8) -> Option<BlacklistSource> {
+        match v {
+            0 => Some(BlacklistSource::Unknown),
+            1 => Some(BlacklistSource::PublicSecurity),
+            2 => Some(BlacklistSource::CreditPlatform),
+            _ => None,
+        }
+    }
+
+    /// Name used in CSV and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BlacklistSource::Unknown => "unknown",
+            BlacklistSource::PublicSecurity => "public_security",
+            BlacklistSource::CreditPlatform => "credit_platform",
+        }
+    }
+}
+
+impl FromStr for BlacklistSource {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [
+            BlacklistSource::Unknown,
+            BlacklistSource::PublicSecurity,
+            BlacklistSource::CreditPlatform,
+        ]
+        .into_iter()
+        .find(|x| x.as_str().eq_ignore_ascii_case(s.trim()))
+        .ok_or_else(|| format!("unknown blacklist source {s:?}"))
+    }
+}
+
+/// A person's blacklist entry (A6).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct BlacklistEntry {
+    /// What they did.
+    pub reasons: BlacklistReasons,
+    /// Who reported it.
+    pub source: BlacklistSource,
+    /// When they were listed; `None` when unknown.
+    pub listed_on: Option<NaiveDate>,
+}
+
+impl BlacklistEntry {
+    /// An entry with reasons, unknown source and date.
+    pub fn new(reasons: BlacklistReasons) -> BlacklistEntry {
+        BlacklistEntry {
+            reasons,
+            source: BlacklistSource::Unknown,
+            listed_on: None,
+        }
+    }
+}
+
+/// Who a snapshot is for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum Profile {
+    /// Cards only: a bank gets no blacklist (S2, least data).
+    Bank = 1,
+    /// Cards and the blacklist.
+    Police = 2,
+}
+
+impl Profile {
+    /// `bank` or `police`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Bank => "bank",
+            Profile::Police => "police",
+        }
+    }
+
+    /// From the stored byte.
+    pub fn from_u8(v: u8) -> Option<Profile> {
+        match v {
+            1 => Some(Profile::Bank),
+            2 => Some(Profile::Police),
+            _ => None,
+        }
+    }
+}
+
+impl FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "bank" => Ok(Profile::Bank),
+            "police" => Ok(Profile::Police),
+            _ => Err(format!("unknown profile {s:?}; expected bank or police")),
+        }
+    }
+}
+
+impl fmt::Display for Profile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Errors of the index: opening, building, deltas. Each names the file and, for corruption, the
+/// section and byte offset.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IndexError {
+    /// An I/O error on a file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// Not a file of the expected kind.
+    #[error("{path}: not an idcard {kind} file (magic {found:02x?})")]
+    BadMagic {
+        /// The file.
+        path: String,
+        /// `snapshot` or `delta`.
+        kind: &'static str,
+        /// The first bytes found.
+        found: Vec<u8>,
+    },
+    /// A format version this library does not read.
+    #[error(
+        "{path}: {kind} format version {found} is not supported (this library reads version {supported})"
+    )]
+    UnsupportedVersion {
+        /// The file.
+        path: String,
+        /// `snapshot` or `delta`.
+        kind: &'static str,
+        /// The version in the file.
+        found: u32,
+        /// The version this library reads.
+        supported: u32,
+    },
+    /// The file is damaged: truncated, a checksum mismatch, a field out of range.
+    #[error("{path}: corrupt {kind} at byte {offset}: {what}")]
+    Corrupt {
+        /// The file.
+        path: String,
+        /// `snapshot header`, `card table`, `blacklist`, `delta header`, `delta record` …
+        kind: &'static str,
+        /// Byte offset of the damaged part.
+        offset: u64,
+        /// What is wrong.
+        what: String,
+    },
+    /// A delta that does not follow what the verifier has applied.
+    #[error(
+        "{path}: delta out of order: it applies to snapshot {found_snapshot:016x} from sequence {found_from}, the verifier is at snapshot {expected_snapshot:016x} sequence {expected_from}"
+    )]
+    DeltaOutOfOrder {
+        /// The delta file.
+        path: String,
+        /// Snapshot id the verifier has.
+        expected_snapshot: u64,
+        /// Sequence the verifier is at.
+        expected_from: u64,
+        /// Snapshot id the delta names.
+        found_snapshot: u64,
+        /// Sequence the delta starts from.
+        found_from: u64,
+    },
+    /// A blacklist query on a snapshot without a blacklist (bank profile).
+    #[error("the snapshot has the {profile} profile, which carries no blacklist")]
+    NoBlacklist {
+        /// The snapshot's profile.
+        profile: Profile,
+    },
+    /// Invalid builder input.
+    #[error("{0}")]
+    InvalidInput(String),
+}
+
+impl IndexError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> IndexError {
+        IndexError::Io {
+            path: path.display().to_string(),
+            source,
+        }
+    }
+}
+
+/// Days since 1970-01-01 as stored in the index (0 = unknown).
+pub(crate) fn date_to_days(d: Option<NaiveDate>) -> u16 {
+    d.map(|d| (d - VALID_FROM_EPOCH).num_days().clamp(0, u16::MAX as i64) as u16)
+        .unwrap_or(0)
+}
+
+pub(crate) fn days_to_date(days: u16) -> Option<NaiveDate> {
+    (days != 0).then(|| VALID_FROM_EPOCH + chrono::Days::new(days as u64))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn l3_status_names_roundtrip() {
+        for s in CardStatus::ALL {
+            assert_eq!(s.as_str().parse::<CardStatus>().unwrap(), s);
+            assert_eq!(CardStatus::from_u8(s as u8), Some(s));
+        }
+        assert!("gone".parse::<CardStatus>().is_err());
+        assert_eq!(CardStatus::from_u8(7), None);
+    }
+
+    #[test]
+    fn a6_blacklist_reasons_parse_and_print() {
+        let r: BlacklistReasons = "forged|identity_card".parse().unwrap();
+        assert_eq!(
+            r,
+            BlacklistReasons::FORGED | BlacklistReasons::IDENTITY_CARD
+        );
+        assert_eq!(r.to_string(), "forged|identity_card");
+        assert_eq!(
+            "bad_credit".parse::<BlacklistReasons>().unwrap(),
+            BlacklistReasons::BAD_CREDIT
+        );
+        assert_eq!(
+            "0x10000".parse::<BlacklistReasons>().unwrap(),
+            BlacklistReasons::BAD_CREDIT
+        );
+        assert!("0x80".parse::<BlacklistReasons>().is_err());
+        assert!("0".parse::<BlacklistReasons>().is_err());
+        assert!("smuggled".parse::<BlacklistReasons>().is_err());
+        let all = BlacklistReasons::NAMED
+            .iter()
+            .fold(0, |a, (_, f)| a | f.bits());
+        assert_eq!(all, BlacklistReasons::DEFINED);
+    }
+
+    #[test]
+    fn card_reason_names_and_numbers() {
+        assert_eq!(
+            "renewed".parse::<CardReason>().unwrap(),
+            CardReason::RENEWED
+        );
+        assert_eq!("17".parse::<CardReason>().unwrap().code(), 17);
+        assert!("32".parse::<CardReason>().is_err());
+        assert_eq!(CardReason::REPLACED.to_string(), "replaced");
+    }
+}

@@ -1,0 +1,427 @@
+//! Opening and querying a snapshot file.
+
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::Path;
+
+use xxhash_rust::xxh3::xxh3_64;
+
+use super::format::{HEADER_SIZE, SnapshotInfo, decode_header};
+use super::hash::{
+    BLACKLIST_SLOTS, CARD_SLOTS, WordHasher, blacklist_hash, decode_blacklist_value,
+    decode_card_payload, find_blacklist, find_card, home_bucket, payload_status, prefetch,
+};
+use super::{BlacklistEntry, CardEntry, CardStatus, IndexError};
+use crate::card::CardKey;
+use crate::number::IdNumber;
+
+/// How to open a snapshot.
+#[derive(Clone, Copy, Debug)]
+pub struct OpenOptions {
+    /// Verify every section's checksum and scan the slots (the default). Turning it off makes
+    /// opening O(1) (only the header is checked, and lookups stay in bounds whatever the file
+    /// holds); do that only for a file this process wrote or verified itself.
+    pub verify_checksums: bool,
+    /// Ask the kernel to read the whole file in at open (`MAP_POPULATE`), so the first lookups
+    /// do not fault.
+    pub populate: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions {
+            verify_checksums: true,
+            populate: false,
+        }
+    }
+}
+
+enum Backing {
+    Mapped(memmap2::Mmap),
+    Owned(Box<[u64]>, usize),
+}
+
+impl Backing {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::Mapped(m) => m,
+            Backing::Owned(words, len) => &bytemuck::cast_slice(words)[..*len],
+        }
+    }
+}
+
+/// An open snapshot: the immutable card table and, for the police profile, the blacklist.
+/// `Send + Sync`; share it between threads through an `Arc` (the [`super::Verifier`] does).
+pub struct Snapshot {
+    backing: Backing,
+    info: SnapshotInfo,
+    path: String,
+    cards: (usize, usize),
+    /// The card table as words: points into `backing`, derived once at open (the hot path does
+    /// not re-slice and re-check alignment on every lookup).
+    card_words: std::ptr::NonNull<u64>,
+    card_words_len: usize,
+    /// The filter blocks, when the snapshot has a filter (same ownership as `card_words`).
+    filter_blocks: Option<(std::ptr::NonNull<[u32; 8]>, usize)>,
+    hasher: WordHasher,
+    card_buckets: u64,
+    blacklist: Option<(usize, usize)>,
+    blacklist_buckets: u64,
+}
+
+impl std::fmt::Debug for Snapshot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Snapshot")
+            .field("path", &self.path)
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+// SAFETY: the only non-Send/Sync field is `card_words`, a pointer into the immutable bytes owned
+// by `backing` (a read-only mapping or a boxed slice); sharing it between threads is sharing
+// `&[u64]`.
+unsafe impl Send for Snapshot {}
+unsafe impl Sync for Snapshot {}
+
+/// Status bits as stored → status. Bits outside 1..=4 only occur in a damaged file opened without
+/// verification; they answer `invalidated` so a damaged entry never reads as a valid card.
+const STATUS_OF_BITS: [CardStatus; 8] = [
+    CardStatus::Invalidated,
+    CardStatus::Lost,
+    CardStatus::Stolen,
+    CardStatus::Superseded,
+    CardStatus::Invalidated,
+    CardStatus::Invalidated,
+    CardStatus::Invalidated,
+    CardStatus::Invalidated,
+];
+
+#[inline(always)]
+pub(crate) fn status_of_payload(p: u64) -> CardStatus {
+    STATUS_OF_BITS[payload_status(p) as usize]
+}
+
+impl Snapshot {
+    /// Open and fully verify a snapshot file.
+    pub fn open(path: impl AsRef<Path>) -> Result<Snapshot, IndexError> {
+        Self::open_with(path, OpenOptions::default())
+    }
+
+    /// Open with options (see [`OpenOptions`]).
+    pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Snapshot, IndexError> {
+        let path = path.as_ref();
+        let name = path.display().to_string();
+        let file = File::open(path).map_err(|e| IndexError::io(path, e))?;
+        let len = file.metadata().map_err(|e| IndexError::io(path, e))?.len();
+        // Read the header with pread first: a short or foreign file never gets mapped.
+        let mut head = vec![0u8; (len as usize).min(HEADER_SIZE)];
+        file.read_exact_at(&mut head, 0)
+            .map_err(|e| IndexError::io(path, e))?;
+        if len < HEADER_SIZE as u64 {
+            // decode_header reports the precise problem (magic, version, truncation).
+            decode_header(&name, &head)?;
+        }
+        let mut mmap_options = memmap2::MmapOptions::new();
+        if options.populate {
+            mmap_options.populate();
+        }
+        // SAFETY: the mapping is read-only. Snapshot files are immutable once published: the
+        // builder writes a temporary file and renames it into place, and nothing in this project
+        // ever writes to or truncates a published snapshot. A file changed underneath by another
+        // program is outside that contract (documented in docs/FORMAT.md); lookups stay
+        // bounds-checked whatever the bytes are.
+        let map = unsafe { mmap_options.map(&file) }.map_err(|e| IndexError::io(path, e))?;
+        #[cfg(target_os = "linux")]
+        {
+            // Hints only: huge folios for the tables, no read-ahead around random lookups.
+            let _ = map.advise(memmap2::Advice::HugePage);
+        }
+        Self::from_backing(Backing::Mapped(map), name, options)
+    }
+
+    /// Open a snapshot held in memory (copied into aligned memory). Fully verified.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Snapshot, IndexError> {
+        let mut words = vec![0u64; bytes.len().div_ceil(8)].into_boxed_slice();
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
+        Self::from_backing(
+            Backing::Owned(words, bytes.len()),
+            "<memory>".to_string(),
+            OpenOptions::default(),
+        )
+    }
+
+    fn from_backing(
+        backing: Backing,
+        path: String,
+        options: OpenOptions,
+    ) -> Result<Snapshot, IndexError> {
+        let mut info = decode_header(&path, backing.bytes())?;
+        let range = |kind: &str| {
+            info.section(kind)
+                .map(|s| (s.offset as usize, s.length as usize, s.hash_buckets))
+        };
+        let (co, cl, cb) = range("cards").expect("decode_header requires a card table");
+        let bl = range("blacklist");
+        let words: &[u64] =
+            bytemuck::try_cast_slice(&backing.bytes()[co..co + cl]).map_err(|_| {
+                IndexError::Corrupt {
+                    path: path.clone(),
+                    kind: "card table",
+                    offset: co as u64,
+                    what: "the card table is not 8-byte aligned in memory".into(),
+                }
+            })?;
+        let (card_words, card_words_len) = (std::ptr::NonNull::from(&words[0]), words.len());
+        let filter_blocks = match range("filter") {
+            Some((fo, fl, _)) => {
+                let blocks: &[[u32; 8]] = bytemuck::try_cast_slice(&backing.bytes()[fo..fo + fl])
+                    .map_err(|_| IndexError::Corrupt {
+                    path: path.clone(),
+                    kind: "filter",
+                    offset: fo as u64,
+                    what: "the filter is not 4-byte aligned in memory".into(),
+                })?;
+                Some((std::ptr::NonNull::from(&blocks[0]), blocks.len()))
+            }
+            None => None,
+        };
+        let mut snapshot = Snapshot {
+            hasher: WordHasher::new(info.hash_seed),
+            filter_blocks,
+            card_words,
+            card_words_len,
+            cards: (co, cl),
+            card_buckets: cb,
+            blacklist: bl.map(|(o, l, _)| (o, l)),
+            blacklist_buckets: bl.map_or(0, |(_, _, b)| b),
+            backing,
+            info: info.clone(),
+            path,
+        };
+        snapshot.check_terminators()?;
+        if options.verify_checksums {
+            snapshot.verify()?;
+            for s in &mut info.sections {
+                s.checksum_verified = Some(true);
+            }
+        }
+        snapshot.info = info;
+        Ok(snapshot)
+    }
+
+    fn corrupt(&self, kind: &'static str, offset: usize, what: String) -> IndexError {
+        IndexError::Corrupt {
+            path: self.path.clone(),
+            kind,
+            offset: offset as u64,
+            what,
+        }
+    }
+
+    /// The last bucket of each table must hold an empty slot, so every scan ends inside it.
+    fn check_terminators(&self) -> Result<(), IndexError> {
+        let cards = self.card_slots();
+        if cards[cards.len() - 1] != 0 {
+            return Err(self.corrupt(
+                "card table",
+                self.cards.0 + self.cards.1 - 64,
+                "the last slot of the table is not empty".into(),
+            ));
+        }
+        if let Some(bl) = self.blacklist_slots() {
+            let last = &bl[bl.len() - BLACKLIST_SLOTS..];
+            if !last.iter().any(|s| s[0] == 0) {
+                let (o, l) = self.blacklist.expect("slots exist");
+                return Err(self.corrupt(
+                    "blacklist",
+                    o + l - 64,
+                    "the last bucket has no empty slot".into(),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Verify every section's checksum, and that every slot decodes. Runs at open unless
+    /// [`OpenOptions::verify_checksums`] is off.
+    pub fn verify(&self) -> Result<(), IndexError> {
+        let bytes = self.backing.bytes();
+        for s in &self.info.sections {
+            let data = &bytes[s.offset as usize..(s.offset + s.length) as usize];
+            let actual = xxh3_64(data);
+            if actual != s.checksum {
+                return Err(self.corrupt(
+                    match s.kind {
+                        "cards" => "card table",
+                        "filter" => "filter",
+                        _ => "blacklist",
+                    },
+                    s.offset as usize,
+                    format!(
+                        "section checksum {actual:016x} does not match the header's {:016x}",
+                        s.checksum
+                    ),
+                ));
+            }
+        }
+        // Slot contents: statuses in range, buckets filled from the start, counts as in the
+        // header.
+        let mut count = 0u64;
+        for (i, &s) in self.card_slots().iter().enumerate() {
+            let s = u64::from_le(s);
+            if s != 0 && i % CARD_SLOTS != 0 && self.card_slots()[i - 1] == 0 {
+                return Err(self.corrupt(
+                    "card table",
+                    self.cards.0 + i * 8,
+                    "occupied slot after an empty one in its bucket".into(),
+                ));
+            }
+            if s != 0 {
+                count += 1;
+                if decode_card_payload(s).is_none() {
+                    return Err(self.corrupt(
+                        "card table",
+                        self.cards.0 + i * 8,
+                        format!("slot has invalid status bits {}", payload_status(s)),
+                    ));
+                }
+            }
+        }
+        if count != self.info.card_count {
+            return Err(self.corrupt(
+                "card table",
+                self.cards.0,
+                format!(
+                    "{count} occupied slots, header says {}",
+                    self.info.card_count
+                ),
+            ));
+        }
+        if let Some(bl) = self.blacklist_slots() {
+            let mut count = 0u64;
+            for (i, s) in bl.iter().enumerate() {
+                if u64::from_le(s[0]) != 0 {
+                    count += 1;
+                    if decode_blacklist_value(u64::from_le(s[1])).is_none() {
+                        return Err(self.corrupt(
+                            "blacklist",
+                            self.blacklist.expect("slots exist").0 + i * 16,
+                            "slot has an invalid value".into(),
+                        ));
+                    }
+                }
+            }
+            if count != self.info.blacklist_count {
+                return Err(self.corrupt(
+                    "blacklist",
+                    self.blacklist.expect("slots exist").0,
+                    format!(
+                        "{count} occupied slots, header says {}",
+                        self.info.blacklist_count
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The header facts.
+    pub fn info(&self) -> &SnapshotInfo {
+        &self.info
+    }
+
+    /// The path the snapshot was opened from.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    #[inline(always)]
+    pub(crate) fn card_slots(&self) -> &[u64] {
+        // SAFETY: `card_words` points at `card_words_len` aligned words inside `backing`, which
+        // lives as long as `self`, never moves its bytes (a mapping or a boxed slice) and is
+        // never written: the slice is valid for the lifetime of `&self`.
+        unsafe { std::slice::from_raw_parts(self.card_words.as_ptr(), self.card_words_len) }
+    }
+
+    /// The filter blocks, if the snapshot has a filter.
+    #[inline(always)]
+    pub(crate) fn filter_blocks(&self) -> Option<&[[u32; 8]]> {
+        // SAFETY: as for `card_slots`: a pointer into the immutable `backing`, derived at open.
+        self.filter_blocks
+            .map(|(p, n)| unsafe { std::slice::from_raw_parts(p.as_ptr() as *const [u32; 8], n) })
+    }
+
+    pub(crate) fn blacklist_slots(&self) -> Option<&[[u64; 2]]> {
+        let (o, l) = self.blacklist?;
+        Some(bytemuck::cast_slice(&self.backing.bytes()[o..o + l]))
+    }
+
+    /// The card hash of a key under this snapshot's seed.
+    #[inline(always)]
+    pub(crate) fn card_hash(&self, key: CardKey) -> u64 {
+        self.hasher.hash(key.to_u64())
+    }
+
+    /// The blacklist hash of a number under this snapshot's seed.
+    #[inline(always)]
+    pub(crate) fn blacklist_hash(&self, number: IdNumber) -> u64 {
+        blacklist_hash(number.to_u64(), self.info.hash_seed)
+    }
+
+    /// The stored slot for a card hash.
+    #[inline(always)]
+    pub(crate) fn card_slot(&self, slots: &[u64], h: u64) -> Option<u64> {
+        find_card(slots, self.card_buckets, h)
+    }
+
+    /// [`Snapshot::card_slot`] with AVX2.
+    ///
+    /// # Safety
+    /// The CPU must support AVX2 ([`super::hash::have_avx2`]).
+    #[cfg(all(target_arch = "x86_64", target_endian = "little", not(miri)))]
+    #[inline(always)]
+    pub(crate) unsafe fn card_slot_avx2(&self, slots: &[u64], h: u64) -> Option<u64> {
+        // SAFETY: the caller guarantees AVX2.
+        unsafe { super::hash::find_card_avx2(slots, self.card_buckets, h) }
+    }
+
+    /// Prefetch the home bucket of a card hash.
+    #[inline(always)]
+    pub(crate) fn prefetch_card(&self, slots: &[u64], h: u64) {
+        let b = home_bucket(h, self.card_buckets) * CARD_SLOTS;
+        if let Some(s) = slots.get(b) {
+            prefetch(s as *const u64);
+        }
+    }
+
+    /// The entry of a listed card; `None` when the card is not listed (valid).
+    pub fn card(&self, key: CardKey) -> Option<CardEntry> {
+        self.card_slot(self.card_slots(), self.card_hash(key))
+            .and_then(decode_card_payload)
+    }
+
+    /// The status of a card from this snapshot alone: `Valid` when not listed.
+    pub fn status(&self, key: CardKey) -> CardStatus {
+        match self.card_slot(self.card_slots(), self.card_hash(key)) {
+            Some(s) => status_of_payload(s),
+            None => CardStatus::Valid,
+        }
+    }
+
+    /// The raw blacklist value for a hash (presence bit set), if listed.
+    pub(crate) fn blacklist_value(&self, h: u64) -> Result<Option<u64>, IndexError> {
+        let slots = self.blacklist_slots().ok_or(IndexError::NoBlacklist {
+            profile: self.info.profile,
+        })?;
+        Ok(find_blacklist(slots, self.blacklist_buckets, h))
+    }
+
+    /// A person's blacklist entry from this snapshot alone. Bank snapshots carry no blacklist:
+    /// [`IndexError::NoBlacklist`].
+    pub fn blacklist(&self, number: IdNumber) -> Result<Option<BlacklistEntry>, IndexError> {
+        Ok(self
+            .blacklist_value(self.blacklist_hash(number))?
+            .and_then(decode_blacklist_value))
+    }
+}
