@@ -62,11 +62,7 @@ fn bench(c: &mut Criterion) {
         })
     });
     g.bench_function("hashbrown", |b| {
-        b.iter(|| {
-            qu.iter()
-                .filter(|k| hb.contains_key(black_box(*k)))
-                .count()
-        })
+        b.iter(|| qu.iter().filter(|k| hb.contains_key(black_box(*k))).count())
     });
     g.bench_function("std_hashmap", |b| {
         b.iter(|| {

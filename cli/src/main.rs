@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 mod id;
 mod progress;
+mod record;
 mod snapshot;
 
 /// Resident identity card three systems: identity numbers, loss reports, verification.
@@ -33,9 +34,38 @@ enum Command {
     ///
     /// Exit status: 0 when every card is valid, 1 when any is not, 2 on errors.
     Verify(snapshot::VerifyArgs),
-    /// The person blacklist (A6).
+    /// The person blacklist (A6): keep it, check against a snapshot.
     #[command(subcommand)]
-    Blacklist(snapshot::BlacklistCommand),
+    Blacklist(record::RecordBlacklistCommand),
+    /// Create a data directory with its first county bureau and officer.
+    Init(record::InitArgs),
+    /// Stations and units (S1, A2).
+    #[command(subcommand)]
+    Station(record::StationCommand),
+    /// Officers (S1).
+    #[command(subcommand)]
+    Officer(record::OfficerCommand),
+    /// The embedded population directory.
+    #[command(subcommand)]
+    Population(record::PopulationCommand),
+    /// The card register (N4-N6).
+    #[command(subcommand)]
+    Card(record::CardCommand),
+    /// Loss reporting (L1, L2, A10).
+    #[command(subcommand)]
+    Loss(record::LossCommand),
+    /// Hit reports: a card used by someone else (L4).
+    #[command(subcommand)]
+    Hit(record::HitCommand),
+    /// Lost-and-found (F1, F2).
+    #[command(subcommand)]
+    Found(record::FoundCommand),
+    /// Publish snapshots and deltas from the record.
+    #[command(subcommand)]
+    Publish(record::PublishCommand),
+    /// The journal: show, verify, statistics, checkpoint.
+    #[command(subcommand)]
+    Journal(record::JournalCommand),
 }
 
 fn main() -> ExitCode {
@@ -44,7 +74,17 @@ fn main() -> ExitCode {
         Command::Id(cmd) => id::run(cmd),
         Command::Snapshot(cmd) => snapshot::run_snapshot(cmd, cli.quiet),
         Command::Verify(args) => snapshot::verify(args),
-        Command::Blacklist(cmd) => snapshot::run_blacklist(cmd),
+        Command::Blacklist(cmd) => record::blacklist(cmd, cli.quiet),
+        Command::Init(a) => record::init(a),
+        Command::Station(c) => record::station(c),
+        Command::Officer(c) => record::officer(c),
+        Command::Population(c) => record::population(c, cli.quiet),
+        Command::Card(c) => record::card(c),
+        Command::Loss(c) => record::loss(c),
+        Command::Hit(c) => record::hit(c),
+        Command::Found(c) => record::found(c),
+        Command::Publish(c) => record::publish(c),
+        Command::Journal(c) => record::journal(c),
     };
     match result {
         Ok(code) => code,

@@ -89,12 +89,6 @@ pub struct VerifyArgs {
     card: Vec<String>,
 }
 
-#[derive(Subcommand)]
-pub enum BlacklistCommand {
-    /// Check people against a police snapshot's blacklist (A6).
-    Check(BlacklistCheckArgs),
-}
-
 #[derive(Args)]
 pub struct BlacklistCheckArgs {
     /// A police profile snapshot.
@@ -405,8 +399,7 @@ fn csv_field(s: &str) -> String {
     }
 }
 
-pub fn run_blacklist(cmd: BlacklistCommand) -> anyhow::Result<ExitCode> {
-    let BlacklistCommand::Check(a) = cmd;
+pub fn blacklist_check(a: BlacklistCheckArgs) -> anyhow::Result<ExitCode> {
     let v = open_verifier(&a.snapshot, &a.delta, None)?;
     let mut any = false;
     let mut bad = false;

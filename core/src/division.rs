@@ -496,7 +496,7 @@ impl DivisionTable {
         } else {
             None
         };
-        let county = (code.0 % 100 != 0).then_some(name);
+        let county = (!code.0.is_multiple_of(100)).then_some(name);
         Some(Division {
             code,
             name,

@@ -10,6 +10,15 @@
 //! - [`division`]: administrative division codes with their history (N3).
 //! - [`card`]: cards, their keys and validity periods (N4-N6).
 //! - [`index`]: the verification index: snapshots, deltas, the verifier (L3, A6).
+//! - [`journal`]: the durable, append-only journal with group commit and recovery.
+//! - [`engine`]: the system of record: commands, events, state, checkpoints (S1, S2).
+//! - [`station`]: stations, officers and the authorization matrix (S1, A2).
+//! - [`population`]: the population directory and fingerprint matcher as traits (A10, L2, N6).
+//! - [`registry`]: registering stations, officers, people and cards.
+//! - [`loss`]: loss reporting and hit reports (L1-L5).
+//! - [`found`]: lost-and-found (F1, F2).
+//! - [`blacklist`]: blacklist upkeep and the credit platform feed (A6).
+//! - [`publish`]: snapshots and deltas from the record.
 //!
 //! ```
 //! use idcard::{IdNumber, Parser};
@@ -22,12 +31,21 @@
 
 #![warn(missing_docs)]
 
+pub mod blacklist;
 pub mod card;
 mod civil;
 pub mod division;
+pub mod engine;
+pub mod found;
 pub mod fsutil;
 pub mod index;
+pub mod journal;
+pub mod loss;
 pub mod number;
+pub mod population;
+pub mod publish;
+pub mod registry;
+pub mod station;
 
 pub use card::{Card, CardError, CardKey, ValidityPeriod};
 pub use division::{

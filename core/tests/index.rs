@@ -55,7 +55,7 @@ fn entry(i: usize) -> CardEntry {
     CardEntry {
         status,
         reason: CardReason::new((i % 32) as u8).unwrap(),
-        changed_on: if i % 3 == 0 {
+        changed_on: if i.is_multiple_of(3) {
             None
         } else {
             Some(date(2010, 1, 1) + chrono::Days::new(i as u64 % 5000))
@@ -666,7 +666,7 @@ fn l3_concurrent_readers_see_changes_monotonically() {
                 let reversed: Vec<CardKey> = ks.iter().rev().copied().collect();
                 let mut rounds = 0u64;
                 while !done.load(Ordering::Acquire) || rounds < 3 {
-                    if (rounds + t) % 2 == 0 {
+                    if (rounds + t).is_multiple_of(2) {
                         v.verify_batch(&reversed, &mut out);
                         out.reverse();
                     } else {

@@ -272,7 +272,7 @@ pub(crate) fn decode_header(path: &str, bytes: &[u8]) -> Result<SnapshotInfo, In
         }
         let end = s.offset.checked_add(s.length);
         if s.offset < HEADER_SIZE as u64
-            || s.offset % SECTION_ALIGN != 0
+            || !s.offset.is_multiple_of(SECTION_ALIGN)
             || end.is_none_or(|e| e > file_length)
         {
             return Err(corrupt(
@@ -283,7 +283,7 @@ pub(crate) fn decode_header(path: &str, bytes: &[u8]) -> Result<SnapshotInfo, In
                 ),
             ));
         }
-        if s.length == 0 || s.length % BUCKET_BYTES != 0 {
+        if s.length == 0 || !s.length.is_multiple_of(BUCKET_BYTES) {
             return Err(corrupt(
                 at + 16,
                 format!(
@@ -294,7 +294,7 @@ pub(crate) fn decode_header(path: &str, bytes: &[u8]) -> Result<SnapshotInfo, In
         }
         if kind == "filter" {
             if s.hash_buckets == 0
-                || s.hash_buckets % 2 != 0
+                || !s.hash_buckets.is_multiple_of(2)
                 || s.hash_buckets.checked_mul(32) != Some(s.length)
             {
                 return Err(corrupt(

@@ -457,7 +457,7 @@ impl FromStr for BlacklistSource {
 }
 
 /// A person's blacklist entry (A6).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct BlacklistEntry {
     /// What they did.
     pub reasons: BlacklistReasons,

@@ -1,0 +1,295 @@
+//! The system-of-record commands end to end through the CLI (L1-L4, F1-F2, A6, S1).
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_idcard"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap()
+}
+
+fn ok(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut a = args.to_vec();
+    a.extend(["--data", "d", "--json"]);
+    let o = run(dir, &a);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{args:?}: {}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
+}
+
+const BUREAU: [&str; 4] = ["--officer", "B1", "--station", "PSB"];
+const HR: [&str; 4] = ["--officer", "P1", "--station", "HR1"];
+const WIN: [&str; 4] = ["--officer", "W1", "--station", "WIN"];
+
+fn with<'a>(who: &[&'a str; 4], args: &[&'a str]) -> Vec<&'a str> {
+    let mut v = args.to_vec();
+    v.extend_from_slice(who);
+    v
+}
+
+#[test]
+fn l1_f1_a6_record_flow_through_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(
+        dir,
+        &[
+            "init",
+            "--bureau-id",
+            "PSB",
+            "--division",
+            "110105",
+            "--name",
+            "bureau",
+            "--officer-id",
+            "B1",
+            "--officer-name",
+            "W",
+        ],
+    );
+    ok(
+        dir,
+        &with(
+            &BUREAU,
+            &[
+                "station",
+                "add",
+                "--id",
+                "HR1",
+                "--kind",
+                "household_registration_station",
+                "--division",
+                "110105",
+                "--name",
+                "hr",
+            ],
+        ),
+    );
+    ok(
+        dir,
+        &with(
+            &BUREAU,
+            &[
+                "station",
+                "add",
+                "--id",
+                "WIN",
+                "--kind",
+                "lost_and_found_window",
+                "--division",
+                "110105",
+                "--name",
+                "win",
+            ],
+        ),
+    );
+    ok(
+        dir,
+        &with(
+            &BUREAU,
+            &["officer", "add", "--id", "P1", "--name", "p", "--at", "HR1"],
+        ),
+    );
+    ok(
+        dir,
+        &with(
+            &BUREAU,
+            &["officer", "add", "--id", "W1", "--name", "w", "--at", "WIN"],
+        ),
+    );
+    std::fs::write(dir.join("P.csv"), "number,name,hukou_division,fingerprint,contact\n11010519491231002X,Zhang,110105,,138\n440524188001010014,Li,440524,lfp,\n").unwrap();
+    std::fs::write(dir.join("I.csv"), "number,valid_from,fingerprints\n11010519491231002X,2010-05-01,false\n440524188001010014,1990-01-02,true\n").unwrap();
+    assert_eq!(
+        ok(
+            dir,
+            &with(&BUREAU, &["population", "import", "--file", "P.csv"])
+        )["imported"],
+        2
+    );
+    assert_eq!(
+        ok(dir, &with(&BUREAU, &["card", "import", "--file", "I.csv"]))["imported"],
+        2
+    );
+
+    // A refusal: exit 1, JSON says why, and it is recorded.
+    let o = run(
+        dir,
+        &with(
+            &HR,
+            &[
+                "loss",
+                "report",
+                "--number",
+                "440524188001010014",
+                "--data",
+                "d",
+                "--json",
+            ],
+        ),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["refused"]["code"], "fingerprint_required");
+    let v = ok(
+        dir,
+        &with(&HR, &["loss", "report", "--number", "11010519491231002X"]),
+    );
+    assert_eq!(
+        (v["status"].as_str(), v["at_hukou_place"].as_bool()),
+        (Some("lost"), Some(true))
+    );
+
+    // Publish, then a found card comes back: a delta clears it.
+    ok(
+        dir,
+        &with(
+            &BUREAU,
+            &[
+                "publish",
+                "snapshot",
+                "--profile",
+                "bank",
+                "-o",
+                "bank.idcs",
+            ],
+        ),
+    );
+    let v = ok(
+        dir,
+        &with(
+            &WIN,
+            &[
+                "found",
+                "intake",
+                "--number",
+                "11010519491231002X",
+                "--finder",
+                "taxi",
+            ],
+        ),
+    );
+    assert_eq!(v["held"]["notified"], "138");
+    let q = run(
+        dir,
+        &[
+            "found",
+            "query",
+            "--number",
+            "11010519491231002X",
+            "--data",
+            "d",
+            "--json",
+        ],
+    );
+    let q: serde_json::Value = serde_json::from_slice(&q.stdout).unwrap();
+    assert_eq!(
+        (q["state"].as_str(), q["window"].as_str()),
+        (Some("held"), Some("WIN"))
+    );
+    ok(
+        dir,
+        &with(
+            &WIN,
+            &[
+                "found",
+                "return",
+                "--number",
+                "11010519491231002X",
+                "--photo",
+                "img-1",
+            ],
+        ),
+    );
+    let d = ok(
+        dir,
+        &with(
+            &BUREAU,
+            &["publish", "delta", "--base", "bank.idcs", "-o", "d1.idcd"],
+        ),
+    );
+    assert_eq!(d["cards"], 1);
+    let o = run(
+        dir,
+        &[
+            "verify",
+            "--snapshot",
+            "bank.idcs",
+            "11010519491231002X",
+            "2010-05-01",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains(",lost"));
+    let o = run(
+        dir,
+        &[
+            "verify",
+            "--snapshot",
+            "bank.idcs",
+            "--delta",
+            "d1.idcd",
+            "11010519491231002X",
+            "2010-05-01",
+        ],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+
+    // Blacklist upkeep and a police snapshot.
+    ok(
+        dir,
+        &with(
+            &BUREAU,
+            &[
+                "blacklist",
+                "add",
+                "--number",
+                "440524188001010014",
+                "--reason",
+                "forged|passport",
+            ],
+        ),
+    );
+    ok(
+        dir,
+        &with(
+            &BUREAU,
+            &[
+                "publish",
+                "snapshot",
+                "--profile",
+                "police",
+                "-o",
+                "police.idcs",
+            ],
+        ),
+    );
+    let o = run(
+        dir,
+        &[
+            "blacklist",
+            "check",
+            "--snapshot",
+            "police.idcs",
+            "440524188001010014",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("forged|passport"));
+
+    // The journal checks out and counts the refusal.
+    assert_eq!(ok(dir, &["journal", "verify"])["ok"], true);
+    let s = ok(dir, &["journal", "stats"]);
+    assert_eq!(s["refusals"][0]["code"], "fingerprint_required");
+}

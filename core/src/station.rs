@@ -1,0 +1,398 @@
+//! Stations, officers and who may do what — requirements S1 (strict checks, every action
+//! attributable to an officer and a station), A2 (published acceptance points), L1, L3-L4, F1.
+//!
+//! The authorization matrix ([`allowed`]) is the one place that says which kind of station may
+//! run which command; the engine refuses (and audits) anything else.
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::division::DivisionCode;
+
+/// Validate an identifier: 1..=40 characters of `A-Z a-z 0-9 - _ .`.
+fn check_id(what: &str, s: &str) -> Result<(), String> {
+    if s.is_empty() || s.len() > 40 {
+        return Err(format!("{what} {s:?} must be 1 to 40 characters"));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(format!(
+            "{what} {s:?} has the character {c:?}; use A-Z, a-z, 0-9, '-', '_', '.'"
+        ));
+    }
+    Ok(())
+}
+
+macro_rules! id_type {
+    ($(#[$doc:meta])* $name:ident, $what:literal) => {
+        $(#[$doc])*
+        #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// A checked identifier.
+            pub fn new(s: impl Into<String>) -> Result<Self, String> {
+                let s = s.into();
+                check_id($what, &s)?;
+                Ok(Self(s))
+            }
+
+            /// The identifier text.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(s: String) -> Result<Self, String> {
+                Self::new(s)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(id: $name) -> String {
+                id.0
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = String;
+            fn from_str(s: &str) -> Result<Self, String> {
+                Self::new(s)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl fmt::Debug for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{}({:?})", stringify!($name), self.0)
+            }
+        }
+    };
+}
+
+id_type!(
+    /// A station's identifier, e.g. `110105-HR-01`.
+    StationId,
+    "station id"
+);
+id_type!(
+    /// An officer's identifier (badge number).
+    OfficerId,
+    "officer id"
+);
+
+/// Kinds of station and unit, from the source documents.
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum StationKind {
+    /// Household registration police station (户籍派出所): loss reports, lost-and-found window (L1, F1).
+    HouseholdRegistrationStation,
+    /// Household registration hall (户政大厅): loss reports, lost-and-found window (L1, F1).
+    RegistrationHall,
+    /// Off-site acceptance point designated and published by a city/county bureau (A2).
+    OffsiteAcceptancePoint,
+    /// Airport police: temporary identity certificates (A8).
+    AirportPolice,
+    /// Railway station police: temporary identity certificates (A8).
+    RailwayPolice,
+    /// The police station responsible for a hotel: temporary identity certificates (A8).
+    HotelPrecinctStation,
+    /// A lost-and-found window (丢失招领窗口, F1).
+    LostAndFoundWindow,
+    /// County-level public security bureau: registries, blacklist, review and sign-off (A4, A6).
+    CountyBureau,
+    /// A unit that checks identity cards (bank, airline, railway, hotel, telecom): verification
+    /// and hit reports only (L3, L4).
+    CheckingUnit,
+}
+
+impl StationKind {
+    /// Every kind.
+    pub const ALL: [StationKind; 9] = [
+        StationKind::HouseholdRegistrationStation,
+        StationKind::RegistrationHall,
+        StationKind::OffsiteAcceptancePoint,
+        StationKind::AirportPolice,
+        StationKind::RailwayPolice,
+        StationKind::HotelPrecinctStation,
+        StationKind::LostAndFoundWindow,
+        StationKind::CountyBureau,
+        StationKind::CheckingUnit,
+    ];
+
+    /// The name used in CSV, JSON and the CLI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StationKind::HouseholdRegistrationStation => "household_registration_station",
+            StationKind::RegistrationHall => "registration_hall",
+            StationKind::OffsiteAcceptancePoint => "offsite_acceptance_point",
+            StationKind::AirportPolice => "airport_police",
+            StationKind::RailwayPolice => "railway_police",
+            StationKind::HotelPrecinctStation => "hotel_precinct_station",
+            StationKind::LostAndFoundWindow => "lost_and_found_window",
+            StationKind::CountyBureau => "county_bureau",
+            StationKind::CheckingUnit => "checking_unit",
+        }
+    }
+
+    /// Whether officers of this kind of station are police (who receive hit reports).
+    pub fn is_police(self) -> bool {
+        self != StationKind::CheckingUnit
+    }
+}
+
+impl fmt::Display for StationKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for StationKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        StationKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s.trim())
+            .ok_or_else(|| {
+                let names: Vec<_> = StationKind::ALL.iter().map(|k| k.as_str()).collect();
+                format!("unknown station kind {s:?}; one of {}", names.join(", "))
+            })
+    }
+}
+
+/// A station or unit.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Station {
+    /// Identifier.
+    pub id: StationId,
+    /// Kind.
+    pub kind: StationKind,
+    /// Administrative division it serves.
+    pub division: DivisionCode,
+    /// Display name.
+    pub name: String,
+}
+
+/// An officer of a station.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Officer {
+    /// Identifier (badge).
+    pub id: OfficerId,
+    /// Name.
+    pub name: String,
+    /// The station the officer works at.
+    pub station: StationId,
+    /// Whether the officer may act.
+    pub active: bool,
+}
+
+/// Who runs a command: an officer at a station (S2: every action attributable to both).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Actor {
+    /// The officer.
+    pub officer: OfficerId,
+    /// The station.
+    pub station: StationId,
+}
+
+impl Actor {
+    /// An actor from text identifiers.
+    pub fn new(officer: &str, station: &str) -> Result<Actor, String> {
+        Ok(Actor {
+            officer: officer.parse()?,
+            station: station.parse()?,
+        })
+    }
+
+    /// The actor that registers the first county bureau and its first officer of an empty
+    /// system (`SYSTEM` at `SYSTEM`).
+    pub fn system() -> Actor {
+        Actor {
+            officer: OfficerId("SYSTEM".into()),
+            station: StationId("SYSTEM".into()),
+        }
+    }
+}
+
+/// Every command of the system of record (and of the off-site acceptance workflows).
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum CommandKind {
+    /// Register a station (S1).
+    RegisterStation,
+    /// Register an officer (S1).
+    RegisterOfficer,
+    /// Deactivate an officer.
+    DeactivateOfficer,
+    /// Load people into the embedded population directory.
+    RegisterPeople,
+    /// Record a death (the papers of the dead must not be used, A10).
+    RecordDeath,
+    /// Record cards issued elsewhere (import of the card register).
+    RegisterCards,
+    /// Report a card lost or stolen (L1, L2, A10).
+    ReportLoss,
+    /// Cancel a loss report (the card was recovered).
+    CancelLoss,
+    /// Report a card used by someone else (L4).
+    ReportHit,
+    /// Acknowledge a hit report at the police station it was routed to (L4).
+    AcknowledgeHit,
+    /// Take in a found card (F1, F2).
+    IntakeFoundCard,
+    /// Return a found card to its owner (F2).
+    ReturnFoundCard,
+    /// Add a person to the blacklist (A6).
+    AddBlacklist,
+    /// Remove a person from the blacklist (A6).
+    RemoveBlacklist,
+    /// Apply a push of the national credit platform (A6).
+    ImportCreditPush,
+    /// Apply for renewal or replacement off-site (A1-A5, A9-A11).
+    ApplyOffsite,
+    /// Review and sign off an application at the hukou-place county bureau (A4, A11).
+    ReviewApplication,
+    /// Produce and check the new card (A4).
+    ProduceCard,
+    /// Hand the new card to the applicant (A4).
+    IssueCard,
+    /// Extend an application's deadline (remote areas, A4).
+    ExtendDeadline,
+    /// Issue a temporary identity certificate (A8).
+    IssueTemporaryCertificate,
+    /// Apply for a temporary resident identity card (T1-T3).
+    ApplyTemporaryCard,
+    /// Issue a temporary resident identity card (T3-T4).
+    IssueTemporaryCard,
+    /// Take back a temporary resident identity card (T5).
+    ReturnTemporaryCard,
+    /// Change the rollout policy or the fee schedule (A7, A12).
+    SetPolicy,
+    /// Publish snapshots and deltas.
+    Publish,
+}
+
+impl CommandKind {
+    /// Every command.
+    pub const ALL: [CommandKind; 26] = [
+        CommandKind::RegisterStation,
+        CommandKind::RegisterOfficer,
+        CommandKind::DeactivateOfficer,
+        CommandKind::RegisterPeople,
+        CommandKind::RecordDeath,
+        CommandKind::RegisterCards,
+        CommandKind::ReportLoss,
+        CommandKind::CancelLoss,
+        CommandKind::ReportHit,
+        CommandKind::AcknowledgeHit,
+        CommandKind::IntakeFoundCard,
+        CommandKind::ReturnFoundCard,
+        CommandKind::AddBlacklist,
+        CommandKind::RemoveBlacklist,
+        CommandKind::ImportCreditPush,
+        CommandKind::ApplyOffsite,
+        CommandKind::ReviewApplication,
+        CommandKind::ProduceCard,
+        CommandKind::IssueCard,
+        CommandKind::ExtendDeadline,
+        CommandKind::IssueTemporaryCertificate,
+        CommandKind::ApplyTemporaryCard,
+        CommandKind::IssueTemporaryCard,
+        CommandKind::ReturnTemporaryCard,
+        CommandKind::SetPolicy,
+        CommandKind::Publish,
+    ];
+}
+
+/// The authorization matrix: may a station of `kind` run `command`? The one place this is
+/// decided (S1); `docs/AUTHORIZATION.md` prints it.
+pub fn allowed(command: CommandKind, kind: StationKind) -> bool {
+    use CommandKind as C;
+    use StationKind as K;
+    match command {
+        // Registries and the blacklist are kept by county-level bureaus.
+        C::RegisterStation
+        | C::RegisterOfficer
+        | C::DeactivateOfficer
+        | C::RegisterPeople
+        | C::RecordDeath
+        | C::RegisterCards => kind == K::CountyBureau,
+        C::AddBlacklist | C::RemoveBlacklist | C::ImportCreditPush | C::SetPolicy | C::Publish => {
+            kind == K::CountyBureau
+        }
+        // L1: every household registration police station and registration hall nationwide.
+        C::ReportLoss | C::CancelLoss => {
+            matches!(kind, K::HouseholdRegistrationStation | K::RegistrationHall)
+        }
+        // L4: any unit that checks cards, and the police.
+        C::ReportHit => true,
+        C::AcknowledgeHit => kind.is_police() && kind != K::OffsiteAcceptancePoint,
+        // F1: stations and halls run a lost-and-found window.
+        C::IntakeFoundCard | C::ReturnFoundCard => {
+            matches!(
+                kind,
+                K::LostAndFoundWindow | K::HouseholdRegistrationStation | K::RegistrationHall
+            )
+        }
+        // A1-A4: applications at acceptance points; review at the hukou-place county bureau;
+        // production and issue at the accepting side.
+        C::ApplyOffsite | C::ProduceCard | C::IssueCard => kind == K::OffsiteAcceptancePoint,
+        C::ReviewApplication | C::ExtendDeadline => kind == K::CountyBureau,
+        // A8: airport, railway station and hotel precinct police.
+        C::IssueTemporaryCertificate => matches!(
+            kind,
+            K::AirportPolice | K::RailwayPolice | K::HotelPrecinctStation
+        ),
+        // T2-T5: the police station of the place of permanent residence; T3: issued by the
+        // county bureau.
+        C::ApplyTemporaryCard | C::ReturnTemporaryCard => kind == K::HouseholdRegistrationStation,
+        C::IssueTemporaryCard => kind == K::CountyBureau,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn s1_ids_are_checked() {
+        assert!(StationId::new("110105-HR-01").is_ok());
+        assert!(StationId::new("").is_err());
+        assert!(StationId::new("a b").is_err());
+        assert!(OfficerId::new("x".repeat(41)).is_err());
+        assert!("bank_counter".parse::<StationKind>().is_err());
+        for k in StationKind::ALL {
+            assert_eq!(k.as_str().parse::<StationKind>().unwrap(), k);
+        }
+    }
+
+    #[test]
+    fn l1_loss_reports_at_stations_and_halls_only() {
+        for k in StationKind::ALL {
+            let want = matches!(
+                k,
+                StationKind::HouseholdRegistrationStation | StationKind::RegistrationHall
+            );
+            assert_eq!(allowed(CommandKind::ReportLoss, k), want, "{k}");
+        }
+        assert!(allowed(CommandKind::ReportHit, StationKind::CheckingUnit));
+        assert!(!allowed(
+            CommandKind::AcknowledgeHit,
+            StationKind::CheckingUnit
+        ));
+    }
+}

@@ -1,0 +1,186 @@
+//! A small world for the system-of-record tests: a bureau, one station of every kind, a few
+//! people and their cards.
+
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use idcard::engine::{CardRegistration, Engine, EngineOptions, ManualClock};
+use idcard::journal::JournalOptions;
+use idcard::population::{Person, PersonCategory, TemplateDigest};
+use idcard::station::{Actor, Officer, Station, StationKind};
+use idcard::{CardKey, DivisionCode, IdNumber, ValidityPeriod};
+
+pub fn date(y: i32, m: u32, d: u32) -> NaiveDate {
+    NaiveDate::from_ymd_opt(y, m, d).unwrap()
+}
+
+pub fn start_time() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 1, 15, 2, 0, 0).unwrap()
+}
+
+pub fn number(body: &str) -> IdNumber {
+    let w = [7u32, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let s: u32 = body
+        .bytes()
+        .zip(w)
+        .map(|(b, w)| (b - b'0') as u32 * w)
+        .sum();
+    format!("{body}{}", b"10X98765432"[(s % 11) as usize] as char)
+        .parse()
+        .unwrap()
+}
+
+pub struct World {
+    pub engine: Engine,
+    pub clock: Arc<ManualClock>,
+    pub bureau: Actor,
+    /// One actor per station kind, in `StationKind::ALL` order (the bureau for CountyBureau).
+    pub by_kind: Vec<(StationKind, Actor)>,
+    pub alice: IdNumber,
+    pub bob: IdNumber,
+    pub carl: IdNumber,
+    pub dan: IdNumber,
+    pub alice_card: CardKey,
+    pub bob_card: CardKey,
+    pub dan_card: CardKey,
+}
+
+impl World {
+    pub fn actor(&self, kind: StationKind) -> &Actor {
+        &self.by_kind.iter().find(|(k, _)| *k == kind).unwrap().1
+    }
+}
+
+pub fn options(clock: Arc<ManualClock>) -> EngineOptions {
+    EngineOptions {
+        journal: JournalOptions {
+            segment_bytes: 1 << 16,
+            sync: true,
+        },
+        clock,
+        ..Default::default()
+    }
+}
+
+pub fn open(dir: &Path, clock: Arc<ManualClock>) -> Engine {
+    Engine::open(dir, options(clock)).unwrap().0
+}
+
+pub fn world(dir: &Path) -> World {
+    world_with(dir, |o| o)
+}
+
+pub fn world_with(dir: &Path, tweak: impl FnOnce(EngineOptions) -> EngineOptions) -> World {
+    let clock = Arc::new(ManualClock::new(start_time()));
+    let (engine, _) = Engine::open(dir, tweak(options(clock.clone()))).unwrap();
+    let div = |c| DivisionCode::new(c).unwrap();
+    let bureau_station = Station {
+        id: "110105-PSB".parse().unwrap(),
+        kind: StationKind::CountyBureau,
+        division: div(110105),
+        name: "朝阳分局".into(),
+    };
+    let chief = Officer {
+        id: "B0001".parse().unwrap(),
+        name: "局长".into(),
+        station: bureau_station.id.clone(),
+        active: true,
+    };
+    engine.bootstrap(bureau_station.clone(), chief).unwrap();
+    let bureau = Actor::new("B0001", "110105-PSB").unwrap();
+    let mut by_kind = Vec::new();
+    for (i, kind) in StationKind::ALL.into_iter().enumerate() {
+        if kind == StationKind::CountyBureau {
+            by_kind.push((kind, bureau.clone()));
+            continue;
+        }
+        // The registration hall is away from Beijing (Guangzhou), the rest in 110105.
+        let division = if kind == StationKind::RegistrationHall {
+            440106
+        } else {
+            110105
+        };
+        let id = format!("S{i:02}-{}", kind.as_str().replace('_', "-"));
+        engine
+            .register_station(
+                &bureau,
+                Station {
+                    id: id.parse().unwrap(),
+                    kind,
+                    division: div(division),
+                    name: kind.as_str().into(),
+                },
+            )
+            .unwrap();
+        let officer = format!("P{i:02}");
+        engine
+            .register_officer(
+                &bureau,
+                Officer {
+                    id: officer.parse().unwrap(),
+                    name: format!("officer {i}"),
+                    station: id.parse().unwrap(),
+                    active: true,
+                },
+            )
+            .unwrap();
+        by_kind.push((kind, Actor::new(&officer, &id).unwrap()));
+    }
+    let alice = number("11010519850312002");
+    let bob = number("44010619700101001");
+    let carl = number("11010519400101001");
+    let dan = number("11010519950707003");
+    let person = |number, name: &str, hukou, fp: Option<&str>, contact: Option<&str>| Person {
+        number,
+        name: name.into(),
+        hukou_division: div(hukou),
+        category: PersonCategory::Civilian,
+        fingerprint: fp.map(|f| TemplateDigest::of(f.as_bytes())),
+        contact: contact.map(str::to_string),
+        deceased: false,
+        fee_exempt: false,
+    };
+    let mut people = vec![
+        person(
+            alice,
+            "Alice",
+            110105,
+            Some("alice-fp"),
+            Some("138-0000-0001"),
+        ),
+        person(bob, "Bob", 440106, None, None),
+        person(carl, "Carl", 110105, None, None),
+        person(dan, "Dan", 110105, None, Some("138-0000-0004")),
+    ];
+    people[3].category = PersonCategory::Serviceman;
+    engine.register_people(&bureau, people).unwrap();
+    engine.record_death(&bureau, carl).unwrap();
+    let card = |n: IdNumber, from, fp| CardRegistration {
+        key: CardKey::new(n, from).unwrap(),
+        period: ValidityPeriod::TwentyYears,
+        fingerprints: fp,
+    };
+    let alice_card = card(alice, date(2015, 3, 1), true);
+    let bob_card = card(bob, date(2010, 1, 1), false);
+    let carl_card = card(carl, date(2005, 1, 1), false);
+    let dan_card = card(dan, date(2016, 8, 1), false);
+    engine
+        .register_cards(&bureau, vec![alice_card, bob_card, carl_card, dan_card])
+        .unwrap();
+    World {
+        engine,
+        clock,
+        bureau,
+        by_kind,
+        alice,
+        bob,
+        carl,
+        dan,
+        alice_card: alice_card.key,
+        bob_card: bob_card.key,
+        dan_card: dan_card.key,
+    }
+}

@@ -1,0 +1,824 @@
+//! The system of record (issue: journal, stations and officers, loss reporting, lost-and-found,
+//! blacklist, publishing). Tests are named after the requirement they check.
+
+mod common;
+
+use common::*;
+use idcard::blacklist::CsvCreditFeed;
+use idcard::engine::{Engine, EngineError, EngineOptions, FoundOutcome, InPerson};
+use idcard::found::IntakeOutcome;
+use idcard::index::{
+    BlacklistEntry, BlacklistReasons, BlacklistSource, CardStatus, Profile, Verifier,
+};
+use idcard::loss::{CardRef, LossRequest};
+use idcard::station::{Actor, CommandKind, Officer, StationKind, allowed};
+use idcard::{CardKey, IdNumber};
+
+fn code(r: Result<impl std::fmt::Debug, EngineError>) -> &'static str {
+    match r {
+        Err(EngineError::Refused(r)) => r.code,
+        other => panic!("expected a refusal, got {other:?}"),
+    }
+}
+
+fn loss(card: CardKey, present: InPerson) -> LossRequest {
+    LossRequest {
+        card: CardRef::card(card),
+        stolen: false,
+        present,
+    }
+}
+
+#[test]
+fn l1_loss_report_at_hukou_place_and_away() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    // Bob's hukou is Guangzhou 440106: at the Beijing station he reports away from home.
+    let r = w
+        .engine
+        .report_loss(
+            w.actor(StationKind::HouseholdRegistrationStation),
+            &loss(w.bob_card, InPerson::holder(w.bob)),
+        )
+        .unwrap();
+    assert_eq!(r.status, CardStatus::Lost);
+    assert!(!r.at_hukou_place);
+    // Dan, at the registration hall in Guangzhou: also away; stolen.
+    let r = w
+        .engine
+        .report_loss(
+            w.actor(StationKind::RegistrationHall),
+            &LossRequest {
+                card: CardRef::newest(w.dan),
+                stolen: true,
+                present: InPerson::holder(w.dan),
+            },
+        )
+        .unwrap();
+    assert_eq!(
+        (r.card, r.status, r.at_hukou_place),
+        (w.dan_card, CardStatus::Stolen, false)
+    );
+    w.engine.with_state(|s| {
+        assert_eq!(s.cards[&w.bob_card].status, CardStatus::Lost);
+        assert_eq!(s.cards[&w.dan_card].status, CardStatus::Stolen);
+        assert_eq!(
+            s.cards[&w.dan_card]
+                .loss
+                .as_ref()
+                .unwrap()
+                .by
+                .station
+                .as_str(),
+            "S01-registration-hall"
+        );
+    });
+    // Nowhere else: an acceptance point may not take loss reports (L1).
+    let r = w.engine.report_loss(
+        w.actor(StationKind::OffsiteAcceptancePoint),
+        &loss(w.alice_card, InPerson::holder(w.alice)),
+    );
+    assert_eq!(code(r), "station_kind_not_allowed");
+    // Reporting twice is refused.
+    let r = w.engine.report_loss(
+        w.actor(StationKind::HouseholdRegistrationStation),
+        &loss(w.bob_card, InPerson::holder(w.bob)),
+    );
+    assert_eq!(code(r), "card_not_valid");
+}
+
+#[test]
+fn l2_n6_registered_fingerprints_are_compared_on_the_spot() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let hr = w.actor(StationKind::HouseholdRegistrationStation);
+    let r = w
+        .engine
+        .report_loss(hr, &loss(w.alice_card, InPerson::holder(w.alice)));
+    assert_eq!(code(r), "fingerprint_required");
+    let r = w.engine.report_loss(
+        hr,
+        &loss(
+            w.alice_card,
+            InPerson::holder(w.alice).with_fingerprint("someone-else"),
+        ),
+    );
+    assert_eq!(code(r), "fingerprint_mismatch");
+    let r = w
+        .engine
+        .report_loss(
+            hr,
+            &loss(
+                w.alice_card,
+                InPerson::holder(w.alice).with_fingerprint("alice-fp"),
+            ),
+        )
+        .unwrap();
+    assert!(
+        r.at_hukou_place,
+        "Alice's hukou is 110105, the station's division"
+    );
+    // Cancelling needs the fingerprint too.
+    assert_eq!(
+        code(
+            w.engine
+                .cancel_loss(hr, CardRef::card(w.alice_card), &InPerson::holder(w.alice))
+        ),
+        "fingerprint_required"
+    );
+    w.engine
+        .cancel_loss(
+            hr,
+            CardRef::card(w.alice_card),
+            &InPerson::holder(w.alice).with_fingerprint("alice-fp"),
+        )
+        .unwrap();
+    assert_eq!(
+        w.engine.with_state(|s| s.cards[&w.alice_card].status),
+        CardStatus::Valid
+    );
+    assert_eq!(
+        code(w.engine.cancel_loss(
+            hr,
+            CardRef::card(w.alice_card),
+            &InPerson::holder(w.alice).with_fingerprint("alice-fp")
+        )),
+        "not_reported_lost"
+    );
+}
+
+#[test]
+fn a10_only_the_holder_in_person_and_never_the_dead() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let hr = w.actor(StationKind::HouseholdRegistrationStation);
+    // Bob reporting Alice's card: refused (false loss reports, S1).
+    let r = w
+        .engine
+        .report_loss(hr, &loss(w.alice_card, InPerson::holder(w.bob)));
+    assert_eq!(code(r), "not_the_holder");
+    // Someone presenting the papers of the late Carl.
+    let carl_card = w.engine.with_state(|s| s.current_card(w.carl).unwrap().key);
+    let r = w
+        .engine
+        .report_loss(hr, &loss(carl_card, InPerson::holder(w.carl)));
+    assert_eq!(code(r), "person_deceased");
+    // Both refusals are on record (S1).
+    w.engine.with_state(|s| {
+        assert_eq!(
+            s.stats.refusals[&(CommandKind::ReportLoss, "not_the_holder".to_string())],
+            1
+        );
+        assert_eq!(
+            s.stats.refusals[&(CommandKind::ReportLoss, "person_deceased".to_string())],
+            1
+        );
+    });
+}
+
+#[test]
+fn l3_live_verifier_answers_lost_as_soon_as_the_report_returns() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world_with(dir.path(), |o| EngineOptions {
+        live_verifier: Some(Profile::Bank),
+        ..o
+    });
+    let v = w.engine.live_verifier().unwrap();
+    assert_eq!(v.verify(w.bob_card), CardStatus::Valid);
+    let started = std::time::Instant::now();
+    w.engine
+        .report_loss(
+            w.actor(StationKind::HouseholdRegistrationStation),
+            &loss(w.bob_card, InPerson::holder(w.bob)),
+        )
+        .unwrap();
+    // Already applied when the command returns (the latency figure is in the bench).
+    assert_eq!(v.verify(w.bob_card), CardStatus::Lost);
+    let _ = started.elapsed();
+    w.engine
+        .cancel_loss(
+            w.actor(StationKind::HouseholdRegistrationStation),
+            CardRef::card(w.bob_card),
+            &InPerson::holder(w.bob),
+        )
+        .unwrap();
+    assert_eq!(v.verify(w.bob_card), CardStatus::Valid);
+}
+
+#[test]
+fn l4_hit_reports_reach_the_police() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let bank = w.actor(StationKind::CheckingUnit);
+    let hit = w
+        .engine
+        .report_hit(
+            bank,
+            w.alice_card,
+            "presented by a man; the card is a woman's",
+        )
+        .unwrap();
+    assert_eq!(hit.routed_to.as_str(), "S00-household-registration-station");
+    // Only the station it went to acknowledges it, once.
+    assert_eq!(
+        code(
+            w.engine
+                .acknowledge_hit(w.actor(StationKind::RegistrationHall), hit.id, "x")
+        ),
+        "not_routed_here"
+    );
+    assert_eq!(
+        code(w.engine.acknowledge_hit(bank, hit.id, "x")),
+        "station_kind_not_allowed"
+    );
+    w.engine
+        .acknowledge_hit(
+            w.actor(StationKind::HouseholdRegistrationStation),
+            hit.id,
+            "detained",
+        )
+        .unwrap();
+    assert_eq!(
+        code(w.engine.acknowledge_hit(
+            w.actor(StationKind::HouseholdRegistrationStation),
+            hit.id,
+            "again"
+        )),
+        "already_acknowledged"
+    );
+    w.engine.with_state(|s| {
+        let h = &s.hits[&hit.id];
+        assert_eq!(h.by.station, bank.station);
+        assert_eq!(h.acknowledged.as_ref().unwrap().2, "detained");
+    });
+}
+
+#[test]
+fn l5_servicemen_and_armed_police_use_the_same_flows() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let hr = w.actor(StationKind::HouseholdRegistrationStation);
+    w.engine
+        .report_loss(hr, &loss(w.dan_card, InPerson::holder(w.dan)))
+        .unwrap();
+    let window = w.actor(StationKind::LostAndFoundWindow);
+    assert_eq!(
+        w.engine.intake_found(window, w.dan_card, None).unwrap(),
+        IntakeOutcome::Held {
+            notified: Some("138-0000-0004".into())
+        }
+    );
+    w.engine
+        .return_found(
+            window,
+            w.dan_card,
+            &InPerson::holder(w.dan),
+            "photo://dan-1",
+        )
+        .unwrap();
+    assert_eq!(
+        w.engine.with_state(|s| s.cards[&w.dan_card].status),
+        CardStatus::Valid
+    );
+}
+
+#[test]
+fn f1_f2_found_cards_held_notified_returned_or_destroyed() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let hr = w.actor(StationKind::HouseholdRegistrationStation);
+    let window = w.actor(StationKind::LostAndFoundWindow);
+    w.engine
+        .report_loss(
+            hr,
+            &loss(
+                w.alice_card,
+                InPerson::holder(w.alice).with_fingerprint("alice-fp"),
+            ),
+        )
+        .unwrap();
+    // Handed in: held, owner notified (F2).
+    let out = w
+        .engine
+        .intake_found(window, w.alice_card, Some("a taxi driver"))
+        .unwrap();
+    assert_eq!(
+        out,
+        IntakeOutcome::Held {
+            notified: Some("138-0000-0001".into())
+        }
+    );
+    assert_eq!(
+        code(w.engine.intake_found(window, w.alice_card, None)),
+        "already_held"
+    );
+    // The citizen's query (F1).
+    let q = w.engine.found_query(w.alice);
+    assert_eq!(q.len(), 1);
+    assert_eq!(
+        (q[0].state, q[0].window.as_ref().unwrap()),
+        ("held", &window.station)
+    );
+    // Return: the holder, fingerprints, a photograph.
+    assert_eq!(
+        code(
+            w.engine
+                .return_found(window, w.alice_card, &InPerson::holder(w.bob), "photo://1")
+        ),
+        "not_the_holder"
+    );
+    assert_eq!(
+        code(w.engine.return_found(
+            window,
+            w.alice_card,
+            &InPerson::holder(w.alice),
+            "photo://1"
+        )),
+        "fingerprint_required"
+    );
+    assert_eq!(
+        code(w.engine.return_found(
+            window,
+            w.alice_card,
+            &InPerson::holder(w.alice).with_fingerprint("alice-fp"),
+            " "
+        )),
+        "photo_required"
+    );
+    assert_eq!(
+        code(w.engine.return_found(
+            hr,
+            w.alice_card,
+            &InPerson::holder(w.alice).with_fingerprint("alice-fp"),
+            "photo://1"
+        )),
+        "held_elsewhere"
+    );
+    w.engine
+        .return_found(
+            window,
+            w.alice_card,
+            &InPerson::holder(w.alice).with_fingerprint("alice-fp"),
+            "photo://alice-2026-01-15",
+        )
+        .unwrap();
+    w.engine.with_state(|s| {
+        assert_eq!(s.cards[&w.alice_card].status, CardStatus::Valid, "the loss report no longer holds");
+        assert!(matches!(&s.found[&w.alice_card].outcome, FoundOutcome::Returned { photo_ref, .. } if photo_ref == "photo://alice-2026-01-15"));
+    });
+    assert_eq!(w.engine.found_query(w.alice)[0].state, "returned");
+    // Bob lost his card and already got a replacement: a found old card is destroyed (F2).
+    w.engine
+        .report_loss(hr, &loss(w.bob_card, InPerson::holder(w.bob)))
+        .unwrap();
+    let replacement = CardKey::new(w.bob, date(2025, 6, 1)).unwrap();
+    w.engine
+        .register_cards(
+            &w.bureau,
+            vec![idcard::engine::CardRegistration {
+                key: replacement,
+                period: idcard::ValidityPeriod::LongTerm,
+                fingerprints: false,
+            }],
+        )
+        .unwrap();
+    assert_eq!(
+        w.engine.intake_found(window, w.bob_card, None).unwrap(),
+        IntakeOutcome::Destroyed
+    );
+    w.engine.with_state(|s| {
+        assert!(matches!(
+            s.found[&w.bob_card].outcome,
+            FoundOutcome::Destroyed { .. }
+        ));
+        assert_eq!(
+            s.cards[&w.bob_card].status,
+            CardStatus::Lost,
+            "the old card stays lost"
+        );
+        assert_eq!(
+            s.cards[&replacement].status,
+            CardStatus::Valid,
+            "N4: the replacement is unaffected"
+        );
+    });
+    // A card that is not in the register.
+    let forged = CardKey::new(w.bob, date(2024, 1, 1)).unwrap();
+    assert_eq!(
+        code(w.engine.intake_found(window, forged, None)),
+        "unknown_card"
+    );
+}
+
+#[test]
+fn a6_blacklist_add_remove_and_credit_push() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let reasons = BlacklistReasons::FORGED | BlacklistReasons::HOUSEHOLD_BOOKLET;
+    assert_eq!(
+        code(w.engine.add_blacklist(
+            &w.bureau,
+            w.bob,
+            BlacklistEntry::new(BlacklistReasons::default())
+        )),
+        "reason_required"
+    );
+    w.engine
+        .add_blacklist(&w.bureau, w.bob, BlacklistEntry::new(reasons))
+        .unwrap();
+    w.engine.with_state(|s| {
+        let e = s.blacklist[&w.bob].entry;
+        assert_eq!(
+            (e.reasons, e.source, e.listed_on),
+            (
+                reasons,
+                BlacklistSource::PublicSecurity,
+                Some(date(2026, 1, 15))
+            )
+        );
+    });
+    // Only county bureaus keep the blacklist.
+    assert_eq!(
+        code(w.engine.add_blacklist(
+            w.actor(StationKind::HouseholdRegistrationStation),
+            w.alice,
+            BlacklistEntry::new(reasons)
+        )),
+        "station_kind_not_allowed"
+    );
+    assert_eq!(
+        code(w.engine.remove_blacklist(&w.bureau, w.bob, "")),
+        "reason_required"
+    );
+    assert_eq!(
+        code(w.engine.remove_blacklist(&w.bureau, w.alice, "no")),
+        "not_blacklisted"
+    );
+    w.engine
+        .remove_blacklist(&w.bureau, w.bob, "court ruling 2026-3")
+        .unwrap();
+    // A credit platform push: every entry a bad credit record from the platform.
+    let push = format!(
+        "number,reason\n{},traded|identity_card\n{},bad_credit\n",
+        w.alice, w.dan
+    );
+    let mut feed = CsvCreditFeed::new(push.as_bytes());
+    let mut seen = 0;
+    let s = w
+        .engine
+        .import_credit_push(&w.bureau, &mut feed, &mut |n| seen = n)
+        .unwrap();
+    assert_eq!((s.imported, seen), (2, 2));
+    w.engine.with_state(|s| {
+        let e = s.blacklist[&w.alice].entry;
+        assert!(
+            e.reasons
+                .contains(BlacklistReasons::BAD_CREDIT | BlacklistReasons::TRADED)
+        );
+        assert_eq!(e.source, BlacklistSource::CreditPlatform);
+        assert!(!s.blacklist.contains_key(&w.bob));
+    });
+    // A bad push row stops the import with the line.
+    let bad = "number,reason\n110105194912310021,bad_credit\n";
+    let e = w
+        .engine
+        .import_credit_push(
+            &w.bureau,
+            &mut CsvCreditFeed::new(bad.as_bytes()),
+            &mut |_| {},
+        )
+        .unwrap_err();
+    assert!(e.to_string().contains("line 2"), "{e}");
+}
+
+/// The authorization matrix: every command × every station kind. A command a kind may not run
+/// is refused as such (and audited); one it may run is never refused for the kind.
+#[test]
+fn s1_authorization_matrix_every_command_every_station_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let mut checked = 0;
+    for &(kind, ref actor) in &w.by_kind {
+        for command in CommandKind::ALL {
+            let Some(result) = try_command(&w, actor, command) else {
+                continue;
+            };
+            let refused_for_kind = matches!(&result, Err(EngineError::Refused(r)) if r.code == "station_kind_not_allowed");
+            assert_eq!(
+                refused_for_kind,
+                !allowed(command, kind),
+                "{command:?} at a {kind}: {result:?}"
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 9 * 15, "{checked}");
+    let refused: u64 = w.engine.with_state(|s| {
+        s.stats
+            .refusals
+            .iter()
+            .filter(|((_, c), _)| c == "station_kind_not_allowed")
+            .map(|(_, n)| n)
+            .sum()
+    });
+    assert!(refused > 0);
+}
+
+/// Run one command with harmless arguments; `None` for commands that belong to later workflows.
+fn try_command(w: &World, actor: &Actor, command: CommandKind) -> Option<Result<(), EngineError>> {
+    let e = &w.engine;
+    let unknown: IdNumber = "11010519491231002X".parse().unwrap();
+    Some(match command {
+        CommandKind::RegisterStation => e
+            .register_station(
+                actor,
+                idcard::station::Station {
+                    id: "S00-household-registration-station".parse().unwrap(),
+                    kind: StationKind::RegistrationHall,
+                    division: idcard::DivisionCode::new(110105).unwrap(),
+                    name: "dup".into(),
+                },
+            )
+            .map(drop),
+        CommandKind::RegisterOfficer => e
+            .register_officer(
+                actor,
+                Officer {
+                    id: "P00".parse().unwrap(),
+                    name: "dup".into(),
+                    station: actor.station.clone(),
+                    active: true,
+                },
+            )
+            .map(drop),
+        CommandKind::DeactivateOfficer => e.deactivate_officer(actor, &"NOBODY".parse().unwrap()),
+        CommandKind::RegisterPeople => e.register_people(actor, vec![]).map(drop),
+        CommandKind::RecordDeath => e.record_death(actor, unknown),
+        CommandKind::RegisterCards => e.register_cards(actor, vec![]).map(drop),
+        CommandKind::ReportLoss => e
+            .report_loss(actor, &loss(w.alice_card, InPerson::holder(w.bob)))
+            .map(drop),
+        CommandKind::CancelLoss => e
+            .cancel_loss(actor, CardRef::card(w.alice_card), &InPerson::holder(w.bob))
+            .map(drop),
+        CommandKind::ReportHit => e.report_hit(actor, w.alice_card, "test").map(drop),
+        CommandKind::AcknowledgeHit => e.acknowledge_hit(actor, u64::MAX, "x"),
+        CommandKind::IntakeFoundCard => e
+            .intake_found(
+                actor,
+                CardKey::new(unknown, date(2000, 1, 1)).unwrap(),
+                None,
+            )
+            .map(drop),
+        CommandKind::ReturnFoundCard => {
+            e.return_found(actor, w.alice_card, &InPerson::holder(w.bob), "p")
+        }
+        CommandKind::AddBlacklist => e.add_blacklist(
+            actor,
+            unknown,
+            BlacklistEntry::new(BlacklistReasons::default()),
+        ),
+        CommandKind::RemoveBlacklist => e.remove_blacklist(actor, unknown, "x"),
+        CommandKind::ImportCreditPush => {
+            let csv = format!("number,reason\n{unknown},bad_credit\n");
+            e.import_credit_push(actor, &mut CsvCreditFeed::new(csv.as_bytes()), &mut |_| {})
+                .map(drop)
+        }
+        CommandKind::Publish => e
+            .publish_snapshot(actor, Profile::Bank, w.engine.dir().join("matrix.idcs"))
+            .map(drop),
+        _ => return None,
+    })
+}
+
+#[test]
+fn s1_unknown_inactive_and_foreign_officers_are_refused_and_audited() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
+    let req = loss(w.bob_card, InPerson::holder(w.bob));
+    let stranger = Actor::new("NOBODY", hr.station.as_str()).unwrap();
+    assert_eq!(
+        code(w.engine.report_loss(&stranger, &req)),
+        "unknown_officer"
+    );
+    let elsewhere = Actor::new(hr.officer.as_str(), "S01-registration-hall").unwrap();
+    assert_eq!(
+        code(w.engine.report_loss(&elsewhere, &req)),
+        "officer_not_at_station"
+    );
+    let nowhere = Actor::new(hr.officer.as_str(), "NOWHERE").unwrap();
+    assert_eq!(
+        code(w.engine.report_loss(&nowhere, &req)),
+        "unknown_station"
+    );
+    w.engine.deactivate_officer(&w.bureau, &hr.officer).unwrap();
+    assert_eq!(code(w.engine.report_loss(&hr, &req)), "officer_inactive");
+    // Every refusal names its officer and station in the journal (S2).
+    let refusals: Vec<_> = w
+        .engine
+        .records(1)
+        .unwrap()
+        .map(Result::unwrap)
+        .filter(|(_, r)| matches!(r.event, idcard::engine::Event::CommandRefused { .. }))
+        .map(|(_, r)| r.actor)
+        .collect();
+    assert_eq!(refusals, vec![stranger, elsewhere, nowhere, hr]);
+    // The bootstrap is for empty systems only.
+    let again = w.engine.with_state(|s| {
+        (
+            s.stations.values().next().unwrap().clone(),
+            s.officers.values().next().unwrap().clone(),
+        )
+    });
+    assert_eq!(code(w.engine.bootstrap(again.0, again.1)), "not_empty");
+}
+
+/// The state is a pure function of the journal: reopening (replay from the start, or from a
+/// checkpoint) rebuilds every registry exactly.
+#[test]
+fn journal_replay_and_checkpoint_rebuild_the_state_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
+    w.engine
+        .report_loss(&hr, &loss(w.bob_card, InPerson::holder(w.bob)))
+        .unwrap();
+    w.engine
+        .report_hit(w.actor(StationKind::CheckingUnit), w.dan_card, "x")
+        .unwrap();
+    let _ = w
+        .engine
+        .report_loss(&hr, &loss(w.alice_card, InPerson::holder(w.bob)));
+    let before = w.engine.with_state(|s| s.clone());
+    let clock = w.clock.clone();
+    drop(w);
+    let (e, report) = Engine::open(dir.path(), options(clock.clone())).unwrap();
+    assert_eq!(report.checkpoint_seq, None);
+    assert_eq!(report.replayed, before.last_seq);
+    assert_eq!(e.with_state(|s| s.clone()), before);
+    e.checkpoint().unwrap();
+    e.add_blacklist(
+        &Actor::new("B0001", "110105-PSB").unwrap(),
+        "11010519491231002X".parse().unwrap(),
+        BlacklistEntry::new(BlacklistReasons::PASSPORT | BlacklistReasons::FORGED),
+    )
+    .unwrap();
+    let after = e.with_state(|s| s.clone());
+    drop(e);
+    let (e, report) = Engine::open(dir.path(), options(clock.clone())).unwrap();
+    assert_eq!(report.checkpoint_seq, Some(before.last_seq));
+    assert_eq!(report.replayed, 1);
+    assert_eq!(e.with_state(|s| s.clone()), after);
+    drop(e);
+    // A damaged checkpoint is skipped (and reported); replay from the start gives the same.
+    let ckpt = std::fs::read_dir(dir.path().join("checkpoints"))
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
+    let mut bytes = std::fs::read(&ckpt).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&ckpt, bytes).unwrap();
+    let (e, report) = Engine::open(dir.path(), options(clock)).unwrap();
+    assert_eq!(report.checkpoint_seq, None);
+    assert_eq!(
+        report.checkpoints_skipped.len(),
+        1,
+        "{:?}",
+        report.checkpoints_skipped
+    );
+    assert_eq!(e.with_state(|s| s.clone()), after);
+}
+
+#[test]
+fn s1_data_directory_is_locked_against_a_second_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    match Engine::open(dir.path(), options(w.clock.clone())) {
+        Err(EngineError::Locked(_)) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Publishing: a bank snapshot (no blacklist) and a delta since it; the verifier then answers
+/// what the record says, for every card.
+#[test]
+fn l3_a6_publish_snapshot_and_delta() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
+    w.engine
+        .report_loss(&hr, &loss(w.bob_card, InPerson::holder(w.bob)))
+        .unwrap();
+    w.engine
+        .add_blacklist(
+            &w.bureau,
+            w.dan,
+            BlacklistEntry::new(BlacklistReasons::FORGED_STATE_CERTIFICATE),
+        )
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let bank = w
+        .engine
+        .publish_snapshot(&w.bureau, Profile::Bank, out.path().join("bank.idcs"))
+        .unwrap();
+    let police = w
+        .engine
+        .publish_snapshot(&w.bureau, Profile::Police, out.path().join("police.idcs"))
+        .unwrap();
+    assert_eq!((bank.cards, bank.blacklist, police.blacklist), (1, 0, 1));
+    assert_eq!(
+        code(
+            w.engine
+                .publish_snapshot(&hr, Profile::Bank, out.path().join("x.idcs"))
+        ),
+        "station_kind_not_allowed"
+    );
+    // More changes, then deltas.
+    w.engine
+        .cancel_loss(&hr, CardRef::card(w.bob_card), &InPerson::holder(w.bob))
+        .unwrap();
+    w.engine
+        .report_loss(
+            &hr,
+            &LossRequest {
+                card: CardRef::card(w.dan_card),
+                stolen: true,
+                present: InPerson::holder(w.dan),
+            },
+        )
+        .unwrap();
+    w.engine
+        .remove_blacklist(&w.bureau, w.dan, "appeal")
+        .unwrap();
+    let d = w
+        .engine
+        .publish_delta(
+            &w.bureau,
+            out.path().join("bank.idcs"),
+            out.path().join("bank-1.idcd"),
+        )
+        .unwrap();
+    assert_eq!((d.from_seq, d.cards, d.blacklist), (bank.to_seq, 2, 0));
+    let dp = w
+        .engine
+        .publish_delta(
+            &w.bureau,
+            out.path().join("police.idcs"),
+            out.path().join("police-1.idcd"),
+        )
+        .unwrap();
+    assert_eq!(dp.blacklist, 1);
+    let v = Verifier::open(out.path().join("bank.idcs")).unwrap();
+    assert_eq!(v.verify(w.bob_card), CardStatus::Lost);
+    v.apply_delta_file(out.path().join("bank-1.idcd")).unwrap();
+    let vp = Verifier::open(out.path().join("police.idcs")).unwrap();
+    assert!(vp.blacklist_check(w.dan).unwrap().is_some());
+    vp.apply_delta_file(out.path().join("police-1.idcd"))
+        .unwrap();
+    assert_eq!(vp.blacklist_check(w.dan).unwrap(), None);
+    w.engine.with_state(|s| {
+        for (key, card) in &s.cards {
+            assert_eq!(v.verify(*key), card.status, "{key:?}");
+            assert_eq!(vp.verify(*key), card.status, "{key:?}");
+        }
+    });
+}
+
+/// `docs/AUTHORIZATION.md` is the matrix as the code has it (regenerate with IDCARD_BLESS=1).
+#[test]
+fn s1_authorization_doc_matches_the_code() {
+    let mut md = String::from(
+        "# Who may run what (S1)\n\nGenerated from `idcard::station::allowed` by the test \
+         `s1_authorization_doc_matches_the_code` (`IDCARD_BLESS=1` regenerates it). Besides the \
+         station kind, every command needs a registered, active officer of that station; \
+         anything else is refused and the refusal recorded.\n\n| command |",
+    );
+    for k in StationKind::ALL {
+        md.push_str(&format!(" {} |", k.as_str()));
+    }
+    md.push_str("\n|---|");
+    for _ in StationKind::ALL {
+        md.push_str("---|");
+    }
+    md.push('\n');
+    for c in CommandKind::ALL {
+        md.push_str(&format!("| {c:?} |"));
+        for k in StationKind::ALL {
+            md.push_str(if allowed(c, k) { " yes |" } else { " |" });
+        }
+        md.push('\n');
+    }
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/AUTHORIZATION.md");
+    if std::env::var_os("IDCARD_BLESS").is_some() {
+        std::fs::write(&path, &md).unwrap();
+    }
+    assert_eq!(
+        std::fs::read_to_string(&path).unwrap_or_default(),
+        md,
+        "docs/AUTHORIZATION.md is out of date"
+    );
+}
