@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod id;
+mod offsite;
 mod progress;
 mod record;
 mod snapshot;
@@ -66,6 +67,15 @@ enum Command {
     /// The journal: show, verify, statistics, checkpoint.
     #[command(subcommand)]
     Journal(record::JournalCommand),
+    /// Off-site acceptance of renewals and replacements (A1-A12).
+    #[command(subcommand)]
+    Offsite(offsite::OffsiteCommand),
+    /// Temporary identity certificates (A8) and temporary resident cards (T1-T5).
+    #[command(subcommand)]
+    Temporary(offsite::TemporaryCommand),
+    /// The rollout policy and fee schedule in force (A7, A12).
+    #[command(subcommand)]
+    Policy(offsite::PolicyCommand),
 }
 
 fn main() -> ExitCode {
@@ -85,6 +95,9 @@ fn main() -> ExitCode {
         Command::Found(c) => record::found(c),
         Command::Publish(c) => record::publish(c),
         Command::Journal(c) => record::journal(c),
+        Command::Offsite(c) => offsite::offsite(c),
+        Command::Temporary(c) => offsite::temporary(c),
+        Command::Policy(c) => offsite::policy(c),
     };
     match result {
         Ok(code) => code,

@@ -43,7 +43,7 @@ pub struct Who {
 }
 
 impl Who {
-    fn actor(&self) -> anyhow::Result<Actor> {
+    pub(crate) fn actor(&self) -> anyhow::Result<Actor> {
         Actor::new(&self.officer, &self.station).map_err(anyhow::Error::msg)
     }
 }
@@ -59,7 +59,7 @@ pub struct CardArg {
 }
 
 impl CardArg {
-    fn card_ref(&self) -> anyhow::Result<CardRef> {
+    pub(crate) fn card_ref(&self) -> anyhow::Result<CardRef> {
         Ok(CardRef {
             number: parse_number(&self.number)?,
             valid_from: self.valid_from,
@@ -90,7 +90,7 @@ pub struct Present {
 }
 
 impl Present {
-    fn person(&self, holder: IdNumber) -> anyhow::Result<InPerson> {
+    pub(crate) fn person(&self, holder: IdNumber) -> anyhow::Result<InPerson> {
         let number = match &self.present {
             Some(s) => parse_number(s)?,
             None => holder,

@@ -293,3 +293,204 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     let s = ok(dir, &["journal", "stats"]);
     assert_eq!(s["refusals"][0]["code"], "fingerprint_required");
 }
+
+#[test]
+fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(
+        dir,
+        &[
+            "init",
+            "--bureau-id",
+            "PSB",
+            "--division",
+            "110105",
+            "--name",
+            "bureau",
+            "--officer-id",
+            "B1",
+            "--officer-name",
+            "W",
+        ],
+    );
+    ok(
+        dir,
+        &with(
+            &BUREAU,
+            &[
+                "station",
+                "add",
+                "--id",
+                "GZP",
+                "--kind",
+                "offsite_acceptance_point",
+                "--division",
+                "440106",
+                "--name",
+                "gz",
+            ],
+        ),
+    );
+    ok(
+        dir,
+        &with(
+            &BUREAU,
+            &[
+                "station",
+                "add",
+                "--id",
+                "AIR",
+                "--kind",
+                "airport_police",
+                "--division",
+                "440106",
+                "--name",
+                "airport",
+            ],
+        ),
+    );
+    ok(
+        dir,
+        &with(
+            &BUREAU,
+            &["officer", "add", "--id", "G1", "--name", "g", "--at", "GZP"],
+        ),
+    );
+    ok(
+        dir,
+        &with(
+            &BUREAU,
+            &["officer", "add", "--id", "A1", "--name", "a", "--at", "AIR"],
+        ),
+    );
+    std::fs::write(
+        dir.join("P.csv"),
+        "number,name,hukou_division\n11010519491231002X,Zhang,110105\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("I.csv"),
+        "number,valid_from\n11010519491231002X,2010-05-01\n",
+    )
+    .unwrap();
+    ok(
+        dir,
+        &with(&BUREAU, &["population", "import", "--file", "P.csv"]),
+    );
+    ok(dir, &with(&BUREAU, &["card", "import", "--file", "I.csv"]));
+    let point = ["--officer", "G1", "--station", "GZP"];
+    // Incomplete papers: every missing item at once, exit 1.
+    let o = run(
+        dir,
+        &with(
+            &point,
+            &[
+                "offsite",
+                "apply",
+                "--kind",
+                "renewal",
+                "--number",
+                "11010519491231002X",
+                "--data",
+                "d",
+                "--json",
+            ],
+        ),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["refused"]["code"], "materials_incomplete");
+    let app = ok(
+        dir,
+        &with(
+            &point,
+            &[
+                "offsite",
+                "apply",
+                "--kind",
+                "renewal",
+                "--number",
+                "11010519491231002X",
+                "--form",
+                "--current-card",
+            ],
+        ),
+    );
+    assert_eq!(
+        (app["fee_fen"].as_u64(), app["hukou_bureau"].as_str()),
+        (Some(2000), Some("PSB"))
+    );
+    let id = app["id"].as_u64().unwrap().to_string();
+    ok(dir, &with(&BUREAU, &["offsite", "review", "--id", &id]));
+    ok(dir, &with(&point, &["offsite", "produce", "--id", &id]));
+    let receipt = app["pickup_receipt"].as_str().unwrap();
+    ok(
+        dir,
+        &with(
+            &point,
+            &[
+                "offsite",
+                "issue",
+                "--id",
+                &id,
+                "--receipt",
+                receipt,
+                "--old-card-returned",
+            ],
+        ),
+    );
+    let cards = run(
+        dir,
+        &[
+            "card",
+            "show",
+            "--number",
+            "11010519491231002X",
+            "--data",
+            "d",
+        ],
+    );
+    assert!(String::from_utf8_lossy(&cards.stdout).contains("superseded"));
+    // A8 at the airport.
+    let c = ok(
+        dir,
+        &with(
+            &["--officer", "A1", "--station", "AIR"],
+            &[
+                "temporary",
+                "certificate",
+                "--number",
+                "11010519491231002X",
+                "--missing",
+                "forgotten",
+                "--flight",
+                "CZ3101",
+            ],
+        ),
+    );
+    let cid = c["id"].as_u64().unwrap().to_string();
+    let o = run(
+        dir,
+        &[
+            "temporary",
+            "check",
+            "--data",
+            "d",
+            "--id",
+            &cid,
+            "--number",
+            "11010519491231002X",
+            "--trip",
+            "CZ3101",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0));
+    // The policy round-trips through JSON.
+    let p = run(dir, &["policy", "show", "--data", "d"]);
+    std::fs::write(dir.join("policy.json"), &p.stdout).unwrap();
+    ok(
+        dir,
+        &with(&BUREAU, &["policy", "set", "--file", "policy.json"]),
+    );
+}

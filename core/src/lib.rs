@@ -19,6 +19,9 @@
 //! - [`found`]: lost-and-found (F1, F2).
 //! - [`blacklist`]: blacklist upkeep and the credit platform feed (A6).
 //! - [`publish`]: snapshots and deltas from the record.
+//! - [`offsite`]: off-site acceptance of renewals and replacements (A1-A7, A9-A11).
+//! - [`policy`]: rollout (A12) and fees (A7) as data.
+//! - [`temporary`]: temporary identity certificates (A8) and temporary cards (T1-T5).
 //!
 //! ```
 //! use idcard::{IdNumber, Parser};
@@ -42,10 +45,13 @@ pub mod index;
 pub mod journal;
 pub mod loss;
 pub mod number;
+pub mod offsite;
+pub mod policy;
 pub mod population;
 pub mod publish;
 pub mod registry;
 pub mod station;
+pub mod temporary;
 
 pub use card::{Card, CardError, CardKey, ValidityPeriod};
 pub use division::{

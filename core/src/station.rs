@@ -284,11 +284,13 @@ pub enum CommandKind {
     SetPolicy,
     /// Publish snapshots and deltas.
     Publish,
+    /// Use a temporary identity certificate for its trip (A8).
+    UseTemporaryCertificate,
 }
 
 impl CommandKind {
     /// Every command.
-    pub const ALL: [CommandKind; 26] = [
+    pub const ALL: [CommandKind; 27] = [
         CommandKind::RegisterStation,
         CommandKind::RegisterOfficer,
         CommandKind::DeactivateOfficer,
@@ -315,6 +317,7 @@ impl CommandKind {
         CommandKind::ReturnTemporaryCard,
         CommandKind::SetPolicy,
         CommandKind::Publish,
+        CommandKind::UseTemporaryCertificate,
     ];
 }
 
@@ -356,6 +359,11 @@ pub fn allowed(command: CommandKind, kind: StationKind) -> bool {
         C::IssueTemporaryCertificate => matches!(
             kind,
             K::AirportPolice | K::RailwayPolice | K::HotelPrecinctStation
+        ),
+        // The airline, railway or hotel that boards or checks in the traveller, or the police.
+        C::UseTemporaryCertificate => matches!(
+            kind,
+            K::AirportPolice | K::RailwayPolice | K::HotelPrecinctStation | K::CheckingUnit
         ),
         // T2-T5: the police station of the place of permanent residence; T3: issued by the
         // county bureau.

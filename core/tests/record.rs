@@ -512,7 +512,7 @@ fn s1_authorization_matrix_every_command_every_station_kind() {
             checked += 1;
         }
     }
-    assert!(checked >= 9 * 15, "{checked}");
+    assert_eq!(checked, StationKind::ALL.len() * CommandKind::ALL.len());
     let refused: u64 = w.engine.with_state(|s| {
         s.stats
             .refusals
@@ -524,7 +524,8 @@ fn s1_authorization_matrix_every_command_every_station_kind() {
     assert!(refused > 0);
 }
 
-/// Run one command with harmless arguments; `None` for commands that belong to later workflows.
+/// Run one command with harmless arguments (refused for a reason other than the station kind when
+/// the kind may run it).
 fn try_command(w: &World, actor: &Actor, command: CommandKind) -> Option<Result<(), EngineError>> {
     let e = &w.engine;
     let unknown: IdNumber = "11010519491231002X".parse().unwrap();
@@ -587,7 +588,54 @@ fn try_command(w: &World, actor: &Actor, command: CommandKind) -> Option<Result<
         CommandKind::Publish => e
             .publish_snapshot(actor, Profile::Bank, w.engine.dir().join("matrix.idcs"))
             .map(drop),
-        _ => return None,
+        CommandKind::ApplyOffsite => e
+            .apply_offsite(
+                actor,
+                &idcard::offsite::ApplicationRequest {
+                    kind: idcard::offsite::ApplicationKind::Renewal,
+                    card: CardRef::card(w.alice_card),
+                    present: InPerson::holder(w.bob),
+                    appearance: idcard::offsite::Appearance::Matches,
+                    materials: Default::default(),
+                    fingerprints: false,
+                },
+            )
+            .map(drop),
+        CommandKind::ReviewApplication => e.review_application(actor, u64::MAX, true, ""),
+        CommandKind::ProduceCard => e.produce_card(actor, u64::MAX).map(drop),
+        CommandKind::IssueCard => e
+            .issue_card(actor, u64::MAX, "", &InPerson::holder(w.bob), false, false)
+            .map(drop),
+        CommandKind::ExtendDeadline => e.extend_deadline(actor, u64::MAX, 1, "x").map(drop),
+        CommandKind::IssueTemporaryCertificate => e
+            .issue_temporary_certificate(
+                actor,
+                w.carl,
+                idcard::temporary::MissingCard::Lost,
+                idcard::temporary::Trip::Flight("X".into()),
+            )
+            .map(drop),
+        CommandKind::UseTemporaryCertificate => {
+            e.use_temporary_certificate(actor, u64::MAX, w.bob, "x")
+        }
+        CommandKind::ApplyTemporaryCard => e
+            .apply_temporary_card(
+                actor,
+                w.carl,
+                &InPerson::holder(w.carl),
+                None,
+                Default::default(),
+            )
+            .map(drop),
+        CommandKind::IssueTemporaryCard => e.issue_temporary_card(actor, u64::MAX).map(drop),
+        CommandKind::ReturnTemporaryCard => e.return_temporary_card(actor, u64::MAX),
+        CommandKind::SetPolicy => e.set_policy(
+            actor,
+            idcard::policy::Policy {
+                processing_days: 0,
+                ..Default::default()
+            },
+        ),
     })
 }
 

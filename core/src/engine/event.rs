@@ -154,6 +154,61 @@ pub enum Event {
         /// Why.
         reason: CardReason,
     },
+    /// The policy in force changed (A7, A12).
+    PolicySet(Box<crate::policy::Policy>),
+    /// An off-site application was accepted (A1-A7, A9-A12); its id is this record's sequence.
+    ApplicationAccepted(Box<crate::offsite::Application>),
+    /// The hukou-place county bureau signed off or rejected an application (A4, A11).
+    ApplicationReviewed {
+        /// The application.
+        application: u64,
+        /// Signed off.
+        approved: bool,
+        /// Notes (the reason of a rejection).
+        note: String,
+    },
+    /// The new card was produced and checked (A4).
+    ApplicationCardProduced {
+        /// The application.
+        application: u64,
+        /// The new card.
+        card: CardKey,
+    },
+    /// The applicant collected the new card (A4).
+    ApplicationCardIssued {
+        /// The application.
+        application: u64,
+    },
+    /// A deadline was extended for a remote area (A4).
+    DeadlineExtended {
+        /// The application.
+        application: u64,
+        /// Days added.
+        days: u32,
+        /// Why.
+        reason: String,
+    },
+    /// A temporary identity certificate was issued (A8); its id is this record's sequence.
+    TemporaryCertificateIssued(Box<crate::temporary::TempCertificate>),
+    /// A temporary identity certificate was used for its trip (A8).
+    TemporaryCertificateUsed {
+        /// The certificate.
+        certificate: u64,
+    },
+    /// A temporary resident card was applied for (T1-T3); its id is this record's sequence.
+    TemporaryCardApplied(Box<crate::temporary::TempCard>),
+    /// A temporary resident card was issued (T3-T5).
+    TemporaryCardIssued {
+        /// The temporary card.
+        temp_card: u64,
+        /// Valid until (3 months, T5).
+        valid_until: NaiveDate,
+    },
+    /// A temporary resident card was handed back (T5).
+    TemporaryCardReturned {
+        /// The temporary card.
+        temp_card: u64,
+    },
 }
 
 impl Event {
@@ -180,6 +235,20 @@ impl Event {
             Event::Published { .. } => "published",
             Event::CommandRefused { .. } => "command_refused",
             Event::CardStatusChanged { .. } => "card_status_changed",
+            Event::PolicySet(_) => "policy_set",
+            Event::ApplicationAccepted(_) => "application_accepted",
+            Event::ApplicationReviewed { approved: true, .. } => "application_approved",
+            Event::ApplicationReviewed {
+                approved: false, ..
+            } => "application_rejected",
+            Event::ApplicationCardProduced { .. } => "application_card_produced",
+            Event::ApplicationCardIssued { .. } => "application_card_issued",
+            Event::DeadlineExtended { .. } => "deadline_extended",
+            Event::TemporaryCertificateIssued(_) => "temporary_certificate_issued",
+            Event::TemporaryCertificateUsed { .. } => "temporary_certificate_used",
+            Event::TemporaryCardApplied(_) => "temporary_card_applied",
+            Event::TemporaryCardIssued { .. } => "temporary_card_issued",
+            Event::TemporaryCardReturned { .. } => "temporary_card_returned",
         }
     }
 

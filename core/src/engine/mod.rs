@@ -583,7 +583,8 @@ impl Engine {
         self.run_seq(actor, command, rule).map(|(t, _)| t)
     }
 
-    /// [`Engine::run`], also returning the sequence number of the first event recorded.
+    /// [`Engine::run`], also returning the sequence number of the last event recorded (the
+    /// identifier of what the command created).
     pub(crate) fn run_seq<T>(
         &self,
         actor: &Actor,
@@ -616,14 +617,13 @@ impl Engine {
             ),
             Err(e) => return Err(e),
         };
-        let first = state.last_seq + 1;
         if events.is_empty() {
-            return out.map(|t| (t, first));
+            return out.map(|t| (t, state.last_seq));
         }
         let last = self.record(&mut state, actor, now, events)?;
         drop(state);
         self.journal.wait_durable(last)?;
-        out.map(|t| (t, first))
+        out.map(|t| (t, last))
     }
 
     /// Append events and apply them; keep the live verifier in step. Returns the last sequence.

@@ -144,6 +144,14 @@ pub struct State {
     pub blacklist: HashMap<IdNumber, BlacklistRecord>,
     /// Counters.
     pub stats: Stats,
+    /// The policy in force (A7, A12).
+    pub policy: crate::policy::Policy,
+    /// Off-site applications by id (A1-A4).
+    pub applications: BTreeMap<u64, crate::offsite::Application>,
+    /// Temporary identity certificates by id (A8).
+    pub temp_certs: BTreeMap<u64, crate::temporary::TempCertificate>,
+    /// Temporary resident cards by id (T1-T5).
+    pub temp_cards: BTreeMap<u64, crate::temporary::TempCard>,
 }
 
 impl State {
@@ -319,6 +327,17 @@ impl State {
                     c.changed_on = Some(date);
                 }
             }
+            Event::PolicySet(p) => self.policy = (**p).clone(),
+            Event::ApplicationAccepted(_)
+            | Event::ApplicationReviewed { .. }
+            | Event::ApplicationCardProduced { .. }
+            | Event::ApplicationCardIssued { .. }
+            | Event::DeadlineExtended { .. } => crate::offsite::apply(self, seq, &record.event),
+            Event::TemporaryCertificateIssued(_)
+            | Event::TemporaryCertificateUsed { .. }
+            | Event::TemporaryCardApplied(_)
+            | Event::TemporaryCardIssued { .. }
+            | Event::TemporaryCardReturned { .. } => crate::temporary::apply(self, seq, record),
         }
     }
 
