@@ -9,3 +9,6 @@ cargo test --workspace --locked
 
 echo "== Rust: the index again without AVX2 (the scalar lookup paths)"
 IDCARD_NO_AVX2=1 cargo test --locked -p idcard --test index
+
+echo "== C library, C++ header and cxx bridge (ASan/UBSan, valgrind)"
+./tests/c/run.sh

@@ -325,6 +325,12 @@ impl IdNumber {
         ((self.to_u64() >> SEQ_BITS) & ((1 << BIRTH_BITS) - 1)) as i32 + EARLIEST_BIRTH_DAYS
     }
 
+    /// The birth date as `yyyymmdd` (for C and columnar data).
+    pub fn birth_yyyymmdd(self) -> u32 {
+        let b = self.birth_date();
+        b.year() as u32 * 10_000 + b.month() * 100 + b.day()
+    }
+
     /// The three-digit sequence number.
     #[inline]
     pub fn sequence(self) -> u16 {

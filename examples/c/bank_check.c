@@ -1,0 +1,46 @@
+/*
+ * bank_check: what a bank developer reads first. Opens a snapshot, verifies one card, prints
+ * the answer.
+ *
+ *   ./ffi/install.sh --prefix /opt/idcard
+ *   cc examples/c/bank_check.c $(PKG_CONFIG_PATH=/opt/idcard/lib/pkgconfig pkg-config --cflags --libs idcard) -o bank_check
+ *   ./bank_check bank.idcs 11010519491231002X 20050601
+ */
+#include <idcard.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+int main(int argc, char **argv) {
+  if (argc != 4) {
+    fprintf(stderr, "usage: %s SNAPSHOT NUMBER VALID_FROM_YYYYMMDD\n", argv[0]);
+    return 2;
+  }
+  /* Open once at start-up; share the verifier between all counter threads. */
+  idc_verifier *verifier = NULL;
+  int rc = idc_verifier_open(argv[1], &verifier);
+  if (rc != IDC_OK) {
+    fprintf(stderr, "cannot open %s: %s (%s)\n", argv[1], idc_last_error_message(), idc_result_name(rc));
+    return 2;
+  }
+
+  uint8_t status = 0;
+  rc = idc_verify(verifier, argv[2], strlen(argv[2]), (uint32_t)strtoul(argv[3], NULL, 10), &status);
+  if (rc != IDC_OK) {
+    fprintf(stderr, "verify failed: %s\n", idc_last_error_message());
+    idc_verifier_free(verifier);
+    return 2;
+  }
+  switch (status) {
+    case IDC_CARD_VALID: printf("valid: the card may be accepted\n"); break;
+    case IDC_CARD_LOST: printf("LOST: refuse the card and report it (L4)\n"); break;
+    case IDC_CARD_STOLEN: printf("STOLEN: refuse the card and report it (L4)\n"); break;
+    case IDC_CARD_SUPERSEDED: printf("superseded: a newer card was issued; refuse this one\n"); break;
+    case IDC_CARD_INVALIDATED: printf("invalidated: refuse the card\n"); break;
+    case IDC_CARD_STALE: printf("stale data: update the snapshot before relying on it\n"); break;
+    default: printf("invalid number or date\n"); break;
+  }
+  idc_verifier_free(verifier);
+  return status == IDC_CARD_VALID ? 0 : 1;
+}

@@ -1,0 +1,409 @@
+//! The verifier through C: open a snapshot, verify cards one at a time or in batches, check the
+//! blacklist, apply deltas and swap snapshots while other threads verify.
+
+use std::ffi::{CStr, c_char, c_int};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+use std::time::Duration;
+
+use idcard_core::index::{CardStatus, OpenOptions, Verifier, VerifierOptions};
+
+use crate::error::*;
+use crate::number::bytes;
+
+/// The card is not listed: not reported lost, stolen, superseded or invalidated.
+pub const IDC_CARD_VALID: u8 = 0;
+/// Reported lost.
+pub const IDC_CARD_LOST: u8 = 1;
+/// Reported stolen.
+pub const IDC_CARD_STOLEN: u8 = 2;
+/// Replaced by a newer card on renewal.
+pub const IDC_CARD_SUPERSEDED: u8 = 3;
+/// Invalidated.
+pub const IDC_CARD_INVALIDATED: u8 = 4;
+/// Not listed, but the data is older than the configured maximum age: do not rely on it.
+pub const IDC_CARD_STALE: u8 = 5;
+/// The number or the validity date is not valid.
+pub const IDC_CARD_INVALID_NUMBER: u8 = 6;
+
+/// Snapshot profile: cards only.
+pub const IDC_PROFILE_BANK: u8 = 1;
+/// Snapshot profile: cards and the blacklist.
+pub const IDC_PROFILE_POLICE: u8 = 2;
+
+/// A verifier: a snapshot plus applied deltas. Opaque; share one pointer between threads.
+pub struct idc_verifier {
+    _private: [u8; 0],
+}
+
+/// Options of `idc_verifier_open_with`. Zero-initialise for the defaults.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct idc_verifier_options {
+    /// Answer `IDC_CARD_STALE` for unlisted cards when the data is older than this many
+    /// seconds; 0: never.
+    pub max_age_seconds: u64,
+    /// 1: skip the full checksum pass at open (only for a file this process verified itself).
+    pub skip_checksums: u8,
+}
+
+/// What a verifier holds (`idc_verifier_info`).
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default)]
+pub struct idc_verifier_info {
+    /// The snapshot's identity.
+    pub snapshot_id: u64,
+    /// `IDC_PROFILE_BANK` or `IDC_PROFILE_POLICE`.
+    pub profile: u8,
+    /// 1 when unlisted cards answer `IDC_CARD_STALE` now.
+    pub stale: u8,
+    /// The snapshot's as-of time, Unix seconds.
+    pub as_of_unix: i64,
+    /// The newer of the as-of time and the last applied delta's creation time, Unix seconds.
+    pub fresh_as_of_unix: i64,
+    /// The journal sequence reached (the snapshot's, advanced by each delta).
+    pub journal_seq: u64,
+    /// Deltas applied since the snapshot.
+    pub deltas_applied: u64,
+    /// Cards listed in the snapshot.
+    pub card_count: u64,
+    /// People on the snapshot's blacklist (0 for the bank profile).
+    pub blacklist_count: u64,
+}
+
+/// Ties the opaque C type to its Rust owner: a `Box<Verifier>`.
+trait Castable {
+    type Rust;
+}
+
+impl Castable for idc_verifier {
+    type Rust = Verifier;
+}
+
+fn into_raw(v: Verifier) -> *mut idc_verifier {
+    Box::into_raw(Box::new(v)).cast()
+}
+
+/// # Safety
+/// `p` must come from `into_raw` and not be freed.
+unsafe fn as_ref<'a, T: Castable>(p: *const T) -> Option<&'a T::Rust> {
+    // SAFETY: per the contract, `p` is NULL or points to a live `T::Rust`.
+    unsafe { p.cast::<T::Rust>().as_ref() }
+}
+
+/// # Safety
+/// `path` must be NULL or a NUL-terminated string.
+unsafe fn path_arg<'a>(path: *const c_char, what: &str) -> Result<&'a Path, c_int> {
+    if path.is_null() {
+        return Err(fail(IDC_ERR_NULL_ARGUMENT, format!("{what}: path is NULL")));
+    }
+    // SAFETY: the caller guarantees a NUL-terminated string.
+    let c = unsafe { CStr::from_ptr(path) };
+    Ok(Path::new(std::ffi::OsStr::from_bytes(c.to_bytes())))
+}
+
+/// Open a snapshot file, fully verified. On success `*out` receives a verifier to release with
+/// `idc_verifier_free`; on failure `*out` is unchanged.
+///
+/// # Safety
+/// `path` must be a NUL-terminated string; `out` must point to writable storage for a pointer.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn idc_verifier_open(
+    path: *const c_char,
+    out: *mut *mut idc_verifier,
+) -> c_int {
+    // SAFETY: same contract.
+    unsafe { idc_verifier_open_with(path, std::ptr::null(), out) }
+}
+
+/// Open a snapshot file with options (`options` may be NULL for the defaults).
+///
+/// # Safety
+/// As `idc_verifier_open`; `options` NULL or pointing to an `idc_verifier_options`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn idc_verifier_open_with(
+    path: *const c_char,
+    options: *const idc_verifier_options,
+    out: *mut *mut idc_verifier,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let path = match unsafe { path_arg(path, "idc_verifier_open") } {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        if out.is_null() {
+            return fail(IDC_ERR_NULL_ARGUMENT, "idc_verifier_open: out is NULL");
+        }
+        // SAFETY: NULL or a valid idc_verifier_options (caller contract).
+        let o = unsafe { options.as_ref() }.copied().unwrap_or_default();
+        let opts = VerifierOptions {
+            max_age: (o.max_age_seconds > 0).then(|| Duration::from_secs(o.max_age_seconds)),
+            open: OpenOptions {
+                verify_checksums: o.skip_checksums == 0,
+                populate: false,
+            },
+        };
+        match Verifier::open_with(path, opts) {
+            Ok(v) => {
+                // SAFETY: `out` is non-NULL and writable (caller contract).
+                unsafe { out.write(into_raw(v)) };
+                IDC_OK
+            }
+            Err(e) => index_error(&e),
+        }
+    })
+}
+
+/// Release a verifier (NULL is ignored). No other call may use it at the same time or after.
+///
+/// # Safety
+/// `v` must be NULL or a verifier from `idc_verifier_open*`, not yet freed.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn idc_verifier_free(v: *mut idc_verifier) {
+    let _ = boundary(|| {
+        if !v.is_null() {
+            // SAFETY: `v` came from `into_raw` (a Box<Verifier>) and is freed once (contract).
+            drop(unsafe { Box::from_raw(v.cast::<Verifier>()) });
+        }
+        IDC_OK
+    });
+}
+
+fn status_code(s: CardStatus) -> u8 {
+    s as u8
+}
+
+/// Verify one card: the holder's number (`number_len` bytes, 18 characters or a legacy 15, blanks,
+/// lower-case `x` and full-width characters accepted) and the card's validity start as
+/// `yyyymmdd`. `*out_status` receives an `IDC_CARD_*` value; an invalid number or date is
+/// `IDC_CARD_INVALID_NUMBER` (with `IDC_OK`). Thread-safe; never blocks.
+///
+/// # Safety
+/// `v` a live verifier; `number` valid for `number_len` bytes; `out_status` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn idc_verify(
+    v: *const idc_verifier,
+    number: *const c_char,
+    number_len: usize,
+    valid_from_yyyymmdd: u32,
+    out_status: *mut u8,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let Some(v) = (unsafe { as_ref(v) }) else {
+            return fail(IDC_ERR_NULL_ARGUMENT, "idc_verify: verifier is NULL");
+        };
+        // SAFETY: caller contract.
+        let Some(number) = (unsafe { bytes(number, number_len) }) else {
+            return fail(IDC_ERR_NULL_ARGUMENT, "idc_verify: number is NULL");
+        };
+        if out_status.is_null() {
+            return fail(IDC_ERR_NULL_ARGUMENT, "idc_verify: out_status is NULL");
+        }
+        let s = v.verify_number_yyyymmdd(number, valid_from_yyyymmdd);
+        // SAFETY: non-NULL and writable (caller contract).
+        unsafe { out_status.write(status_code(s)) };
+        IDC_OK
+    })
+}
+
+/// Verify `n` cards: `numbers` is `n` packed 18-byte numbers (no separators),
+/// `valid_from_yyyymmdd[i]` the validity start of card `i`, `out_status[i]` receives its status.
+/// Faster than `n` calls of `idc_verify` (a prefetching pipeline). `n` may be 0.
+///
+/// # Safety
+/// `numbers` valid for `18 * n` bytes, `valid_from_yyyymmdd` for `n` values, `out_status`
+/// writable for `n` bytes; they may not overlap `out_status`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn idc_verify_batch(
+    v: *const idc_verifier,
+    numbers: *const c_char,
+    n: usize,
+    valid_from_yyyymmdd: *const u32,
+    out_status: *mut u8,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let Some(v) = (unsafe { as_ref(v) }) else {
+            return fail(IDC_ERR_NULL_ARGUMENT, "idc_verify_batch: verifier is NULL");
+        };
+        if n == 0 {
+            return IDC_OK;
+        }
+        if numbers.is_null() || valid_from_yyyymmdd.is_null() || out_status.is_null() {
+            return fail(
+                IDC_ERR_NULL_ARGUMENT,
+                "idc_verify_batch: numbers, valid_from_yyyymmdd or out_status is NULL",
+            );
+        }
+        let Some(len) = n.checked_mul(18) else {
+            return fail(
+                IDC_ERR_INVALID_ARGUMENT,
+                format!("idc_verify_batch: n = {n} is too large"),
+            );
+        };
+        // SAFETY: the caller guarantees the lengths. `out_status` is first zeroed as bytes, so
+        // every byte is a valid `CardStatus` (repr(u8); 0 is `Valid`) before it is viewed as one.
+        let (numbers, dates, out) = unsafe {
+            std::slice::from_raw_parts_mut(out_status, n).fill(0);
+            (
+                std::slice::from_raw_parts(numbers.cast::<u8>(), len),
+                std::slice::from_raw_parts(valid_from_yyyymmdd, n),
+                std::slice::from_raw_parts_mut(out_status.cast::<CardStatus>(), n),
+            )
+        };
+        v.verify_batch_packed(numbers, dates, out);
+        IDC_OK
+    })
+}
+
+/// Check a person against the blacklist (A6; police snapshots only). `*out_reasons` receives the
+/// reason bit set (0: not listed; bits as in docs/FORMAT.md §4.5). A bank snapshot answers
+/// `IDC_ERR_NO_BLACKLIST`; an invalid number `IDC_ERR_INVALID_NUMBER`.
+///
+/// # Safety
+/// `v` a live verifier; `number` valid for `number_len` bytes; `out_reasons` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn idc_blacklist_check(
+    v: *const idc_verifier,
+    number: *const c_char,
+    number_len: usize,
+    out_reasons: *mut u32,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let Some(v) = (unsafe { as_ref(v) }) else {
+            return fail(
+                IDC_ERR_NULL_ARGUMENT,
+                "idc_blacklist_check: verifier is NULL",
+            );
+        };
+        // SAFETY: caller contract.
+        let Some(number) = (unsafe { bytes(number, number_len) }) else {
+            return fail(IDC_ERR_NULL_ARGUMENT, "idc_blacklist_check: number is NULL");
+        };
+        if out_reasons.is_null() {
+            return fail(
+                IDC_ERR_NULL_ARGUMENT,
+                "idc_blacklist_check: out_reasons is NULL",
+            );
+        }
+        let n = match idcard_core::Parser::new().parse_bytes(number) {
+            Ok(p) => p.number,
+            Err(e) => {
+                return fail(
+                    IDC_ERR_INVALID_NUMBER,
+                    format!("invalid identity number ({}): {e}", e.kind()),
+                );
+            }
+        };
+        match v.blacklist_check(n) {
+            Ok(entry) => {
+                // SAFETY: non-NULL and writable (caller contract).
+                unsafe { out_reasons.write(entry.map_or(0, |e| e.reasons.bits())) };
+                IDC_OK
+            }
+            Err(e) => index_error(&e),
+        }
+    })
+}
+
+/// Apply a delta file. Safe while other threads verify; every verification that starts after it
+/// returns sees all of it. A delta that does not follow what was applied is refused with
+/// `IDC_ERR_OUT_OF_ORDER` and changes nothing.
+///
+/// # Safety
+/// `v` a live verifier; `path` a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn idc_verifier_apply_delta(
+    v: *const idc_verifier,
+    path: *const c_char,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let Some(v) = (unsafe { as_ref(v) }) else {
+            return fail(
+                IDC_ERR_NULL_ARGUMENT,
+                "idc_verifier_apply_delta: verifier is NULL",
+            );
+        };
+        // SAFETY: caller contract.
+        let path = match unsafe { path_arg(path, "idc_verifier_apply_delta") } {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        match v.apply_delta_file(path) {
+            Ok(()) => IDC_OK,
+            Err(e) => index_error(&e),
+        }
+    })
+}
+
+/// Swap in a newer snapshot file (verified first). Safe while other threads verify; a snapshot
+/// older than what the verifier has reached is refused with `IDC_ERR_OUT_OF_ORDER`.
+///
+/// # Safety
+/// `v` a live verifier; `path` a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn idc_verifier_swap_snapshot(
+    v: *const idc_verifier,
+    path: *const c_char,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let Some(v) = (unsafe { as_ref(v) }) else {
+            return fail(
+                IDC_ERR_NULL_ARGUMENT,
+                "idc_verifier_swap_snapshot: verifier is NULL",
+            );
+        };
+        // SAFETY: caller contract.
+        let path = match unsafe { path_arg(path, "idc_verifier_swap_snapshot") } {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        match v.swap_snapshot(path) {
+            Ok(()) => IDC_OK,
+            Err(e) => index_error(&e),
+        }
+    })
+}
+
+/// What the verifier holds now.
+///
+/// # Safety
+/// `v` a live verifier; `out` pointing to an `idc_verifier_info`.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn idc_verifier_info_get(
+    v: *const idc_verifier,
+    out: *mut idc_verifier_info,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let Some(v) = (unsafe { as_ref(v) }) else {
+            return fail(
+                IDC_ERR_NULL_ARGUMENT,
+                "idc_verifier_info_get: verifier is NULL",
+            );
+        };
+        if out.is_null() {
+            return fail(IDC_ERR_NULL_ARGUMENT, "idc_verifier_info_get: out is NULL");
+        }
+        let i = v.info();
+        let info = idc_verifier_info {
+            snapshot_id: i.snapshot.snapshot_id,
+            profile: i.snapshot.profile as u8,
+            stale: i.stale as u8,
+            as_of_unix: i.snapshot.as_of.timestamp(),
+            fresh_as_of_unix: i.fresh_as_of.timestamp(),
+            journal_seq: i.journal_seq,
+            deltas_applied: i.deltas_applied,
+            card_count: i.snapshot.card_count,
+            blacklist_count: i.snapshot.blacklist_count,
+        };
+        // SAFETY: non-NULL and writable (caller contract).
+        unsafe { out.write(info) };
+        IDC_OK
+    })
+}

@@ -1,0 +1,70 @@
+#!/usr/bin/env bash
+# The C library's suites (run by scripts/test-all.sh, the README's test command):
+# - installs the library with ffi/install.sh into a temporary prefix;
+# - builds tests/c/test_idcard.c with -Wall -Wextra -Werror against it through pkg-config and runs
+#   it under ASan/UBSan, then (built without sanitizers) under valgrind;
+# - builds tests/cpp/test_hpp.cpp (idcard.hpp, -std=c++17, with and without exceptions) and
+#   examples/c/bank_check.c;
+# - builds the cxx bridge and runs tests/cpp/bridge_test.cpp (a loss report driven from C++).
+set -euo pipefail
+root="$(cd "$(dirname "$0")/../.." && pwd)"
+cd "$root"
+work="$(mktemp -d)"
+trap 'rm -rf "$work"' EXIT
+
+if ! command -v pkg-config >/dev/null 2>&1; then
+  echo "== installing pkg-config"
+  (apt-get install -y -qq pkg-config >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq pkg-config)) || true
+fi
+if ! command -v valgrind >/dev/null 2>&1; then
+  echo "== installing valgrind"
+  (apt-get install -y -qq valgrind >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq valgrind)) || true
+fi
+
+echo "== C library: install into a temporary prefix"
+./ffi/install.sh --prefix "$work/prefix" >/dev/null
+export PKG_CONFIG_PATH="$work/prefix/lib/pkgconfig"
+if command -v pkg-config >/dev/null 2>&1; then
+  flags="$(pkg-config --cflags --libs idcard)"
+else
+  flags="-I$work/prefix/include -L$work/prefix/lib -Wl,-rpath,$work/prefix/lib -lidcard"
+fi
+cargo run --release --locked -q -p idcard-ffi --example make_test_data -- "$work/data" >/dev/null
+
+echo "== C suite under ASan/UBSan"
+cc -std=c11 -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -pthread \
+  tests/c/test_idcard.c $flags -o "$work/test_asan"
+ASAN_OPTIONS=detect_leaks=1 "$work/test_asan" "$work/data" 2> "$work/asan.log" || { cat "$work/asan.log"; exit 1; }
+if grep -q "ERROR: \(Address\|Leak\)Sanitizer\|runtime error:" "$work/asan.log"; then cat "$work/asan.log"; exit 1; fi
+
+if command -v valgrind >/dev/null 2>&1; then
+  echo "== C suite under valgrind"
+  cc -std=c11 -Wall -Wextra -Werror -g -pthread tests/c/test_idcard.c $flags -o "$work/test_plain"
+  valgrind -q --error-exitcode=1 --leak-check=full --errors-for-leak-kinds=definite,indirect \
+    "$work/test_plain" "$work/data" 2> "$work/valgrind.log" || { cat "$work/valgrind.log"; exit 1; }
+else
+  echo "valgrind is not available: the valgrind run is skipped" >&2
+  exit 1
+fi
+
+echo "== C++ header"
+c++ -std=c++17 -Wall -Wextra -Werror -fsanitize=address,undefined tests/cpp/test_hpp.cpp $flags -o "$work/test_hpp"
+"$work/test_hpp" "$work/data" 2> /dev/null
+c++ -std=c++17 -Wall -Wextra -Werror -fno-exceptions tests/cpp/test_hpp.cpp $flags -o "$work/test_hpp_noexc"
+"$work/test_hpp_noexc" "$work/data" 2> /dev/null
+
+echo "== examples/c/bank_check.c"
+cc -std=c11 -Wall -Wextra -Werror examples/c/bank_check.c $flags -o "$work/bank_check"
+first=$(head -1 "$work/data/cards.txt")
+out=$("$work/bank_check" "$work/data/bank.idcs" ${first% *} || true)
+echo "$out"
+case "$out" in LOST*) ;; *) echo "bank_check: unexpected answer" >&2; exit 1 ;; esac
+
+echo "== cxx bridge for the national platform"
+cargo build --release --locked -q -p idcard-cxx
+target_dir="${CARGO_TARGET_DIR:-$root/target}"
+mkdir -p "$work/inc"
+ln -s "$root/ffi/cxx" "$work/inc/idcard-cxx"
+c++ -std=c++17 -Wall -Wextra -Werror -I "$target_dir/cxxbridge" -I "$work/inc" tests/cpp/bridge_test.cpp \
+  "$target_dir/release/libidcard_cxx.a" -lpthread -ldl -lm -o "$work/bridge_test"
+"$work/bridge_test" "$work/bridge-data"
