@@ -12,3 +12,14 @@ IDCARD_NO_AVX2=1 cargo test --locked -p idcard --test index
 
 echo "== C library, C++ header and cxx bridge (ASan/UBSan, valgrind)"
 ./tests/c/run.sh
+
+echo "== Python package: build, stub check (mypy stubtest), pytest"
+python3 -m venv .venv
+.venv/bin/pip install -q --disable-pip-version-check numpy pandas pytest mypy
+.venv/bin/pip install -q --disable-pip-version-check ./bindings/python
+data="$(mktemp -d)"
+trap 'rm -rf "$data"' EXIT
+cargo run --release --locked -q -p idcard-ffi --example make_test_data -- "$data" >/dev/null
+cargo build --locked -q -p idcard-cli
+(cd "$data" && "$OLDPWD/.venv/bin/python" -m mypy.stubtest idcard)
+IDCARD_TEST_DATA="$data" IDCARD_CLI="$PWD/target/debug/idcard" .venv/bin/python -m pytest -q bindings/python/tests

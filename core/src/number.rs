@@ -676,7 +676,9 @@ fn normalise_slow(input: &[u8], out: &mut [u8; 18]) -> Result<usize, NumberError
     let text = std::str::from_utf8(input).map_err(|e| NumberError::NotUtf8 {
         position: e.valid_up_to() + 1,
     })?;
-    let text = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}');
+    // Surrounding blanks, a byte-order mark, and NUL padding (fixed-width C strings and NumPy
+    // `S` arrays) are not part of the number.
+    let text = text.trim_matches(|c: char| c.is_whitespace() || c == '\u{feff}' || c == '\0');
     let len = text.chars().count();
     if len != 18 && len != 15 {
         return Err(NumberError::Length { found: len });

@@ -302,6 +302,22 @@ impl Ctx<'_> {
     }
 }
 
+/// Read the records of a data directory without opening it for writing (an engine may be running
+/// on it): decoded, from sequence `from` on. For analysts (the Python package) and auditors.
+pub fn read_records(
+    dir: impl AsRef<Path>,
+    from: u64,
+) -> Result<impl Iterator<Item = Result<(u64, Record), EngineError>>, EngineError> {
+    Ok(
+        crate::journal::read_dir(dir.as_ref().join("journal"), from)?.map(|item| {
+            let (seq, payload) = item?;
+            let record =
+                Record::decode(&payload).map_err(|what| EngineError::Replay { seq, what })?;
+            Ok((seq, record))
+        }),
+    )
+}
+
 /// The person present at the counter: their number (as read from their papers) and, when
 /// needed, a fingerprint sample.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -597,6 +597,35 @@ impl Verifier {
         });
     }
 
+    /// As [`Verifier::verify_batch_packed`] with the dates as days since 1970-01-01 (NumPy's
+    /// `datetime64[D]`). Dates out of range answer `InvalidNumber`.
+    ///
+    /// # Panics
+    /// When `numbers.len() != 18 * out.len()` or `valid_from_days.len() != out.len()`.
+    pub fn verify_batch_packed_days(
+        &self,
+        numbers: &[u8],
+        valid_from_days: &[i64],
+        out: &mut [CardStatus],
+    ) {
+        assert_eq!(
+            numbers.len(),
+            18 * out.len(),
+            "verify_batch_packed_days: numbers length"
+        );
+        assert_eq!(
+            valid_from_days.len(),
+            out.len(),
+            "verify_batch_packed_days: dates length"
+        );
+        let g = self.shared.current.load();
+        let snap = &g.snapshot;
+        self.pipeline(&g, out, |i| {
+            let days = i32::try_from(valid_from_days[i]).ok()?;
+            Some(snap.card_hash(self.key_of(&numbers[18 * i..18 * i + 18], days)?))
+        });
+    }
+
     /// Statuses of many cards given as number strings and dates.
     ///
     /// # Panics

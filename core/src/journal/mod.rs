@@ -468,8 +468,37 @@ impl Journal {
             from,
             upto,
             expected: None,
+            tolerate_tail: false,
         })
     }
+}
+
+/// Read the journal in `dir` without opening it for writing (another process may be appending):
+/// records from `from` on, every frame checked; a cut-short frame at the very end (a write in
+/// progress, or a torn tail not yet recovered) ends the iteration.
+pub fn read_dir(dir: impl AsRef<Path>, from: u64) -> Result<JournalReader, JournalError> {
+    let dir = dir.as_ref();
+    if !dir.is_dir() {
+        return Err(io_err(dir)(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no journal directory",
+        )));
+    }
+    let segments = list_segments(dir)?;
+    let mut start = 0;
+    for (i, (first, _)) in segments.iter().enumerate() {
+        if *first <= from {
+            start = i;
+        }
+    }
+    Ok(JournalReader {
+        segments: segments[start..].to_vec(),
+        current: None,
+        from,
+        upto: u64::MAX,
+        expected: None,
+        tolerate_tail: true,
+    })
 }
 
 /// Iterator over `(seq, payload)` records (see [`Journal::read_from`]).
@@ -479,6 +508,8 @@ pub struct JournalReader {
     from: u64,
     upto: u64,
     expected: Option<u64>,
+    /// Read-only readers stop at a cut-short frame at the end of the last segment.
+    tolerate_tail: bool,
 }
 
 impl Iterator for JournalReader {
@@ -532,6 +563,10 @@ impl Iterator for JournalReader {
                     if seq >= self.from {
                         return Some(Ok((seq, payload)));
                     }
+                }
+                Parsed::Short if self.tolerate_tail && self.segments.is_empty() => {
+                    self.current = None;
+                    return None;
                 }
                 Parsed::Short => {
                     return Some(Err(JournalError::Corrupt {
