@@ -281,7 +281,7 @@ impl Engine {
             if ctx.state.blacklist.contains_key(&number) {
                 return Err(ctx.refuse("blacklisted", "the applicant is on the list of people refused off-site applications (A6): apply at the household registration place"));
             }
-            if ctx.state.applications.values().any(|a| a.number == number && !matches!(a.state, ApplicationState::Issued | ApplicationState::Rejected(_))) {
+            if ctx.state.applications_of(number).any(|a| !matches!(a.state, ApplicationState::Issued | ApplicationState::Rejected(_))) {
                 return Err(ctx.refuse("application_open", "an application of this person is already in progress"));
             }
             // The card asked about.
@@ -477,9 +477,10 @@ impl Engine {
             if app.kind.is_renewal() && !old_card_returned {
                 missing.push("the old card (handed back on renewal, A4)");
             }
-            let temp = ctx.state.temp_cards.values().find(|t| {
-                t.number == app.number && t.state == crate::temporary::TempCardState::Issued
-            });
+            let temp = ctx
+                .state
+                .temp_cards_of(app.number)
+                .find(|t| t.state == crate::temporary::TempCardState::Issued);
             if temp.is_some() && !temporary_card_returned {
                 missing.push("the temporary resident identity card (handed back now, T5)");
             }
@@ -598,6 +599,11 @@ pub(crate) fn apply(state: &mut crate::engine::State, seq: u64, event: &Event) {
             let mut app = (**app).clone();
             app.id = seq;
             app.pickup_receipt = receipt(seq, app.number);
+            state
+                .applications_of
+                .entry(app.number)
+                .or_default()
+                .push(seq);
             state.applications.insert(seq, app);
         }
         Event::ApplicationReviewed {

@@ -155,13 +155,12 @@ fn end_of_next_china_day(now: DateTime<Utc>) -> i64 {
 
 impl Ctx<'_> {
     fn in_progress(&self, number: IdNumber) -> bool {
-        self.state.applications.values().any(|a| {
-            a.number == number
-                && !matches!(
-                    a.state,
-                    crate::offsite::ApplicationState::Issued
-                        | crate::offsite::ApplicationState::Rejected(_)
-                )
+        self.state.applications_of(number).any(|a| {
+            !matches!(
+                a.state,
+                crate::offsite::ApplicationState::Issued
+                    | crate::offsite::ApplicationState::Rejected(_)
+            )
         })
     }
 }
@@ -303,9 +302,8 @@ impl Engine {
             }
             if ctx
                 .state
-                .temp_cards
-                .values()
-                .any(|t| t.number == number && t.state != TempCardState::Returned)
+                .temp_cards_of(number)
+                .any(|t| t.state != TempCardState::Returned)
             {
                 return Err(ctx.refuse(
                     "temporary_card_out",
@@ -448,6 +446,7 @@ pub(crate) fn apply(state: &mut crate::engine::State, seq: u64, record: &crate::
         Event::TemporaryCardApplied(t) => {
             let mut t = (**t).clone();
             t.id = seq;
+            state.temp_cards_of.entry(t.number).or_default().push(seq);
             state.temp_cards.insert(seq, t);
         }
         Event::TemporaryCardIssued {

@@ -782,3 +782,23 @@ fn t2_under_16_through_a_guardian() {
         "no_application_in_progress"
     );
 }
+
+/// The per-person indexes of applications and temporary cards are not stored in checkpoints:
+/// they are rebuilt when one is loaded, so "already in progress" still holds after a restart.
+#[test]
+fn a4_open_applications_are_known_after_reloading_a_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _gz) = setup(dir.path());
+    let point = w.actor(StationKind::OffsiteAcceptancePoint).clone();
+    let req = bob_renewal(&w);
+    w.engine.apply_offsite(&point, &req).unwrap();
+    w.engine.checkpoint().unwrap();
+    let before = w.engine.with_state(|s| s.clone());
+    assert_eq!(before.applications_of(w.bob).count(), 1);
+    let clock = w.clock.clone();
+    drop(w);
+    let (e, report) = idcard::engine::Engine::open(dir.path(), options(clock)).unwrap();
+    assert_eq!(report.checkpoint_seq, Some(before.last_seq));
+    assert_eq!(e.with_state(|s| s.clone()), before);
+    assert_eq!(code(e.apply_offsite(&point, &req)), "application_open");
+}

@@ -86,7 +86,8 @@ pub(super) fn read(path: &Path) -> Result<State, EngineError> {
     if xxh3_64(body) != sum {
         return Err(bad("checksum mismatch".into()));
     }
-    let state: State = postcard::from_bytes(body).map_err(|e| bad(e.to_string()))?;
+    let mut state: State = postcard::from_bytes(body).map_err(|e| bad(e.to_string()))?;
+    state.rebuild_derived();
     if state.last_seq != seq {
         return Err(bad(format!(
             "state is at {}, header says {seq}",

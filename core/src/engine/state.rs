@@ -152,6 +152,13 @@ pub struct State {
     pub temp_certs: BTreeMap<u64, crate::temporary::TempCertificate>,
     /// Temporary resident cards by id (T1-T5).
     pub temp_cards: BTreeMap<u64, crate::temporary::TempCard>,
+    /// Each person's off-site applications, oldest first (derived from `applications`; not
+    /// stored in checkpoints, rebuilt when one is loaded).
+    #[serde(skip)]
+    pub applications_of: HashMap<IdNumber, Vec<u64>>,
+    /// Each person's temporary resident cards, oldest first (derived from `temp_cards`).
+    #[serde(skip)]
+    pub temp_cards_of: HashMap<IdNumber, Vec<u64>>,
 }
 
 impl State {
@@ -339,6 +346,43 @@ impl State {
             | Event::TemporaryCardIssued { .. }
             | Event::TemporaryCardReturned { .. } => crate::temporary::apply(self, seq, record),
         }
+    }
+
+    /// Rebuild the derived indexes (`applications_of`, `temp_cards_of`) after loading a
+    /// checkpoint.
+    pub(crate) fn rebuild_derived(&mut self) {
+        self.applications_of.clear();
+        for (id, a) in &self.applications {
+            self.applications_of.entry(a.number).or_default().push(*id);
+        }
+        self.temp_cards_of.clear();
+        for (id, t) in &self.temp_cards {
+            self.temp_cards_of.entry(t.number).or_default().push(*id);
+        }
+    }
+
+    /// The person's off-site applications, oldest first.
+    pub fn applications_of(
+        &self,
+        number: IdNumber,
+    ) -> impl Iterator<Item = &crate::offsite::Application> {
+        self.applications_of
+            .get(&number)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.applications.get(id))
+    }
+
+    /// The person's temporary resident cards, oldest first.
+    pub fn temp_cards_of(
+        &self,
+        number: IdNumber,
+    ) -> impl Iterator<Item = &crate::temporary::TempCard> {
+        self.temp_cards_of
+            .get(&number)
+            .into_iter()
+            .flatten()
+            .filter_map(|id| self.temp_cards.get(id))
     }
 
     fn register_card(&mut self, key: CardKey, period: ValidityPeriod, fingerprints: bool) {
