@@ -146,7 +146,14 @@ pub struct Journal {
     synced: Condvar,
     /// Held by the one leader writing and syncing a batch.
     segment: Mutex<Segment>,
+    /// Where some records start (sequence, segment, byte offset): one at least every
+    /// [`MARK_EVERY`] bytes written by this process, so readers seek instead of scanning a
+    /// segment from its start.
+    marks: Mutex<Vec<(u64, PathBuf, u64)>>,
 }
+
+/// Bytes between two read marks.
+const MARK_EVERY: u64 = 1 << 20;
 
 impl std::fmt::Debug for Journal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -339,6 +346,7 @@ impl Journal {
             }),
             synced: Condvar::new(),
             segment: Mutex::new(segment),
+            marks: Mutex::new(Vec::new()),
         };
         Ok((journal, recovery))
     }
@@ -442,6 +450,16 @@ impl Journal {
             *seg = Segment { file, path, len: 0 };
         }
         let path = seg.path.clone();
+        {
+            let mut marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+            let due = match marks.last() {
+                Some((_, p, at)) => *p != path || seg.len >= at + MARK_EVERY,
+                None => true,
+            };
+            if due && seg.len > 0 {
+                marks.push((first_seq, path.clone(), seg.len));
+            }
+        }
         seg.file.write_all(batch).map_err(io_err(&path))?;
         if self.options.sync {
             seg.file.sync_data().map_err(io_err(&path))?;
@@ -462,6 +480,14 @@ impl Journal {
                 start = i;
             }
         }
+        // Seek to the last mark at or before `from` in that segment, if there is one.
+        let seek = segments.get(start).and_then(|(_, path)| {
+            let marks = self.marks.lock().unwrap_or_else(|p| p.into_inner());
+            let i = marks.partition_point(|(seq, _, _)| *seq <= from);
+            i.checked_sub(1)
+                .map(|i| marks[i].clone())
+                .filter(|(_, p, _)| p == path)
+        });
         Ok(JournalReader {
             segments: segments[start..].to_vec(),
             current: None,
@@ -469,6 +495,8 @@ impl Journal {
             upto,
             expected: None,
             tolerate_tail: false,
+            seek: seek.map(|(seq, _, offset)| (seq, offset)),
+            base: 0,
         })
     }
 }
@@ -498,12 +526,18 @@ pub fn read_dir(dir: impl AsRef<Path>, from: u64) -> Result<JournalReader, Journ
         upto: u64::MAX,
         expected: None,
         tolerate_tail: true,
+        seek: None,
+        base: 0,
     })
 }
 
 /// Iterator over `(seq, payload)` records (see [`Journal::read_from`]).
 pub struct JournalReader {
     segments: Vec<(u64, PathBuf)>,
+    /// Start the first segment at this record (sequence, byte offset) instead of its start.
+    seek: Option<(u64, u64)>,
+    /// Byte offset in its segment of the buffer being read.
+    base: u64,
     current: Option<(Vec<u8>, usize, PathBuf)>,
     from: u64,
     upto: u64,
@@ -523,9 +557,15 @@ impl Iterator for JournalReader {
                 }
                 let (first, path) = self.segments.remove(0);
                 let mut bytes = Vec::new();
-                if let Err(e) = File::open(&path).and_then(|mut f| f.read_to_end(&mut bytes)) {
+                let (first, offset) = self.seek.take().unwrap_or((first, 0));
+                let read = File::open(&path).and_then(|mut f| {
+                    f.seek(std::io::SeekFrom::Start(offset))?;
+                    f.read_to_end(&mut bytes)
+                });
+                if let Err(e) = read {
                     return Some(Err(io_err(&path)(e)));
                 }
+                self.base = offset;
                 if self.expected.is_some_and(|e| e != first) {
                     return Some(Err(JournalError::Corrupt {
                         segment: path.display().to_string(),
@@ -553,7 +593,7 @@ impl Iterator for JournalReader {
                     if seq != expected {
                         return Some(Err(JournalError::Corrupt {
                             segment: path.display().to_string(),
-                            offset: *at as u64,
+                            offset: self.base + *at as u64,
                             what: format!("sequence {seq} where {expected} was expected"),
                         }));
                     }
@@ -571,14 +611,14 @@ impl Iterator for JournalReader {
                 Parsed::Short => {
                     return Some(Err(JournalError::Corrupt {
                         segment: path.display().to_string(),
-                        offset: *at as u64,
+                        offset: self.base + *at as u64,
                         what: "frame cut short".into(),
                     }));
                 }
                 Parsed::Bad(what) => {
                     return Some(Err(JournalError::Corrupt {
                         segment: path.display().to_string(),
-                        offset: *at as u64,
+                        offset: self.base + *at as u64,
                         what,
                     }));
                 }
@@ -595,6 +635,37 @@ mod tests {
         JournalOptions {
             segment_bytes: 256,
             sync: true,
+        }
+    }
+
+    /// Readers seek to the nearest mark instead of scanning a segment from its start; what
+    /// they return is the same as a full scan.
+    #[test]
+    fn read_from_seeks_to_marks_and_returns_the_same_records() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = JournalOptions {
+            segment_bytes: 3 << 20,
+            sync: false,
+        };
+        let (j, _) = Journal::open(dir.path(), options).unwrap();
+        for i in 0..5000u32 {
+            let payload = vec![(i % 251) as u8; 1000 + (i % 7) as usize];
+            assert_eq!(j.append(&payload).unwrap(), i as u64 + 1);
+        }
+        let marks = j.marks.lock().unwrap().clone();
+        assert!(marks.len() >= 3, "{} marks", marks.len());
+        for from in [1u64, 2, 1000, 1048, 1049, 2500, 3333, 4999, 5000, 5001] {
+            let got: Vec<(u64, Vec<u8>)> = j.read_from(from).unwrap().map(Result::unwrap).collect();
+            let full: Vec<(u64, Vec<u8>)> = read_dir(dir.path(), from)
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert_eq!(got, full, "from {from}");
+            assert_eq!(got.len() as u64, 5001 - from.min(5001), "from {from}");
+            if let Some((seq, p)) = got.first() {
+                assert_eq!(*seq, from);
+                assert_eq!(p[0], ((from - 1) % 251) as u8);
+            }
         }
     }
 
