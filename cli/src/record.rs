@@ -441,6 +441,10 @@ pub enum PublishCommand {
         /// The base snapshot.
         #[arg(long)]
         base: PathBuf,
+        /// Start at this journal sequence: the `to` of the previous delta of a chain (default:
+        /// the snapshot's own sequence).
+        #[arg(long)]
+        since: Option<u64>,
         /// Output file.
         #[arg(short = 'o', long)]
         output: PathBuf,
@@ -1063,10 +1067,11 @@ pub fn publish(cmd: PublishCommand) -> anyhow::Result<ExitCode> {
             data,
             who,
             base,
+            since,
             output,
         } => {
             let engine = open(&data)?;
-            let r = engine.publish_delta(&who.actor()?, &base, &output);
+            let r = engine.publish_delta_since(&who.actor()?, &base, since, &output);
             let code = finish(data.json, r, |p| {
                 format!(
                     "published {}: sequence {} to {}, {} card changes, {} blacklist changes, {} bytes",

@@ -134,17 +134,64 @@ impl Engine {
         base: impl AsRef<Path>,
         path: impl AsRef<Path>,
     ) -> Result<Published, EngineError> {
+        self.publish_delta_since(actor, base, None, path)
+    }
+
+    /// Publish a delta on the snapshot `base` that starts at journal sequence `since` (the
+    /// `to_seq` of the previous delta of a chain; `None`: the snapshot's own sequence). A
+    /// verifier that has applied the chain up to `since` applies it next (docs/FORMAT.md §5).
+    ///
+    /// ```
+    /// # use idcard::engine::{Engine, EngineOptions};
+    /// # use idcard::index::{Profile, Verifier};
+    /// # use idcard::station::{Actor, Officer, Station, StationKind};
+    /// # let dir = tempfile::tempdir()?;
+    /// # let (engine, _) = Engine::open(dir.path().join("data"), EngineOptions::default())?;
+    /// # let bureau = Station { id: "B".parse()?, kind: StationKind::CountyBureau,
+    /// #     division: idcard::DivisionCode::new(110105).unwrap(), name: "b".into() };
+    /// # engine.bootstrap(bureau, Officer { id: "O".parse()?, name: "o".into(),
+    /// #     station: "B".parse()?, active: true })?;
+    /// let chief = Actor::new("O", "B")?;
+    /// let base = dir.path().join("bank.idcs");
+    /// engine.publish_snapshot(&chief, Profile::Bank, &base)?;
+    /// let verifier = Verifier::open(&base)?;
+    /// // … commands …
+    /// let first = engine.publish_delta_since(&chief, &base, None, dir.path().join("1.idcd"))?;
+    /// verifier.apply_delta_file(&first.path)?;
+    /// // … more commands …
+    /// let second = engine.publish_delta_since(&chief, &base, Some(first.to_seq),
+    ///     dir.path().join("2.idcd"))?;
+    /// verifier.apply_delta_file(&second.path)?;
+    /// assert_eq!(verifier.info().journal_seq, second.to_seq);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn publish_delta_since(
+        &self,
+        actor: &Actor,
+        base: impl AsRef<Path>,
+        since: Option<u64>,
+        path: impl AsRef<Path>,
+    ) -> Result<Published, EngineError> {
         let (base, path) = (base.as_ref(), path.as_ref());
         let snapshot = Snapshot::open(base)?;
         let info = snapshot.info().clone();
         drop(snapshot);
         self.run(actor, CommandKind::Publish, |ctx| {
-            let from = info.journal_seq;
+            let from = since.unwrap_or(info.journal_seq);
             let to = ctx.state.last_seq;
             if from > to {
                 return Err(ctx.refuse(
                     "snapshot_from_elsewhere",
-                    format!("the base snapshot is at sequence {from}, beyond this record's {to}"),
+                    format!("the delta would start at sequence {from}, beyond this record's {to}"),
+                ));
+            }
+            if from < info.journal_seq {
+                return Err(ctx.refuse(
+                    "before_snapshot",
+                    format!(
+                        "the delta would start at sequence {from}, before its base snapshot's {}",
+                        info.journal_seq
+                    ),
                 ));
             }
             let mut cards = Vec::new();
