@@ -6,6 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod dataset;
+mod demo;
 mod id;
 mod offsite;
 mod progress;
@@ -25,6 +27,11 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// The main job: a synthetic nation end to end — population, counter work through the real
+    /// workflows, publishing to a bank verifier checking cards on every core, and a report.
+    Demo(demo::DemoArgs),
+    /// Synthetic datasets: CARDS.csv, BLACKLIST.csv, PEOPLE.csv, ISSUED.csv, QUERIES.csv.
+    Gen(dataset::GenArgs),
     /// Identity numbers: validate, normalise, decode (N1-N3).
     #[command(subcommand)]
     Id(id::IdCommand),
@@ -81,6 +88,8 @@ enum Command {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Demo(args) => demo::run(args, cli.quiet),
+        Command::Gen(args) => dataset::run(args, cli.quiet),
         Command::Id(cmd) => id::run(cmd),
         Command::Snapshot(cmd) => snapshot::run_snapshot(cmd, cli.quiet),
         Command::Verify(args) => snapshot::verify(args),

@@ -1,0 +1,296 @@
+//! End to end: a small `idcard demo`, its report checked against the journal it wrote and
+//! against a bank verifier rebuilt from the files it published.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::Command;
+
+use idcard::engine::{Event, State, read_records};
+use idcard::index::{CardStatus, Verifier};
+use serde_json::Value;
+
+fn demo(dir: &Path, people: u32, days: u32, seed: u64) -> Value {
+    let out = Command::new(env!("CARGO_BIN_EXE_idcard"))
+        .args([
+            "demo",
+            "--people",
+            &people.to_string(),
+            "--days",
+            &days.to_string(),
+        ])
+        .arg("--seed")
+        .arg(seed.to_string())
+        .arg("--data")
+        .arg(dir)
+        .args(["--json", "--quiet", "--threads", "1"])
+        .output()
+        .expect("runs");
+    assert!(
+        out.status.success(),
+        "demo failed ({:?}): {}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON report")
+}
+
+fn name<T: serde::Serialize>(v: T) -> String {
+    serde_json::to_value(v)
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn l3_s1_demo_report_agrees_with_the_journal_and_every_lost_card_is_lost_at_the_bank() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("demo");
+    let report = demo(&dir, 60_000, 10, 7);
+
+    // Replay the journal: event counts, refusals, and the state.
+    let mut events: BTreeMap<String, u64> = BTreeMap::new();
+    let mut refusals: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut state = State::default();
+    for item in read_records(dir.join("record"), 1).unwrap() {
+        let (seq, record) = item.unwrap();
+        *events.entry(record.event.kind().to_string()).or_default() += 1;
+        if let Event::CommandRefused { command, code, .. } = &record.event {
+            *refusals.entry((name(command), code.clone())).or_default() += 1;
+        }
+        state.apply(seq, &record);
+    }
+
+    // The report's events by kind are the journal's.
+    let reported: BTreeMap<String, u64> = serde_json::from_value(report["events"].clone()).unwrap();
+    assert_eq!(reported, events);
+    assert_eq!(report["journal"]["records"], state.last_seq);
+
+    // What the counters saw: every refusal they were told of is in the journal, and nothing
+    // else was refused; the accepted commands match the events they record (S1).
+    let mut seen_refused: BTreeMap<(String, String), u64> = BTreeMap::new();
+    let mut accepted: BTreeMap<String, u64> = BTreeMap::new();
+    for c in report["commands"].as_array().unwrap() {
+        let command = c["command"].as_str().unwrap().to_string();
+        accepted.insert(command.clone(), c["accepted"].as_u64().unwrap());
+        for (code, n) in c["reasons"].as_object().unwrap() {
+            seen_refused.insert((command.clone(), code.clone()), n.as_u64().unwrap());
+        }
+    }
+    assert_eq!(seen_refused, refusals);
+    assert!(
+        refusals.len() >= 8,
+        "the demo exercises many refusal reasons: {refusals:?}"
+    );
+    for (command, event) in [
+        ("cancel_loss", "loss_cancelled"),
+        ("report_hit", "hit_reported"),
+        ("acknowledge_hit", "hit_acknowledged"),
+        ("intake_found_card", "found_card_taken_in"),
+        ("return_found_card", "found_card_returned"),
+        ("apply_offsite", "application_accepted"),
+        ("produce_card", "application_card_produced"),
+        ("issue_card", "application_card_issued"),
+        ("extend_deadline", "deadline_extended"),
+        (
+            "issue_temporary_certificate",
+            "temporary_certificate_issued",
+        ),
+        ("use_temporary_certificate", "temporary_certificate_used"),
+        ("apply_temporary_card", "temporary_card_applied"),
+        ("issue_temporary_card", "temporary_card_issued"),
+        ("record_death", "person_died"),
+    ] {
+        assert_eq!(
+            accepted.get(command).copied().unwrap_or(0),
+            events.get(event).copied().unwrap_or(0),
+            "{command} accepted vs {event} recorded"
+        );
+    }
+    assert!(events["loss_reported"] >= accepted["report_loss"]);
+    assert!(accepted["apply_offsite"] > 0 && accepted["report_loss"] > 0);
+
+    // The bank: the published snapshot plus every delta, in order, answers what the record
+    // says for every card that is not valid — in particular every lost card is lost.
+    let publish = dir.join("publish");
+    let verifier = Verifier::open(publish.join("bank.idcs")).unwrap();
+    let mut deltas: Vec<_> = std::fs::read_dir(publish.join("bank-deltas"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    deltas.sort();
+    assert_eq!(deltas.len() as u64, report["publishing"]["bank_deltas"]);
+    for d in &deltas {
+        verifier.apply_delta_file(d).unwrap();
+    }
+    let mut lost = 0;
+    let mut superseded = 0;
+    for c in state.cards.values() {
+        match c.status {
+            CardStatus::Valid => {}
+            CardStatus::Lost | CardStatus::Stolen => {
+                lost += 1;
+                assert_eq!(verifier.verify(c.key), c.status, "{:?}", c.key);
+            }
+            other => {
+                superseded += 1;
+                assert_eq!(verifier.verify(c.key), other, "{:?}", c.key);
+            }
+        }
+    }
+    assert!(
+        lost > 20 && superseded > 0,
+        "lost {lost}, superseded {superseded}"
+    );
+    assert_eq!(
+        report["consistency"]["lost_or_stolen_in_record"].as_u64(),
+        Some(lost)
+    );
+    assert_eq!(
+        report["consistency"]["bank_disagrees"],
+        serde_json::json!([])
+    );
+    assert_eq!(report["loss_to_bank"]["not_seen"], 0);
+    assert!(report["verification"]["checks"].as_u64().unwrap() > 0);
+    let latency = &report["loss_to_bank"]["latency_ms"];
+    assert!(latency["count"].as_u64().unwrap() > 0);
+}
+
+#[test]
+fn demo_is_deterministic_from_its_seed_and_refuses_a_used_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let a = demo(&tmp.path().join("a"), 5000, 6, 11);
+    let b = demo(&tmp.path().join("b"), 5000, 6, 11);
+    assert_eq!(a["events"], b["events"]);
+    assert_eq!(a["commands"], b["commands"]);
+    assert_eq!(a["population"], b["population"]);
+    let c = demo(&tmp.path().join("c"), 5000, 6, 12);
+    assert_ne!(a["events"], c["events"], "another seed, another nation");
+
+    // The record is never overwritten.
+    let out = Command::new(env!("CARGO_BIN_EXE_idcard"))
+        .args([
+            "demo", "--people", "1000", "--days", "1", "--quiet", "--data",
+        ])
+        .arg(tmp.path().join("a"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("is not empty"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn gen_writes_datasets_the_cli_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("data");
+    let bin = env!("CARGO_BIN_EXE_idcard");
+    let r = Command::new(bin)
+        .args([
+            "gen",
+            "--people",
+            "5000",
+            "--lost-rate",
+            "0.05",
+            "--json",
+            "-q",
+            "-o",
+        ])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let summary: Value = serde_json::from_slice(&r.stdout).unwrap();
+    let lost =
+        summary["listed_lost"].as_u64().unwrap() + summary["listed_stolen"].as_u64().unwrap();
+    let issued = summary["issued_cards"].as_u64().unwrap();
+    // 5 % of the issued cards, within a wide margin.
+    assert!(
+        lost * 100 > issued * 3 && lost * 100 < issued * 7,
+        "{lost} of {issued}"
+    );
+    // The snapshot builder and the record read what gen wrote.
+    let snap = tmp.path().join("p.idcs");
+    let r = Command::new(bin)
+        .args(["snapshot", "build", "--profile", "police", "-q", "--cards"])
+        .arg(out.join("CARDS.csv"))
+        .arg("--blacklist")
+        .arg(out.join("BLACKLIST.csv"))
+        .arg("-o")
+        .arg(&snap)
+        .output()
+        .unwrap();
+    assert!(r.status.success(), "{}", String::from_utf8_lossy(&r.stderr));
+    let queries = std::fs::read(out.join("QUERIES.csv")).unwrap();
+    let mut child = Command::new(bin)
+        .args(["verify", "--snapshot"])
+        .arg(&snap)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(&queries).unwrap();
+    let r = child.wait_with_output().unwrap();
+    let text = String::from_utf8(r.stdout).unwrap();
+    let count = |s: &str| text.lines().filter(|l| l.ends_with(s)).count();
+    assert!(
+        count(",valid") > count(",lost") && count(",lost") > 0,
+        "{text:.300}"
+    );
+    assert_eq!(count(",invalid_number"), 0);
+    let data = tmp.path().join("record");
+    let run = |args: &[&str]| {
+        let r = Command::new(bin).args(args).output().unwrap();
+        assert!(
+            r.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&r.stderr)
+        );
+    };
+    let d = data.to_str().unwrap();
+    run(&[
+        "init",
+        "--data",
+        d,
+        "--bureau-id",
+        "B",
+        "--division",
+        "110105",
+        "--name",
+        "b",
+        "--officer-id",
+        "O",
+        "--officer-name",
+        "o",
+    ]);
+    let people = out.join("PEOPLE.csv");
+    let issued_csv = out.join("ISSUED.csv");
+    run(&[
+        "population",
+        "import",
+        "--data",
+        d,
+        "--officer",
+        "O",
+        "--station",
+        "B",
+        "--file",
+        people.to_str().unwrap(),
+    ]);
+    run(&[
+        "card",
+        "import",
+        "--data",
+        d,
+        "--officer",
+        "O",
+        "--station",
+        "B",
+        "--file",
+        issued_csv.to_str().unwrap(),
+    ]);
+}
