@@ -38,7 +38,10 @@ impl Default for OpenOptions {
 
 enum Backing {
     Mapped(memmap2::Mmap),
-    Owned(Box<[u64]>, usize),
+    /// Aligned words and the byte length. A `Vec`, not a `Box`: moving a `Box` asserts unique
+    /// access to its contents, which would invalidate the pointers derived at open (Miri's
+    /// Stacked Borrows check found it; `tests/mapped_bytes.rs`).
+    Owned(Vec<u64>, usize),
 }
 
 impl Backing {
@@ -142,7 +145,7 @@ impl Snapshot {
 
     /// Open a snapshot held in memory (copied into aligned memory). Fully verified.
     pub fn from_bytes(bytes: &[u8]) -> Result<Snapshot, IndexError> {
-        let mut words = vec![0u64; bytes.len().div_ceil(8)].into_boxed_slice();
+        let mut words = vec![0u64; bytes.len().div_ceil(8)];
         bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
         Self::from_backing(
             Backing::Owned(words, bytes.len()),
@@ -172,7 +175,11 @@ impl Snapshot {
                     what: "the card table is not 8-byte aligned in memory".into(),
                 }
             })?;
-        let (card_words, card_words_len) = (std::ptr::NonNull::from(&words[0]), words.len());
+        // From the whole slice (not its first element), so the pointer may read all of it.
+        let (card_words, card_words_len) = (
+            std::ptr::NonNull::new(words.as_ptr().cast_mut()).expect("a slice pointer"),
+            words.len(),
+        );
         let filter_blocks = match range("filter") {
             Some((fo, fl, _)) => {
                 let blocks: &[[u32; 8]] = bytemuck::try_cast_slice(&backing.bytes()[fo..fo + fl])
@@ -182,7 +189,10 @@ impl Snapshot {
                     offset: fo as u64,
                     what: "the filter is not 4-byte aligned in memory".into(),
                 })?;
-                Some((std::ptr::NonNull::from(&blocks[0]), blocks.len()))
+                Some((
+                    std::ptr::NonNull::new(blocks.as_ptr().cast_mut()).expect("a slice pointer"),
+                    blocks.len(),
+                ))
             }
             None => None,
         };

@@ -423,7 +423,9 @@ struct Ticker {
 /// is visible to every query that starts after they return.
 pub struct Verifier {
     shared: Arc<Shared>,
-    parser: Parser<'static>,
+    /// The number parser, made at the first check from text (it loads the division table,
+    /// which key-only users never need).
+    parser: std::sync::OnceLock<Parser<'static>>,
     ticker: Option<Ticker>,
 }
 
@@ -465,8 +467,7 @@ impl Verifier {
         let ticker = options.max_age.map(|_| Self::start_ticker(&shared));
         Verifier {
             shared,
-            // Far-future "today": the future-birth check is done against the cached date.
-            parser: Parser::new().with_today(NaiveDate::from_ymd_opt(2200, 1, 1).expect("date")),
+            parser: std::sync::OnceLock::new(),
             ticker,
         }
     }
@@ -551,7 +552,11 @@ impl Verifier {
     /// Number text and validity start (days since 1970-01-01) → key; `None` when invalid.
     #[inline]
     fn key_of(&self, number: &[u8], valid_from_days: i32) -> Option<CardKey> {
-        let n = self.parser.parse_bytes(number).ok()?.number;
+        // Far-future "today": the future-birth check is done against the cached date.
+        let parser = self.parser.get_or_init(|| {
+            Parser::new().with_today(NaiveDate::from_ymd_opt(2200, 1, 1).expect("date"))
+        });
+        let n = parser.parse_bytes(number).ok()?.number;
         if self.shared.is_future_birth(n.birth_days()) {
             return None;
         }
