@@ -23,3 +23,9 @@ cargo run --release --locked -q -p idcard-ffi --example make_test_data -- "$data
 cargo build --locked -q -p idcard-cli
 (cd "$data" && "$OLDPWD/.venv/bin/python" -m mypy.stubtest idcard)
 IDCARD_TEST_DATA="$data" IDCARD_CLI="$PWD/target/debug/idcard" .venv/bin/python -m pytest -q bindings/python/tests
+
+echo "== Miri on the index's byte-reading code"
+./scripts/miri.sh
+
+echo "== Fuzzing: a bounded run of every target (scripts/fuzz.sh; FUZZ_SECONDS each)"
+./scripts/fuzz.sh

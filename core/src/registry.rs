@@ -194,7 +194,7 @@ fn parse_bool(s: &str, line: u64, column: &'static str) -> Result<bool, ImportEr
 }
 
 fn csv_line(e: &csv::Error) -> u64 {
-    e.position().map_or(0, |p| p.line())
+    e.position().map_or(0, crate::index::import_line_of)
 }
 
 /// Read `PEOPLE.csv`: `number,name,hukou_division[,category][,fingerprint][,contact][,deceased][,fee_exempt]`.
@@ -226,7 +226,7 @@ pub fn read_people_csv<R: Read>(input: R) -> Result<Vec<Person>, ImportError> {
             line: csv_line(&e),
             message: e.to_string(),
         })?;
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = rec.position().map_or(0, crate::index::import_line_of);
         let number = parser
             .parse(get(&rec, cols[0]))
             .map_err(|e| field_err(line, "number", e.to_string()))?
@@ -289,7 +289,7 @@ pub fn read_issued_cards_csv<R: Read>(input: R) -> Result<Vec<CardRegistration>,
             line: csv_line(&e),
             message: e.to_string(),
         })?;
-        let line = rec.position().map_or(0, |p| p.line());
+        let line = rec.position().map_or(0, crate::index::import_line_of);
         let number = parser
             .parse(get(&rec, cols[0]))
             .map_err(|e| field_err(line, "number", e.to_string()))?

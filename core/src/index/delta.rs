@@ -103,6 +103,28 @@ pub struct Delta {
     pub ops: Vec<DeltaOp>,
 }
 
+/// For the fuzz targets: recompute a mutated delta's header checksum and the checksum of every
+/// record whose announced length fits, so that the fuzzer reaches the decoding behind them.
+#[cfg(fuzzing)]
+pub(crate) fn reseal(bytes: &mut [u8]) {
+    if bytes.len() < DELTA_HEADER {
+        return;
+    }
+    let sum = xxh3_64(&bytes[..56]);
+    bytes[56..64].copy_from_slice(&sum.to_le_bytes());
+    let mut at = DELTA_HEADER;
+    while bytes.len() - at >= 12 {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4")) as usize;
+        let body = at + 12;
+        if len == 0 || len > MAX_RECORD as usize || body + len > bytes.len() {
+            return;
+        }
+        let sum = xxh3_64(&bytes[body..body + len]);
+        bytes[at + 4..at + 12].copy_from_slice(&sum.to_le_bytes());
+        at = body + len;
+    }
+}
+
 impl Delta {
     /// Read and check a delta file.
     pub fn read(path: impl AsRef<Path>) -> Result<Delta, IndexError> {

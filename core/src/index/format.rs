@@ -150,6 +150,31 @@ pub(crate) fn encode_header(info: &mut SnapshotInfo) -> [u8; HEADER_SIZE] {
     b
 }
 
+/// For the fuzz targets: recompute a mutated snapshot's section checksums (where the section
+/// lies within the bytes), its snapshot id and its header checksum, so that the fuzzer reaches
+/// the checks behind them.
+#[cfg(fuzzing)]
+pub(crate) fn reseal(bytes: &mut [u8]) {
+    if bytes.len() < HEADER_SIZE {
+        return;
+    }
+    let n = (get_u32(bytes, 20) as usize).min(MAX_SECTIONS);
+    for i in 0..n {
+        let at = SECTIONS_AT + i * SECTION_SIZE;
+        let (offset, length) = (get_u64(bytes, at + 8), get_u64(bytes, at + 16));
+        if let Some(end) = offset.checked_add(length)
+            && end <= bytes.len() as u64
+        {
+            let sum = xxh3_64(&bytes[offset as usize..end as usize]);
+            put_u64(bytes, at + 40, sum);
+        }
+    }
+    let id = xxh3_64(&bytes[32..CHECKSUM_AT]);
+    put_u64(bytes, 24, id);
+    let sum = xxh3_64(&bytes[..CHECKSUM_AT]);
+    put_u64(bytes, CHECKSUM_AT, sum);
+}
+
 /// Decode and check a header against the file length. Nothing is trusted: every field is
 /// checked before use, and errors name the byte offset of the field.
 pub(crate) fn decode_header(path: &str, bytes: &[u8]) -> Result<SnapshotInfo, IndexError> {

@@ -42,6 +42,13 @@ pub enum ImportError {
     },
 }
 
+/// The 1-based line of a CSV position, counting the header. The csv crate counts `\n` only; a
+/// file with bare `\r` line ends would put every row on line 1, so a row is never placed
+/// before its ordinal (found by fuzzing, `fuzz/`).
+pub(crate) fn line_of(p: &csv::Position) -> u64 {
+    p.line().max(p.record() + 1)
+}
+
 impl ImportError {
     /// The line the error is on, if any.
     pub fn line(&self) -> Option<u64> {
@@ -53,7 +60,7 @@ impl ImportError {
 
     fn csv(e: csv::Error) -> ImportError {
         ImportError::Csv {
-            line: e.position().map_or(0, |p| p.line()),
+            line: e.position().map_or(0, line_of),
             message: e.to_string(),
         }
     }
@@ -124,7 +131,7 @@ impl<R: Read> Reader<R> {
             match self.inner.read_byte_record(&mut self.record) {
                 Ok(false) => return None,
                 Ok(true) => {
-                    let line = self.record.position().map_or(0, |p| p.line());
+                    let line = self.record.position().map_or(0, line_of);
                     match parse(&self.record, line) {
                         Ok(t) => return Some(Ok(t)),
                         Err(e) if self.skip_bad => self.skip(e),
@@ -431,6 +438,21 @@ mod tests {
         assert_eq!(ok.len(), 1);
         assert_eq!(it.skipped(), 2);
         assert_eq!(it.skipped_errors()[1].line(), Some(4));
+    }
+
+    /// Found by fuzzing (fuzz/csv_import): with bare `\r` line ends the csv crate counts every
+    /// row as line 1; errors must still name the row's line.
+    #[test]
+    fn l3_csv_with_carriage_return_line_ends_names_the_right_line() {
+        let csv = "number,valid_from,status\r\
+                   11010519491231002X,2005-06-01,lost\r\
+                   11010519491231002X,2005-13-01,lost\r";
+        let rows: Vec<_> = CardsCsv::new(csv.as_bytes()).collect();
+        assert!(rows[0].is_ok());
+        assert_eq!(rows[1].as_ref().unwrap_err().line(), Some(3));
+        let people = "number,name,hukou_division\r11010519491231002Y,a,110105\r";
+        let e = crate::registry::read_people_csv(people.as_bytes()).unwrap_err();
+        assert_eq!(e.line(), Some(2), "{e}");
     }
 
     #[test]

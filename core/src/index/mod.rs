@@ -47,8 +47,24 @@ use std::str::FromStr;
 use chrono::NaiveDate;
 
 pub use build::{BuildProgress, FilterMode, SnapshotBuilder};
+
+/// Helpers for the fuzz targets in `fuzz/` (compiled only with `--cfg fuzzing`, which
+/// `cargo fuzz` sets): make mutated bytes pass the checksums so the deeper checks are fuzzed.
+#[cfg(fuzzing)]
+pub mod fuzzing {
+    /// Recompute a snapshot's checksums and id in place.
+    pub fn reseal_snapshot(bytes: &mut [u8]) {
+        super::format::reseal(bytes)
+    }
+
+    /// Recompute a delta's header and record checksums in place.
+    pub fn reseal_delta(bytes: &mut [u8]) {
+        super::delta::reseal(bytes)
+    }
+}
 pub use delta::{Delta, DeltaBuilder, DeltaOp};
 pub use format::{FORMAT_VERSION, SectionInfo, SnapshotInfo};
+pub(crate) use import::line_of as import_line_of;
 pub use import::{BlacklistCsv, CardsCsv, ImportError};
 pub use snapshot::{OpenOptions, Snapshot};
 pub use verifier::{Verifier, VerifierInfo, VerifierOptions};
