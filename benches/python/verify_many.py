@@ -46,6 +46,12 @@ def main():
     a = ap.parse_args()
     rng = np.random.default_rng(1)
     listed_n, listed_d = numbers(rng, a.cards)
+    # Random numbers can repeat (about one pair in a few million draws): keep each card once.
+    pairs = np.rec.fromarrays([listed_n, listed_d.astype(np.int64)], names="n,d")
+    _, first = np.unique(pairs, return_index=True)
+    first.sort()
+    listed_n, listed_d = listed_n[first], listed_d[first]
+    a.cards = len(first)
     with tempfile.TemporaryDirectory() as tmp:
         path = f"{tmp}/bench.idcs"
         t = time.perf_counter()
