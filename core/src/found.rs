@@ -103,6 +103,13 @@ impl Engine {
             let record = ctx.state.cards.get(&card).ok_or_else(|| {
                 ctx.refuse("unknown_card", "the card is not in the card register")
             })?;
+            if ctx.state.has_newer_card(card) {
+                // Replaced while it was held: like one handed in after the replacement (F2).
+                return Err(ctx.refuse(
+                    "card_replaced",
+                    "the owner has a newer card since: destroy this one, do not return it (F2)",
+                ));
+            }
             let fingerprint = ctx.in_person(card.number(), present, record.fingerprints)?;
             if photo_ref.trim().is_empty() {
                 return Err(ctx.refuse(

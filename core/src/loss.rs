@@ -155,6 +155,12 @@ impl Engine {
                     format!("the card is {}, not reported lost", card.status),
                 ));
             }
+            if ctx.state.has_newer_card(card.key) {
+                return Err(ctx.refuse(
+                    "card_replaced",
+                    "the card has been replaced by a newer one: it stays invalid (A4)",
+                ));
+            }
             Ok((
                 vec![Event::LossCancelled {
                     card: card.key,

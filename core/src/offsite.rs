@@ -506,6 +506,15 @@ impl Engine {
             if let Some(t) = temp {
                 events.push(Event::TemporaryCardReturned { temp_card: t.id });
             }
+            // F2: a replaced card held at a lost-and-found window is destroyed, not returned.
+            if ctx
+                .state
+                .found
+                .get(&app.old_card)
+                .is_some_and(|f| f.outcome == crate::engine::FoundOutcome::Held)
+            {
+                events.push(Event::FoundCardDestroyed { card: app.old_card });
+            }
             events.push(Event::ApplicationCardIssued { application: id });
             Ok((events, key))
         })

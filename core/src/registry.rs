@@ -9,6 +9,7 @@ use crate::card::{CardKey, ValidityPeriod};
 use crate::division::{DivisionCode, DivisionTable};
 use crate::engine::{CardRegistration, Engine, EngineError, Event};
 use crate::index::ImportError;
+use crate::index::{CardReason, CardStatus};
 use crate::number::{IdNumber, Parser};
 use crate::population::{Person, TemplateDigest};
 use crate::station::{Actor, CommandKind, Officer, OfficerId, Station};
@@ -110,11 +111,23 @@ impl Engine {
         })
     }
 
-    /// Record a death (A10: a dead person's papers must not be used).
+    /// Record a death (A10: a dead person's papers must not be used): the person's valid cards
+    /// become invalidated (reason `holder_deceased`), so verifiers refuse them; lost or stolen
+    /// cards stay listed as they are.
     pub fn record_death(&self, actor: &Actor, number: IdNumber) -> Result<(), EngineError> {
         self.run(actor, CommandKind::RecordDeath, |ctx| {
             ctx.living_person(number)?;
-            Ok((vec![Event::PersonDied { number }], ()))
+            let mut events = vec![Event::PersonDied { number }];
+            for key in ctx.state.cards_of.get(&number).into_iter().flatten() {
+                if ctx.state.cards.get(key).map(|c| c.status) == Some(CardStatus::Valid) {
+                    events.push(Event::CardStatusChanged {
+                        card: *key,
+                        status: CardStatus::Invalidated,
+                        reason: CardReason::HOLDER_DECEASED,
+                    });
+                }
+            }
+            Ok((events, ()))
         })
     }
 

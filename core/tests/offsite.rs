@@ -802,3 +802,96 @@ fn a4_open_applications_are_known_after_reloading_a_checkpoint() {
     assert_eq!(e.with_state(|s| s.clone()), before);
     assert_eq!(code(e.apply_offsite(&point, &req)), "application_open");
 }
+
+/// F2, A4: a lost card found and held while its replacement is in production is destroyed when
+/// the replacement is issued — never handed back as a second valid card — and a loss report on
+/// a replaced card cannot be withdrawn.
+#[test]
+fn f2_a4_a_replaced_card_held_at_a_window_is_destroyed_at_issue() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, gz) = setup(dir.path());
+    let point = w.actor(StationKind::OffsiteAcceptancePoint).clone();
+    let window = w.actor(StationKind::LostAndFoundWindow).clone();
+    let mut req = bob_renewal(&w);
+    req.kind = ApplicationKind::Replacement;
+    req.materials = Materials::complete(ApplicationKind::Replacement);
+    let app = w.engine.apply_offsite(&point, &req).unwrap();
+    w.engine.review_application(&gz, app.id, true, "").unwrap();
+    // Someone hands the old card in while the new one is being made: held, owner not known to
+    // have a newer card yet.
+    let outcome = w.engine.intake_found(&window, w.bob_card, None).unwrap();
+    assert!(matches!(outcome, idcard::found::IntakeOutcome::Held { .. }));
+    let new_card = w.engine.produce_card(&point, app.id).unwrap();
+    let receipt = w
+        .engine
+        .with_state(|s| s.applications[&app.id].pickup_receipt.clone());
+    w.engine
+        .issue_card(
+            &point,
+            app.id,
+            &receipt,
+            &InPerson::holder(w.bob),
+            false,
+            false,
+        )
+        .unwrap();
+    w.engine.with_state(|s| {
+        assert!(matches!(
+            s.found[&w.bob_card].outcome,
+            idcard::engine::FoundOutcome::Destroyed { .. }
+        ));
+        assert_eq!(s.cards[&w.bob_card].status, CardStatus::Lost);
+        assert_eq!(s.cards[&new_card].status, CardStatus::Valid);
+    });
+    assert_eq!(
+        code(
+            w.engine
+                .return_found(&window, w.bob_card, &InPerson::holder(w.bob), "img")
+        ),
+        "not_held"
+    );
+    let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
+    assert_eq!(
+        code(
+            w.engine
+                .cancel_loss(&hr, CardRef::card(w.bob_card), &InPerson::holder(w.bob))
+        ),
+        "card_replaced"
+    );
+}
+
+/// A10: once a death is recorded, the person's valid cards are invalidated (reason
+/// holder_deceased) and a bank verifier says so; a card already reported lost stays lost.
+#[test]
+fn a10_a_death_invalidates_the_cards_at_the_bank() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = setup(dir.path());
+    let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
+    let snap = dir.path().join("bank.idcs");
+    w.engine
+        .publish_snapshot(&w.bureau, idcard::index::Profile::Bank, &snap)
+        .unwrap();
+    let bank = idcard::index::Verifier::open(&snap).unwrap();
+    w.engine
+        .report_loss(
+            &hr,
+            &LossRequest {
+                card: CardRef::card(w.dan_card),
+                stolen: false,
+                present: InPerson::holder(w.dan),
+            },
+        )
+        .unwrap();
+    w.engine.record_death(&w.bureau, w.bob).unwrap();
+    w.engine.record_death(&w.bureau, w.dan).unwrap();
+    let delta = dir.path().join("d.idcd");
+    w.engine.publish_delta(&w.bureau, &snap, &delta).unwrap();
+    bank.apply_delta_file(&delta).unwrap();
+    assert_eq!(bank.verify(w.bob_card), CardStatus::Invalidated);
+    assert_eq!(
+        bank.card_entry(w.bob_card).unwrap().reason,
+        idcard::index::CardReason::HOLDER_DECEASED
+    );
+    assert_eq!(bank.verify(w.dan_card), CardStatus::Lost);
+    assert_eq!(bank.verify(w.alice_card), CardStatus::Valid);
+}
