@@ -101,7 +101,8 @@ pub fn run(args: GenArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let mut queries = create(dir, "QUERIES.csv", "number,valid_from")?;
     let mut s = Summary::default();
     // Queries: a reservoir sample of every card (current and superseded) people could present.
-    let mut sample: Vec<(String, chrono::NaiveDate)> = Vec::with_capacity(args.queries);
+    let mut sample: Vec<(String, chrono::NaiveDate)> =
+        Vec::with_capacity(args.queries.min(args.people.saturating_mul(2)));
     let mut seen_cards = 0u64;
     let bar = progress::bar(quiet, args.people as u64, "people");
     for i in 0..args.people {

@@ -40,7 +40,7 @@ pub struct DemoArgs {
     /// Days of counter work.
     #[arg(long, default_value_t = 30)]
     pub days: u32,
-    /// Seed: the same seed gives the same people and the same record.
+    /// Seed: the same seed gives the same people, commands and outcomes.
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
     /// Keep the data here (the record, snapshots, deltas); must be new or empty. Default: a
@@ -95,7 +95,14 @@ impl Timings {
 /// Run the demo.
 pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(args.people >= 100, "--people must be at least 100");
-    anyhow::ensure!(args.days >= 1, "--days must be at least 1");
+    anyhow::ensure!(
+        (1..=3650).contains(&args.days),
+        "--days must be within 1..=3650"
+    );
+    anyhow::ensure!(
+        args.threads.is_none_or(|t| (1..=1024).contains(&t)),
+        "--threads must be within 1..=1024"
+    );
     let total = Instant::now();
     let (root, _temp) = data_dir(args.data.as_deref())?;
     let quiet_bars = quiet;
@@ -273,6 +280,9 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let days_bar = progress::bar(quiet_bars, args.days as u64, "days");
     let (days_result, counters) = std::thread::scope(|s| {
         let counters = s.spawn(|| bank.counters(threads, &presented_cards, &stop));
+        // Stop the counters however the days end (a panic included), or the scope would wait
+        // for them forever.
+        let _stop = StopOnDrop(&stop);
         let r = plan.days(
             &args,
             &sim,
@@ -282,7 +292,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             &publish,
             &days_bar,
         );
-        stop.store(true, Ordering::Relaxed);
+        drop(_stop);
         (r, counters.join().expect("counter threads"))
     });
     days_bar.finish_and_clear();
@@ -307,15 +317,9 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let check = engine.with_state(|s| {
         let mut agree = 0u64;
         let mut disagree = Vec::new();
-        let mut lost = 0u64;
+        let mut not_valid = 0u64;
         for c in s.cards.values() {
-            if c.status == idcard::index::CardStatus::Valid {
-                continue;
-            }
-            lost += matches!(
-                c.status,
-                idcard::index::CardStatus::Lost | idcard::index::CardStatus::Stolen
-            ) as u64;
+            not_valid += (c.status != idcard::index::CardStatus::Valid) as u64;
             let seen = bank.verifier().verify(c.key);
             if seen == c.status {
                 agree += 1;
@@ -323,7 +327,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                 disagree.push(format!("{:?}: record {} bank {}", c.key, c.status, seen));
             }
         }
-        (agree, disagree, lost)
+        (agree, disagree, not_valid)
     });
     let overdue = engine.overdue_applications(end_day + Days::new(1), None);
     let report = report::Report::gather(report::Inputs {
@@ -365,6 +369,15 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// Sets the flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 /// The data directory: the one given (new or empty), or a temporary one.
@@ -823,9 +836,24 @@ impl Plan {
             clock.set(opening);
             self.bureau_work(day, &sim, bureau)?;
             self.start_errands(day, &sim);
-            // Today's errands, each person's in one hour of the day.
+            // Today's errands, each person's in one hour of the day. Deaths are recorded first,
+            // before the counters open: anyone may be someone else's errand (a guardian), and
+            // a death in the same hour would make the outcome depend on thread timing.
             let mut todays = std::mem::take(&mut self.agenda[day as usize]);
             todays.sort_by_key(|(who, _)| *who);
+            let (deaths, todays): (Vec<_>, Vec<_>) = todays
+                .into_iter()
+                .partition(|(_, j)| matches!(j, Job::Death));
+            let deaths = deaths
+                .into_iter()
+                .map(|(w, j)| (w as usize, vec![j]))
+                .collect();
+            for (who, ran, follow_ups) in run_tasks(&sim, args.seed, day, HOURS, deaths)? {
+                self.pending[who] -= ran;
+                for (days, job) in follow_ups {
+                    self.schedule(day + days.max(1), who, job);
+                }
+            }
             let mut hours: Vec<Vec<(usize, Vec<Job>)>> = vec![Vec::new(); HOURS as usize];
             for (who, job) in todays {
                 let who = who as usize;
@@ -864,8 +892,12 @@ impl Plan {
             )?;
             self.police_since = Some(p.to_seq);
             self.police_deltas.push(p.bytes);
-            self.overdue_by_day
-                .push(sim.engine.overdue_applications(today, None).len());
+            // Overdue at the end of the day: not issued by a deadline that has passed.
+            self.overdue_by_day.push(
+                sim.engine
+                    .overdue_applications(today + Days::new(1), None)
+                    .len(),
+            );
             bar.inc(1);
         }
         Ok(())

@@ -252,7 +252,8 @@ impl Report {
                 "police_delta_bytes_median": median_u64(i.police_deltas),
             },
             "consistency": {
-                "changed_cards": i.check.0 + i.check.1.len() as u64,
+                "cards_checked": i.check.0 + i.check.1.len() as u64,
+                "cards_not_valid": i.check.2,
                 "bank_agrees": i.check.0,
                 "bank_disagrees": i.check.1,
                 "lost_or_stolen_in_record": lost_now,
@@ -316,7 +317,7 @@ impl Report {
         );
         let _ = writeln!(
             o,
-            "  blacklist         {} from the credit platform, {} by public security",
+            "  blacklist         {} entries pushed by the credit platform, {} added by public security",
             n(&p["blacklisted_by_credit_platform"]),
             n(&p["blacklisted_by_police"])
         );
@@ -368,7 +369,7 @@ impl Report {
         );
         let _ = writeln!(
             o,
-            "  impostors         {} caught at bank counters by the verifier, {} missed; {} presented a card valid again (found or withdrawn)",
+            "  impostors         {} presented a lost card at a bank counter: refused (verifier answered lost) and reported; {} not refused; {} presented a card valid again (found or withdrawn)",
             n(&j["impostors"]["caught_by_bank_verifier"]),
             n(&j["impostors"]["missed"]),
             n(&j["impostors"]["card_valid_again"])
@@ -409,7 +410,7 @@ impl Report {
         let lb = &j["loss_to_bank"]["latency_ms"];
         let _ = writeln!(
             o,
-            "  loss report -> lost at the bank: {} reports, median {} ms, p99 {} ms, max {} ms",
+            "  loss report -> lost at the bank: {} reports, median {} ms, p99 {} ms, max {} ms (includes waiting for the end of the hour's counter work, then publishing and applying the delta)",
             n(&lb["count"]),
             lb["median"],
             lb["p99"],

@@ -4,7 +4,9 @@
 //! A [`Job`] is one person's errand on one day; it may schedule follow-ups on later days (the
 //! review of an application, collecting a found card …). Jobs of different people are
 //! independent, so a day's jobs run concurrently (the engine's group commit serves them) and the
-//! outcome does not depend on the interleaving: the same seed gives the same record.
+//! outcomes do not depend on the interleaving: the same seed gives the same people, the same
+//! commands and the same outcomes (event counts, refusals). Identifiers that are journal
+//! sequence numbers (applications, hits, certificates) depend on the order commands arrive.
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -696,6 +698,12 @@ impl Sim<'_> {
                         .is_some()
                     {
                         f.dead = true;
+                        if let Some(card) = f.card
+                            && !f.lost
+                        {
+                            // Invalidated now (holder deceased): presented at counters too.
+                            self.bank.changed(card);
+                        }
                         if f.card.is_some() && rng.random_bool(0.05) {
                             next.push((day(rng, 3, 20), Job::DeadApplicant));
                         }

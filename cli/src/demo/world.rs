@@ -196,11 +196,21 @@ impl Generator {
         let table = DivisionTable::builtin();
         let mut birth_place = hukou;
         if self.rng.random_bool(0.15) || !table.in_force(hukou, birth.year()) {
-            for _ in 0..8 {
-                let c = pick(&mut self.rng, &self.geo.counties_ever[p]);
-                if table.in_force(c, birth.year()) {
-                    birth_place = c;
-                    break;
+            // The province's counties, else those of the province it was split from (Chongqing
+            // from Sichuan in 1997, Hainan from Guangdong in 1988).
+            let mut candidates = vec![p];
+            match PROVINCES[p].0 {
+                50 => candidates.push(province_index(51)),
+                46 => candidates.push(province_index(44)),
+                _ => {}
+            }
+            'search: for q in candidates {
+                for _ in 0..16 {
+                    let c = pick(&mut self.rng, &self.geo.counties_ever[q]);
+                    if table.in_force(c, birth.year()) {
+                        birth_place = c;
+                        break 'search;
+                    }
                 }
             }
         }
@@ -224,11 +234,12 @@ impl Generator {
             5..6 => PersonCategory::ArmedPolice,
             _ => PersonCategory::Civilian,
         };
+        // Mobile numbers: 11 digits, 13x-19x.
         let contact = self.rng.random_bool(0.6).then(|| {
             format!(
-                "1{}{:09}",
-                self.rng.random_range(30..90),
-                self.rng.next_u32() % 1_000_000_000
+                "1{}{:08}",
+                self.rng.random_range(30..100),
+                self.rng.next_u32() % 100_000_000
             )
         });
         Citizen {
@@ -277,6 +288,10 @@ impl Generator {
         } else {
             at_first
         };
+        if from > self.today {
+            // Turns 16 in the next months: no card yet.
+            return (Vec::new(), None);
+        }
         let enrolls = rng.random_bool(0.95);
         let mut out = Vec::new();
         let mut last_applied;
@@ -302,6 +317,14 @@ impl Generator {
         }
         (out, Some(last_applied))
     }
+}
+
+/// The index in [`PROVINCES`] of a two-digit province number.
+fn province_index(number: u8) -> usize {
+    PROVINCES
+        .iter()
+        .position(|(n, _, _)| *n == number)
+        .expect("a mainland province")
 }
 
 /// A uniformly chosen element.
