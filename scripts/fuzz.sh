@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzz every target of fuzz/ (cargo-fuzz, libFuzzer) from the seed corpus in fuzz/corpus.
 #
-#   scripts/fuzz.sh                        bounded run: FUZZ_SECONDS (default 45) per target (CI)
+#   scripts/fuzz.sh                        bounded run: FUZZ_SECONDS (default 60) per target (CI)
 #   FUZZ_RUNS=10000000 scripts/fuzz.sh     the long run: that many executions per target
 #   FUZZ_TARGETS="csv_import" scripts/fuzz.sh
 #
@@ -25,7 +25,7 @@ for t in $targets; do
     if [ -n "${FUZZ_RUNS:-}" ]; then
         limit=(-runs="$FUZZ_RUNS")
     else
-        limit=(-max_total_time="${FUZZ_SECONDS:-45}")
+        limit=(-max_total_time="${FUZZ_SECONDS:-60}")
     fi
     log="$work/log"
     if ! cargo fuzz run -O "$t" "$work" "corpus/$t" -- "${limit[@]}" -print_final_stats=1 >"$log" 2>&1; then

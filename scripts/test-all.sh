@@ -27,5 +27,5 @@ IDCARD_TEST_DATA="$data" IDCARD_CLI="$PWD/target/debug/idcard" .venv/bin/python 
 echo "== Miri on the index's byte-reading code"
 ./scripts/miri.sh
 
-echo "== Fuzzing: a bounded run of every target (scripts/fuzz.sh; FUZZ_SECONDS each)"
+echo "== Fuzzing: a bounded run of every target (scripts/fuzz.sh: FUZZ_SECONDS, default 60, per target)"
 ./scripts/fuzz.sh
