@@ -138,6 +138,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     let mut adults = Vec::new();
     let mut cards_registered = 0u64;
     let mut with_fp = 0u64;
+    let mut enrolled = 0u64;
     let mut presented_cards = Vec::with_capacity(args.people);
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed ^ 0x5EED);
     let mut hukou_counties = std::collections::HashSet::new();
@@ -153,6 +154,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         for c in chunk {
             let i = folk.len() as u32;
             let number = c.person.number;
+            enrolled += c.person.fingerprint.is_some() as u64;
             let home = province_of(c.person.hukou_division);
             let r: f64 = rng.random();
             let (work, migrant) = if r < 0.70 {
@@ -191,6 +193,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                 work: work as u8,
                 card: card.map(|c| c.key),
                 card_fp: card.is_some_and(|c| c.fingerprints),
+                enrolled: c.person.fingerprint.is_some(),
                 lost: false,
                 app: None,
                 temp: None,
@@ -258,17 +261,21 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 
     // 4. History: the cards reported lost in the weeks before the first day (in the snapshot).
     let t = Instant::now();
+    let spin = step(quiet_bars, "history");
     plan.history(&args, &sim, &clock)?;
+    spin.finish_and_clear();
     timings.add("history", t);
 
     // 5. Publish the police and bank snapshots; the bank opens its verifier.
     let t = Instant::now();
+    let spin = step(quiet_bars, "snapshots");
     std::fs::create_dir_all(&publish)?;
     let bank_snapshot =
         engine.publish_snapshot(&bureau, Profile::Bank, publish.join("bank.idcs"))?;
     let police_snapshot =
         engine.publish_snapshot(&bureau, Profile::Police, publish.join("police.idcs"))?;
     bank.attach(Path::new(&bank_snapshot.path))?;
+    spin.finish_and_clear();
     timings.add("snapshots", t);
 
     // 6. The days, with the bank's counters checking cards all along.
@@ -301,6 +308,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 
     // 7. The counters alone for two seconds: the same checks without the record's work.
     let t = Instant::now();
+    let spin = step(quiet_bars, "verifying");
     let stop = AtomicBool::new(false);
     let alone = std::thread::scope(|s| {
         s.spawn(|| {
@@ -309,6 +317,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         });
         bank.counters(threads, &presented_cards, &stop)
     });
+    spin.finish_and_clear();
     timings.add("verify alone", t);
 
     // 8. The end: does the bank verifier agree with the record on every changed card?
@@ -343,6 +352,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         counties: hukou_counties.len(),
         cards_registered,
         with_fingerprints: with_fp,
+        people_enrolled: enrolled,
         blacklist_pushed: pushed,
         blacklist_police: listed_by_police,
         bank_snapshot: &bank_snapshot,
@@ -355,7 +365,9 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     });
     timings.add("checks", t);
     let t = Instant::now();
+    let spin = step(quiet_bars, "closing");
     engine.close()?;
+    spin.finish_and_clear();
     timings.add("close", t);
     let mut report = report;
     report.timings(&timings, total.elapsed().as_secs_f64());
@@ -369,6 +381,13 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(1)
     })
+}
+
+/// A spinner for a step without a count.
+fn step(quiet: bool, what: &str) -> indicatif::ProgressBar {
+    let s = progress::spinner(quiet, what);
+    s.enable_steady_tick(std::time::Duration::from_millis(120));
+    s
 }
 
 /// Sets the flag when dropped.

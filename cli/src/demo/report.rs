@@ -31,6 +31,7 @@ pub struct Inputs<'a> {
     pub counties: usize,
     pub cards_registered: u64,
     pub with_fingerprints: u64,
+    pub people_enrolled: u64,
     pub blacklist_pushed: u64,
     pub blacklist_police: u64,
     pub bank_snapshot: &'a Published,
@@ -208,6 +209,7 @@ impl Report {
                 "hukou_counties": i.counties,
                 "cards": i.cards_registered,
                 "cards_with_fingerprints": i.with_fingerprints,
+                "people_with_fingerprints_enrolled": i.people_enrolled,
                 "stations_at_start": i.stations_at_start,
                 "stations_at_end": stations,
                 "officers_at_end": officers,
@@ -305,9 +307,10 @@ impl Report {
         );
         let _ = writeln!(
             o,
-            "  cards             {} ({} with fingerprints)",
+            "  cards             {} ({} with fingerprints); fingerprints enrolled for {} people",
             n(&p["cards"]),
-            n(&p["cards_with_fingerprints"])
+            n(&p["cards_with_fingerprints"]),
+            n(&p["people_with_fingerprints_enrolled"])
         );
         let _ = writeln!(
             o,

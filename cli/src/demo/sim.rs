@@ -35,6 +35,8 @@ pub struct Folk {
     pub work: u8,
     pub card: Option<CardKey>,
     pub card_fp: bool,
+    /// Fingerprints enrolled in the population system (new cards carry them, N6).
+    pub enrolled: bool,
     /// The current card is reported lost or stolen.
     pub lost: bool,
     pub app: Option<Box<App>>,
@@ -66,6 +68,8 @@ pub struct App {
     pub bureau: Actor,
     pub receipt: String,
     pub new_card: Option<CardKey>,
+    /// Fingerprints registered on the new card.
+    pub fingerprints: bool,
 }
 
 /// One errand.
@@ -326,7 +330,7 @@ impl Sim<'_> {
                     present: f.present(),
                     appearance: Appearance::Matches,
                     materials: Materials::complete(kind),
-                    fingerprints: f.card_fp,
+                    fingerprints: f.enrolled,
                 };
                 let r: f64 = rng.random();
                 if r < 0.005 {
@@ -392,6 +396,7 @@ impl Sim<'_> {
                     bureau: actor(app.hukou_bureau.as_str()),
                     receipt: app.pickup_receipt.clone(),
                     new_card: None,
+                    fingerprints: app.fingerprints,
                 }));
                 next.push((day(rng, 1, 3), Job::Review));
                 let temp_rate = if kind == ApplicationKind::Replacement {
@@ -479,6 +484,7 @@ impl Sim<'_> {
                             self.bank.changed(old);
                         }
                         f.card = Some(new_card);
+                        f.card_fp = app.fingerprints;
                         f.lost = false;
                         f.app = None;
                         // A temporary card still out was handed back at the point (T5).

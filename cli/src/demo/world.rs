@@ -228,7 +228,10 @@ impl Generator {
             pick(&mut self.rng, if female { GIVEN_F } else { GIVEN_M })
         );
         let (cards, applied_on) = self.cards(number, age);
-        let fingerprints = cards.last().is_some_and(|c| c.fingerprints);
+        // Enrolled in the population system: everyone whose card carries fingerprints (N6),
+        // and most others (taken at an earlier application, a residence permit ...).
+        let fingerprints =
+            cards.last().is_some_and(|c| c.fingerprints) || self.rng.random_bool(0.6);
         let category = match self.rng.random_range(0..1000) {
             0..5 => PersonCategory::Serviceman,
             5..6 => PersonCategory::ArmedPolice,
