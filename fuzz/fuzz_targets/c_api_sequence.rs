@@ -133,7 +133,7 @@ fn check(rc: i32) {
 
 fuzz_target!(|ops: Vec<Op>| {
     let mut v: *mut idc_verifier = std::ptr::null_mut();
-    for op in ops.into_iter().take(64) {
+    for op in ops.into_iter().take(24) {
         // SAFETY (every call below): pointers are NULL, or point to live buffers of the stated
         // lengths, or to the live verifier `v`; `v` is freed once and reset to NULL.
         unsafe {
