@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 
 if ! cargo +nightly miri --version >/dev/null 2>&1; then
     echo "== installing nightly with miri"
-    if ! rustup toolchain install nightly --profile minimal --component miri,rust-src; then
+    if ! timeout 900 rustup toolchain install nightly --profile minimal --component miri,rust-src; then
         echo "miri: NOT RUN - no nightly toolchain with miri can be installed on this machine" >&2
         exit 0
     fi
