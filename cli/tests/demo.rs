@@ -182,6 +182,39 @@ fn demo_is_deterministic_from_its_seed_and_refuses_a_used_directory() {
 }
 
 #[test]
+fn demo_table_shows_every_figure_it_names() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_idcard"))
+        .args([
+            "demo", "--people", "5000", "--days", "6", "--seed", "11", "--quiet",
+        ])
+        .args(["--threads", "1", "--data"])
+        .arg(tmp.path().join("t"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8(out.stdout).unwrap();
+    assert!(!table.contains("(missing)"), "{table}");
+    let end = table
+        .lines()
+        .find(|l| l.trim_start().starts_with("at the end"))
+        .unwrap_or_else(|| panic!("no consistency line: {table}"));
+    assert!(end.contains("agrees with the record on"), "{end}");
+    // The count of cards checked is the whole record, never zero.
+    let checked: u64 = end
+        .split("record on ")
+        .nth(1)
+        .and_then(|r| r.split(' ').next())
+        .map(|n| n.replace(',', "").parse().unwrap())
+        .unwrap();
+    assert!(checked > 1000, "{end}");
+}
+
+#[test]
 fn gen_writes_datasets_the_cli_reads() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("data");
