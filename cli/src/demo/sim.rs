@@ -273,6 +273,22 @@ impl Sim<'_> {
                 {
                     f.lost = true;
                     self.bank.watch(card);
+                    if !away && rng.random_bool(0.02) {
+                        // Asks for a temporary card at the same counter, before any renewal or
+                        // replacement is applied for: refused (T1).
+                        let r = e.apply_temporary_card(
+                            &station,
+                            f.number,
+                            &f.present(),
+                            None,
+                            TempCardMaterials {
+                                household_booklet: true,
+                                photo: true,
+                                registration_form: true,
+                            },
+                        );
+                        self.note(CommandKind::ApplyTemporaryCard, r)?;
+                    }
                     // What happens next.
                     if away && rng.random_bool(0.6) {
                         if rng.random_bool(0.04) {
@@ -527,6 +543,26 @@ impl Sim<'_> {
                     photo: true,
                     registration_form: true,
                 };
+                if f.migrant && guardian.is_none() && rng.random_bool(0.1) {
+                    // Tries where they live and work, not at home (T2).
+                    let r = e.apply_temporary_card(
+                        &provincial(f.work, "HR"),
+                        f.number,
+                        &present,
+                        None,
+                        complete,
+                    );
+                    self.note(CommandKind::ApplyTemporaryCard, r)?;
+                }
+                if let Some(g) = guardian.filter(|_| rng.random_bool(0.05)) {
+                    // The other parent comes, but the form names this guardian (T2).
+                    let other = InPerson::holder(self.other(who, rng));
+                    if other.number != g {
+                        let r =
+                            e.apply_temporary_card(&station, f.number, &other, guardian, complete);
+                        self.note(CommandKind::ApplyTemporaryCard, r)?;
+                    }
+                }
                 if guardian.is_some() && rng.random_bool(0.3) {
                     // The child comes alone (T2).
                     let r = e.apply_temporary_card(
@@ -594,11 +630,26 @@ impl Sim<'_> {
                     let r = e.return_found(&window, card, &other, "IMG-claimant");
                     self.note(CommandKind::ReturnFoundCard, r)?;
                 }
+                if rng.random_bool(0.02) {
+                    // The officer skips the claimant's photograph (F2).
+                    let r = e.return_found(&window, card, &f.present(), "");
+                    self.note(CommandKind::ReturnFoundCard, r)?;
+                }
                 let photo = format!("IMG-{}-{}", self.today.format("%Y%m%d"), f.number);
                 let r = e.return_found(&window, card, &f.present(), &photo);
                 if self.note(CommandKind::ReturnFoundCard, r)?.is_some() && f.card == Some(card) {
                     f.lost = false;
                     self.bank.changed(card);
+                    if rng.random_bool(0.05) {
+                        // Also goes to withdraw the loss report; returning the card did (F2).
+                        let station = if f.migrant {
+                            provincial(f.work, "HALL")
+                        } else {
+                            local(f.hukou, "HR")
+                        };
+                        let r = e.cancel_loss(&station, CardRef::card(card), &f.present());
+                        self.note(CommandKind::CancelLoss, r)?;
+                    }
                 }
             }
             Job::Impostor { card, province } => {
