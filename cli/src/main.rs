@@ -111,8 +111,43 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("idcard: error: {e:#}");
+            eprintln!("idcard: error: {}", message(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// The error and its causes, `: `-separated, leaving out a cause the message before it already
+/// quotes (the library's errors name their I/O cause in their own message).
+fn message(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if !out.contains(&text) {
+            if !out.is_empty() {
+                out.push_str(": ");
+            }
+            out.push_str(&text);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::message;
+
+    #[test]
+    fn an_error_message_names_each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "No such file");
+        let e = idcard::division::TableError::Io {
+            path: "/x.csv".into(),
+            source: io,
+        };
+        let e = anyhow::Error::from(e).context("loading divisions");
+        assert_eq!(
+            message(&e),
+            "loading divisions: cannot read division table /x.csv: No such file"
+        );
     }
 }

@@ -12,7 +12,7 @@ use idcard::policy::Policy;
 use idcard::temporary::{MissingCard, TempCardMaterials, Trip};
 use serde_json::json;
 
-use crate::record::{CardArg, Data, Present, Who, finish, open};
+use crate::record::{CardArg, Data, Present, Who, finish, open, plain};
 
 #[derive(Subcommand)]
 pub enum OffsiteCommand {
@@ -324,7 +324,7 @@ pub fn offsite(cmd: OffsiteCommand) -> anyhow::Result<ExitCode> {
             let code = finish(data.json, r, |v| {
                 format!(
                     "card valid from {} produced for application {id}",
-                    v["valid_from"]
+                    plain(&v["valid_from"])
                 )
             })?;
             engine.close()?;
@@ -351,7 +351,7 @@ pub fn offsite(cmd: OffsiteCommand) -> anyhow::Result<ExitCode> {
                 .issue_card(&who.actor()?, id, &receipt, &idcard::engine::InPerson::holder(present), old_card_returned, temporary_card_returned)
                 .map(|k| json!({"number": k.number().to_string(), "valid_from": k.valid_from().to_string()}));
             let code = finish(data.json, r, |v| {
-                format!("card valid from {} issued", v["valid_from"])
+                format!("card valid from {} issued", plain(&v["valid_from"]))
             })?;
             engine.close()?;
             Ok(code)
@@ -367,7 +367,9 @@ pub fn offsite(cmd: OffsiteCommand) -> anyhow::Result<ExitCode> {
             let r = engine
                 .extend_deadline(&who.actor()?, id, days, &reason)
                 .map(|d| json!({"deadline": d.to_string()}));
-            let code = finish(data.json, r, |v| format!("deadline now {}", v["deadline"]))?;
+            let code = finish(data.json, r, |v| {
+                format!("deadline now {}", plain(&v["deadline"]))
+            })?;
             engine.close()?;
             Ok(code)
         }

@@ -18,7 +18,7 @@ use idcard::loss::{CardRef, LossRequest};
 use idcard::station::{Actor, Officer, OfficerId, Station, StationKind};
 use idcard::{CardKey, DivisionCode, IdNumber};
 use serde::Serialize;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use crate::progress;
 
@@ -481,8 +481,23 @@ pub enum JournalCommand {
     },
 }
 
+/// Open the record at `--data`; it must exist (`idcard init` creates it), so a mistyped path
+/// is an error, not a new empty record.
 pub(crate) fn open(data: &Data) -> anyhow::Result<Engine> {
-    let (engine, report) = Engine::open(&data.data, EngineOptions::default())?;
+    open_with(data, false)
+}
+
+fn open_with(data: &Data, create: bool) -> anyhow::Result<Engine> {
+    let options = EngineOptions::default();
+    let opened = if create {
+        Engine::open(&data.data, options)
+    } else {
+        Engine::open_existing(&data.data, options)
+    };
+    let (engine, report) = opened.map_err(|e| match e {
+        EngineError::NoRecord(_) => anyhow::anyhow!("{e}: `idcard init` creates one"),
+        e => e.into(),
+    })?;
     if let Some(t) = &report.recovery.truncated {
         eprintln!(
             "idcard: recovered the journal: cut a torn last record of {} bytes at byte {} of {}",
@@ -490,6 +505,11 @@ pub(crate) fn open(data: &Data) -> anyhow::Result<Engine> {
         );
     }
     Ok(engine)
+}
+
+/// A JSON value for the terminal: strings without their quotes.
+pub(crate) fn plain(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_string)
 }
 
 /// Print the outcome of a command and choose the exit status.
@@ -533,7 +553,7 @@ fn close(engine: Engine, code: ExitCode) -> anyhow::Result<ExitCode> {
 }
 
 pub fn init(a: InitArgs) -> anyhow::Result<ExitCode> {
-    let engine = open(&a.data)?;
+    let engine = open_with(&a.data, true)?;
     let division = DivisionCode::new(a.division).context("division code")?;
     let station = Station {
         id: a.bureau_id.parse().map_err(anyhow::Error::msg)?,
@@ -771,7 +791,9 @@ pub fn loss(cmd: LossCommand) -> anyhow::Result<ExitCode> {
             let code = finish(data.json, result, |v| {
                 format!(
                     "card {} valid from {} is now {}",
-                    v["number"], v["valid_from"], v["status"]
+                    plain(&v["number"]),
+                    plain(&v["valid_from"]),
+                    plain(&v["status"])
                 )
             })?;
             close(engine, code)
@@ -790,7 +812,7 @@ pub fn loss(cmd: LossCommand) -> anyhow::Result<ExitCode> {
             let code = finish(data.json, result, |v| {
                 format!(
                     "loss report on the card valid from {} withdrawn",
-                    v["valid_from"]
+                    plain(&v["valid_from"])
                 )
             })?;
             close(engine, code)
@@ -821,7 +843,10 @@ pub fn loss(cmd: LossCommand) -> anyhow::Result<ExitCode> {
             print_list(data.json, &list, |j| {
                 format!(
                     "{}\t{}\t{}\t{}",
-                    j["number"], j["valid_from"], j["status"], j["station"]
+                    plain(&j["number"]),
+                    plain(&j["valid_from"]),
+                    plain(&j["status"]),
+                    plain(&j["station"])
                 )
             })
         }
@@ -963,7 +988,10 @@ pub fn found(cmd: FoundCommand) -> anyhow::Result<ExitCode> {
             print_list(data.json, &list, |j| {
                 format!(
                     "{}\t{}\t{}\t{}",
-                    j["number"], j["valid_from"], j["window"], j["state"]
+                    plain(&j["number"]),
+                    plain(&j["valid_from"]),
+                    plain(&j["window"]),
+                    plain(&j["state"])
                 )
             })
         }
@@ -1039,7 +1067,12 @@ pub fn blacklist(cmd: RecordBlacklistCommand, quiet: bool) -> anyhow::Result<Exi
                 v
             });
             print_list(data.json, &list, |j| {
-                format!("{}\t{}\t{}", j["number"], j["reasons"], j["source"])
+                format!(
+                    "{}\t{}\t{}",
+                    plain(&j["number"]),
+                    plain(&j["reasons"]),
+                    plain(&j["source"])
+                )
             })
         }
     }

@@ -494,3 +494,23 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
         &with(&BUREAU, &["policy", "set", "--file", "policy.json"]),
     );
 }
+
+#[test]
+fn commands_other_than_init_refuse_a_directory_without_a_record() {
+    let tmp = tempfile::tempdir().unwrap();
+    for args in [
+        &["journal", "stats", "--data", "typo"][..],
+        &["journal", "verify", "--data", "typo"],
+        &["loss", "list", "--data", "typo"],
+        &["station", "list", "--data", "typo"],
+    ] {
+        let o = run(tmp.path(), args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(
+            err.contains("typo holds no record") && err.contains("idcard init"),
+            "{args:?}: {err}"
+        );
+        assert!(!tmp.path().join("typo").exists(), "{args:?} created it");
+    }
+}

@@ -131,10 +131,13 @@ fn main() {
     let a = parse_args();
     let skip = |name: &str| a.skip.iter().any(|s| s == name);
     let dir = match &a.dir {
-        Some(d) => tempfile::tempdir_in(d),
-        None => tempfile::tempdir(),
-    }
-    .expect("temporary directory");
+        Some(d) => tempfile::tempdir_in(d).map_err(|e| format!("--dir {}: {e}", d.display())),
+        None => tempfile::tempdir().map_err(|e| format!("temporary directory: {e}")),
+    };
+    let dir = dir.unwrap_or_else(|e| {
+        eprintln!("peers: {e}");
+        std::process::exit(2)
+    });
     log(&format!(
         "generating {} cards and {} queries ({}% hits)",
         a.cards, a.queries, a.hits

@@ -121,6 +121,9 @@ pub enum EngineError {
     /// Another process has the data directory open.
     #[error("data directory {0} is in use by another process")]
     Locked(String),
+    /// [`Engine::open_existing`]: the directory holds no record.
+    #[error("{0} holds no record (no journal directory there)")]
+    NoRecord(String),
 }
 
 impl EngineError {
@@ -371,6 +374,35 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
+    /// Open a data directory that already holds a record, as [`Engine::open`] does, but
+    /// create nothing: a mistyped path is [`EngineError::NoRecord`], not a new empty record.
+    /// For tools that read or add to an existing record (the CLI's commands other than `init`).
+    ///
+    /// ```
+    /// use idcard::engine::{Engine, EngineError, EngineOptions};
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let missing = dir.path().join("typo");
+    /// let err = Engine::open_existing(&missing, EngineOptions::default()).unwrap_err();
+    /// assert!(matches!(err, EngineError::NoRecord(_)));
+    /// assert!(!missing.exists(), "nothing was created");
+    ///
+    /// drop(Engine::open(dir.path().join("record"), EngineOptions::default())?);
+    /// let (engine, _) = Engine::open_existing(dir.path().join("record"), EngineOptions::default())?;
+    /// # drop(engine);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn open_existing(
+        dir: impl AsRef<Path>,
+        options: EngineOptions,
+    ) -> Result<(Engine, OpenReport), EngineError> {
+        let dir = dir.as_ref();
+        if !dir.join("journal").is_dir() {
+            return Err(EngineError::NoRecord(dir.display().to_string()));
+        }
+        Engine::open(dir, options)
+    }
+
     /// Open (or create) the data directory: recover the journal, load the newest checkpoint,
     /// replay the records after it.
     pub fn open(
