@@ -74,8 +74,9 @@ pub struct VerifyArgs {
     /// The snapshot file.
     #[arg(long, value_name = "FILE")]
     snapshot: PathBuf,
-    /// Delta files to apply first, in order.
-    #[arg(long, value_name = "FILE")]
+    /// Delta files to apply first, in order (repeat the option); a directory applies those of
+    /// its `.idcd` files that follow on from the snapshot, in sequence order.
+    #[arg(long, value_name = "FILE|DIR")]
     delta: Vec<PathBuf>,
     /// Answer `stale` for unlisted cards when the data is older than this many seconds.
     #[arg(long, value_name = "SECONDS")]
@@ -94,8 +95,9 @@ pub struct BlacklistCheckArgs {
     /// A police profile snapshot.
     #[arg(long, value_name = "FILE")]
     snapshot: PathBuf,
-    /// Delta files to apply first, in order.
-    #[arg(long, value_name = "FILE")]
+    /// Delta files to apply first, in order (repeat the option); a directory applies those of
+    /// its `.idcd` files that follow on from the snapshot, in sequence order.
+    #[arg(long, value_name = "FILE|DIR")]
     delta: Vec<PathBuf>,
     /// Print JSON.
     #[arg(long)]
@@ -286,7 +288,11 @@ fn open_verifier(
         },
     )?;
     for d in deltas {
-        v.apply_delta_file(d)?;
+        if d.is_dir() {
+            v.apply_delta_dir(d)?;
+        } else {
+            v.apply_delta_file(d)?;
+        }
     }
     Ok(v)
 }

@@ -132,6 +132,39 @@ fn l3_s1_demo_report_agrees_with_the_journal_and_every_lost_card_is_lost_at_the_
     let lost = count.get(&CardStatus::Lost).copied().unwrap_or(0)
         + count.get(&CardStatus::Stolen).copied().unwrap_or(0);
     assert!(lost > 20, "{count:?}");
+
+    // The same through the command line, as a user tries it: `--delta` naming the directory.
+    let changed: Vec<_> = state
+        .cards
+        .values()
+        .filter(|c| c.status != CardStatus::Valid)
+        .take(200)
+        .collect();
+    let csv: String = changed
+        .iter()
+        .map(|c| format!("{},{}\n", c.key.number(), c.key.valid_from()))
+        .collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_idcard"))
+        .arg("verify")
+        .arg("--snapshot")
+        .arg(publish.join("bank.idcs"))
+        .arg("--delta")
+        .arg(publish.join("bank-deltas"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(&mut child.stdin.take().unwrap(), csv.as_bytes()).unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(1), "not every card is valid");
+    let answers: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .filter(|l| !l.starts_with("number,"))
+        .map(|l| l.rsplit(',').next().unwrap().to_string())
+        .collect();
+    let expected: Vec<String> = changed.iter().map(|c| name(c.status)).collect();
+    assert_eq!(answers, expected);
     for s in [CardStatus::Superseded, CardStatus::Invalidated] {
         assert!(
             count.get(&s).is_some_and(|n| *n > 0),

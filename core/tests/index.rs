@@ -298,6 +298,76 @@ fn l3_known_cards_are_proven_valid() {
 }
 
 #[test]
+fn l3_a_directory_of_deltas_applies_in_sequence_order_skipping_others() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = keys(100, 7);
+    let (path, info) = build(dir.path(), "s.idcs", Profile::Bank, &[], &[], 10);
+    let (_, other) = build(
+        dir.path(),
+        "o.idcs",
+        Profile::Bank,
+        &[(ks[9], CardEntry::new(CardStatus::Lost))],
+        &[],
+        10,
+    );
+    assert_ne!(info.snapshot_id, other.snapshot_id);
+    let deltas = dir.path().join("deltas");
+    std::fs::create_dir(&deltas).unwrap();
+    let write = |name: &str, base: &SnapshotInfo, from: u64, to: u64, k: usize, s: CardStatus| {
+        let mut d = DeltaBuilder::new(base, from, to);
+        d.set_card(ks[k], CardEntry::new(s)).unwrap();
+        d.build().write(deltas.join(name)).unwrap();
+    };
+    // Names out of sequence order on purpose; one for another snapshot; one already covered
+    // by the snapshot (to 10); a file that is not a delta.
+    write("b.idcd", &info, 12, 15, 0, CardStatus::Superseded);
+    write("a.idcd", &info, 10, 12, 0, CardStatus::Lost);
+    write("c.idcd", &other, 10, 11, 1, CardStatus::Stolen);
+    write("old.idcd", &info, 9, 10, 2, CardStatus::Stolen);
+    std::fs::write(deltas.join("README.txt"), "not a delta").unwrap();
+    let v = Verifier::open(&path).unwrap();
+    assert_eq!(v.apply_delta_dir(&deltas).unwrap(), 2);
+    assert_eq!(
+        v.verify(ks[0]),
+        CardStatus::Superseded,
+        "a then b, not b then a"
+    );
+    assert_eq!(
+        v.verify(ks[1]),
+        CardStatus::Valid,
+        "another snapshot's delta skipped"
+    );
+    assert_eq!(
+        v.verify(ks[2]),
+        CardStatus::Valid,
+        "a covered delta skipped"
+    );
+    assert_eq!(v.info().journal_seq, 15);
+    // Again: everything is covered now.
+    assert_eq!(v.apply_delta_dir(&deltas).unwrap(), 0);
+
+    // A gap: the error names the file that does not follow; what came before is applied.
+    write("e.idcd", &info, 16, 17, 3, CardStatus::Lost);
+    let err = v.apply_delta_dir(&deltas).unwrap_err();
+    assert!(
+        matches!(&err, IndexError::DeltaOutOfOrder { path, expected_from: 15, found_from: 16, .. } if path.ends_with("e.idcd")),
+        "{err}"
+    );
+    // A damaged file is an error naming it, never skipped.
+    std::fs::write(deltas.join("f.idcd"), b"IDCD broken").unwrap();
+    let err = Verifier::open(&path)
+        .unwrap()
+        .apply_delta_dir(&deltas)
+        .unwrap_err();
+    assert!(err.to_string().contains("f.idcd"), "{err}");
+    // Not a directory.
+    assert!(matches!(
+        v.apply_delta_dir(dir.path().join("missing")),
+        Err(IndexError::Io { .. })
+    ));
+}
+
+#[test]
 fn l3_deltas_apply_in_order_and_refuse_out_of_order() {
     let dir = tempfile::tempdir().unwrap();
     let ks = keys(100, 6);

@@ -707,6 +707,50 @@ impl Verifier {
         self.apply(&delta, &path.display().to_string())
     }
 
+    /// Apply the deltas of a directory that follow on from where the verifier is (files ending
+    /// in `.idcd`, not descending into subdirectories): those for the snapshot in use, from the
+    /// verifier's journal sequence on, in the order of their sequences. Deltas of other
+    /// snapshots (a publish directory keeps them) and those already covered are skipped; a gap
+    /// in the chain is [`IndexError::DeltaOutOfOrder`] naming the first file that does not
+    /// follow, with the deltas before it applied. Returns how many were applied.
+    ///
+    /// ```no_run
+    /// use idcard::index::Verifier;
+    ///
+    /// let v = Verifier::open("publish/bank.idcs")?;
+    /// let applied = v.apply_delta_dir("publish/bank-deltas")?;
+    /// println!("{applied} deltas, now at sequence {}", v.info().journal_seq);
+    /// # Ok::<(), idcard::index::IndexError>(())
+    /// ```
+    pub fn apply_delta_dir(&self, dir: impl AsRef<Path>) -> Result<usize, IndexError> {
+        let dir = dir.as_ref();
+        let io = |path: &Path, source| IndexError::Io {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut deltas = Vec::new();
+        for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+            let path = entry.map_err(|e| io(dir, e))?.path();
+            if path.extension().is_some_and(|x| x == "idcd") && path.is_file() {
+                let delta = Delta::read(&path)?;
+                deltas.push((delta.from_seq, path, delta));
+            }
+        }
+        deltas.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+        let mut applied = 0;
+        for (_, path, delta) in deltas {
+            let info = self.info();
+            if delta.base_snapshot_id != info.snapshot.snapshot_id
+                || delta.to_seq <= info.journal_seq
+            {
+                continue;
+            }
+            self.apply(&delta, &path.display().to_string())?;
+            applied += 1;
+        }
+        Ok(applied)
+    }
+
     /// Apply a delta: it must name the current snapshot and start at the current journal
     /// sequence, else [`IndexError::DeltaOutOfOrder`] and nothing changes. Safe while other
     /// threads verify; every query that starts after it returns sees all of it.
