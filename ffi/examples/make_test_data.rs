@@ -6,6 +6,8 @@
 //! - `bank-dNN.idcd` (NN = 01..=20): a chain of deltas on `bank.idcs`, delta NN listing card NN
 //!   of `chain.txt` as lost;
 //! - `police-d01.idcd`: a delta on `police.idcs` (for out-of-order tests on the bank verifier);
+//! - `deltas/`: a publish folder: `bank-d01..=10.idcd` under other names, out of name order,
+//!   and `police-d01.idcd` (another snapshot's, skipped by a bank verifier);
 //! - `bank-newer.idcs`: a snapshot at sequence 200 (swap target);
 //! - `cards.txt`: `number valid_from_yyyymmdd expected_status` per line (against `bank.idcs`);
 //! - `chain.txt`: the 20 card keys listed by the delta chain, in order;
@@ -95,6 +97,17 @@ fn main() {
     let mut d = DeltaBuilder::new(&police, 100, 101);
     d.clear_card(keys[0]);
     d.build().write(dir.join("police-d01.idcd")).unwrap();
+    let folder = dir.join("deltas");
+    std::fs::create_dir_all(&folder).unwrap();
+    for i in 1..=10 {
+        // Names that sort against the sequence: the folder is applied by sequence.
+        std::fs::copy(
+            dir.join(format!("bank-d{i:02}.idcd")),
+            folder.join(format!("{:02}-bank.idcd", 11 - i)),
+        )
+        .unwrap();
+    }
+    std::fs::copy(dir.join("police-d01.idcd"), folder.join("police-d01.idcd")).unwrap();
 
     let mut cards = String::new();
     for (i, k) in keys.iter().enumerate() {

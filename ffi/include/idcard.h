@@ -261,6 +261,18 @@ int idc_blacklist_check(const struct idc_verifier *v,
 // `v` a live verifier; `path` a NUL-terminated string.
 int idc_verifier_apply_delta(const struct idc_verifier *v, const char *path);
 
+// Apply the deltas of a directory that follow on from where the verifier is: its `.idcd` files
+// for the snapshot in use, from the verifier's journal sequence on, in sequence order (other
+// snapshots' deltas and those already applied are skipped). `*out_applied` is how many were
+// applied. A gap in the chain is `IDC_ERR_OUT_OF_ORDER` (the deltas before it stay applied); a
+// damaged file is `IDC_ERR_CORRUPT_FILE`; the message names the file.
+//
+// # Safety
+// `v` a live verifier; `dir` a NUL-terminated string; `out_applied` writable.
+int idc_verifier_apply_delta_dir(const struct idc_verifier *v,
+                                 const char *dir,
+                                 size_t *out_applied);
+
 // Swap in a newer snapshot file (verified first). Safe while other threads verify; a snapshot
 // older than what the verifier has reached is refused with `IDC_ERR_OUT_OF_ORDER`.
 //

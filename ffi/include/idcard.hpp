@@ -178,6 +178,15 @@ class Verifier {
     return {};
   }
 
+  /// Apply the deltas of a directory that follow on from where the verifier is, in sequence
+  /// order; returns how many were applied.
+  Result<std::size_t> apply_delta_dir(const std::string &dir) const {
+    std::size_t applied = 0;
+    int rc = idc_verifier_apply_delta_dir(v_, dir.c_str(), &applied);
+    if (rc != IDC_OK) return Error::last(rc);
+    return applied;
+  }
+
   /// Swap in a newer snapshot file (safe while other threads verify).
   Result<void> swap_snapshot(const std::string &path) const {
     int rc = idc_verifier_swap_snapshot(v_, path.c_str());

@@ -340,6 +340,50 @@ pub unsafe extern "C" fn idc_verifier_apply_delta(
     })
 }
 
+/// Apply the deltas of a directory that follow on from where the verifier is: its `.idcd` files
+/// for the snapshot in use, from the verifier's journal sequence on, in sequence order (other
+/// snapshots' deltas and those already applied are skipped). `*out_applied` is how many were
+/// applied. A gap in the chain is `IDC_ERR_OUT_OF_ORDER` (the deltas before it stay applied); a
+/// damaged file is `IDC_ERR_CORRUPT_FILE`; the message names the file.
+///
+/// # Safety
+/// `v` a live verifier; `dir` a NUL-terminated string; `out_applied` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn idc_verifier_apply_delta_dir(
+    v: *const idc_verifier,
+    dir: *const c_char,
+    out_applied: *mut usize,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let Some(v) = (unsafe { as_ref(v) }) else {
+            return fail(
+                IDC_ERR_NULL_ARGUMENT,
+                "idc_verifier_apply_delta_dir: verifier is NULL",
+            );
+        };
+        if out_applied.is_null() {
+            return fail(
+                IDC_ERR_NULL_ARGUMENT,
+                "idc_verifier_apply_delta_dir: out_applied is NULL",
+            );
+        }
+        // SAFETY: caller contract.
+        let dir = match unsafe { path_arg(dir, "idc_verifier_apply_delta_dir") } {
+            Ok(p) => p,
+            Err(code) => return code,
+        };
+        match v.apply_delta_dir(dir) {
+            Ok(n) => {
+                // SAFETY: non-NULL and writable (caller contract).
+                unsafe { out_applied.write(n) };
+                IDC_OK
+            }
+            Err(e) => index_error(&e),
+        }
+    })
+}
+
 /// Swap in a newer snapshot file (verified first). Safe while other threads verify; a snapshot
 /// older than what the verifier has reached is refused with `IDC_ERR_OUT_OF_ORDER`.
 ///

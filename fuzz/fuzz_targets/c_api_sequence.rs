@@ -55,6 +55,11 @@ enum Op {
         code: i32,
     },
     Free,
+    ApplyDeltaDir {
+        /// Files of the folder: the good delta (`true`) or fuzzed bytes.
+        files: Vec<(bool, Vec<u8>)>,
+        null_out: bool,
+    },
 }
 
 struct Files {
@@ -65,6 +70,8 @@ struct Files {
     delta: CString,
     missing: CString,
     scratch: PathBuf,
+    delta_path: PathBuf,
+    folder: PathBuf,
 }
 
 fn files() -> &'static Files {
@@ -99,6 +106,8 @@ fn files() -> &'static Files {
             delta: c(&delta),
             missing: c(&dir.path().join("missing.idcs")),
             scratch: dir.path().join("scratch"),
+            folder: dir.path().join("deltas"),
+            delta_path: delta,
             _dir: dir,
         }
     })
@@ -218,6 +227,36 @@ fuzz_target!(|ops: Vec<Op>| {
                 Op::ApplyDelta { file, bytes } => {
                     let p = path(file, &bytes);
                     check(idc_verifier_apply_delta(v, p.as_ptr()));
+                }
+                Op::ApplyDeltaDir {
+                    files: list,
+                    null_out,
+                } => {
+                    let f = files();
+                    let _ = std::fs::remove_dir_all(&f.folder);
+                    std::fs::create_dir(&f.folder).unwrap();
+                    for (i, (good, bytes)) in list.iter().take(4).enumerate() {
+                        let p = f.folder.join(format!("{i}.idcd"));
+                        if *good {
+                            std::fs::copy(&f.delta_path, p).unwrap();
+                        } else {
+                            std::fs::write(p, bytes).unwrap();
+                        }
+                    }
+                    let dir = CString::new(f.folder.to_str().unwrap()).unwrap();
+                    let mut n: usize = 0xDEAD;
+                    let out = if null_out {
+                        std::ptr::null_mut()
+                    } else {
+                        &mut n as *mut usize
+                    };
+                    let rc = idc_verifier_apply_delta_dir(v, dir.as_ptr(), out);
+                    check(rc);
+                    if rc == IDC_OK {
+                        assert!(n <= list.len().min(4), "{n} applied");
+                    } else {
+                        assert_eq!(n, 0xDEAD, "out written on failure");
+                    }
                 }
                 Op::Swap { file, bytes } => {
                     let p = path(file, &bytes);

@@ -374,6 +374,32 @@ static void test_threads(void) {
   idc_verifier_free(shared);
 }
 
+/* A publish folder: the deltas that follow, by sequence, not by name; another snapshot's
+   delta skipped. */
+static void test_delta_dir(void) {
+  idc_verifier *v = NULL;
+  size_t n = 99;
+  uint8_t s = 0;
+  CHECK_RC(idc_verifier_open(path("bank.idcs"), &v), IDC_OK);
+  CHECK_RC(idc_verifier_apply_delta_dir(v, path("deltas"), &n), IDC_OK);
+  CHECK(n == 10);
+  CHECK_RC(idc_verify(v, chain[9].number, 18, chain[9].date, &s), IDC_OK);
+  CHECK(s == IDC_CARD_LOST);
+  CHECK_RC(idc_verify(v, chain[10].number, 18, chain[10].date, &s), IDC_OK);
+  CHECK(s == IDC_CARD_VALID);
+  CHECK_RC(idc_verifier_apply_delta_dir(v, path("deltas"), &n), IDC_OK); /* nothing new */
+  CHECK(n == 0);
+  CHECK_RC(idc_verifier_apply_delta(v, path("bank-d11.idcd")), IDC_OK); /* and on from there */
+  n = 99;
+  CHECK_RC(idc_verifier_apply_delta_dir(v, path("no-such-folder"), &n), IDC_ERR_IO);
+  CHECK(n == 99); /* out-parameter untouched on failure */
+  CHECK(strstr(idc_last_error_message(), "no-such-folder") != NULL);
+  CHECK_RC(idc_verifier_apply_delta_dir(v, NULL, &n), IDC_ERR_NULL_ARGUMENT);
+  CHECK_RC(idc_verifier_apply_delta_dir(v, path("deltas"), NULL), IDC_ERR_NULL_ARGUMENT);
+  CHECK_RC(idc_verifier_apply_delta_dir(NULL, path("deltas"), &n), IDC_ERR_NULL_ARGUMENT);
+  idc_verifier_free(v);
+}
+
 int main(int argc, char **argv) {
   if (argc != 2) {
     fprintf(stderr, "usage: %s DATA_DIR\n", argv[0]);
@@ -385,6 +411,7 @@ int main(int argc, char **argv) {
   test_verify();
   test_blacklist();
   test_deltas_and_swaps();
+  test_delta_dir();
   test_stale();
   test_panic_boundary();
   test_threads();

@@ -59,6 +59,10 @@ int main(int argc, char **argv) {
   CHECK(!again.ok() && again.error().code == IDC_ERR_OUT_OF_ORDER);
   auto info = v.info();
   CHECK(info.ok() && info.value().deltas_applied == 1 && info.value().journal_seq == 101);
+  auto folder = v.apply_delta_dir(dir + "/deltas");  // d02..d10 follow on; d01 is covered
+  CHECK(folder.ok() && folder.value() == 9);
+  auto none = v.apply_delta_dir(dir + "/no-such-folder");
+  CHECK(!none.ok() && none.error().code == IDC_ERR_IO);
 
   auto num = idcard::check_number("110105491231002");
   CHECK(num.ok() && num.value().upgraded_from_15 == 1 && std::strcmp(num.value().number, "11010519491231002X") == 0);

@@ -477,6 +477,12 @@ impl Verifier {
             .map_err(|e| index_error(py, &e))
     }
 
+    /// Apply the deltas of a directory that follow on, in sequence order; how many.
+    fn apply_delta_dir(&self, py: Python<'_>, path: PathBuf) -> PyResult<usize> {
+        py.detach(|| self.inner.apply_delta_dir(&path))
+            .map_err(|e| index_error(py, &e))
+    }
+
     /// Swap in a newer snapshot file.
     fn swap_snapshot(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
         py.detach(|| self.inner.swap_snapshot(&path))

@@ -239,6 +239,19 @@ def chain():
     return [(r.split()[0], dt.datetime.strptime(r.split()[1], "%Y%m%d").date()) for r in rows if r.strip()]
 
 
+def test_l3_a_folder_of_deltas_applies_by_sequence():
+    d = data_dir()
+    v = idcard.Verifier.open(d / "bank.idcs")
+    cards = chain()
+    assert v.apply_delta_dir(d / "deltas") == 10
+    assert v.verify(*cards[9]) == CardStatus.LOST
+    assert v.verify(*cards[10]) == CardStatus.VALID
+    assert v.apply_delta_dir(d / "deltas") == 0
+    assert v.info()["journal_seq"] == 110
+    with pytest.raises(idcard.FileError, match="no-such-folder"):
+        v.apply_delta_dir(d / "no-such-folder")
+
+
 def test_l3_deltas_in_order_and_while_another_thread_verifies():
     d = data_dir()
     v = idcard.Verifier.open(d / "bank.idcs")

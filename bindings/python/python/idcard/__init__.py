@@ -164,6 +164,12 @@ class Verifier:
         nothing)."""
         self._v.apply_delta(str(path))
 
+    def apply_delta_dir(self, path: Any) -> int:
+        """Apply the deltas of a directory (a publish folder) that follow on from where the
+        verifier is, in sequence order, skipping other snapshots' deltas and those already
+        applied; returns how many were applied. A gap raises DeltaOutOfOrder naming the file."""
+        return self._v.apply_delta_dir(str(path))
+
     def swap_snapshot(self, path: Any) -> None:
         """Swap in a newer snapshot file."""
         self._v.swap_snapshot(str(path))
