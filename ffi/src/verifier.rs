@@ -309,6 +309,27 @@ pub unsafe extern "C" fn idc_blacklist_check(
     })
 }
 
+/// The verifier and the path of a call that takes both (`what`: the function, for the messages).
+///
+/// # Safety
+/// `v` NULL or a live verifier; `path` NULL or a NUL-terminated string.
+unsafe fn verifier_and_path<'a>(
+    v: *const idc_verifier,
+    path: *const c_char,
+    what: &str,
+) -> Result<(&'a Verifier, &'a Path), c_int> {
+    // SAFETY: caller contract.
+    let Some(v) = (unsafe { as_ref(v) }) else {
+        return Err(fail(
+            IDC_ERR_NULL_ARGUMENT,
+            format!("{what}: verifier is NULL"),
+        ));
+    };
+    // SAFETY: caller contract.
+    let path = unsafe { path_arg(path, what) }?;
+    Ok((v, path))
+}
+
 /// Apply a delta file. Safe while other threads verify; every verification that starts after it
 /// returns sees all of it. A delta that does not follow what was applied is refused with
 /// `IDC_ERR_OUT_OF_ORDER` and changes nothing.
@@ -322,15 +343,8 @@ pub unsafe extern "C" fn idc_verifier_apply_delta(
 ) -> c_int {
     boundary(|| {
         // SAFETY: caller contract.
-        let Some(v) = (unsafe { as_ref(v) }) else {
-            return fail(
-                IDC_ERR_NULL_ARGUMENT,
-                "idc_verifier_apply_delta: verifier is NULL",
-            );
-        };
-        // SAFETY: caller contract.
-        let path = match unsafe { path_arg(path, "idc_verifier_apply_delta") } {
-            Ok(p) => p,
+        let (v, path) = match unsafe { verifier_and_path(v, path, "idc_verifier_apply_delta") } {
+            Ok(vp) => vp,
             Err(code) => return code,
         };
         match v.apply_delta_file(path) {
@@ -356,11 +370,9 @@ pub unsafe extern "C" fn idc_verifier_apply_delta_dir(
 ) -> c_int {
     boundary(|| {
         // SAFETY: caller contract.
-        let Some(v) = (unsafe { as_ref(v) }) else {
-            return fail(
-                IDC_ERR_NULL_ARGUMENT,
-                "idc_verifier_apply_delta_dir: verifier is NULL",
-            );
+        let (v, dir) = match unsafe { verifier_and_path(v, dir, "idc_verifier_apply_delta_dir") } {
+            Ok(vd) => vd,
+            Err(code) => return code,
         };
         if out_applied.is_null() {
             return fail(
@@ -368,11 +380,6 @@ pub unsafe extern "C" fn idc_verifier_apply_delta_dir(
                 "idc_verifier_apply_delta_dir: out_applied is NULL",
             );
         }
-        // SAFETY: caller contract.
-        let dir = match unsafe { path_arg(dir, "idc_verifier_apply_delta_dir") } {
-            Ok(p) => p,
-            Err(code) => return code,
-        };
         match v.apply_delta_dir(dir) {
             Ok(n) => {
                 // SAFETY: non-NULL and writable (caller contract).
@@ -396,15 +403,8 @@ pub unsafe extern "C" fn idc_verifier_swap_snapshot(
 ) -> c_int {
     boundary(|| {
         // SAFETY: caller contract.
-        let Some(v) = (unsafe { as_ref(v) }) else {
-            return fail(
-                IDC_ERR_NULL_ARGUMENT,
-                "idc_verifier_swap_snapshot: verifier is NULL",
-            );
-        };
-        // SAFETY: caller contract.
-        let path = match unsafe { path_arg(path, "idc_verifier_swap_snapshot") } {
-            Ok(p) => p,
+        let (v, path) = match unsafe { verifier_and_path(v, path, "idc_verifier_swap_snapshot") } {
+            Ok(vp) => vp,
             Err(code) => return code,
         };
         match v.swap_snapshot(path) {
