@@ -145,6 +145,15 @@ pub struct TempCardMaterials {
     pub registration_form: bool,
 }
 
+impl TempCardMaterials {
+    /// Every paper T3 asks for.
+    pub const COMPLETE: TempCardMaterials = TempCardMaterials {
+        household_booklet: true,
+        photo: true,
+        registration_form: true,
+    };
+}
+
 fn end_of_next_china_day(now: DateTime<Utc>) -> i64 {
     let china = now + chrono::Duration::hours(8);
     let next_midnight = (china.date_naive() + chrono::Days::new(2))

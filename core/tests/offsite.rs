@@ -582,11 +582,7 @@ fn t1_t5_temporary_resident_card() {
     let (w, _) = setup(dir.path());
     let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
     // Dan (hukou 110105 = the station's division) has no application in progress yet (T1).
-    let all = TempCardMaterials {
-        household_booklet: true,
-        photo: true,
-        registration_form: true,
-    };
+    let all = TempCardMaterials::COMPLETE;
     assert_eq!(
         code(
             w.engine
@@ -751,11 +747,7 @@ fn t2_under_16_through_a_guardian() {
             }],
         )
         .unwrap();
-    let all = TempCardMaterials {
-        household_booklet: true,
-        photo: true,
-        registration_form: true,
-    };
+    let all = TempCardMaterials::COMPLETE;
     assert_eq!(
         code(
             w.engine

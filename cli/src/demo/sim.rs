@@ -53,6 +53,16 @@ impl Folk {
         InPerson::holder(self.number).with_fingerprint(fingerprint_sample(self.number))
     }
 
+    /// Where they report a loss: the registration hall of the work province when away from
+    /// home, else the household registration station at home.
+    fn loss_station(&self) -> Actor {
+        if self.migrant {
+            provincial(self.work, "HALL")
+        } else {
+            local(self.hukou, "HR")
+        }
+    }
+
     /// Free for a new errand (with nothing scheduled either).
     pub fn idle(&self) -> bool {
         !self.dead && self.app.is_none() && self.temp.is_none()
@@ -236,11 +246,7 @@ impl Sim<'_> {
                     return Ok(next);
                 };
                 let away = f.migrant;
-                let station = if away {
-                    provincial(f.work, "HALL")
-                } else {
-                    local(f.hukou, "HR")
-                };
+                let station = f.loss_station();
                 let mut req = LossRequest {
                     card: CardRef::card(card),
                     stolen,
@@ -281,11 +287,7 @@ impl Sim<'_> {
                             f.number,
                             &f.present(),
                             None,
-                            TempCardMaterials {
-                                household_booklet: true,
-                                photo: true,
-                                registration_form: true,
-                            },
+                            TempCardMaterials::COMPLETE,
                         );
                         self.note(CommandKind::ApplyTemporaryCard, r)?;
                     }
@@ -538,11 +540,7 @@ impl Sim<'_> {
                     Some(g) => InPerson::holder(g),
                     None => f.present(),
                 };
-                let complete = TempCardMaterials {
-                    household_booklet: true,
-                    photo: true,
-                    registration_form: true,
-                };
+                let complete = TempCardMaterials::COMPLETE;
                 if f.migrant && guardian.is_none() && rng.random_bool(0.1) {
                     // Tries where they live and work, not at home (T2).
                     let r = e.apply_temporary_card(
@@ -642,12 +640,7 @@ impl Sim<'_> {
                     self.bank.changed(card);
                     if rng.random_bool(0.05) {
                         // Also goes to withdraw the loss report; returning the card did (F2).
-                        let station = if f.migrant {
-                            provincial(f.work, "HALL")
-                        } else {
-                            local(f.hukou, "HR")
-                        };
-                        let r = e.cancel_loss(&station, CardRef::card(card), &f.present());
+                        let r = e.cancel_loss(&f.loss_station(), CardRef::card(card), &f.present());
                         self.note(CommandKind::CancelLoss, r)?;
                     }
                 }

@@ -739,12 +739,11 @@ impl Verifier {
         deltas.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
         let mut applied = 0;
         for (_, path, delta) in deltas {
-            let info = self.info();
-            if delta.base_snapshot_id != info.snapshot.snapshot_id
-                || delta.to_seq <= info.journal_seq
-            {
+            let g = self.shared.current.load();
+            if delta.base_snapshot_id != g.snapshot.info().snapshot_id || delta.to_seq <= g.seq {
                 continue;
             }
+            drop(g);
             self.apply(&delta, &path.display().to_string())?;
             applied += 1;
         }
