@@ -512,6 +512,14 @@ pub(crate) fn plain(v: &Value) -> String {
     v.as_str().map_or_else(|| v.to_string(), str::to_string)
 }
 
+/// The named fields of a JSON object for the terminal, tab-separated.
+fn columns(j: &Value, keys: &[&str]) -> String {
+    keys.iter()
+        .map(|k| plain(&j[*k]))
+        .collect::<Vec<_>>()
+        .join("\t")
+}
+
 /// Print the outcome of a command and choose the exit status.
 pub(crate) fn finish<T: Serialize>(
     json: bool,
@@ -841,13 +849,7 @@ pub fn loss(cmd: LossCommand) -> anyhow::Result<ExitCode> {
                 v
             });
             print_list(data.json, &list, |j| {
-                format!(
-                    "{}\t{}\t{}\t{}",
-                    plain(&j["number"]),
-                    plain(&j["valid_from"]),
-                    plain(&j["status"]),
-                    plain(&j["station"])
-                )
+                columns(j, &["number", "valid_from", "status", "station"])
             })
         }
     }
@@ -986,13 +988,7 @@ pub fn found(cmd: FoundCommand) -> anyhow::Result<ExitCode> {
                 v
             });
             print_list(data.json, &list, |j| {
-                format!(
-                    "{}\t{}\t{}\t{}",
-                    plain(&j["number"]),
-                    plain(&j["valid_from"]),
-                    plain(&j["window"]),
-                    plain(&j["state"])
-                )
+                columns(j, &["number", "valid_from", "window", "state"])
             })
         }
     }
@@ -1067,12 +1063,7 @@ pub fn blacklist(cmd: RecordBlacklistCommand, quiet: bool) -> anyhow::Result<Exi
                 v
             });
             print_list(data.json, &list, |j| {
-                format!(
-                    "{}\t{}\t{}",
-                    plain(&j["number"]),
-                    plain(&j["reasons"]),
-                    plain(&j["source"])
-                )
+                columns(j, &["number", "reasons", "source"])
             })
         }
     }
