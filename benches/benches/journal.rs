@@ -4,6 +4,7 @@
 //! `fdatasync`; concurrent writers share syncs. `engine_hits` runs whole commands (authorise,
 //! validate, record, apply) through the engine.
 
+use idcard::workflow::Commands;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 

@@ -1,18 +1,18 @@
 //! `idcard`: the command line of the identity card three systems.
 //!
-//! A thin adapter: every rule lives in the `idcard` crate.
+//! A thin adapter: every rule lives in the `idcard` crate. Argument types are in [`args`], the
+//! handlers in [`cmd`], the open → run → print → close machinery in [`output`]; the main job
+//! (`idcard demo`, `idcard gen`) is the `idcard-demo` crate.
 
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-mod dataset;
-mod demo;
-mod id;
-mod offsite;
-mod progress;
-mod record;
-mod snapshot;
+mod args;
+mod cmd;
+mod output;
+
+use idcard_demo::progress;
 
 /// Resident identity card three systems: identity numbers, loss reports, verification.
 #[derive(Parser)]
@@ -29,84 +29,85 @@ struct Cli {
 enum Command {
     /// The main job: a synthetic nation end to end — population, counter work through the real
     /// workflows, publishing to a bank verifier checking cards on every core, and a report.
-    Demo(demo::DemoArgs),
+    Demo(idcard_demo::DemoArgs),
     /// Synthetic datasets: CARDS.csv, BLACKLIST.csv, PEOPLE.csv, ISSUED.csv, QUERIES.csv.
-    Gen(dataset::GenArgs),
+    Gen(idcard_demo::dataset::GenArgs),
     /// Identity numbers: validate, normalise, decode (N1-N3).
     #[command(subcommand)]
-    Id(id::IdCommand),
+    Id(args::id::IdCommand),
     /// Verification snapshots: build, inspect (L3).
     #[command(subcommand)]
-    Snapshot(snapshot::SnapshotCommand),
+    Snapshot(args::snapshot::SnapshotCommand),
     /// Verify cards against a snapshot: is this card reported lost? (L3)
     ///
     /// Exit status: 0 when every card is valid, 1 when any is not, 2 on errors.
-    Verify(snapshot::VerifyArgs),
+    Verify(args::snapshot::VerifyArgs),
     /// The person blacklist (A6): keep it, check against a snapshot.
     #[command(subcommand)]
-    Blacklist(record::RecordBlacklistCommand),
+    Blacklist(args::blacklist::RecordBlacklistCommand),
     /// Create a data directory with its first county bureau and officer.
-    Init(record::InitArgs),
+    Init(args::record::InitArgs),
     /// Stations and units (S1, A2).
     #[command(subcommand)]
-    Station(record::StationCommand),
+    Station(args::record::StationCommand),
     /// Officers (S1).
     #[command(subcommand)]
-    Officer(record::OfficerCommand),
+    Officer(args::record::OfficerCommand),
     /// The embedded population directory.
     #[command(subcommand)]
-    Population(record::PopulationCommand),
+    Population(args::record::PopulationCommand),
     /// The card register (N4-N6).
     #[command(subcommand)]
-    Card(record::CardCommand),
+    Card(args::record::CardCommand),
     /// Loss reporting (L1, L2, A10).
     #[command(subcommand)]
-    Loss(record::LossCommand),
+    Loss(args::loss::LossCommand),
     /// Hit reports: a card used by someone else (L4).
     #[command(subcommand)]
-    Hit(record::HitCommand),
+    Hit(args::loss::HitCommand),
     /// Lost-and-found (F1, F2).
     #[command(subcommand)]
-    Found(record::FoundCommand),
+    Found(args::found::FoundCommand),
     /// Publish snapshots and deltas from the record.
     #[command(subcommand)]
-    Publish(record::PublishCommand),
+    Publish(args::publish::PublishCommand),
     /// The journal: show, verify, statistics, checkpoint.
     #[command(subcommand)]
-    Journal(record::JournalCommand),
+    Journal(args::journal::JournalCommand),
     /// Off-site acceptance of renewals and replacements (A1-A12).
     #[command(subcommand)]
-    Offsite(offsite::OffsiteCommand),
+    Offsite(args::offsite::OffsiteCommand),
     /// Temporary identity certificates (A8) and temporary resident cards (T1-T5).
     #[command(subcommand)]
-    Temporary(offsite::TemporaryCommand),
+    Temporary(args::temporary::TemporaryCommand),
     /// The rollout policy and fee schedule in force (A7, A12).
     #[command(subcommand)]
-    Policy(offsite::PolicyCommand),
+    Policy(args::policy::PolicyCommand),
 }
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Demo(args) => demo::run(args, cli.quiet),
-        Command::Gen(args) => dataset::run(args, cli.quiet),
-        Command::Id(cmd) => id::run(cmd),
-        Command::Snapshot(cmd) => snapshot::run_snapshot(cmd, cli.quiet),
-        Command::Verify(args) => snapshot::verify(args),
-        Command::Blacklist(cmd) => record::blacklist(cmd, cli.quiet),
-        Command::Init(a) => record::init(a),
-        Command::Station(c) => record::station(c),
-        Command::Officer(c) => record::officer(c),
-        Command::Population(c) => record::population(c, cli.quiet),
-        Command::Card(c) => record::card(c),
-        Command::Loss(c) => record::loss(c),
-        Command::Hit(c) => record::hit(c),
-        Command::Found(c) => record::found(c),
-        Command::Publish(c) => record::publish(c),
-        Command::Journal(c) => record::journal(c),
-        Command::Offsite(c) => offsite::offsite(c),
-        Command::Temporary(c) => offsite::temporary(c),
-        Command::Policy(c) => offsite::policy(c),
+        Command::Demo(args) => idcard_demo::run(args, cli.quiet),
+        Command::Gen(args) => idcard_demo::dataset::run(args, cli.quiet),
+        Command::Id(c) => cmd::id::run(c),
+        Command::Snapshot(c) => cmd::snapshot::run_snapshot(c, cli.quiet),
+        Command::Verify(a) => cmd::snapshot::verify(a),
+        Command::Blacklist(c) => cmd::blacklist::blacklist(c, cli.quiet),
+        Command::Init(a) => cmd::record::init(a),
+        Command::Station(c) => cmd::record::station(c),
+        Command::Officer(c) => cmd::record::officer(c),
+        Command::Population(c) => cmd::record::population(c, cli.quiet),
+        Command::Card(c) => cmd::record::card(c),
+        Command::Loss(c) => cmd::loss::loss(c),
+        Command::Hit(c) => cmd::loss::hit(c),
+        Command::Found(c) => cmd::found::found(c),
+        Command::Publish(c) => cmd::publish::publish(c),
+        Command::Journal(c) => cmd::journal::journal(c),
+        Command::Offsite(c) => cmd::offsite::offsite(c),
+        Command::Temporary(c) => cmd::temporary::temporary(c),
+        Command::Policy(c) => cmd::policy::policy(c),
     };
     match result {
         Ok(code) => code,
@@ -114,6 +115,17 @@ fn main() -> ExitCode {
             eprintln!("idcard: error: {}", message(&e));
             ExitCode::from(2)
         }
+    }
+}
+
+/// Let a closed pipe end the process quietly, as it does for other command-line tools
+/// (`idcard loss list | head`), instead of a panic in `println!` (Rust ignores SIGPIPE by
+/// default).
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to the default before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

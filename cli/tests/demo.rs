@@ -5,8 +5,9 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use idcard::engine::{Event, State, read_records};
+use idcard::engine::read_records;
 use idcard::index::{CardStatus, Verifier};
+use idcard::model::{CommandRefused, Event, State};
 use serde_json::Value;
 
 fn demo(dir: &Path, people: u32, days: u32, seed: u64) -> Value {
@@ -55,7 +56,7 @@ fn l3_s1_demo_report_agrees_with_the_journal_and_every_lost_card_is_lost_at_the_
     for item in read_records(dir.join("record"), 1).unwrap() {
         let (seq, record) = item.unwrap();
         *events.entry(record.event.kind().to_string()).or_default() += 1;
-        if let Event::CommandRefused { command, code, .. } = &record.event {
+        if let Event::CommandRefused(CommandRefused { command, code, .. }) = &record.event {
             *refusals.entry((name(command), code.clone())).or_default() += 1;
         }
         state.apply(seq, &record);

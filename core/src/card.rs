@@ -208,6 +208,29 @@ impl ValidityPeriod {
         }
     }
 
+    /// The period of a card applied for by `number` on `applied_on` (N5: the age on the day of
+    /// application decides). The one place the age rule is applied to a person.
+    ///
+    /// ```
+    /// use idcard::{IdNumber, ValidityPeriod};
+    /// use chrono::NaiveDate;
+    /// let n: IdNumber = "11010519491231002X".parse()?;
+    /// let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+    /// assert_eq!(ValidityPeriod::on_application(n, d(1965, 12, 30))?, ValidityPeriod::FiveYears);
+    /// assert_eq!(ValidityPeriod::on_application(n, d(1965, 12, 31))?, ValidityPeriod::TenYears);
+    /// assert!(ValidityPeriod::on_application(n, d(1949, 1, 1)).is_err());
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn on_application(
+        number: IdNumber,
+        applied_on: NaiveDate,
+    ) -> Result<ValidityPeriod, CardError> {
+        number
+            .age_on(applied_on)
+            .map(ValidityPeriod::for_age)
+            .ok_or(CardError::AppliedBeforeBirth { applied_on })
+    }
+
     /// Length in years; `None` for long-term.
     pub fn years(self) -> Option<u32> {
         match self {
@@ -243,12 +266,9 @@ impl Card {
         valid_from: NaiveDate,
         fingerprints_registered: bool,
     ) -> Result<Card, CardError> {
-        let age = number
-            .age_on(applied_on)
-            .ok_or(CardError::AppliedBeforeBirth { applied_on })?;
         Ok(Card {
             key: CardKey::new(number, valid_from)?,
-            period: ValidityPeriod::for_age(age),
+            period: ValidityPeriod::on_application(number, applied_on)?,
             fingerprints_registered,
         })
     }

@@ -78,6 +78,29 @@ impl DivisionCode {
     pub const fn province_number(self) -> u8 {
         (self.0 / 10_000) as u8
     }
+
+    /// Whether the area this code names contains `code`: a province-level code (`XX0000`)
+    /// contains every code of the province, a prefecture-level code (`XXXX00`) every code of
+    /// the prefecture, any other code only itself. The one definition of "lies within" (rollout
+    /// cities A12, station lists, jurisdictions).
+    ///
+    /// ```
+    /// use idcard::DivisionCode;
+    /// let d = |c| DivisionCode::new(c).unwrap();
+    /// assert!(d(110000).contains(d(110105)));
+    /// assert!(d(440100).contains(d(440106)));
+    /// assert!(!d(440100).contains(d(440304)));
+    /// assert!(d(110105).contains(d(110105)) && !d(110105).contains(d(110106)));
+    /// ```
+    pub const fn contains(self, code: DivisionCode) -> bool {
+        if self.0.is_multiple_of(10_000) {
+            self.0 / 10_000 == code.0 / 10_000
+        } else if self.0.is_multiple_of(100) {
+            self.0 / 100 == code.0 / 100
+        } else {
+            self.0 == code.0
+        }
+    }
 }
 
 impl TryFrom<u32> for DivisionCode {

@@ -4,24 +4,25 @@
 //! lost-and-found (丢失招领). This crate holds the whole domain model; the C library, the Python
 //! package and the command line are thin adapters over it.
 //!
-//! Requirement ids (N1…, A1…, L1…, F1…, T1…, S1…) refer to `DOMAIN.md`; code and tests cite them.
+//! Requirement ids (N1…, A1…, L1…, F1…, T1…, S1…) are listed in `docs/REQUIREMENTS.md`; code and
+//! tests cite them.
 //!
-//! - [`number`]: identity numbers (N1, N2) and their validation.
-//! - [`division`]: administrative division codes with their history (N3).
-//! - [`card`]: cards, their keys and validity periods (N4-N6).
-//! - [`index`]: the verification index: snapshots, deltas, the verifier (L3, A6).
-//! - [`journal`]: the durable, append-only journal with group commit and recovery.
-//! - [`engine`]: the system of record: commands, events, state, checkpoints (S1, S2).
-//! - [`station`]: stations, officers and the authorization matrix (S1, A2).
-//! - [`population`]: the population directory and fingerprint matcher as traits (A10, L2, N6).
-//! - [`registry`]: registering stations, officers, people and cards.
-//! - [`loss`]: loss reporting and hit reports (L1-L5).
-//! - [`found`]: lost-and-found (F1, F2).
-//! - [`blacklist`]: blacklist upkeep and the credit platform feed (A6).
-//! - [`publish`]: snapshots and deltas from the record.
-//! - [`offsite`]: off-site acceptance of renewals and replacements (A1-A7, A9-A11).
-//! - [`policy`]: rollout (A12) and fees (A7) as data.
-//! - [`temporary`]: temporary identity certificates (A8) and temporary cards (T1-T5).
+//! ## Layers
+//!
+//! Each module uses only modules of its own layer or below (`core/tests/layers.rs` checks it):
+//!
+//! 1. Foundation: [`time`] (China dates, clocks), [`number`] (N1, N2), [`division`] (N3),
+//!    [`card`] (N4-N6).
+//! 2. Files: [`index`] (the verification index: snapshots, deltas, the verifier; L3, A6) and
+//!    [`journal`] (the durable, append-only journal with group commit and recovery).
+//! 3. Who and what: [`station`] (stations, officers, the authorization matrix; S1, A2),
+//!    [`population`] (the population directory and fingerprint matcher as traits), [`policy`]
+//!    (rollout A12 and fees A7 as data).
+//! 4. [`model`]: events, the state they fold into, read views — pure.
+//! 5. [`projection`]: what applied events feed (the live verifier, snapshot and delta contents).
+//! 6. [`engine`]: journal, replay, authorisation, the run machinery, checkpoints.
+//! 7. [`workflow`]: the commands and their rules; [`analyst`]: the journal redacted for
+//!    analysts (S2).
 //!
 //! ```
 //! use idcard::{IdNumber, Parser};
@@ -34,27 +35,26 @@
 
 #![warn(missing_docs)]
 
-pub mod blacklist;
+pub mod analyst;
 pub mod card;
 mod civil;
 pub mod division;
 pub mod engine;
-pub mod found;
 pub mod fsutil;
 pub mod index;
 pub mod journal;
-pub mod loss;
+pub mod model;
 pub mod number;
-pub mod offsite;
 pub mod policy;
 pub mod population;
-pub mod publish;
-pub mod registry;
+pub mod projection;
 pub mod station;
-pub mod temporary;
+pub mod time;
+pub mod workflow;
 
 pub use card::{Card, CardError, CardKey, ValidityPeriod};
 pub use division::{
     Division, DivisionCode, DivisionMode, DivisionRecord, DivisionTable, TableError,
 };
-pub use number::{IdNumber, NumberError, ParsedNumber, Parser, Sex, check_character, china_today};
+pub use number::{IdNumber, NumberError, ParsedNumber, Parser, Sex, check_character};
+pub use time::china_today;

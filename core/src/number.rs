@@ -476,10 +476,7 @@ const MAX_TODAY: NaiveDate = match NaiveDate::from_ymd_opt(9999, 12, 31) {
     None => panic!(),
 };
 
-/// Today's date in China Standard Time (UTC+8), the "today" of birth-date checks.
-pub fn china_today() -> NaiveDate {
-    (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive()
-}
+use crate::time::china_today;
 
 /// Validates input as identity numbers: which division table, which mode, which "today".
 /// Cheap to copy; build once and reuse for bulk input.

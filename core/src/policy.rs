@@ -87,17 +87,6 @@ pub struct NotAccepted {
     pub message: String,
 }
 
-fn covers(area: DivisionCode, code: DivisionCode) -> bool {
-    let (a, c) = (area.get(), code.get());
-    if a % 10_000 == 0 {
-        a / 10_000 == c / 10_000
-    } else if a % 100 == 0 {
-        a / 100 == c / 100
-    } else {
-        a == c
-    }
-}
-
 impl Rollout {
     /// May an acceptance point in division `point` accept an applicant registered in `hukou` on
     /// `date` (A1, A12)?
@@ -155,7 +144,7 @@ impl Rollout {
         if pair && date >= self.pilots_from {
             return Ok(());
         }
-        if date >= self.cities_from && self.cities.iter().any(|&c| covers(c, point)) {
+        if date >= self.cities_from && self.cities.iter().any(|c| c.contains(point)) {
             return Ok(());
         }
         Err(NotAccepted {
@@ -207,23 +196,6 @@ impl Policy {
             ));
         }
         Ok(())
-    }
-}
-
-impl crate::engine::Engine {
-    /// Put a new policy in force (rollout, fees, processing time), checked against the legal
-    /// maxima. A county bureau officer; recorded like every change.
-    pub fn set_policy(
-        &self,
-        actor: &crate::station::Actor,
-        policy: Policy,
-    ) -> Result<(), crate::engine::EngineError> {
-        self.run(actor, crate::station::CommandKind::SetPolicy, |ctx| {
-            policy
-                .check()
-                .map_err(|m| ctx.refuse("invalid_policy", m))?;
-            Ok((vec![crate::engine::Event::PolicySet(Box::new(policy))], ()))
-        })
     }
 }
 

@@ -4,6 +4,7 @@
 //! The snapshot and delta files have the same treatment in `tests/index.rs`
 //! (`l3_every_byte_flip_and_truncation_of_a_*`); checkpoints in `tests/record.rs`.
 
+use idcard::workflow::Commands;
 use std::path::{Path, PathBuf};
 
 use idcard::engine::{Engine, EngineError, EngineOptions};

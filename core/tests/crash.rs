@@ -8,13 +8,15 @@
 //! The normal test run does 200 kills; `IDCARD_CRASH_KILLS=1000 cargo test --release -p idcard
 //! --test crash -- --nocapture` is the long run.
 
+use idcard::workflow::Commands;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use idcard::engine::{Engine, EngineOptions, Event};
+use idcard::engine::{Engine, EngineOptions};
+use idcard::model::Event;
 use idcard::station::{Actor, Officer, Station, StationKind};
 use idcard::{CardKey, DivisionCode};
 
@@ -158,7 +160,7 @@ fn journal_survives_sigkill_with_every_acknowledged_record_exactly_once() {
     let mut notes = std::collections::HashMap::<String, u32>::new();
     for item in engine.records(1).unwrap() {
         let (_, record) = item.unwrap();
-        if let Event::HitReported { note, .. } = record.event {
+        if let Event::HitReported(idcard::model::HitReported { note, .. }) = record.event {
             *notes.entry(note).or_default() += 1;
         }
     }

@@ -5,13 +5,16 @@ mod common;
 use common::*;
 use idcard::engine::{EngineError, InPerson};
 use idcard::index::{BlacklistEntry, BlacklistReasons, CardStatus};
-use idcard::loss::{CardRef, LossRequest};
-use idcard::offsite::{
-    Appearance, ApplicationKind, ApplicationRequest, ApplicationState, Materials,
-};
 use idcard::policy::Policy;
 use idcard::station::{Actor, Officer, Station, StationKind};
-use idcard::temporary::{CertificateCheck, MissingCard, TempCardMaterials, TempCardState, Trip};
+use idcard::workflow::Commands;
+use idcard::workflow::loss::{CardRef, LossRequest};
+use idcard::workflow::offsite::{
+    Appearance, ApplicationKind, ApplicationRequest, ApplicationState, Materials,
+};
+use idcard::workflow::temporary::{
+    CertificateCheck, MissingCard, TempCardMaterials, TempCardState, Trip,
+};
 use idcard::{DivisionCode, ValidityPeriod};
 
 fn code<T: std::fmt::Debug>(r: Result<T, EngineError>) -> &'static str {
@@ -144,7 +147,7 @@ fn a1_a4_n5_renewal_from_application_to_issue_supersedes_the_old_card() {
             s.cards[&new_card].fingerprints,
             "N6: fingerprints registered on the new card"
         );
-        assert_eq!(s.current_card(w.bob).unwrap().key, new_card);
+        assert_eq!(s.cards.current(w.bob).unwrap().key, new_card);
         assert_eq!(s.applications[&app.id].state, ApplicationState::Issued);
     });
 }
@@ -668,13 +671,13 @@ fn t1_t5_temporary_resident_card() {
     assert!(
         w.engine
             .temporary_cards_overdue(t.applied_on + chrono::Days::new(3))
-            .0
+            .not_issued_in_3_days
             .is_empty()
     );
     assert_eq!(
         w.engine
             .temporary_cards_overdue(t.applied_on + chrono::Days::new(4))
-            .0
+            .not_issued_in_3_days
             .len(),
         1
     );
@@ -688,7 +691,7 @@ fn t1_t5_temporary_resident_card() {
     assert_eq!(
         w.engine
             .temporary_cards_overdue(until + chrono::Days::new(1))
-            .1
+            .expired_not_returned
             .len(),
         1
     );
@@ -786,7 +789,7 @@ fn a4_open_applications_are_known_after_reloading_a_checkpoint() {
     w.engine.apply_offsite(&point, &req).unwrap();
     w.engine.checkpoint().unwrap();
     let before = w.engine.with_state(|s| s.clone());
-    assert_eq!(before.applications_of(w.bob).count(), 1);
+    assert_eq!(before.applications.of(w.bob).count(), 1);
     let clock = w.clock.clone();
     drop(w);
     let (e, report) = idcard::engine::Engine::open(dir.path(), options(clock)).unwrap();
@@ -812,7 +815,10 @@ fn f2_a4_a_replaced_card_held_at_a_window_is_destroyed_at_issue() {
     // Someone hands the old card in while the new one is being made: held, owner not known to
     // have a newer card yet.
     let outcome = w.engine.intake_found(&window, w.bob_card, None).unwrap();
-    assert!(matches!(outcome, idcard::found::IntakeOutcome::Held { .. }));
+    assert!(matches!(
+        outcome,
+        idcard::workflow::found::IntakeOutcome::Held { .. }
+    ));
     let new_card = w.engine.produce_card(&point, app.id).unwrap();
     let receipt = w
         .engine
@@ -830,7 +836,7 @@ fn f2_a4_a_replaced_card_held_at_a_window_is_destroyed_at_issue() {
     w.engine.with_state(|s| {
         assert!(matches!(
             s.found[&w.bob_card].outcome,
-            idcard::engine::FoundOutcome::Destroyed { .. }
+            idcard::model::FoundOutcome::Destroyed { .. }
         ));
         assert_eq!(s.cards[&w.bob_card].status, CardStatus::Lost);
         assert_eq!(s.cards[&new_card].status, CardStatus::Valid);

@@ -4,14 +4,16 @@
 mod common;
 
 use common::*;
-use idcard::blacklist::CsvCreditFeed;
-use idcard::engine::{Engine, EngineError, EngineOptions, FoundOutcome, InPerson};
-use idcard::found::IntakeOutcome;
+use idcard::engine::{Engine, EngineError, EngineOptions, InPerson};
 use idcard::index::{
     BlacklistEntry, BlacklistReasons, BlacklistSource, CardStatus, Profile, Verifier,
 };
-use idcard::loss::{CardRef, LossRequest};
+use idcard::model::FoundOutcome;
 use idcard::station::{Actor, CommandKind, Officer, StationKind, allowed};
+use idcard::workflow::Commands;
+use idcard::workflow::blacklist::CsvCreditFeed;
+use idcard::workflow::found::IntakeOutcome;
+use idcard::workflow::loss::{CardRef, LossRequest};
 use idcard::{CardKey, IdNumber};
 
 fn code(r: Result<impl std::fmt::Debug, EngineError>) -> &'static str {
@@ -158,7 +160,9 @@ fn a10_only_the_holder_in_person_and_never_the_dead() {
         .report_loss(hr, &loss(w.alice_card, InPerson::holder(w.bob)));
     assert_eq!(code(r), "not_the_holder");
     // Someone presenting the papers of the late Carl.
-    let carl_card = w.engine.with_state(|s| s.current_card(w.carl).unwrap().key);
+    let carl_card = w
+        .engine
+        .with_state(|s| s.cards.current(w.carl).unwrap().key);
     let r = w
         .engine
         .report_loss(hr, &loss(carl_card, InPerson::holder(w.carl)));
@@ -249,7 +253,7 @@ fn l4_hit_reports_reach_the_police() {
     w.engine.with_state(|s| {
         let h = &s.hits[&hit.id];
         assert_eq!(h.by.station, bank.station);
-        assert_eq!(h.acknowledged.as_ref().unwrap().2, "detained");
+        assert_eq!(h.acknowledged.as_ref().unwrap().note, "detained");
     });
 }
 
@@ -375,7 +379,7 @@ fn f1_f2_found_cards_held_notified_returned_or_destroyed() {
     w.engine
         .register_cards(
             &w.bureau,
-            vec![idcard::engine::CardRegistration {
+            vec![idcard::model::CardRegistration {
                 key: replacement,
                 period: idcard::ValidityPeriod::LongTerm,
                 fingerprints: false,
@@ -591,11 +595,11 @@ fn try_command(w: &World, actor: &Actor, command: CommandKind) -> Option<Result<
         CommandKind::ApplyOffsite => e
             .apply_offsite(
                 actor,
-                &idcard::offsite::ApplicationRequest {
-                    kind: idcard::offsite::ApplicationKind::Renewal,
+                &idcard::workflow::offsite::ApplicationRequest {
+                    kind: idcard::workflow::offsite::ApplicationKind::Renewal,
                     card: CardRef::card(w.alice_card),
                     present: InPerson::holder(w.bob),
-                    appearance: idcard::offsite::Appearance::Matches,
+                    appearance: idcard::workflow::offsite::Appearance::Matches,
                     materials: Default::default(),
                     fingerprints: false,
                 },
@@ -611,8 +615,8 @@ fn try_command(w: &World, actor: &Actor, command: CommandKind) -> Option<Result<
             .issue_temporary_certificate(
                 actor,
                 w.carl,
-                idcard::temporary::MissingCard::Lost,
-                idcard::temporary::Trip::Flight("X".into()),
+                idcard::workflow::temporary::MissingCard::Lost,
+                idcard::workflow::temporary::Trip::Flight("X".into()),
             )
             .map(drop),
         CommandKind::UseTemporaryCertificate => {
@@ -668,7 +672,7 @@ fn s1_unknown_inactive_and_foreign_officers_are_refused_and_audited() {
         .records(1)
         .unwrap()
         .map(Result::unwrap)
-        .filter(|(_, r)| matches!(r.event, idcard::engine::Event::CommandRefused { .. }))
+        .filter(|(_, r)| matches!(r.event, idcard::model::Event::CommandRefused(_)))
         .map(|(_, r)| r.actor)
         .collect();
     assert_eq!(refusals, vec![stranger, elsewhere, nowhere, hr]);
@@ -829,7 +833,7 @@ fn l3_a6_publish_snapshot_and_delta() {
         .unwrap();
     assert_eq!(vp.blacklist_check(w.dan).unwrap(), None);
     w.engine.with_state(|s| {
-        for (key, card) in &s.cards {
+        for (key, card) in s.cards.iter() {
             assert_eq!(v.verify(*key), card.status, "{key:?}");
             assert_eq!(vp.verify(*key), card.status, "{key:?}");
         }

@@ -3,7 +3,7 @@
 #![no_main]
 
 use idcard::index::{BlacklistCsv, CardsCsv, ImportError};
-use idcard::registry::{read_issued_cards_csv, read_people_csv};
+use idcard::workflow::registry::{read_issued_cards_csv, read_people_csv};
 use libfuzzer_sys::fuzz_target;
 
 fn check(e: &ImportError) {

@@ -17,7 +17,6 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
 
-use idcard::engine::{Event, read_records};
 use idcard::index::{
     BlacklistEntry, BlacklistReasons, CardEntry, CardStatus, IndexError, OpenOptions, Profile,
     SnapshotBuilder, Verifier as CoreVerifier, VerifierOptions,
@@ -661,7 +660,8 @@ fn _build_snapshot<'py>(
 // The journal
 
 /// One journal record, for analysts: when, who, what. Identity numbers are not handed out
-/// (S2): cards appear as a pseudonym (`card`), holders by division.
+/// (S2): cards appear as a keyed pseudonym (`card`), holders by division. The redaction is the
+/// core's (`idcard::analyst`).
 #[pyclass(frozen, module = "idcard._idcard", get_all)]
 pub struct JournalEvent {
     /// Sequence number.
@@ -672,6 +672,10 @@ pub struct JournalEvent {
     officer: String,
     /// Station.
     station: String,
+    /// The station's division.
+    station_division: Option<String>,
+    /// The station's kind.
+    station_kind: Option<String>,
     /// Event kind, e.g. "loss_reported".
     kind: &'static str,
     /// Reason or outcome: a refusal's code, "lost"/"stolen", an application's kind, blacklist
@@ -683,6 +687,24 @@ pub struct JournalEvent {
     card: Option<String>,
     /// Division of first registration of the person concerned, if any.
     holder_division: Option<String>,
+}
+
+impl From<idcard::analyst::AnalystEvent> for JournalEvent {
+    fn from(e: idcard::analyst::AnalystEvent) -> Self {
+        JournalEvent {
+            seq: e.seq,
+            at: e.at,
+            officer: e.officer,
+            station: e.station,
+            station_division: e.station_division,
+            station_kind: e.station_kind,
+            kind: e.kind,
+            reason: e.reason,
+            command: e.command,
+            card: e.card,
+            holder_division: e.holder_division,
+        }
+    }
 }
 
 #[pymethods]
@@ -699,73 +721,6 @@ impl JournalEvent {
                 .as_ref()
                 .map_or("None".to_string(), |r| format!("'{r}'"))
         )
-    }
-}
-
-/// A pseudonym for a card: not the number (S2), stable within and across journals.
-fn pseudonym(key: CardKey) -> String {
-    format!(
-        "{:016x}",
-        xxhash_rust::xxh3::xxh3_64_with_seed(&key.to_u64().to_le_bytes(), 0x1dca_7a11)
-    )
-}
-
-fn summarize(seq: u64, r: idcard::engine::Record) -> JournalEvent {
-    let (mut reason, mut command, mut card, mut holder) = (None, None, None, None);
-    let mut set_card = |k: CardKey| {
-        card = Some(pseudonym(k));
-        holder = Some(k.number().division().to_string());
-    };
-    match &r.event {
-        Event::LossReported {
-            card: k, stolen, ..
-        } => {
-            set_card(*k);
-            reason = Some(if *stolen { "stolen" } else { "lost" }.to_string());
-        }
-        Event::LossCancelled { card: k, .. }
-        | Event::FoundCardTakenIn { card: k, .. }
-        | Event::FoundCardDestroyed { card: k }
-        | Event::OwnerNotified { card: k, .. }
-        | Event::FoundCardReturned { card: k, .. }
-        | Event::HitReported { card: k, .. } => set_card(*k),
-        Event::CardStatusChanged {
-            card: k, status, ..
-        } => {
-            set_card(*k);
-            reason = Some(status.to_string());
-        }
-        Event::CommandRefused {
-            command: c, code, ..
-        } => {
-            command = Some(format!("{c:?}"));
-            reason = Some(code.clone());
-        }
-        Event::ApplicationAccepted(a) => {
-            set_card(a.old_card);
-            reason = Some(a.kind.as_str().to_string());
-        }
-        Event::BlacklistAdded { number, entry } => {
-            holder = Some(number.division().to_string());
-            reason = Some(entry.reasons.to_string());
-        }
-        Event::BlacklistRemoved { number, .. } => holder = Some(number.division().to_string()),
-        Event::TemporaryCertificateIssued(c) => {
-            holder = Some(c.number.division().to_string());
-            reason = Some(format!("{:?}", c.missing).to_lowercase());
-        }
-        _ => {}
-    }
-    JournalEvent {
-        seq,
-        at: r.at(),
-        officer: r.actor.officer.to_string(),
-        station: r.actor.station.to_string(),
-        kind: r.event.kind(),
-        reason,
-        command,
-        card,
-        holder_division: holder,
     }
 }
 
@@ -796,93 +751,38 @@ impl Journal {
     /// All records (each checked), as `JournalEvent` objects.
     fn events(&self, py: Python<'_>) -> PyResult<Vec<JournalEvent>> {
         let dir = self.dir.clone();
-        py.detach(
-            || -> Result<Vec<JournalEvent>, idcard::engine::EngineError> {
-                read_records(&dir, 1)?
-                    .map(|item| item.map(|(seq, r)| summarize(seq, r)))
-                    .collect()
-            },
-        )
-        .map_err(|e| journal_error(py, &e))
+        let rows = py
+            .detach(|| idcard::analyst::read(&dir))
+            .map_err(|e| journal_error(py, &e))?;
+        Ok(rows.into_iter().map(JournalEvent::from).collect())
     }
 
-    /// Columns for `to_pandas` (also with the stations' divisions and kinds).
+    /// Columns for `to_pandas`.
     fn _columns<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let events = self.events(py)?;
         let dir = self.dir.clone();
-        let stations: Vec<(String, String, String)> = py
-            .detach(|| -> Result<Vec<_>, idcard::engine::EngineError> {
-                let mut out = Vec::new();
-                for item in read_records(&dir, 1)? {
-                    let (_, r) = item?;
-                    if let Event::StationRegistered(s) = r.event {
-                        out.push((s.id.to_string(), s.division.to_string(), s.kind.to_string()));
-                    }
-                }
-                Ok(out)
-            })
+        let events = py
+            .detach(|| idcard::analyst::read(&dir))
             .map_err(|e| journal_error(py, &e))?;
-        let division_of: std::collections::HashMap<String, (String, String)> = stations
-            .into_iter()
-            .map(|(id, d, k)| (id, (d, k)))
-            .collect();
         let d = PyDict::new(py);
-        d.set_item("seq", events.iter().map(|e| e.seq).collect::<Vec<_>>())?;
-        d.set_item("at", events.iter().map(|e| e.at).collect::<Vec<_>>())?;
-        d.set_item(
-            "officer",
-            events
-                .iter()
-                .map(|e| e.officer.as_str())
-                .collect::<Vec<_>>(),
-        )?;
-        d.set_item(
-            "station",
-            events
-                .iter()
-                .map(|e| e.station.as_str())
-                .collect::<Vec<_>>(),
-        )?;
-        d.set_item(
-            "station_division",
-            events
-                .iter()
-                .map(|e| division_of.get(&e.station).map(|x| x.0.as_str()))
-                .collect::<Vec<_>>(),
-        )?;
-        d.set_item(
-            "station_kind",
-            events
-                .iter()
-                .map(|e| division_of.get(&e.station).map(|x| x.1.as_str()))
-                .collect::<Vec<_>>(),
-        )?;
-        d.set_item("kind", events.iter().map(|e| e.kind).collect::<Vec<_>>())?;
-        d.set_item(
-            "reason",
-            events
-                .iter()
-                .map(|e| e.reason.as_deref())
-                .collect::<Vec<_>>(),
-        )?;
-        d.set_item(
-            "command",
-            events
-                .iter()
-                .map(|e| e.command.as_deref())
-                .collect::<Vec<_>>(),
-        )?;
-        d.set_item(
-            "card",
-            events.iter().map(|e| e.card.as_deref()).collect::<Vec<_>>(),
-        )?;
-        d.set_item(
-            "holder_division",
-            events
-                .iter()
-                .map(|e| e.holder_division.as_deref())
-                .collect::<Vec<_>>(),
-        )?;
+        macro_rules! column {
+            ($name:ident) => {
+                d.set_item(
+                    stringify!($name),
+                    events.iter().map(|e| e.$name.clone()).collect::<Vec<_>>(),
+                )?;
+            };
+        }
+        column!(seq);
+        column!(at);
+        column!(officer);
+        column!(station);
+        column!(station_division);
+        column!(station_kind);
+        column!(kind);
+        column!(reason);
+        column!(command);
+        column!(card);
+        column!(holder_division);
         Ok(d)
     }
 

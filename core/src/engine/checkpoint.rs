@@ -1,37 +1,47 @@
 //! Checkpoints of the state (`docs/FORMAT.md` §9): `checkpoints/{seq:020}.ckpt`, written
-//! atomically, the newest two kept. A damaged checkpoint is skipped (and reported); the journal
-//! is the record, the checkpoint only spares replaying it.
+//! atomically, the newest two kept. A checkpoint only spares replaying the journal, which stays
+//! the record: one that is damaged, beyond the journal's end or of an older format version is
+//! skipped (and reported) and the journal replayed instead.
+//!
+//! Format versions: 1 (main up to c5b267a: the state of that time) is no longer read — its rows
+//! embedded the workflow types of version-1 events; opening replays the journal (upcasting its
+//! version-1 records) and the next checkpoint is version 2.
 
 use std::path::Path;
 
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::EngineError;
-use super::state::State;
+use crate::model::State;
 
 const MAGIC: [u8; 8] = *b"IDCCKPT\0";
-const VERSION: u32 = 1;
+/// The checkpoint format version this library writes and reads.
+pub(crate) const VERSION: u32 = 2;
 const HEAD: usize = 40;
 
-/// Write a checkpoint of `state`; delete all but the newest two.
-pub(super) fn write(dir: &Path, state: &State) -> Result<(), EngineError> {
-    std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
+/// The bytes of a checkpoint of `state` (header and body).
+pub(super) fn encode(state: &State) -> Result<Vec<u8>, EngineError> {
     let body = postcard::to_allocvec(state).map_err(|e| EngineError::Checkpoint {
-        path: dir.display().to_string(),
+        path: "(encoding)".into(),
         what: e.to_string(),
     })?;
-    let mut head = [0u8; HEAD];
-    head[..8].copy_from_slice(&MAGIC);
-    head[8..12].copy_from_slice(&VERSION.to_le_bytes());
-    head[16..24].copy_from_slice(&state.last_seq.to_le_bytes());
-    head[24..32].copy_from_slice(&(body.len() as u64).to_le_bytes());
-    head[32..40].copy_from_slice(&xxh3_64(&body).to_le_bytes());
-    let path = dir.join(format!("{:020}.ckpt", state.last_seq));
-    crate::fsutil::write_atomically(&path, |w| {
-        w.write_all(&head)?;
-        w.write_all(&body)
-    })
-    .map_err(|e| EngineError::io(&path, e))?;
+    let mut out = Vec::with_capacity(HEAD + body.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&VERSION.to_le_bytes());
+    out.extend_from_slice(&[0; 4]);
+    out.extend_from_slice(&state.last_seq.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    out.extend_from_slice(&xxh3_64(&body).to_le_bytes());
+    out.extend_from_slice(&body);
+    Ok(out)
+}
+
+/// Write the checkpoint `bytes` of sequence `seq`; delete all but the newest two.
+pub(super) fn write(dir: &Path, seq: u64, bytes: &[u8]) -> Result<(), EngineError> {
+    std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
+    let path = dir.join(format!("{seq:020}.ckpt"));
+    crate::fsutil::write_atomically(&path, |w| w.write_all(bytes))
+        .map_err(|e| EngineError::io(&path, e))?;
     let mut all = list(dir)?;
     all.sort();
     while all.len() > 2 {
@@ -60,7 +70,7 @@ fn list(dir: &Path) -> Result<Vec<(u64, std::path::PathBuf)>, EngineError> {
 }
 
 /// Read and check one checkpoint.
-pub(super) fn read(path: &Path) -> Result<State, EngineError> {
+pub(crate) fn read(path: &Path) -> Result<State, EngineError> {
     let bad = |what: String| EngineError::Checkpoint {
         path: path.display().to_string(),
         what,
@@ -71,7 +81,10 @@ pub(super) fn read(path: &Path) -> Result<State, EngineError> {
     }
     let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4"));
     if version != VERSION {
-        return Err(bad(format!("version {version} is not supported")));
+        return Err(bad(format!(
+            "format version {version} is not read by this library (it reads {VERSION}); \
+             the journal is replayed instead"
+        )));
     }
     let seq = u64::from_le_bytes(bytes[16..24].try_into().expect("8"));
     let len = u64::from_le_bytes(bytes[24..32].try_into().expect("8"));
@@ -98,7 +111,7 @@ pub(super) fn read(path: &Path) -> Result<State, EngineError> {
 }
 
 /// The newest good checkpoint at or before `upto` (the journal's durable end), or an empty
-/// state. Returns the state, the checkpoint's sequence, and the damaged ones skipped.
+/// state. Returns the state, the checkpoint's sequence, and the ones skipped with the reason.
 pub(super) fn load_newest(
     dir: &Path,
     upto: u64,

@@ -1,17 +1,25 @@
 //! The engine of the system of record: commands in, events out.
 //!
+//! ```text
+//! command ─▶ authorisation ─▶ decision ─▶ events ─▶ journal ─▶ state ─▶ projections
+//!  (workflow)  (station kind,    (Command::     (model)   (durable,   (State::   (live verifier,
+//!              officer, S1)      decide, Ctx)             group commit) apply)    publishing)
+//! ```
+//!
 //! Every command is authorised (the station kind may run it, the officer belongs to the station
-//! and is active — [`crate::station::allowed`]), validated against the state and the outside
-//! systems, and becomes one or more events appended to the journal and applied to the state.
-//! A refused command becomes a `CommandRefused` event: refusals are audited too (S1). A command
-//! returns only once its records are durable (group commit, [`crate::journal`]).
+//! and is active — [`crate::station::allowed`]), decided against the state and the outside
+//! systems ([`Command::decide`] with a [`Ctx`]), and becomes events appended to the journal and
+//! applied to the state; projections ([`crate::projection`]) see each applied record. A refused
+//! command becomes a `CommandRefused` event: refusals are audited too (S1). A command returns
+//! only once its records are durable (group commit, [`crate::journal`]).
 //!
 //! The state is a pure function of the journal ([`State::apply`]); a checkpoint of it spares
-//! replaying everything at open.
+//! replaying everything at open. The workflows ([`crate::workflow`]) define the commands; the
+//! engine knows none of them.
 //!
 //! ```
 //! use idcard::engine::{Engine, EngineOptions};
-//! use idcard::station::{Actor, Officer, Station, StationKind};
+//! use idcard::station::{Officer, Station, StationKind};
 //! use idcard::DivisionCode;
 //! let dir = tempfile::tempdir()?;
 //! let (engine, _) = Engine::open(dir.path(), EngineOptions::default())?;
@@ -24,30 +32,24 @@
 //! ```
 
 mod checkpoint;
-pub mod clock;
-pub mod event;
-pub mod state;
+mod ctx;
+pub mod secrets;
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 
-pub use clock::{Clock, ManualClock, SystemClock};
-pub use event::{CardRegistration, Event, Record};
-pub use state::{
-    BlacklistRecord, CardRecord, FoundCard, FoundOutcome, Hit, LossReport, State, Stats,
-};
+pub use crate::time::{Clock, ManualClock, SystemClock};
+pub use ctx::{CardRef, Ctx, InPerson};
 
-use crate::index::{CardEntry, DeltaBuilder, IndexError, Profile, Verifier};
+use crate::index::{IndexError, Profile, Verifier};
 use crate::journal::{Journal, JournalError, JournalOptions, Recovery};
-use crate::number::IdNumber;
-use crate::population::{
-    ExternalError, FingerprintCheck, FingerprintMatcher, Person, PopulationDirectory,
-    TemplateDigest,
-};
+use crate::model::{CommandRefused, Event, OfficerRegistered, Record, State, StationRegistered};
+use crate::population::{ExternalError, FingerprintMatcher, PopulationDirectory};
+use crate::projection::{LiveVerifier, Projection};
 use crate::station::{Actor, CommandKind, Officer, Station, allowed};
 
 /// Why a command was refused: a stable code (for statistics and programs) and a message (for
@@ -66,16 +68,10 @@ impl std::fmt::Display for Refusal {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "{} refused ({}): {}",
-            serde_json_name(self.command),
-            self.code,
-            self.message
+            "{:?} refused ({}): {}",
+            self.command, self.code, self.message
         )
     }
-}
-
-fn serde_json_name(c: CommandKind) -> String {
-    format!("{c:?}")
 }
 
 /// Errors of the engine.
@@ -110,6 +106,14 @@ pub enum EngineError {
     /// Publishing failed.
     #[error(transparent)]
     Index(#[from] IndexError),
+    /// A projection failed.
+    #[error("{name}: {message}")]
+    Projection {
+        /// The projection.
+        name: String,
+        /// What happened.
+        message: String,
+    },
     /// An I/O error.
     #[error("{path}: {source}")]
     Io {
@@ -143,6 +147,26 @@ impl EngineError {
     }
 }
 
+/// A command of the system of record: the workflows define them ([`crate::workflow`]); the
+/// engine authorises, decides, records and applies them ([`Engine::execute`]).
+pub trait Command {
+    /// Which command this is (the authorization matrix's row, S1).
+    const KIND: CommandKind;
+    /// What the decision hands on to [`Command::finish`].
+    type Decided;
+    /// What the caller gets back.
+    type Output;
+
+    /// Decide against the state: the events to record and what to hand on, or a refusal
+    /// ([`Ctx::refuse`]).
+    fn decide(&self, ctx: &Ctx<'_>) -> Result<(Vec<Event>, Self::Decided), EngineError>;
+
+    /// Once the events are applied (still under the state lock): the output, which may read
+    /// what they created — `seq` is the sequence number of the last event recorded (the
+    /// identifier of what the command created); with no events it is the state's last one.
+    fn finish(decided: Self::Decided, seq: u64, state: &State) -> Self::Output;
+}
+
 /// Options of an engine.
 #[derive(Clone)]
 pub struct EngineOptions {
@@ -156,8 +180,11 @@ pub struct EngineOptions {
     pub directory: Option<Arc<dyn PopulationDirectory>>,
     /// The fingerprint matcher (default: the embedded one: template digests).
     pub matcher: Option<Arc<dyn FingerprintMatcher>>,
-    /// Keep an in-process verifier of this profile up to date with every record.
+    /// Keep an in-process verifier of this profile up to date with every record
+    /// ([`Engine::live_verifier`]).
     pub live_verifier: Option<Profile>,
+    /// Further projections fed with every applied record.
+    pub projections: Vec<Arc<dyn Projection>>,
 }
 
 impl Default for EngineOptions {
@@ -169,6 +196,7 @@ impl Default for EngineOptions {
             directory: None,
             matcher: None,
             live_verifier: None,
+            projections: Vec::new(),
         }
     }
 }
@@ -190,119 +218,12 @@ pub struct OpenReport {
     pub recovery: Recovery,
     /// The checkpoint loaded, if any.
     pub checkpoint_seq: Option<u64>,
-    /// Damaged checkpoints skipped.
+    /// Checkpoints not loaded, and why (damaged, beyond the journal, an older format).
     pub checkpoints_skipped: Vec<String>,
     /// Records replayed after the checkpoint.
     pub replayed: u64,
     /// The last sequence number.
     pub last_seq: u64,
-}
-
-/// What a rule sees: the state, the authorised actor and station, the time, the outside
-/// systems.
-pub(crate) struct Ctx<'a> {
-    pub state: &'a State,
-    pub actor: &'a Actor,
-    pub station: &'a Station,
-    pub now: DateTime<Utc>,
-    pub today: NaiveDate,
-    pub command: CommandKind,
-    engine: &'a Engine,
-}
-
-impl Ctx<'_> {
-    /// A refusal of this command.
-    pub fn refuse(&self, code: &'static str, message: impl Into<String>) -> EngineError {
-        EngineError::Refused(Refusal {
-            command: self.command,
-            code,
-            message: message.into(),
-        })
-    }
-
-    /// The person from the population directory (S1: identity verified against it).
-    pub fn person(&self, number: IdNumber) -> Result<Option<Person>, EngineError> {
-        match &self.engine.options.directory {
-            Some(d) => Ok(d.person(number)?),
-            None => Ok(self.state.people.get(&number).cloned()),
-        }
-    }
-
-    /// The person, who must exist and be alive (A10: the papers of the dead).
-    pub fn living_person(&self, number: IdNumber) -> Result<Person, EngineError> {
-        let p = self.person(number)?.ok_or_else(|| {
-            self.refuse(
-                "unknown_person",
-                format!("{number} is not in the population directory"),
-            )
-        })?;
-        if p.deceased {
-            return Err(self.refuse(
-                "person_deceased",
-                format!("{number} is registered as deceased"),
-            ));
-        }
-        Ok(p)
-    }
-
-    /// In-person identity (A10, L2): the person present must be `holder`, alive, and, when
-    /// fingerprints are registered, give a matching sample.
-    pub fn in_person(
-        &self,
-        holder: IdNumber,
-        present: &InPerson,
-        fingerprints_registered: bool,
-    ) -> Result<FingerprintCheck, EngineError> {
-        if present.number != holder {
-            return Err(self.refuse(
-                "not_the_holder",
-                "only the holder in person may do this (A10); the person present is someone else",
-            ));
-        }
-        self.living_person(holder)?;
-        if !fingerprints_registered {
-            return Ok(FingerprintCheck::NotRegistered);
-        }
-        let Some(sample) = &present.fingerprint else {
-            return Err(self.refuse(
-                "fingerprint_required",
-                "the card has registered fingerprints: compare them on the spot (L2)",
-            ));
-        };
-        if self.fingerprint_matches(holder, sample)? {
-            Ok(FingerprintCheck::Matched)
-        } else {
-            Err(self.refuse(
-                "fingerprint_mismatch",
-                "the fingerprint does not match the one registered",
-            ))
-        }
-    }
-
-    /// The journal's records from `from` on, after making everything applied durable (so they
-    /// reach the state's last sequence).
-    pub fn durable_records(
-        &self,
-        from: u64,
-    ) -> Result<impl Iterator<Item = Result<(u64, Record), EngineError>> + use<>, EngineError> {
-        self.engine.journal.wait_durable(self.state.last_seq)?;
-        self.engine.records(from)
-    }
-
-    /// Compare a sample with the enrolled fingerprint.
-    pub fn fingerprint_matches(
-        &self,
-        number: IdNumber,
-        sample: &[u8],
-    ) -> Result<bool, EngineError> {
-        match &self.engine.options.matcher {
-            Some(m) => Ok(m.matches(number, sample)?),
-            None => Ok(self
-                .person(number)?
-                .and_then(|p| p.fingerprint)
-                .is_some_and(|t| t == TemplateDigest::of(sample))),
-        }
-    }
 }
 
 /// Read the records of a data directory without opening it for writing (an engine may be running
@@ -311,46 +232,16 @@ pub fn read_records(
     dir: impl AsRef<Path>,
     from: u64,
 ) -> Result<impl Iterator<Item = Result<(u64, Record), EngineError>>, EngineError> {
-    Ok(
-        crate::journal::read_dir(dir.as_ref().join("journal"), from)?.map(|item| {
-            let (seq, payload) = item?;
-            let record =
-                Record::decode(&payload).map_err(|what| EngineError::Replay { seq, what })?;
-            Ok((seq, record))
-        }),
-    )
+    Ok(crate::journal::read_dir(dir.as_ref().join("journal"), from)?.map(decode))
 }
 
-/// The person present at the counter: their number (as read from their papers) and, when
-/// needed, a fingerprint sample.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct InPerson {
-    /// Who is present.
-    pub number: IdNumber,
-    /// A fingerprint sample, when taken.
-    pub fingerprint: Option<Vec<u8>>,
-}
-
-impl InPerson {
-    /// The holder present, without a fingerprint sample.
-    pub fn holder(number: IdNumber) -> InPerson {
-        InPerson {
-            number,
-            fingerprint: None,
-        }
-    }
-
-    /// With a fingerprint sample.
-    pub fn with_fingerprint(mut self, sample: impl Into<Vec<u8>>) -> InPerson {
-        self.fingerprint = Some(sample.into());
-        self
-    }
-}
-
-struct Live {
-    verifier: Verifier,
-    info: crate::index::SnapshotInfo,
-    profile: Profile,
+fn decode(item: Result<(u64, Vec<u8>), JournalError>) -> Result<(u64, Record), EngineError> {
+    let (seq, payload) = item?;
+    let record = Record::decode(&payload).map_err(|e| EngineError::Replay {
+        seq,
+        what: e.to_string(),
+    })?;
+    Ok((seq, record))
 }
 
 /// The engine (see the module documentation). `Send + Sync`: share it between threads; commands
@@ -362,7 +253,8 @@ pub struct Engine {
     state: Mutex<State>,
     options: EngineOptions,
     checkpoint_seq: AtomicU64,
-    live: Option<Live>,
+    live: Option<Arc<LiveVerifier>>,
+    projections: Vec<Arc<dyn Projection>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -404,7 +296,8 @@ impl Engine {
     }
 
     /// Open (or create) the data directory: recover the journal, load the newest checkpoint,
-    /// replay the records after it.
+    /// replay the records after it, start the projections. A new directory gets its
+    /// pseudonymisation secret ([`secrets`]).
     pub fn open(
         dir: impl AsRef<Path>,
         options: EngineOptions,
@@ -420,14 +313,13 @@ impl Engine {
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(EngineError::io(&lock_path, e)),
         }
+        secrets::ensure(&dir)?;
         let (journal, recovery) = Journal::open(dir.join("journal"), options.journal)?;
         let (mut state, checkpoint_seq, skipped) =
             checkpoint::load_newest(&dir.join("checkpoints"), recovery.last_seq)?;
         let mut replayed = 0;
         for item in journal.read_from(state.last_seq + 1)? {
-            let (seq, payload) = item?;
-            let record =
-                Record::decode(&payload).map_err(|what| EngineError::Replay { seq, what })?;
+            let (seq, record) = decode(item)?;
             state.apply(seq, &record);
             replayed += 1;
         }
@@ -438,37 +330,36 @@ impl Engine {
             replayed,
             last_seq: state.last_seq,
         };
-        let mut engine = Engine {
+        let live = options.live_verifier.map(|p| {
+            Arc::new(LiveVerifier::new(
+                p,
+                dir.join("live").join(format!("{}.idcs", p.as_str())),
+            ))
+        });
+        let mut projections = options.projections.clone();
+        if let Some(l) = &live {
+            projections.push(l.clone());
+        }
+        for p in &projections {
+            p.start(&state).map_err(|e| EngineError::Projection {
+                name: p.name().to_string(),
+                message: e.to_string(),
+            })?;
+        }
+        let engine = Engine {
             dir,
             _lock: lock,
             journal,
             state: Mutex::new(state),
             checkpoint_seq: AtomicU64::new(checkpoint_seq.unwrap_or(0)),
-            live: None,
+            live,
+            projections,
             options,
         };
-        if let Some(profile) = engine.options.live_verifier {
-            engine.live = Some(engine.start_live(profile)?);
-        }
         Ok((engine, report))
     }
 
-    fn start_live(&self, profile: Profile) -> Result<Live, EngineError> {
-        let live_dir = self.dir.join("live");
-        std::fs::create_dir_all(&live_dir).map_err(|e| EngineError::io(&live_dir, e))?;
-        let path = live_dir.join(format!("{}.idcs", profile.as_str()));
-        let state = self.lock_state();
-        let info =
-            crate::publish::build_snapshot(&state, profile, &path, self.options.clock.now())?;
-        let verifier = Verifier::open(&path)?;
-        Ok(Live {
-            verifier,
-            info,
-            profile,
-        })
-    }
-
-    pub(crate) fn lock_state(&self) -> MutexGuard<'_, State> {
+    fn lock_state(&self) -> MutexGuard<'_, State> {
         self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -482,7 +373,7 @@ impl Engine {
         &self.options.clock
     }
 
-    /// Read the state.
+    /// Read the state (the views of [`crate::model::view`] take it).
     pub fn with_state<R>(&self, f: impl FnOnce(&State) -> R) -> R {
         f(&self.lock_state())
     }
@@ -495,7 +386,7 @@ impl Engine {
     /// The in-process verifier, when [`EngineOptions::live_verifier`] is set: it answers every
     /// accepted change as soon as the command returns.
     pub fn live_verifier(&self) -> Option<&Verifier> {
-        self.live.as_ref().map(|l| &l.verifier)
+        self.live.as_ref().and_then(|l| l.verifier())
     }
 
     /// The journal's records from `from` on, decoded.
@@ -503,70 +394,64 @@ impl Engine {
         &self,
         from: u64,
     ) -> Result<impl Iterator<Item = Result<(u64, Record), EngineError>> + use<>, EngineError> {
-        Ok(self.journal.read_from(from)?.map(|item| {
-            let (seq, payload) = item?;
-            let record =
-                Record::decode(&payload).map_err(|what| EngineError::Replay { seq, what })?;
-            Ok((seq, record))
-        }))
+        Ok(self.journal.read_from(from)?.map(decode))
     }
 
     /// Register the first county bureau and its first officer of an empty system (the actor is
     /// [`Actor::system`]). Refused once any station exists.
     pub fn bootstrap(&self, bureau: Station, officer: Officer) -> Result<(), EngineError> {
         let actor = Actor::system();
+        let command = CommandKind::RegisterStation;
         let mut state = self.lock_state();
         let now = self.options.clock.now();
         let refusal = if !state.stations.is_empty() {
             Some((
                 "not_empty",
-                "the system already has stations; register new ones as a county bureau officer"
-                    .to_string(),
+                "the system already has stations; register new ones as a county bureau officer",
             ))
         } else if bureau.kind != crate::station::StationKind::CountyBureau {
             Some((
                 "station_kind_not_allowed",
-                "the first station must be a county bureau".to_string(),
+                "the first station must be a county bureau",
             ))
         } else if officer.station != bureau.id {
             Some((
                 "officer_not_at_station",
-                "the first officer must belong to the first bureau".to_string(),
+                "the first officer must belong to the first bureau",
             ))
         } else {
             None
         };
-        if let Some((code, message)) = refusal {
-            let last = self.record(
-                &mut state,
-                &actor,
-                now,
-                vec![Event::CommandRefused {
-                    command: CommandKind::RegisterStation,
-                    code: code.into(),
-                    message: message.clone(),
-                }],
-            )?;
-            drop(state);
-            self.journal.wait_durable(last)?;
-            return Err(EngineError::Refused(Refusal {
-                command: CommandKind::RegisterStation,
-                code,
-                message,
-            }));
-        }
-        let last = self.record(
-            &mut state,
-            &actor,
-            now,
-            vec![
-                Event::StationRegistered(bureau),
-                Event::OfficerRegistered(officer),
-            ],
-        )?;
+        let (events, result) = match refusal {
+            Some((code, message)) => {
+                let r = Refusal {
+                    command,
+                    code,
+                    message: message.to_string(),
+                };
+                (vec![refused_event(&r)], Err(EngineError::Refused(r)))
+            }
+            None => (
+                vec![
+                    Event::StationRegistered(StationRegistered {
+                        id: bureau.id,
+                        kind: bureau.kind,
+                        division: bureau.division,
+                        name: bureau.name,
+                    }),
+                    Event::OfficerRegistered(OfficerRegistered {
+                        id: officer.id,
+                        name: officer.name,
+                        station: officer.station,
+                    }),
+                ],
+                Ok(()),
+            ),
+        };
+        let last = self.commit(&mut state, &actor, now, events)?;
         drop(state);
         self.journal.wait_durable(last)?;
-        Ok(())
+        result
     }
 
     /// Authorise: the station exists, the officer exists, is active and belongs to it, and the
@@ -614,31 +499,64 @@ impl Engine {
         if !allowed(command, station.kind) {
             return Err(refuse(
                 "station_kind_not_allowed",
-                format!("a {} may not {}", station.kind, serde_json_name(command)),
+                format!("a {} may not {command:?}", station.kind),
             ));
         }
         Ok(station)
     }
 
-    /// Run a command: authorise, validate (`rule`), record the events (or the refusal), wait
-    /// until durable.
-    pub(crate) fn run<T>(
+    /// Execute a command: authorise, decide, record the events (or the refusal), apply them,
+    /// wait until durable, finish.
+    pub fn execute<C: Command>(
         &self,
         actor: &Actor,
-        command: CommandKind,
-        rule: impl FnOnce(&Ctx<'_>) -> Result<(Vec<Event>, T), EngineError>,
-    ) -> Result<T, EngineError> {
-        self.run_seq(actor, command, rule).map(|(t, _)| t)
+        command: &C,
+    ) -> Result<C::Output, EngineError> {
+        let mut state = self.lock_state();
+        let now = self.options.clock.now();
+        let decided = self.authorize(&state, actor, C::KIND).and_then(|station| {
+            let ctx = Ctx {
+                state: &state,
+                actor,
+                station,
+                now,
+                today: crate::time::china_date(now),
+                command: C::KIND,
+                engine: self,
+            };
+            command.decide(&ctx)
+        });
+        match decided {
+            Ok((events, decided)) => {
+                if events.is_empty() {
+                    let seq = state.last_seq;
+                    return Ok(C::finish(decided, seq, &state));
+                }
+                let last = self.commit(&mut state, actor, now, events)?;
+                let out = C::finish(decided, last, &state);
+                drop(state);
+                self.journal.wait_durable(last)?;
+                Ok(out)
+            }
+            Err(EngineError::Refused(r)) => {
+                let last = self.commit(&mut state, actor, now, vec![refused_event(&r)])?;
+                drop(state);
+                self.journal.wait_durable(last)?;
+                Err(EngineError::Refused(r))
+            }
+            Err(e) => Err(e),
+        }
     }
 
-    /// [`Engine::run`], also returning the sequence number of the last event recorded (the
-    /// identifier of what the command created).
-    pub(crate) fn run_seq<T>(
+    /// Authorise `command` for `actor` and read the state with `read` under the lock, recording a
+    /// refusal as [`Engine::execute`] does; nothing else is recorded. For commands that prepare
+    /// files outside the lock (publishing) before recording what they did.
+    pub fn authorized_read<R>(
         &self,
         actor: &Actor,
         command: CommandKind,
-        rule: impl FnOnce(&Ctx<'_>) -> Result<(Vec<Event>, T), EngineError>,
-    ) -> Result<(T, u64), EngineError> {
+        read: impl FnOnce(&Ctx<'_>) -> Result<R, EngineError>,
+    ) -> Result<R, EngineError> {
         let mut state = self.lock_state();
         let now = self.options.clock.now();
         let result = self.authorize(&state, actor, command).and_then(|station| {
@@ -647,35 +565,25 @@ impl Engine {
                 actor,
                 station,
                 now,
-                today: (now + chrono::Duration::hours(8)).date_naive(),
+                today: crate::time::china_date(now),
                 command,
                 engine: self,
             };
-            rule(&ctx)
+            read(&ctx)
         });
-        let (events, out) = match result {
-            Ok((events, out)) => (events, Ok(out)),
-            Err(EngineError::Refused(r)) => (
-                vec![Event::CommandRefused {
-                    command,
-                    code: r.code.to_string(),
-                    message: r.message.clone(),
-                }],
-                Err(EngineError::Refused(r)),
-            ),
-            Err(e) => return Err(e),
-        };
-        if events.is_empty() {
-            return out.map(|t| (t, state.last_seq));
+        match result {
+            Err(EngineError::Refused(r)) => {
+                let last = self.commit(&mut state, actor, now, vec![refused_event(&r)])?;
+                drop(state);
+                self.journal.wait_durable(last)?;
+                Err(EngineError::Refused(r))
+            }
+            other => other,
         }
-        let last = self.record(&mut state, actor, now, events)?;
-        drop(state);
-        self.journal.wait_durable(last)?;
-        out.map(|t| (t, last))
     }
 
-    /// Append events and apply them; keep the live verifier in step. Returns the last sequence.
-    fn record(
+    /// Append events, apply them, feed the projections. Returns the last sequence number.
+    fn commit(
         &self,
         state: &mut State,
         actor: &Actor,
@@ -683,7 +591,7 @@ impl Engine {
         events: Vec<Event>,
     ) -> Result<u64, EngineError> {
         let at_ms = now.timestamp_millis().max(state.last_at_ms);
-        let mut last = 0;
+        let mut last = state.last_seq;
         for event in events {
             let record = Record {
                 at_ms,
@@ -692,40 +600,31 @@ impl Engine {
             };
             let seq = self.journal.enqueue(&record.encode())?;
             state.apply(seq, &record);
-            if let Some(live) = &self.live {
-                self.update_live(live, state, seq, &record)?;
+            for p in &self.projections {
+                p.applied(state, seq, &record)
+                    .map_err(|e| EngineError::Projection {
+                        name: p.name().to_string(),
+                        message: e.to_string(),
+                    })?;
             }
             last = seq;
         }
         Ok(last)
     }
 
-    fn update_live(
-        &self,
-        live: &Live,
-        state: &State,
-        seq: u64,
-        record: &Record,
-    ) -> Result<(), EngineError> {
-        let mut cards = Vec::new();
-        let mut people = Vec::new();
-        record.event.touches(&mut cards, &mut people);
-        let mut d = DeltaBuilder::new(&live.info, seq - 1, seq);
-        d.created_at(record.at_ms / 1000);
-        crate::publish::delta_ops(state, live.profile, &mut d, &cards, &people)?;
-        live.verifier.apply_delta(&d.build())?;
-        Ok(())
-    }
-
-    /// Write a checkpoint of the state now (at a durable point).
+    /// Write a checkpoint of the state now (at a durable point). The state is encoded under the
+    /// lock; the file is written after it is released.
     pub fn checkpoint(&self) -> Result<u64, EngineError> {
-        let state = self.lock_state();
-        // Everything applied is enqueued; make it durable so the checkpoint never runs ahead
-        // of the journal.
-        self.journal.wait_durable(state.last_seq)?;
-        checkpoint::write(&self.dir.join("checkpoints"), &state)?;
-        self.checkpoint_seq.store(state.last_seq, Ordering::Release);
-        Ok(state.last_seq)
+        let (seq, bytes) = {
+            let state = self.lock_state();
+            // Everything applied is enqueued; make it durable so the checkpoint never runs
+            // ahead of the journal.
+            self.journal.wait_durable(state.last_seq)?;
+            (state.last_seq, checkpoint::encode(&state)?)
+        };
+        checkpoint::write(&self.dir.join("checkpoints"), seq, &bytes)?;
+        self.checkpoint_seq.fetch_max(seq, Ordering::AcqRel);
+        Ok(seq)
     }
 
     /// Close: write a checkpoint if [`EngineOptions::checkpoint_every`] records have been added
@@ -739,11 +638,10 @@ impl Engine {
     }
 }
 
-/// A helper for rules: a card entry as the index holds it.
-pub(crate) fn card_entry(c: &CardRecord) -> CardEntry {
-    CardEntry {
-        status: c.status,
-        reason: c.reason,
-        changed_on: c.changed_on,
-    }
+fn refused_event(r: &Refusal) -> Event {
+    Event::CommandRefused(CommandRefused {
+        command: r.command,
+        code: r.code.to_string(),
+        message: r.message.clone(),
+    })
 }

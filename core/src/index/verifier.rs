@@ -21,7 +21,8 @@ use super::snapshot::{OpenOptions, Snapshot, status_of_payload};
 use super::{BlacklistEntry, CardEntry, CardStatus, IndexError, Profile};
 use crate::card::CardKey;
 use crate::civil::{days_from_yyyymmdd, from_naive};
-use crate::number::{IdNumber, Parser, china_today};
+use crate::number::{IdNumber, Parser};
+use crate::time::china_today;
 
 /// How deep the batch pipeline runs ahead: lookups whose cache lines are being fetched while
 /// earlier ones are resolved.

@@ -3,12 +3,14 @@
 
 #![allow(dead_code)]
 
+use idcard::workflow::Commands;
 use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use idcard::engine::{CardRegistration, Engine, EngineOptions, ManualClock};
+use idcard::engine::{Engine, EngineOptions, ManualClock};
 use idcard::journal::JournalOptions;
+use idcard::model::CardRegistration;
 use idcard::population::{Person, PersonCategory, TemplateDigest};
 use idcard::station::{Actor, Officer, Station, StationKind};
 use idcard::{CardKey, DivisionCode, IdNumber, ValidityPeriod};

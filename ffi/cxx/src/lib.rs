@@ -7,17 +7,18 @@
 //! (`rust::Error`). As with every cxx bridge, a Rust panic aborts the process: the bank-facing
 //! surface is the plain C library (`idcard.h`), not this bridge.
 
+use idcard::workflow::Commands;
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use cxx::UniquePtr;
 use idcard::engine::{Engine, EngineError, EngineOptions, InPerson};
 use idcard::index::Profile;
-use idcard::loss::{CardRef, LossRequest};
 use idcard::population::{
     ExternalError, FingerprintMatcher, Person, PersonCategory, PopulationDirectory,
 };
 use idcard::station::{Actor, Officer, Station, StationKind};
+use idcard::workflow::loss::{CardRef, LossRequest};
 use idcard::{CardKey, DivisionCode, IdNumber};
 
 #[allow(clippy::too_many_arguments)]
@@ -365,10 +366,11 @@ impl PlatformEngine {
         fingerprints: bool,
     ) -> R<ffi::Outcome> {
         let key = card(n, valid_from)?;
-        let age = key.number().age_on(key.valid_from()).unwrap_or(0);
-        let reg = idcard::engine::CardRegistration {
+        // N5: an imported card's period follows the age on its validity start.
+        let reg = idcard::model::CardRegistration {
             key,
-            period: idcard::ValidityPeriod::for_age(age),
+            period: idcard::ValidityPeriod::on_application(key.number(), key.valid_from())
+                .map_err(|e| bad(e.to_string()))?,
             fingerprints,
         };
         outcome(
@@ -440,7 +442,7 @@ impl PlatformEngine {
 
     fn card_status(&self, n: &str, valid_from: &str) -> R<String> {
         let key = card(n, valid_from)?;
-        Ok(self.engine.with_state(|s| s.card_status(key)).to_string())
+        Ok(self.engine.with_state(|s| s.cards.status(key)).to_string())
     }
 
     fn publish_snapshot(

@@ -1,0 +1,51 @@
+//! `idcard found`: lost-and-found (F1, F2).
+
+use clap::Subcommand;
+
+use super::{CardArg, Data, Present, Who};
+
+#[derive(Subcommand)]
+pub enum FoundCommand {
+    /// Take in a found card at a lost-and-found window (F1, F2).
+    Intake {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        who: Who,
+        #[command(flatten)]
+        card: CardArg,
+        /// The finder, if they left a name.
+        #[arg(long)]
+        finder: Option<String>,
+    },
+    /// Return a held card to its owner: identity verified, photographed (F2).
+    Return {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        who: Who,
+        #[command(flatten)]
+        card: CardArg,
+        #[command(flatten)]
+        present: Present,
+        /// Reference of the photograph taken of the claimant.
+        #[arg(long)]
+        photo: String,
+    },
+    /// A citizen's query: were my cards found, where can I collect them (F1)?
+    Query {
+        #[command(flatten)]
+        data: Data,
+        /// The citizen's number.
+        #[arg(long)]
+        number: String,
+    },
+    /// The found-card database (optionally of one window).
+    List {
+        #[command(flatten)]
+        data: Data,
+        /// Only this window.
+        #[arg(long)]
+        window: Option<String>,
+    },
+}

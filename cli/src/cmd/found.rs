@@ -1,0 +1,74 @@
+//! `idcard found`.
+
+use std::process::ExitCode;
+
+use idcard::model::view;
+use idcard::workflow::Commands;
+use idcard::workflow::found::IntakeOutcome;
+
+use crate::args::found::FoundCommand;
+use crate::args::{id, number};
+use crate::output::{columns, command, list};
+
+use super::card_key;
+
+pub fn found(cmd: FoundCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        FoundCommand::Intake {
+            data,
+            who,
+            card,
+            finder,
+        } => command(
+            &data,
+            |e| Ok(e.intake_found(&who.actor()?, card_key(&card, e)?, finder.as_deref())?),
+            |o| match o {
+                IntakeOutcome::Held { notified: Some(c) } => {
+                    format!("held; owner notified via {c}")
+                }
+                IntakeOutcome::Held { notified: None } => "held; no contact on record".into(),
+                IntakeOutcome::Destroyed => {
+                    "destroyed: the owner already has a replacement (F2)".into()
+                }
+            },
+        ),
+        FoundCommand::Return {
+            data,
+            who,
+            card,
+            present,
+            photo,
+        } => command(
+            &data,
+            |e| {
+                let key = card_key(&card, e)?;
+                let present = present.person(key.number())?;
+                Ok(e.return_found(&who.actor()?, key, &present, &photo)?)
+            },
+            |_| "returned to the owner".into(),
+        ),
+        FoundCommand::Query { data, number: n } => {
+            let holder = number(&n)?;
+            list(
+                &data,
+                |s| view::found_query(s, holder),
+                |a| {
+                    let at = a
+                        .window
+                        .as_ref()
+                        .map(|w| format!(" at {w}"))
+                        .unwrap_or_default();
+                    format!("card valid from {}: {}{at}", a.valid_from, a.state)
+                },
+            )
+        }
+        FoundCommand::List { data, window } => {
+            let window = window.as_deref().map(id).transpose()?;
+            list(
+                &data,
+                |s| view::found(s, window.as_ref()),
+                |f| columns(f, &["number", "valid_from", "window", "state"]),
+            )
+        }
+    }
+}

@@ -1,0 +1,146 @@
+//! `idcard offsite`.
+
+use std::process::ExitCode;
+
+use idcard::engine::InPerson;
+use idcard::model::view;
+use idcard::workflow::Commands;
+use idcard::workflow::offsite::{ApplicationRequest, Materials};
+use serde_json::json;
+
+use crate::args::offsite::OffsiteCommand;
+use crate::args::{id, number};
+use crate::output::{command, list, plain};
+
+pub fn offsite(cmd: OffsiteCommand) -> anyhow::Result<ExitCode> {
+    match cmd {
+        OffsiteCommand::Apply(a) => {
+            let card = a.card.card_ref()?;
+            let req = ApplicationRequest {
+                kind: a.kind,
+                card,
+                present: a.present.person(card.number)?,
+                appearance: a.appearance,
+                materials: Materials {
+                    registration_form: a.form,
+                    current_card: a.current_card,
+                    household_booklet: a.household_booklet,
+                    residence_permit: a.residence_permit,
+                },
+                fingerprints: a.new_fingerprints,
+            };
+            command(
+                &a.data,
+                |e| Ok(e.apply_offsite(&a.who.actor()?, &req)?),
+                |app| {
+                    format!(
+                        "application {} accepted; to {} for review; fee {}.{:02} yuan; deadline {}; pickup receipt {}",
+                        app.id,
+                        app.hukou_bureau,
+                        app.fee_fen / 100,
+                        app.fee_fen % 100,
+                        app.deadline,
+                        app.pickup_receipt
+                    )
+                },
+            )
+        }
+        OffsiteCommand::Review {
+            data,
+            who,
+            id: app,
+            reject,
+            note,
+        } => command(
+            &data,
+            |e| Ok(e.review_application(&who.actor()?, app, !reject, &note)?),
+            |_| {
+                format!(
+                    "application {app} {}",
+                    if reject { "rejected" } else { "signed off" }
+                )
+            },
+        ),
+        OffsiteCommand::Produce { data, who, id: app } => command(
+            &data,
+            |e| {
+                let k = e.produce_card(&who.actor()?, app)?;
+                Ok(
+                    json!({"number": k.number().to_string(), "valid_from": k.valid_from().to_string()}),
+                )
+            },
+            |v| {
+                format!(
+                    "card valid from {} produced for application {app}",
+                    plain(&v["valid_from"])
+                )
+            },
+        ),
+        OffsiteCommand::Issue {
+            data,
+            who,
+            id: app,
+            receipt,
+            present,
+            old_card_returned,
+            temporary_card_returned,
+        } => {
+            let present = present.as_deref().map(number).transpose()?;
+            command(
+                &data,
+                |e| {
+                    let applicant = e
+                        .with_state(|s| s.applications.get(&app).map(|a| a.number))
+                        .ok_or_else(|| anyhow::anyhow!("no application {app}"))?;
+                    let present = InPerson::holder(present.unwrap_or(applicant));
+                    let k = e.issue_card(
+                        &who.actor()?,
+                        app,
+                        &receipt,
+                        &present,
+                        old_card_returned,
+                        temporary_card_returned,
+                    )?;
+                    Ok(
+                        json!({"number": k.number().to_string(), "valid_from": k.valid_from().to_string()}),
+                    )
+                },
+                |v| format!("card valid from {} issued", plain(&v["valid_from"])),
+            )
+        }
+        OffsiteCommand::Extend {
+            data,
+            who,
+            id: app,
+            days,
+            reason,
+        } => command(
+            &data,
+            |e| Ok(json!({"deadline": e.extend_deadline(&who.actor()?, app, days, &reason)?})),
+            |v| format!("deadline now {}", plain(&v["deadline"])),
+        ),
+        OffsiteCommand::Overdue { data, date, at } => {
+            let at = at.as_deref().map(id).transpose()?;
+            let engine = crate::output::open(&data)?;
+            let today = date.unwrap_or_else(|| engine.clock().china_today());
+            let items = engine.with_state(|s| view::overdue_applications(s, today, at.as_ref()));
+            crate::output::print_list(data.json, &items, |a| {
+                format!(
+                    "{}\t{}\t{}\tdeadline {}\t{:?}",
+                    a.id, a.point, a.hukou_bureau, a.deadline, a.state
+                )
+            })?;
+            Ok(ExitCode::SUCCESS)
+        }
+        OffsiteCommand::List { data } => list(&data, view::applications, |a| {
+            format!(
+                "{}\t{}\t{}\t{}\t{:?}",
+                a.id,
+                a.kind.as_str(),
+                a.number,
+                a.point,
+                a.state
+            )
+        }),
+    }
+}

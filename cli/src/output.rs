@@ -1,0 +1,158 @@
+//! The one way a record command runs: open the record, run, print, close ([`command`]), and
+//! the one way a read prints a list ([`list`]). Exit status: 0 done, 1 refused by a rule (the
+//! refusal is recorded) or a negative answer, 2 could not run.
+
+use std::process::ExitCode;
+
+use anyhow::Context;
+use idcard::engine::{Engine, EngineError, EngineOptions};
+use idcard::model::State;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::args::Data;
+
+/// Open the record at `--data`; it must exist (`idcard init` creates it), so a mistyped path is
+/// an error, not a new empty record.
+pub fn open(data: &Data) -> anyhow::Result<Engine> {
+    open_with(data, false)
+}
+
+/// Open the record at `--data`, creating it when `create`.
+pub fn open_with(data: &Data, create: bool) -> anyhow::Result<Engine> {
+    let options = EngineOptions::default();
+    let opened = if create {
+        Engine::open(&data.data, options)
+    } else {
+        Engine::open_existing(&data.data, options)
+    };
+    let (engine, report) = opened.map_err(|e| match e {
+        EngineError::NoRecord(_) => anyhow::anyhow!("{e}: `idcard init` creates one"),
+        e => e.into(),
+    })?;
+    if let Some(t) = &report.recovery.truncated {
+        eprintln!(
+            "idcard: recovered the journal: cut a torn last record of {} bytes at byte {} of {}",
+            t.bytes, t.offset, t.segment
+        );
+    }
+    Ok(engine)
+}
+
+/// Run a command on the record: open it, run `f`, print the outcome (`plain` for people, the
+/// value itself with `--json`), close it.
+pub fn command<T: Serialize>(
+    data: &Data,
+    f: impl FnOnce(&Engine) -> anyhow::Result<T>,
+    plain: impl FnOnce(&T) -> String,
+) -> anyhow::Result<ExitCode> {
+    let engine = open(data)?;
+    let code = finish(data.json, f(&engine), plain)?;
+    engine.close()?;
+    Ok(code)
+}
+
+/// Read a list from the record with a view and print it, one item per line (a JSON object per
+/// line with `--json`).
+pub fn list<T: Serialize>(
+    data: &Data,
+    view: impl FnOnce(&State) -> Vec<T>,
+    line: impl Fn(&T) -> String,
+) -> anyhow::Result<ExitCode> {
+    let engine = open(data)?;
+    let items = engine.with_state(view);
+    print_list(data.json, &items, line)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Read one value from the record with a view and print it.
+pub fn show<T: Serialize>(
+    data: &Data,
+    view: impl FnOnce(&State) -> T,
+    plain: impl FnOnce(&T) -> String,
+) -> anyhow::Result<ExitCode> {
+    let engine = open(data)?;
+    let v = engine.with_state(view);
+    if data.json {
+        println!("{}", serde_json::to_string(&v)?);
+    } else {
+        println!("{}", plain(&v));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Print items, one per line.
+pub fn print_list<T: Serialize>(
+    json: bool,
+    items: &[T],
+    line: impl Fn(&T) -> String,
+) -> anyhow::Result<()> {
+    for item in items {
+        if json {
+            println!("{}", serde_json::to_string(item)?);
+        } else {
+            println!("{}", line(item));
+        }
+    }
+    Ok(())
+}
+
+/// Print the outcome of a command and choose the exit status: a refusal prints its code and
+/// message and exits 1; any other error is returned (exit 2).
+pub fn finish<T: Serialize>(
+    json: bool,
+    result: anyhow::Result<T>,
+    plain: impl FnOnce(&T) -> String,
+) -> anyhow::Result<ExitCode> {
+    match result {
+        Ok(v) => {
+            if json {
+                let mut out = serde_json::to_value(&v)?;
+                if !out.is_object() {
+                    out = json!({ "result": out });
+                }
+                out["ok"] = json!(true);
+                println!("{out}");
+            } else {
+                println!("{}", plain(&v));
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => match e
+            .downcast_ref::<EngineError>()
+            .and_then(EngineError::refusal)
+        {
+            Some(r) => {
+                if json {
+                    println!(
+                        "{}",
+                        json!({"ok": false, "refused": {"code": r.code, "message": r.message}})
+                    );
+                } else {
+                    eprintln!("refused ({}): {}", r.code, r.message);
+                }
+                Ok(ExitCode::from(1))
+            }
+            None => Err(e),
+        },
+    }
+}
+
+/// A JSON value for the terminal: strings without their quotes.
+pub fn plain(v: &Value) -> String {
+    v.as_str().map_or_else(|| v.to_string(), str::to_string)
+}
+
+/// The named fields of a value for the terminal, tab-separated.
+pub fn columns<T: Serialize>(item: &T, keys: &[&str]) -> String {
+    let j = serde_json::to_value(item).unwrap_or(Value::Null);
+    keys.iter()
+        .map(|k| plain(&j[*k]))
+        .collect::<Vec<_>>()
+        .join("\t")
+}
+
+/// Read a file's text, naming it in the error.
+pub fn read_file(path: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    std::fs::File::open(path).with_context(|| format!("opening {}", path.display()))
+}

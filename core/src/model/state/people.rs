@@ -1,0 +1,47 @@
+//! The embedded population directory (used when no outside directory is plugged in).
+
+use std::collections::HashMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::deref_map;
+use crate::model::event::Event;
+use crate::number::IdNumber;
+use crate::population::Person;
+
+/// People by identity number.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct People {
+    by_number: HashMap<IdNumber, Person>,
+}
+deref_map!(People => by_number: HashMap<IdNumber, Person>);
+
+impl People {
+    pub(super) fn apply(&mut self, event: &Event) {
+        match event {
+            Event::PeopleRegistered(e) => {
+                for p in &e.people {
+                    self.by_number.insert(
+                        p.number,
+                        Person {
+                            number: p.number,
+                            name: p.name.clone(),
+                            hukou_division: p.hukou_division,
+                            category: p.category,
+                            fingerprint: p.fingerprint,
+                            contact: p.contact.clone(),
+                            deceased: p.deceased,
+                            fee_exempt: p.fee_exempt,
+                        },
+                    );
+                }
+            }
+            Event::PersonDied(e) => {
+                if let Some(p) = self.by_number.get_mut(&e.number) {
+                    p.deceased = true;
+                }
+            }
+            _ => {}
+        }
+    }
+}

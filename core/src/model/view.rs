@@ -1,0 +1,345 @@
+//! Read views of the state: what the command line prints, what Python and the C++ bridge hand
+//! out. Each returns plain `Serialize` values, so every adapter shows the same fields under the
+//! same names (the CLI's `--json` prints them as they are).
+//!
+//! ```
+//! use idcard::model::{State, view};
+//! let state = State::default();
+//! assert!(view::losses(&state, None).is_empty());
+//! ```
+
+use chrono::NaiveDate;
+use serde::Serialize;
+
+use super::state::{Application, FoundOutcome, Hit, State, TempCard, TempCertificate};
+use crate::card::CardKey;
+use crate::division::DivisionCode;
+use crate::number::IdNumber;
+use crate::station::{Officer, Station, StationId, StationKind};
+
+/// A card of the register (`idcard card show`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct CardView {
+    /// The holder's number.
+    pub number: String,
+    /// Validity start (N4).
+    pub valid_from: NaiveDate,
+    /// Validity end; `None` for long-term (N5).
+    pub valid_until: Option<NaiveDate>,
+    /// Fingerprints registered (N6).
+    pub fingerprints: bool,
+    /// `valid`, `lost`, `stolen`, `superseded`, `invalidated`.
+    pub status: &'static str,
+    /// Why (a reason name).
+    pub reason: String,
+    /// When the status last changed.
+    pub changed_on: Option<NaiveDate>,
+}
+
+/// A person's cards, oldest first.
+pub fn cards_of(state: &State, number: IdNumber) -> Vec<CardView> {
+    state
+        .cards
+        .of(number)
+        .map(|c| CardView {
+            number: number.to_string(),
+            valid_from: c.key.valid_from(),
+            valid_until: c.card().valid_until(),
+            fingerprints: c.fingerprints,
+            status: c.status.as_str(),
+            reason: c.reason.to_string(),
+            changed_on: c.changed_on,
+        })
+        .collect()
+}
+
+/// A loss report on record (`idcard loss list`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LossView {
+    /// The holder's number.
+    pub number: String,
+    /// The card's validity start.
+    pub valid_from: NaiveDate,
+    /// `lost` or `stolen`.
+    pub status: &'static str,
+    /// When (Unix ms).
+    pub at_ms: i64,
+    /// Where it was reported.
+    pub station: String,
+    /// By which officer.
+    pub officer: String,
+    /// At the household registration place (L1).
+    pub at_hukou_place: bool,
+}
+
+/// The loss reports in force, oldest first, optionally those taken at one station.
+pub fn losses(state: &State, at: Option<&StationId>) -> Vec<LossView> {
+    let mut v: Vec<LossView> = state
+        .cards
+        .values()
+        .filter_map(|c| c.loss.as_ref().map(|l| (c, l)))
+        .filter(|(_, l)| at.is_none_or(|a| &l.by.station == a))
+        .map(|(c, l)| LossView {
+            number: c.key.number().to_string(),
+            valid_from: c.key.valid_from(),
+            status: c.status.as_str(),
+            at_ms: l.at_ms,
+            station: l.by.station.to_string(),
+            officer: l.by.officer.to_string(),
+            at_hukou_place: l.at_hukou_place,
+        })
+        .collect();
+    v.sort_by(|a, b| (a.at_ms, &a.number).cmp(&(b.at_ms, &b.number)));
+    v
+}
+
+/// Hit reports, optionally those routed to one station, optionally only the open ones.
+pub fn hits(state: &State, routed_to: Option<&StationId>, only_open: bool) -> Vec<Hit> {
+    state
+        .hits
+        .values()
+        .filter(|h| routed_to.is_none_or(|r| &h.routed_to == r))
+        .filter(|h| !only_open || h.acknowledged.is_none())
+        .cloned()
+        .collect()
+}
+
+/// A card in the found-card database (`idcard found list`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FoundView {
+    /// The holder's number.
+    pub number: String,
+    /// The card's validity start.
+    pub valid_from: NaiveDate,
+    /// The window that took it in.
+    pub window: String,
+    /// When (Unix ms).
+    pub at_ms: i64,
+    /// `held`, `destroyed` or `returned`.
+    pub state: &'static str,
+    /// The contact the owner was notified through.
+    pub notified: Option<String>,
+}
+
+/// Found cards, oldest first, optionally those of one window.
+pub fn found(state: &State, window: Option<&StationId>) -> Vec<FoundView> {
+    let mut v: Vec<FoundView> = state
+        .found
+        .values()
+        .filter(|f| window.is_none_or(|w| &f.window == w))
+        .map(|f| FoundView {
+            number: f.card.number().to_string(),
+            valid_from: f.card.valid_from(),
+            window: f.window.to_string(),
+            at_ms: f.at_ms,
+            state: f.outcome.as_str(),
+            notified: f.notified.clone(),
+        })
+        .collect();
+    v.sort_by(|a, b| (a.at_ms, &a.number).cmp(&(b.at_ms, &b.number)));
+    v
+}
+
+/// What a citizen learns when asking about their lost cards (F1; S2: where to collect, nothing
+/// more).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct FoundAnswer {
+    /// Validity start of the card (the citizen knows their own cards).
+    pub valid_from: NaiveDate,
+    /// `held`, `destroyed` or `returned`.
+    pub state: &'static str,
+    /// Where to collect it, when held.
+    pub window: Option<StationId>,
+}
+
+/// A citizen's query (F1): were any of my cards found, and where can I collect them?
+pub fn found_query(state: &State, number: IdNumber) -> Vec<FoundAnswer> {
+    state
+        .cards
+        .of(number)
+        .filter_map(|c| state.found.get(&c.key))
+        .map(|f| FoundAnswer {
+            valid_from: f.card.valid_from(),
+            state: f.outcome.as_str(),
+            window: (f.outcome == FoundOutcome::Held).then(|| f.window.clone()),
+        })
+        .collect()
+}
+
+/// A blacklist entry (`idcard blacklist list`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct BlacklistView {
+    /// The person.
+    pub number: String,
+    /// Reason names.
+    pub reasons: Vec<&'static str>,
+    /// `public_security`, `credit_platform` or `unknown`.
+    pub source: &'static str,
+    /// When listed.
+    pub listed_on: Option<NaiveDate>,
+    /// The station that listed them.
+    pub by_station: String,
+}
+
+/// The blacklist, by number.
+pub fn blacklist(state: &State) -> Vec<BlacklistView> {
+    let mut v: Vec<BlacklistView> = state
+        .blacklist
+        .iter()
+        .map(|(n, r)| BlacklistView {
+            number: n.to_string(),
+            reasons: r.entry.reasons.names().collect(),
+            source: r.entry.source.as_str(),
+            listed_on: r.entry.listed_on,
+            by_station: r.by.station.to_string(),
+        })
+        .collect();
+    v.sort_by(|a, b| a.number.cmp(&b.number));
+    v
+}
+
+/// Stations, optionally of one kind and within one division (`110000` lists all of Beijing).
+pub fn stations(
+    state: &State,
+    kind: Option<StationKind>,
+    within: Option<DivisionCode>,
+) -> Vec<Station> {
+    state
+        .stations
+        .values()
+        .filter(|s| kind.is_none_or(|k| s.kind == k))
+        .filter(|s| within.is_none_or(|d| d.contains(s.division)))
+        .cloned()
+        .collect()
+}
+
+/// Officers.
+pub fn officers(state: &State) -> Vec<Officer> {
+    state.officers.values().cloned().collect()
+}
+
+/// Applications, oldest first.
+pub fn applications(state: &State) -> Vec<Application> {
+    state.applications.values().cloned().collect()
+}
+
+/// Applications not issued by their deadline on `today`, optionally of one acceptance point or
+/// reviewing bureau (A4).
+pub fn overdue_applications(
+    state: &State,
+    today: NaiveDate,
+    station: Option<&StationId>,
+) -> Vec<Application> {
+    state
+        .applications
+        .values()
+        .filter(|a| a.is_overdue(today))
+        .filter(|a| station.is_none_or(|st| &a.point == st || &a.hukou_bureau == st))
+        .cloned()
+        .collect()
+}
+
+/// Temporary cards overdue on `today`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TempCardsOverdue {
+    /// Applied for and not issued within 3 days (T4).
+    pub not_issued_in_3_days: Vec<TempCard>,
+    /// Issued, past their validity and not handed back (T5).
+    pub expired_not_returned: Vec<TempCard>,
+}
+
+/// Temporary cards not issued within 3 days (T4), and issued ones past their validity that were
+/// not handed back (T5), on `today`.
+pub fn temp_cards_overdue(state: &State, today: NaiveDate) -> TempCardsOverdue {
+    use super::state::TempCardState as S;
+    TempCardsOverdue {
+        not_issued_in_3_days: state
+            .temp_cards
+            .values()
+            .filter(|t| t.state == S::Applied && t.issue_by < today)
+            .cloned()
+            .collect(),
+        expired_not_returned: state
+            .temp_cards
+            .values()
+            .filter(|t| t.state == S::Issued && t.issued.is_some_and(|(_, until)| until < today))
+            .cloned()
+            .collect(),
+    }
+}
+
+/// How a check of a temporary identity certificate came out (A8).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CertificateCheck {
+    /// Good for this person and trip now.
+    Valid,
+    /// No such certificate.
+    Unknown,
+    /// Issued to someone else or for another trip.
+    Mismatch,
+    /// Already used.
+    Used,
+    /// Expired.
+    Expired,
+}
+
+/// Check a certificate presented for a trip at `now_ms` (A8).
+pub fn check_certificate(
+    state: &State,
+    id: u64,
+    number: IdNumber,
+    trip_reference: &str,
+    now_ms: i64,
+) -> CertificateCheck {
+    let ok = |c: &TempCertificate| c.number == number && c.trip.reference() == trip_reference;
+    match state.temp_certs.get(&id) {
+        None => CertificateCheck::Unknown,
+        Some(c) if !ok(c) => CertificateCheck::Mismatch,
+        Some(c) if c.used.is_some() => CertificateCheck::Used,
+        Some(c) if now_ms > c.valid_until_ms => CertificateCheck::Expired,
+        Some(_) => CertificateCheck::Valid,
+    }
+}
+
+/// One refusal count.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RefusalCount {
+    /// The command (snake_case name).
+    pub command: crate::station::CommandKind,
+    /// The reason code.
+    pub code: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// Counts of events and refusals (`idcard journal stats`).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct StatsView {
+    /// Records by event kind.
+    pub events: std::collections::BTreeMap<String, u64>,
+    /// Refusals by command and reason.
+    pub refusals: Vec<RefusalCount>,
+}
+
+/// The journal's counters.
+pub fn stats(state: &State) -> StatsView {
+    StatsView {
+        events: state.stats.events.clone(),
+        refusals: state
+            .stats
+            .refusals
+            .iter()
+            .map(|((command, code), n)| RefusalCount {
+                command: *command,
+                code: code.clone(),
+                count: *n,
+            })
+            .collect(),
+    }
+}
+
+/// A card's status at the record (valid when not registered), for the platform bridge.
+pub fn card_status(state: &State, card: CardKey) -> crate::index::CardStatus {
+    state.cards.status(card)
+}
