@@ -17,13 +17,6 @@ use idcard::workflow::temporary::{
 };
 use idcard::{DivisionCode, ValidityPeriod};
 
-fn code<T: std::fmt::Debug>(r: Result<T, EngineError>) -> &'static str {
-    match r {
-        Err(EngineError::Refused(r)) => r.code,
-        other => panic!("expected a refusal, got {other:?}"),
-    }
-}
-
 /// The world plus Bob's hukou bureau (Guangzhou 440106) and its officer.
 fn setup(dir: &std::path::Path) -> (World, Actor) {
     let w = world(dir);
@@ -64,7 +57,7 @@ fn bob_renewal(w: &World) -> ApplicationRequest {
 }
 
 #[test]
-fn a1_a4_n5_renewal_from_application_to_issue_supersedes_the_old_card() {
+fn a1_a4_a11_n5_renewal_from_application_to_issue_supersedes_the_old_card() {
     let dir = tempfile::tempdir().unwrap();
     let (w, gz) = setup(dir.path());
     let point = w.actor(StationKind::OffsiteAcceptancePoint).clone();
@@ -84,10 +77,13 @@ fn a1_a4_n5_renewal_from_application_to_issue_supersedes_the_old_card() {
     assert_eq!(app.period, ValidityPeriod::LongTerm, "N5: Bob is 56");
     // Only the hukou-place bureau reviews (A11); production only after sign-off.
     assert_eq!(
-        code(w.engine.review_application(&w.bureau, app.id, true, "")),
+        refused(w.engine.review_application(&w.bureau, app.id, true, "")),
         "not_hukou_bureau"
     );
-    assert_eq!(code(w.engine.produce_card(&point, app.id)), "wrong_state");
+    assert_eq!(
+        refused(w.engine.produce_card(&point, app.id)),
+        "wrong_state"
+    );
     w.engine
         .review_application(&gz, app.id, true, "identity confirmed")
         .unwrap();
@@ -98,7 +94,7 @@ fn a1_a4_n5_renewal_from_application_to_issue_supersedes_the_old_card() {
         .with_state(|s| s.applications[&app.id].pickup_receipt.clone());
     // Collect: the receipt, in person, the old card handed back (A4).
     assert_eq!(
-        code(w.engine.issue_card(
+        refused(w.engine.issue_card(
             &point,
             app.id,
             "R0-000000",
@@ -109,7 +105,7 @@ fn a1_a4_n5_renewal_from_application_to_issue_supersedes_the_old_card() {
         "wrong_receipt"
     );
     assert_eq!(
-        code(w.engine.issue_card(
+        refused(w.engine.issue_card(
             &point,
             app.id,
             &receipt,
@@ -120,7 +116,7 @@ fn a1_a4_n5_renewal_from_application_to_issue_supersedes_the_old_card() {
         "not_the_holder"
     );
     assert_eq!(
-        code(w.engine.issue_card(
+        refused(w.engine.issue_card(
             &point,
             app.id,
             &receipt,
@@ -168,7 +164,7 @@ fn a3_replacement_checks_loss_and_found_records_and_the_lost_card_stays_lost() {
     w.engine
         .intake_found(w.actor(StationKind::LostAndFoundWindow), w.bob_card, None)
         .unwrap();
-    assert_eq!(code(w.engine.apply_offsite(&point, &req)), "card_found");
+    assert_eq!(refused(w.engine.apply_offsite(&point, &req)), "card_found");
     w.engine
         .return_found(
             w.actor(StationKind::LostAndFoundWindow),
@@ -265,7 +261,7 @@ fn a1_a3_a5_a6_a9_a10_a12_every_refusal_reason() {
     for (want, tweak) in cases {
         let mut r = base.clone();
         tweak(&w, &mut r);
-        assert_eq!(code(w.engine.apply_offsite(&point, &r)), want);
+        assert_eq!(refused(w.engine.apply_offsite(&point, &r)), want);
     }
     // A3: every missing item at once.
     let mut r = base.clone();
@@ -290,7 +286,10 @@ fn a1_a3_a5_a6_a9_a10_a12_every_refusal_reason() {
             BlacklistEntry::new(BlacklistReasons::BAD_CREDIT),
         )
         .unwrap();
-    assert_eq!(code(w.engine.apply_offsite(&point, &base)), "blacklisted");
+    assert_eq!(
+        refused(w.engine.apply_offsite(&point, &base)),
+        "blacklisted"
+    );
     w.engine.remove_blacklist(&w.bureau, w.bob, "test").unwrap();
     // A12: before the rollout reached this pair, refused.
     let mut early = Policy::default();
@@ -298,7 +297,7 @@ fn a1_a3_a5_a6_a9_a10_a12_every_refusal_reason() {
     early.rollout.cities.clear();
     w.engine.set_policy(&w.bureau, early).unwrap();
     assert_eq!(
-        code(w.engine.apply_offsite(&point, &base)),
+        refused(w.engine.apply_offsite(&point, &base)),
         "outside_rollout"
     );
     w.engine.set_policy(&w.bureau, Policy::default()).unwrap();
@@ -314,12 +313,12 @@ fn a1_a3_a5_a6_a9_a10_a12_every_refusal_reason() {
         )
         .unwrap();
     assert_eq!(
-        code(w.engine.apply_offsite(&point, &base)),
+        refused(w.engine.apply_offsite(&point, &base)),
         "card_not_valid"
     );
     // Only acceptance points accept (A2).
     assert_eq!(
-        code(
+        refused(
             w.engine
                 .apply_offsite(w.actor(StationKind::HouseholdRegistrationStation), &base)
         ),
@@ -364,12 +363,12 @@ fn a5_a9_fingerprints_confirm_a_changed_appearance() {
         fingerprints: true,
     };
     assert_eq!(
-        code(w.engine.apply_offsite(&gz_point, &req)),
+        refused(w.engine.apply_offsite(&gz_point, &req)),
         "fingerprint_required"
     );
     req.present = InPerson::holder(w.alice).with_fingerprint("not-alice");
     assert_eq!(
-        code(w.engine.apply_offsite(&gz_point, &req)),
+        refused(w.engine.apply_offsite(&gz_point, &req)),
         "fingerprint_mismatch"
     );
     req.present = InPerson::holder(w.alice).with_fingerprint("alice-fp");
@@ -422,7 +421,7 @@ fn a4_deadlines_60_extended_by_at_most_30_or_shortened() {
     let d0 = app.accepted_on;
     assert_eq!(app.deadline, d0 + chrono::Days::new(60));
     assert_eq!(
-        code(w.engine.extend_deadline(&gz, app.id, 31, "mountains")),
+        refused(w.engine.extend_deadline(&gz, app.id, 31, "mountains")),
         "extension_too_long"
     );
     assert_eq!(
@@ -432,7 +431,7 @@ fn a4_deadlines_60_extended_by_at_most_30_or_shortened() {
         d0 + chrono::Days::new(80)
     );
     assert_eq!(
-        code(w.engine.extend_deadline(&gz, app.id, 11, "more")),
+        refused(w.engine.extend_deadline(&gz, app.id, 11, "more")),
         "extension_too_long"
     );
     assert_eq!(
@@ -440,7 +439,7 @@ fn a4_deadlines_60_extended_by_at_most_30_or_shortened() {
         d0 + chrono::Days::new(90)
     );
     assert_eq!(
-        code(w.engine.extend_deadline(&gz, app.id, 1, "again")),
+        refused(w.engine.extend_deadline(&gz, app.id, 1, "again")),
         "extension_too_long"
     );
     // Overdue: not on day 90, on day 91.
@@ -466,7 +465,7 @@ fn a4_deadlines_60_extended_by_at_most_30_or_shortened() {
     };
     w.engine.set_policy(&w.bureau, p.clone()).unwrap();
     p.processing_days = 61;
-    assert_eq!(code(w.engine.set_policy(&w.bureau, p)), "invalid_policy");
+    assert_eq!(refused(w.engine.set_policy(&w.bureau, p)), "invalid_policy");
     let dir2 = tempfile::tempdir().unwrap();
     let (w2, _) = setup(dir2.path());
     let short = Policy {
@@ -533,7 +532,7 @@ fn a8_temporary_certificate_for_one_trip() {
         CertificateCheck::Used
     );
     assert_eq!(
-        code(w.engine.use_temporary_certificate(
+        refused(w.engine.use_temporary_certificate(
             w.actor(StationKind::CheckingUnit),
             cert.id,
             w.bob,
@@ -560,7 +559,7 @@ fn a8_temporary_certificate_for_one_trip() {
     );
     // Only airport, railway and hotel police issue them; only after a population check.
     assert_eq!(
-        code(w.engine.issue_temporary_certificate(
+        refused(w.engine.issue_temporary_certificate(
             w.actor(StationKind::HouseholdRegistrationStation),
             w.bob,
             MissingCard::Lost,
@@ -569,7 +568,7 @@ fn a8_temporary_certificate_for_one_trip() {
         "station_kind_not_allowed"
     );
     assert_eq!(
-        code(w.engine.issue_temporary_certificate(
+        refused(w.engine.issue_temporary_certificate(
             &airport,
             w.carl,
             MissingCard::Lost,
@@ -580,14 +579,14 @@ fn a8_temporary_certificate_for_one_trip() {
 }
 
 #[test]
-fn t1_t5_temporary_resident_card() {
+fn t1_t2_t3_t4_t5_temporary_resident_card_from_application_to_return() {
     let dir = tempfile::tempdir().unwrap();
     let (w, _) = setup(dir.path());
     let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
     // Dan (hukou 110105 = the station's division) has no application in progress yet (T1).
     let all = TempCardMaterials::COMPLETE;
     assert_eq!(
-        code(
+        refused(
             w.engine
                 .apply_temporary_card(&hr, w.dan, &InPerson::holder(w.dan), None, all)
         ),
@@ -649,7 +648,7 @@ fn t1_t5_temporary_resident_card() {
     }
     // T2: at the station of permanent residence only.
     assert_eq!(
-        code(w.engine.apply_temporary_card(
+        refused(w.engine.apply_temporary_card(
             w.actor(StationKind::RegistrationHall),
             w.dan,
             &InPerson::holder(w.dan),
@@ -703,7 +702,7 @@ fn t1_t5_temporary_resident_card() {
         .engine
         .with_state(|s| s.applications[&app.id].pickup_receipt.clone());
     assert_eq!(
-        code(w.engine.issue_card(
+        refused(w.engine.issue_card(
             &gz_point,
             app.id,
             &receipt,
@@ -752,22 +751,25 @@ fn t2_under_16_through_a_guardian() {
         .unwrap();
     let all = TempCardMaterials::COMPLETE;
     assert_eq!(
-        code(
+        refused(
             w.engine
                 .apply_temporary_card(&hr, kid, &InPerson::holder(kid), None, all)
         ),
         "guardian_required"
     );
     assert_eq!(
-        code(
-            w.engine
-                .apply_temporary_card(&hr, kid, &InPerson::holder(w.dan), Some(w.alice), all)
-        ),
+        refused(w.engine.apply_temporary_card(
+            &hr,
+            kid,
+            &InPerson::holder(w.dan),
+            Some(w.alice),
+            all
+        )),
         "not_the_guardian"
     );
     // With a guardian present, the rule moves on to T1 (no application in progress).
     assert_eq!(
-        code(w.engine.apply_temporary_card(
+        refused(w.engine.apply_temporary_card(
             &hr,
             kid,
             &InPerson::holder(w.alice),
@@ -795,7 +797,7 @@ fn a4_open_applications_are_known_after_reloading_a_checkpoint() {
     let (e, report) = idcard::engine::Engine::open(dir.path(), options(clock)).unwrap();
     assert_eq!(report.checkpoint_seq, Some(before.last_seq));
     assert_eq!(e.with_state(|s| s.clone()), before);
-    assert_eq!(code(e.apply_offsite(&point, &req)), "application_open");
+    assert_eq!(refused(e.apply_offsite(&point, &req)), "application_open");
 }
 
 /// F2, A4: a lost card found and held while its replacement is in production is destroyed when
@@ -842,7 +844,7 @@ fn f2_a4_a_replaced_card_held_at_a_window_is_destroyed_at_issue() {
         assert_eq!(s.cards[&new_card].status, CardStatus::Valid);
     });
     assert_eq!(
-        code(
+        refused(
             w.engine
                 .return_found(&window, w.bob_card, &InPerson::holder(w.bob), "img")
         ),
@@ -850,7 +852,7 @@ fn f2_a4_a_replaced_card_held_at_a_window_is_destroyed_at_issue() {
     );
     let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
     assert_eq!(
-        code(
+        refused(
             w.engine
                 .cancel_loss(&hr, CardRef::card(w.bob_card), &InPerson::holder(w.bob))
         ),
@@ -892,4 +894,101 @@ fn a10_a_death_invalidates_the_cards_at_the_bank() {
     );
     assert_eq!(bank.verify(w.dan_card), CardStatus::Lost);
     assert_eq!(bank.verify(w.alice_card), CardStatus::Valid);
+}
+
+/// A2: city and county bureaus designate acceptance points and publish them: the registry lists
+/// the points of a division, and only a designated point accepts an off-site application.
+#[test]
+fn a2_acceptance_points_are_published_by_division_and_only_they_accept() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let tianhe = w.station(StationKind::OffsiteAcceptancePoint, 440106);
+    let haizhu = w.station(StationKind::OffsiteAcceptancePoint, 440105);
+    let points = |within: u32| {
+        w.engine.with_state(|s| {
+            idcard::model::view::stations(
+                s,
+                Some(StationKind::OffsiteAcceptancePoint),
+                DivisionCode::new(within),
+            )
+            .into_iter()
+            .map(|s| s.id.to_string())
+            .collect::<Vec<_>>()
+        })
+    };
+    assert_eq!(
+        points(440100),
+        [haizhu.station.as_str(), tianhe.station.as_str()]
+    );
+    assert_eq!(points(440106), [tianhe.station.as_str()]);
+    assert_eq!(points(110000), ["S02-offsite-acceptance-point"]);
+    // Alice (hukou Beijing) applies in Guangzhou: at a registration hall she is refused, at a
+    // designated point accepted.
+    let req = ApplicationRequest {
+        kind: ApplicationKind::Renewal,
+        card: CardRef::newest(w.alice),
+        present: InPerson::holder(w.alice).with_fingerprint("alice-fp"),
+        appearance: Appearance::Matches,
+        materials: Materials::complete(ApplicationKind::Renewal),
+        fingerprints: true,
+    };
+    let hall = w.actor(StationKind::RegistrationHall).clone();
+    assert_eq!(
+        refused(w.engine.apply_offsite(&hall, &req)),
+        "station_kind_not_allowed"
+    );
+    assert!(w.engine.apply_offsite(&tianhe, &req).is_ok());
+}
+
+/// T3: the temporary card is issued by the county-level bureau of the place of permanent
+/// residence — not by a bureau elsewhere, not by the police station that took the application —
+/// and only against the papers T3 lists, all missing ones named at once.
+#[test]
+fn t3_issued_by_the_bureau_of_permanent_residence_against_the_papers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, gz_bureau) = setup(dir.path());
+    let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
+    let gz_point = w.station(StationKind::OffsiteAcceptancePoint, 440106);
+    let renewal = ApplicationRequest {
+        kind: ApplicationKind::Renewal,
+        card: CardRef::newest(w.dan),
+        present: InPerson::holder(w.dan),
+        appearance: Appearance::Matches,
+        materials: Materials::complete(ApplicationKind::Renewal),
+        fingerprints: false,
+    };
+    w.engine.apply_offsite(&gz_point, &renewal).unwrap();
+    let none = TempCardMaterials::default();
+    let err = w
+        .engine
+        .apply_temporary_card(&hr, w.dan, &InPerson::holder(w.dan), None, none)
+        .unwrap_err();
+    let message = &err.refusal().unwrap().message;
+    for item in [
+        "household register booklet",
+        "photograph",
+        "application form",
+    ] {
+        assert!(message.contains(item), "{message}");
+    }
+    let t = w
+        .engine
+        .apply_temporary_card(
+            &hr,
+            w.dan,
+            &InPerson::holder(w.dan),
+            None,
+            TempCardMaterials::COMPLETE,
+        )
+        .unwrap();
+    assert_eq!(
+        refused(w.engine.issue_temporary_card(&gz_bureau, t.id)),
+        "not_responsible"
+    );
+    assert_eq!(
+        refused(w.engine.issue_temporary_card(&hr, t.id)),
+        "station_kind_not_allowed"
+    );
+    let issued = w.engine.issue_temporary_card(&w.bureau, t.id).unwrap();
+    assert_eq!(issued.state, TempCardState::Issued);
 }

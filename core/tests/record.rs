@@ -16,13 +16,6 @@ use idcard::workflow::found::IntakeOutcome;
 use idcard::workflow::loss::{CardRef, LossRequest};
 use idcard::{CardKey, IdNumber};
 
-fn code(r: Result<impl std::fmt::Debug, EngineError>) -> &'static str {
-    match r {
-        Err(EngineError::Refused(r)) => r.code,
-        other => panic!("expected a refusal, got {other:?}"),
-    }
-}
-
 fn loss(card: CardKey, present: InPerson) -> LossRequest {
     LossRequest {
         card: CardRef::card(card),
@@ -80,13 +73,13 @@ fn l1_loss_report_at_hukou_place_and_away() {
         w.actor(StationKind::OffsiteAcceptancePoint),
         &loss(w.alice_card, InPerson::holder(w.alice)),
     );
-    assert_eq!(code(r), "station_kind_not_allowed");
+    assert_eq!(refused(r), "station_kind_not_allowed");
     // Reporting twice is refused.
     let r = w.engine.report_loss(
         w.actor(StationKind::HouseholdRegistrationStation),
         &loss(w.bob_card, InPerson::holder(w.bob)),
     );
-    assert_eq!(code(r), "card_not_valid");
+    assert_eq!(refused(r), "card_not_valid");
 }
 
 #[test]
@@ -97,7 +90,7 @@ fn l2_n6_registered_fingerprints_are_compared_on_the_spot() {
     let r = w
         .engine
         .report_loss(hr, &loss(w.alice_card, InPerson::holder(w.alice)));
-    assert_eq!(code(r), "fingerprint_required");
+    assert_eq!(refused(r), "fingerprint_required");
     let r = w.engine.report_loss(
         hr,
         &loss(
@@ -105,7 +98,7 @@ fn l2_n6_registered_fingerprints_are_compared_on_the_spot() {
             InPerson::holder(w.alice).with_fingerprint("someone-else"),
         ),
     );
-    assert_eq!(code(r), "fingerprint_mismatch");
+    assert_eq!(refused(r), "fingerprint_mismatch");
     let r = w
         .engine
         .report_loss(
@@ -122,7 +115,7 @@ fn l2_n6_registered_fingerprints_are_compared_on_the_spot() {
     );
     // Cancelling needs the fingerprint too.
     assert_eq!(
-        code(
+        refused(
             w.engine
                 .cancel_loss(hr, CardRef::card(w.alice_card), &InPerson::holder(w.alice))
         ),
@@ -140,7 +133,7 @@ fn l2_n6_registered_fingerprints_are_compared_on_the_spot() {
         CardStatus::Valid
     );
     assert_eq!(
-        code(w.engine.cancel_loss(
+        refused(w.engine.cancel_loss(
             hr,
             CardRef::card(w.alice_card),
             &InPerson::holder(w.alice).with_fingerprint("alice-fp")
@@ -158,7 +151,7 @@ fn a10_only_the_holder_in_person_and_never_the_dead() {
     let r = w
         .engine
         .report_loss(hr, &loss(w.alice_card, InPerson::holder(w.bob)));
-    assert_eq!(code(r), "not_the_holder");
+    assert_eq!(refused(r), "not_the_holder");
     // Someone presenting the papers of the late Carl.
     let carl_card = w
         .engine
@@ -166,7 +159,7 @@ fn a10_only_the_holder_in_person_and_never_the_dead() {
     let r = w
         .engine
         .report_loss(hr, &loss(carl_card, InPerson::holder(w.carl)));
-    assert_eq!(code(r), "person_deceased");
+    assert_eq!(refused(r), "person_deceased");
     // Both refusals are on record (S1).
     w.engine.with_state(|s| {
         assert_eq!(
@@ -225,14 +218,14 @@ fn l4_hit_reports_reach_the_police() {
     assert_eq!(hit.routed_to.as_str(), "S00-household-registration-station");
     // Only the station it went to acknowledges it, once.
     assert_eq!(
-        code(
+        refused(
             w.engine
                 .acknowledge_hit(w.actor(StationKind::RegistrationHall), hit.id, "x")
         ),
         "not_routed_here"
     );
     assert_eq!(
-        code(w.engine.acknowledge_hit(bank, hit.id, "x")),
+        refused(w.engine.acknowledge_hit(bank, hit.id, "x")),
         "station_kind_not_allowed"
     );
     w.engine
@@ -243,7 +236,7 @@ fn l4_hit_reports_reach_the_police() {
         )
         .unwrap();
     assert_eq!(
-        code(w.engine.acknowledge_hit(
+        refused(w.engine.acknowledge_hit(
             w.actor(StationKind::HouseholdRegistrationStation),
             hit.id,
             "again"
@@ -313,7 +306,7 @@ fn f1_f2_found_cards_held_notified_returned_or_destroyed() {
         }
     );
     assert_eq!(
-        code(w.engine.intake_found(window, w.alice_card, None)),
+        refused(w.engine.intake_found(window, w.alice_card, None)),
         "already_held"
     );
     // The citizen's query (F1).
@@ -325,14 +318,14 @@ fn f1_f2_found_cards_held_notified_returned_or_destroyed() {
     );
     // Return: the holder, fingerprints, a photograph.
     assert_eq!(
-        code(
+        refused(
             w.engine
                 .return_found(window, w.alice_card, &InPerson::holder(w.bob), "photo://1")
         ),
         "not_the_holder"
     );
     assert_eq!(
-        code(w.engine.return_found(
+        refused(w.engine.return_found(
             window,
             w.alice_card,
             &InPerson::holder(w.alice),
@@ -341,7 +334,7 @@ fn f1_f2_found_cards_held_notified_returned_or_destroyed() {
         "fingerprint_required"
     );
     assert_eq!(
-        code(w.engine.return_found(
+        refused(w.engine.return_found(
             window,
             w.alice_card,
             &InPerson::holder(w.alice).with_fingerprint("alice-fp"),
@@ -350,7 +343,7 @@ fn f1_f2_found_cards_held_notified_returned_or_destroyed() {
         "photo_required"
     );
     assert_eq!(
-        code(w.engine.return_found(
+        refused(w.engine.return_found(
             hr,
             w.alice_card,
             &InPerson::holder(w.alice).with_fingerprint("alice-fp"),
@@ -409,7 +402,7 @@ fn f1_f2_found_cards_held_notified_returned_or_destroyed() {
     // A card that is not in the register.
     let forged = CardKey::new(w.bob, date(2024, 1, 1)).unwrap();
     assert_eq!(
-        code(w.engine.intake_found(window, forged, None)),
+        refused(w.engine.intake_found(window, forged, None)),
         "unknown_card"
     );
 }
@@ -420,7 +413,7 @@ fn a6_blacklist_add_remove_and_credit_push() {
     let w = world(dir.path());
     let reasons = BlacklistReasons::FORGED | BlacklistReasons::HOUSEHOLD_BOOKLET;
     assert_eq!(
-        code(w.engine.add_blacklist(
+        refused(w.engine.add_blacklist(
             &w.bureau,
             w.bob,
             BlacklistEntry::new(BlacklistReasons::default())
@@ -443,7 +436,7 @@ fn a6_blacklist_add_remove_and_credit_push() {
     });
     // Only county bureaus keep the blacklist.
     assert_eq!(
-        code(w.engine.add_blacklist(
+        refused(w.engine.add_blacklist(
             w.actor(StationKind::HouseholdRegistrationStation),
             w.alice,
             BlacklistEntry::new(reasons)
@@ -451,11 +444,11 @@ fn a6_blacklist_add_remove_and_credit_push() {
         "station_kind_not_allowed"
     );
     assert_eq!(
-        code(w.engine.remove_blacklist(&w.bureau, w.bob, "")),
+        refused(w.engine.remove_blacklist(&w.bureau, w.bob, "")),
         "reason_required"
     );
     assert_eq!(
-        code(w.engine.remove_blacklist(&w.bureau, w.alice, "no")),
+        refused(w.engine.remove_blacklist(&w.bureau, w.alice, "no")),
         "not_blacklisted"
     );
     w.engine
@@ -651,21 +644,21 @@ fn s1_unknown_inactive_and_foreign_officers_are_refused_and_audited() {
     let req = loss(w.bob_card, InPerson::holder(w.bob));
     let stranger = Actor::new("NOBODY", hr.station.as_str()).unwrap();
     assert_eq!(
-        code(w.engine.report_loss(&stranger, &req)),
+        refused(w.engine.report_loss(&stranger, &req)),
         "unknown_officer"
     );
     let elsewhere = Actor::new(hr.officer.as_str(), "S01-registration-hall").unwrap();
     assert_eq!(
-        code(w.engine.report_loss(&elsewhere, &req)),
+        refused(w.engine.report_loss(&elsewhere, &req)),
         "officer_not_at_station"
     );
     let nowhere = Actor::new(hr.officer.as_str(), "NOWHERE").unwrap();
     assert_eq!(
-        code(w.engine.report_loss(&nowhere, &req)),
+        refused(w.engine.report_loss(&nowhere, &req)),
         "unknown_station"
     );
     w.engine.deactivate_officer(&w.bureau, &hr.officer).unwrap();
-    assert_eq!(code(w.engine.report_loss(&hr, &req)), "officer_inactive");
+    assert_eq!(refused(w.engine.report_loss(&hr, &req)), "officer_inactive");
     // Every refusal names its officer and station in the journal (S2).
     let refusals: Vec<_> = w
         .engine
@@ -683,7 +676,7 @@ fn s1_unknown_inactive_and_foreign_officers_are_refused_and_audited() {
             s.officers.values().next().unwrap().clone(),
         )
     });
-    assert_eq!(code(w.engine.bootstrap(again.0, again.1)), "not_empty");
+    assert_eq!(refused(w.engine.bootstrap(again.0, again.1)), "not_empty");
 }
 
 /// The state is a pure function of the journal: reopening (replay from the start, or from a
@@ -783,7 +776,7 @@ fn l3_a6_publish_snapshot_and_delta() {
         .unwrap();
     assert_eq!((bank.cards, bank.blacklist, police.blacklist), (1, 0, 1));
     assert_eq!(
-        code(
+        refused(
             w.engine
                 .publish_snapshot(&hr, Profile::Bank, out.path().join("x.idcs"))
         ),

@@ -1,5 +1,19 @@
-//! A small world for the system-of-record tests: a bureau, one station of every kind, a few
-//! people and their cards.
+//! A small world for the system-of-record tests: a county bureau in Beijing's Chaoyang district
+//! (110105), one station of every kind, four named people and their cards.
+//!
+//! The people (all in the embedded population directory, each with one card valid for 20
+//! years):
+//!
+//! | who | number | hukou | card valid from | fingerprints | contact | notes |
+//! |---|---|---|---|---|---|---|
+//! | Alice | 110105 1985-03-12 | 110105 (Beijing) | 2015-03-01 | enrolled, sample `alice-fp` | yes | |
+//! | Bob | 440106 1970-01-01 | 440106 (Guangzhou) | 2010-01-01 | none | no | lives in Beijing, away from home |
+//! | Carl | 110105 1940-01-01 | 110105 | 2005-01-01 | none | no | deceased (his card invalidated) |
+//! | Dan | 110105 1995-07-07 | 110105 | 2016-08-01 | none | yes | an active serviceman (L5) |
+//!
+//! Stations: every kind in 110105 except the registration hall, which is in Guangzhou 440106;
+//! `World::actor(kind)` is that station's officer. `World::station(kind, division)` registers
+//! another station with an officer and returns the officer.
 
 #![allow(dead_code)]
 
@@ -8,7 +22,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use idcard::engine::{Engine, EngineOptions, ManualClock};
+use idcard::engine::{Engine, EngineError, EngineOptions, ManualClock};
 use idcard::journal::JournalOptions;
 use idcard::model::CardRegistration;
 use idcard::population::{Person, PersonCategory, TemplateDigest};
@@ -51,8 +65,43 @@ pub struct World {
 }
 
 impl World {
+    /// The officer of the world's station of `kind`.
     pub fn actor(&self, kind: StationKind) -> &Actor {
         &self.by_kind.iter().find(|(k, _)| *k == kind).unwrap().1
+    }
+
+    /// Register a further station of `kind` in `division` with one officer; returns the
+    /// officer. Identifiers are `{division}-{kind}` and `{division}-{kind}.1`.
+    pub fn station(&self, kind: StationKind, division: u32) -> Actor {
+        let id = format!("{division}-{}", kind.as_str().replace('_', "-"));
+        let station = Station {
+            id: id.parse().unwrap(),
+            kind,
+            division: DivisionCode::new(division).unwrap(),
+            name: id.clone(),
+        };
+        self.engine.register_station(&self.bureau, station).unwrap();
+        let officer = format!("{id}.1");
+        self.engine
+            .register_officer(
+                &self.bureau,
+                Officer {
+                    id: officer.parse().unwrap(),
+                    name: officer.clone(),
+                    station: id.parse().unwrap(),
+                    active: true,
+                },
+            )
+            .unwrap();
+        Actor::new(&officer, &id).unwrap()
+    }
+}
+
+/// The code of a refusal; panics on anything else.
+pub fn refused<T: std::fmt::Debug>(r: Result<T, EngineError>) -> &'static str {
+    match r {
+        Err(EngineError::Refused(r)) => r.code,
+        other => panic!("expected a refusal, got {other:?}"),
     }
 }
 

@@ -1,0 +1,640 @@
+//! The journal's and the checkpoints' formats, held by golden files (docs/FORMAT.md §8, §9):
+//! one data directory per format version under `core/tests/golden/`, read back by today's code.
+//! A change of an event payload, of an enum's variant order or of the record envelope fails
+//! here; a format change is a decision made by adding a version (and its golden files), never a
+//! side effect.
+//!
+//! `IDCARD_BLESS=1 cargo test -p idcard --test record_format` rewrites the current version's
+//! golden directory from the scenario (only when the format is meant to change).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+
+use common::*;
+use idcard::DivisionCode;
+use idcard::engine::{Engine, InPerson};
+use idcard::index::{BlacklistEntry, BlacklistReasons, Profile};
+use idcard::model::Record;
+use idcard::policy::Policy;
+use idcard::station::{Actor, CommandKind, Officer, Station, StationKind};
+use idcard::workflow::Commands;
+use idcard::workflow::blacklist::CsvCreditFeed;
+use idcard::workflow::loss::{CardRef, LossRequest};
+use idcard::workflow::offsite::{Appearance, ApplicationKind, ApplicationRequest, Materials};
+use idcard::workflow::temporary::{MissingCard, TempCardMaterials, Trip};
+
+fn golden(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name)
+}
+
+/// Copy a golden directory (the engine writes its lock and secrets into what it opens).
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// Every kind of event at least once: the world of `common`, then loss and withdrawal, a hit
+/// and its acknowledgement, found cards returned and destroyed, blacklist entries and a push,
+/// a policy, applications renewed, replaced and rejected, a temporary card, temporary
+/// certificates, publications, an officer deactivated, a checkpoint, one record after it.
+fn scenario(dir: &Path) -> World {
+    let w = world(dir);
+    let div = |c| DivisionCode::new(c).unwrap();
+    let st = |id: &str, kind, d: u32, officer: &str| {
+        let station = Station {
+            id: id.parse().unwrap(),
+            kind,
+            division: div(d),
+            name: id.into(),
+        };
+        w.engine.register_station(&w.bureau, station).unwrap();
+        let o = Officer {
+            id: officer.parse().unwrap(),
+            name: officer.into(),
+            station: id.parse().unwrap(),
+            active: true,
+        };
+        w.engine.register_officer(&w.bureau, o).unwrap();
+        Actor::new(officer, id).unwrap()
+    };
+    let gz = st("GZ-PSB", StationKind::CountyBureau, 440106, "G1");
+    let gz_point = st(
+        "GZ-POINT",
+        StationKind::OffsiteAcceptancePoint,
+        440106,
+        "G2",
+    );
+    let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
+    let point = w.actor(StationKind::OffsiteAcceptancePoint).clone();
+    let window = w.actor(StationKind::LostAndFoundWindow).clone();
+    let unit = w.actor(StationKind::CheckingUnit).clone();
+    let airport = w.actor(StationKind::AirportPolice).clone();
+    let e = &w.engine;
+    let loss = |card, stolen, present| LossRequest {
+        card,
+        stolen,
+        present,
+    };
+    // A refusal (Carl died in world()).
+    e.report_loss(
+        &hr,
+        &loss(CardRef::newest(w.carl), false, InPerson::holder(w.carl)),
+    )
+    .unwrap_err();
+    w.clock.advance(chrono::Duration::minutes(5));
+    let alice_fp = || InPerson::holder(w.alice).with_fingerprint("alice-fp");
+    e.report_loss(&hr, &loss(CardRef::card(w.alice_card), true, alice_fp()))
+        .unwrap();
+    e.cancel_loss(&hr, CardRef::card(w.alice_card), &alice_fp())
+        .unwrap();
+    let hit = e
+        .report_hit(&unit, w.dan_card, "presented by someone else")
+        .unwrap();
+    let routed = w
+        .by_kind
+        .iter()
+        .find(|(_, a)| a.station == hit.routed_to)
+        .map(|(_, a)| a.clone())
+        .unwrap();
+    e.acknowledge_hit(&routed, hit.id, "followed up").unwrap();
+    e.intake_found(&window, w.dan_card, Some("a finder"))
+        .unwrap();
+    e.return_found(&window, w.dan_card, &InPerson::holder(w.dan), "IMG-0001")
+        .unwrap();
+    e.add_blacklist(
+        &w.bureau,
+        w.alice,
+        BlacklistEntry::new(BlacklistReasons::FORGED_STATE_CERTIFICATE),
+    )
+    .unwrap();
+    let csv = format!(
+        "number,reason,source,listed_on\n{},bad_credit,,2025-12-01\n{},bad_credit,,\n",
+        number("11010519800101001"),
+        number("11010519800101002")
+    );
+    e.import_credit_push(
+        &w.bureau,
+        &mut CsvCreditFeed::new(csv.as_bytes()),
+        &mut |_| {},
+    )
+    .unwrap();
+    e.remove_blacklist(&w.bureau, w.alice, "appeal upheld")
+        .unwrap();
+    let mut p = Policy {
+        processing_days: 30,
+        ..Policy::default()
+    };
+    p.rollout.intra_province.push((44, date(2016, 7, 1)));
+    e.set_policy(&w.bureau, p).unwrap();
+    // Bob (hukou 440106) renews off-site in Beijing: accepted, approved, extended, produced, issued.
+    let request = |kind, holder, present| ApplicationRequest {
+        kind,
+        card: CardRef::newest(holder),
+        present,
+        appearance: Appearance::Matches,
+        materials: Materials::complete(kind),
+        fingerprints: kind != ApplicationKind::Replacement,
+    };
+    let bob_app = e
+        .apply_offsite(
+            &point,
+            &request(ApplicationKind::Renewal, w.bob, InPerson::holder(w.bob)),
+        )
+        .unwrap();
+    e.review_application(&gz, bob_app.id, true, "identity confirmed")
+        .unwrap();
+    e.extend_deadline(&gz, bob_app.id, 10, "remote area")
+        .unwrap();
+    w.clock.advance(chrono::Duration::days(2));
+    e.produce_card(&point, bob_app.id).unwrap();
+    let receipt = e.with_state(|s| s.applications[&bob_app.id].pickup_receipt.clone());
+    e.issue_card(
+        &point,
+        bob_app.id,
+        &receipt,
+        &InPerson::holder(w.bob),
+        true,
+        false,
+    )
+    .unwrap();
+    // Bob's old card handed in afterwards: destroyed (F2).
+    e.intake_found(&window, w.bob_card, None).unwrap();
+    // Dan (hukou 110105) replaces off-site in Guangzhou, takes a temporary card at home.
+    let dan_app = e
+        .apply_offsite(
+            &gz_point,
+            &request(ApplicationKind::Replacement, w.dan, InPerson::holder(w.dan)),
+        )
+        .unwrap();
+    let t = e
+        .apply_temporary_card(
+            &hr,
+            w.dan,
+            &InPerson::holder(w.dan),
+            None,
+            TempCardMaterials::COMPLETE,
+        )
+        .unwrap();
+    e.issue_temporary_card(&w.bureau, t.id).unwrap();
+    e.review_application(&w.bureau, dan_app.id, true, "ok")
+        .unwrap();
+    w.clock.advance(chrono::Duration::days(1));
+    e.produce_card(&gz_point, dan_app.id).unwrap();
+    let receipt = e.with_state(|s| s.applications[&dan_app.id].pickup_receipt.clone());
+    e.issue_card(
+        &gz_point,
+        dan_app.id,
+        &receipt,
+        &InPerson::holder(w.dan),
+        false,
+        true,
+    )
+    .unwrap();
+    // Alice: a damaged renewal rejected at review.
+    let mut alice_req = request(ApplicationKind::DamagedRenewal, w.alice, alice_fp());
+    alice_req.appearance = Appearance::ChangedGreatly;
+    let alice_app = e.apply_offsite(&gz_point, &alice_req).unwrap();
+    e.review_application(&w.bureau, alice_app.id, false, "photo does not match")
+        .unwrap();
+    // Temporary certificates: one issued and used, two more.
+    let c = e
+        .issue_temporary_certificate(
+            &airport,
+            w.bob,
+            MissingCard::Forgotten,
+            Trip::Flight("CA1831 2026-01-18".into()),
+        )
+        .unwrap();
+    e.use_temporary_certificate(&unit, c.id, w.bob, "CA1831 2026-01-18")
+        .unwrap();
+    e.issue_temporary_certificate(
+        &airport,
+        w.alice,
+        MissingCard::Lost,
+        Trip::Train("G101 2026-01-19".into()),
+    )
+    .unwrap();
+    e.issue_temporary_certificate(
+        &airport,
+        w.alice,
+        MissingCard::Stolen,
+        Trip::HotelStay("Hotel A 2026-01-19".into()),
+    )
+    .unwrap();
+    // Publications (a refusal between them: the fingerprint does not match).
+    let out = tempfile::tempdir().unwrap();
+    e.publish_snapshot(&w.bureau, Profile::Police, out.path().join("police.idcs"))
+        .unwrap();
+    let bad = InPerson::holder(w.bob).with_fingerprint("no-fp");
+    e.report_loss(&hr, &loss(CardRef::newest(w.bob), false, bad))
+        .unwrap_err();
+    e.publish_delta(
+        &w.bureau,
+        out.path().join("police.idcs"),
+        out.path().join("police-1.idcd"),
+    )
+    .unwrap();
+    e.deactivate_officer(&w.bureau, &"G2".parse().unwrap())
+        .unwrap();
+    e.checkpoint().unwrap();
+    e.report_loss(&hr, &loss(CardRef::card(w.alice_card), false, alice_fp()))
+        .unwrap();
+    w
+}
+
+/// The state, one fact per line, in the form `golden/record-v1/expected.tsv` was written in.
+fn summary(engine: &Engine) -> Vec<String> {
+    let mut lines = Vec::new();
+    for item in engine.records(1).unwrap() {
+        let (seq, r) = item.unwrap();
+        lines.push(format!(
+            "record\t{seq}\t{}\t{}@{}\t{}",
+            r.at_ms,
+            r.actor.officer,
+            r.actor.station,
+            r.event.kind()
+        ));
+    }
+    engine.with_state(|s| {
+        let mut cards: Vec<_> = s.cards.values().collect();
+        cards.sort_by_key(|c| c.key);
+        for c in cards {
+            lines.push(format!(
+                "card\t{}\t{}\t{:?}\t{}\t{}\t{:?}\t{}",
+                c.key.number(),
+                c.key.valid_from(),
+                c.period,
+                c.fingerprints,
+                c.status.as_str(),
+                c.changed_on,
+                c.reason
+            ));
+        }
+        for a in s.applications.values() {
+            lines.push(format!(
+                "application\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{:?}\t{}\t{:?}\t{:?}",
+                a.id,
+                a.kind.as_str(),
+                a.number,
+                a.old_card.valid_from(),
+                a.point,
+                a.hukou_bureau,
+                a.accepted_on,
+                a.deadline,
+                a.extended_days,
+                a.fee_fen,
+                a.period,
+                a.pickup_receipt,
+                a.new_card.map(|k| k.valid_from()),
+                a.state
+            ));
+        }
+        for t in s.temp_cards.values() {
+            lines.push(format!(
+                "temp_card\t{}\t{}\t{:?}\t{}\t{}\t{}\t{}\t{:?}\t{:?}",
+                t.id,
+                t.number,
+                t.guardian,
+                t.station,
+                t.applied_on,
+                t.issue_by,
+                t.fee_fen,
+                t.issued,
+                t.state
+            ));
+        }
+        for c in s.temp_certs.values() {
+            lines.push(format!(
+                "temp_cert\t{}\t{}\t{:?}\t{:?}\t{}\t{}\t{}\t{:?}",
+                c.id, c.number, c.missing, c.trip, c.station, c.issued_ms, c.valid_until_ms, c.used
+            ));
+        }
+        let mut found: Vec<_> = s.found.values().collect();
+        found.sort_by_key(|f| f.card);
+        for f in found {
+            lines.push(format!(
+                "found\t{}\t{}\t{}\t{}\t{:?}\t{:?}\t{:?}",
+                f.card.number(),
+                f.card.valid_from(),
+                f.window,
+                f.at_ms,
+                f.finder,
+                f.outcome,
+                f.notified
+            ));
+        }
+        for h in s.hits.values() {
+            let ack = h
+                .acknowledged
+                .as_ref()
+                .map(|a| (a.at_ms, a.officer.clone(), a.note.clone()));
+            lines.push(format!(
+                "hit\t{}\t{}\t{}@{}\t{}\t{}\t{}\t{:?}",
+                h.id,
+                h.card.number(),
+                h.by.officer,
+                h.by.station,
+                h.routed_to,
+                h.at_ms,
+                h.note,
+                ack
+            ));
+        }
+        let mut bl: Vec<_> = s.blacklist.iter().collect();
+        bl.sort_by_key(|(n, _)| **n);
+        for (n, b) in bl {
+            lines.push(format!(
+                "blacklist\t{n}\t{}\t{}\t{:?}\t{}@{}",
+                b.entry.reasons,
+                b.entry.source.as_str(),
+                b.entry.listed_on,
+                b.by.officer,
+                b.by.station
+            ));
+        }
+        for st in s.stations.values() {
+            lines.push(format!(
+                "station\t{}\t{}\t{}\t{}",
+                st.id, st.kind, st.division, st.name
+            ));
+        }
+        for o in s.officers.values() {
+            lines.push(format!(
+                "officer\t{}\t{}\t{}\t{}",
+                o.id, o.name, o.station, o.active
+            ));
+        }
+        let mut people: Vec<_> = s.people.values().collect();
+        people.sort_by_key(|p| p.number);
+        for p in people {
+            lines.push(format!(
+                "person\t{}\t{}\t{}\t{}\t{}\t{:?}\t{}\t{}",
+                p.number,
+                p.name,
+                p.hukou_division,
+                p.category.as_str(),
+                p.fingerprint.is_some(),
+                p.contact,
+                p.deceased,
+                p.fee_exempt
+            ));
+        }
+        lines.push(format!(
+            "policy\t{}",
+            serde_json::to_string(&s.policy).unwrap()
+        ));
+        for (k, n) in &s.stats.events {
+            lines.push(format!("event_count\t{k}\t{n}"));
+        }
+        for ((c, code), n) in &s.stats.refusals {
+            lines.push(format!("refusal_count\t{c:?}\t{code}\t{n}"));
+        }
+        lines.push(format!("last\t{}\t{}", s.last_seq, s.last_at_ms));
+    });
+    lines
+}
+
+fn expected(name: &str) -> Vec<String> {
+    std::fs::read_to_string(golden(name).join("expected.tsv"))
+        .unwrap()
+        .lines()
+        .map(str::to_string)
+        .collect()
+}
+
+fn assert_same(got: &[String], want: &[String]) {
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(g, w, "line {}", i + 1);
+    }
+    assert_eq!(got.len(), want.len(), "number of lines");
+}
+
+fn segments(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<_> = std::fs::read_dir(dir.join("journal"))
+        .unwrap()
+        .map(|e| e.unwrap())
+        .map(|e| {
+            (
+                e.file_name().to_string_lossy().into_owned(),
+                std::fs::read(e.path()).unwrap(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// A record written by main before payload types (record version 1) opens with the state that
+/// code had; its format-1 checkpoint is skipped with the reason and the journal replayed.
+#[test]
+fn record_v1_from_the_previous_main_opens_with_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&golden("record-v1"), dir.path());
+    let (engine, report) = Engine::open(dir.path(), options(clock())).unwrap();
+    assert_eq!(report.checkpoint_seq, None);
+    assert_eq!(report.replayed, 66);
+    assert_eq!(
+        report.checkpoints_skipped.len(),
+        1,
+        "{:?}",
+        report.checkpoints_skipped
+    );
+    assert!(
+        report.checkpoints_skipped[0].contains("format version 1"),
+        "{:?}",
+        report.checkpoints_skipped
+    );
+    assert_same(&summary(&engine), &expected("record-v1"));
+    // Every version-1 payload decodes; the upcast records read as version-2 records.
+    for item in engine.records(1).unwrap() {
+        let (_, r) = item.unwrap();
+        assert_eq!(Record::decode(&r.encode()).unwrap(), r);
+    }
+}
+
+/// The same scenario run today gives the state the version-1 code gave: the refactoring into
+/// payload types changed no behaviour.
+#[test]
+fn the_scenario_today_gives_the_state_of_the_previous_main() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = scenario(dir.path());
+    let mut got = summary(&w.engine);
+    let mut want = expected("record-v1");
+    // Record sizes differ between versions, nothing else: compare without the byte counts.
+    got.retain(|l| !l.starts_with("journal_bytes"));
+    want.retain(|l| !l.starts_with("journal_bytes"));
+    assert_same(&got, &want);
+}
+
+/// The current version's golden journal is what the scenario writes today, byte for byte, and
+/// every record in it decodes and encodes back to the same bytes.
+#[test]
+fn record_v2_golden_journal_is_what_the_scenario_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = scenario(dir.path());
+    drop(w);
+    let golden_dir = golden("record-v2");
+    if std::env::var_os("IDCARD_BLESS").is_some() {
+        let _ = std::fs::remove_dir_all(&golden_dir);
+        std::fs::create_dir_all(golden_dir.join("journal")).unwrap();
+        std::fs::create_dir_all(golden_dir.join("checkpoints")).unwrap();
+        for (name, bytes) in segments(dir.path()) {
+            std::fs::write(golden_dir.join("journal").join(name), bytes).unwrap();
+        }
+        for e in std::fs::read_dir(dir.path().join("checkpoints")).unwrap() {
+            let e = e.unwrap();
+            std::fs::copy(e.path(), golden_dir.join("checkpoints").join(e.file_name())).unwrap();
+        }
+        let (engine, _) = Engine::open(dir.path(), options(clock())).unwrap();
+        std::fs::write(
+            golden_dir.join("expected.tsv"),
+            summary(&engine).join("\n") + "\n",
+        )
+        .unwrap();
+    }
+    assert_eq!(
+        segments(dir.path()),
+        segments(&golden_dir),
+        "the journal's bytes changed: a format change needs a new record version (FORMAT.md §8)"
+    );
+    for item in idcard::journal::read_dir(golden_dir.join("journal"), 1).unwrap() {
+        let (seq, bytes) = item.unwrap();
+        let r = Record::decode(&bytes).unwrap_or_else(|e| panic!("record {seq}: {e}"));
+        assert_eq!(r.encode(), bytes, "record {seq} re-encodes differently");
+    }
+}
+
+/// The current version's golden checkpoint loads, and it is the state the journal replays to.
+#[test]
+fn checkpoint_v2_golden_is_the_replayed_state() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&golden("record-v2"), dir.path());
+    let (engine, report) = Engine::open(dir.path(), options(clock())).unwrap();
+    assert_eq!(
+        report.checkpoint_seq,
+        Some(65),
+        "{:?}",
+        report.checkpoints_skipped
+    );
+    assert_eq!(report.replayed, 1);
+    let from_checkpoint = engine.with_state(|s| s.clone());
+    assert_same(&summary(&engine), &expected("record-v2"));
+    drop(engine);
+    std::fs::remove_dir_all(dir.path().join("checkpoints")).unwrap();
+    let (engine, _) = Engine::open(dir.path(), options(clock())).unwrap();
+    engine.with_state(|s| assert_eq!(*s, from_checkpoint));
+}
+
+/// Enums in the journal are encoded by variant index: each keeps its index (new variants only
+/// at the end).
+#[test]
+fn format_enums_keep_their_variant_indices() {
+    fn index<T: serde::Serialize>(v: &T) -> u8 {
+        postcard::to_allocvec(v).unwrap()[0]
+    }
+    let commands: Vec<_> = CommandKind::ALL
+        .iter()
+        .map(|c| (format!("{c:?}"), index(c)))
+        .collect();
+    let want = [
+        "RegisterStation",
+        "RegisterOfficer",
+        "DeactivateOfficer",
+        "RegisterPeople",
+        "RecordDeath",
+        "RegisterCards",
+        "ReportLoss",
+        "CancelLoss",
+        "ReportHit",
+        "AcknowledgeHit",
+        "IntakeFoundCard",
+        "ReturnFoundCard",
+        "AddBlacklist",
+        "RemoveBlacklist",
+        "ImportCreditPush",
+        "ApplyOffsite",
+        "ReviewApplication",
+        "ProduceCard",
+        "IssueCard",
+        "ExtendDeadline",
+        "IssueTemporaryCertificate",
+        "ApplyTemporaryCard",
+        "IssueTemporaryCard",
+        "ReturnTemporaryCard",
+        "SetPolicy",
+        "Publish",
+        "UseTemporaryCertificate",
+    ];
+    assert_eq!(commands.len(), want.len());
+    for (i, ((name, idx), w)) in commands.iter().zip(want).enumerate() {
+        assert_eq!((name.as_str(), *idx as usize), (w, i), "CommandKind");
+    }
+    for (i, k) in StationKind::ALL.iter().enumerate() {
+        assert_eq!(index(k) as usize, i, "StationKind::{k:?}");
+    }
+    // Event variants, by the kind names of the records in the golden journal (application
+    // reviews are one variant, named by their outcome).
+    let want: [(&str, u8); 32] = [
+        ("station_registered", 0),
+        ("officer_registered", 1),
+        ("officer_deactivated", 2),
+        ("people_registered", 3),
+        ("person_died", 4),
+        ("cards_registered", 5),
+        ("loss_reported", 6),
+        ("loss_cancelled", 7),
+        ("hit_reported", 8),
+        ("hit_acknowledged", 9),
+        ("found_card_taken_in", 10),
+        ("found_card_destroyed", 11),
+        ("owner_notified", 12),
+        ("found_card_returned", 13),
+        ("blacklist_added", 14),
+        ("blacklist_bulk_added", 15),
+        ("blacklist_removed", 16),
+        ("published", 17),
+        ("command_refused", 18),
+        ("card_status_changed", 19),
+        ("policy_set", 20),
+        ("application_accepted", 21),
+        ("application_approved", 22),
+        ("application_rejected", 22),
+        ("application_card_produced", 23),
+        ("application_card_issued", 24),
+        ("deadline_extended", 25),
+        ("temporary_certificate_issued", 26),
+        ("temporary_certificate_used", 27),
+        ("temporary_card_applied", 28),
+        ("temporary_card_issued", 29),
+        ("temporary_card_returned", 30),
+    ];
+    let mut seen = std::collections::BTreeMap::new();
+    for item in idcard::journal::read_dir(golden("record-v2").join("journal"), 1).unwrap() {
+        let (_, bytes) = item.unwrap();
+        let r = Record::decode(&bytes).unwrap();
+        seen.insert(r.event.kind(), postcard::to_allocvec(&r.event).unwrap()[0]);
+    }
+    for (kind, idx) in want {
+        assert_eq!(seen.get(kind), Some(&idx), "Event variant of {kind}");
+    }
+    assert_eq!(
+        seen.len(),
+        want.len(),
+        "every kind is in the golden journal"
+    );
+}
+
+fn clock() -> std::sync::Arc<idcard::engine::ManualClock> {
+    std::sync::Arc::new(idcard::engine::ManualClock::new(start_time()))
+}
