@@ -230,563 +230,719 @@ impl Sim<'_> {
         }
     }
 
-    /// Run person `who`'s errand.
+    /// Run person `who`'s errand: one method per kind of counter work below.
     pub fn run(
         &self,
         who: usize,
         job: Job,
         rng: &mut ChaCha8Rng,
     ) -> Result<Vec<FollowUp>, EngineError> {
-        let mut f = self.folk[who].lock().expect("not poisoned");
-        let mut next = Vec::new();
-        let e = self.engine;
-        let day = |rng: &mut ChaCha8Rng, lo: u32, hi: u32| rng.random_range(lo..=hi);
+        let mut guard = self.folk[who].lock().expect("not poisoned");
+        let f = &mut *guard;
         match job {
-            Job::Loss { stolen } => {
-                let Some(card) = f.card.filter(|_| !f.lost && !f.dead) else {
-                    return Ok(next);
-                };
-                let away = f.migrant;
-                let station = f.loss_station();
-                let mut req = LossRequest {
-                    card: CardRef::card(card),
-                    stolen,
-                    present: f.present(),
-                };
-                // Irregular first attempts: a relative comes instead (A10), or the officer
-                // forgets the fingerprint comparison or it fails (L2); then the holder, properly.
-                let r: f64 = rng.random();
-                if r < 0.015 {
-                    let other = InPerson::holder(self.other(who, rng));
-                    let first = LossRequest {
-                        present: other,
-                        ..req.clone()
-                    };
-                    self.note(CommandKind::ReportLoss, e.report_loss(&station, &first))?;
-                } else if f.card_fp && r < 0.035 {
-                    let first = LossRequest {
-                        present: InPerson::holder(f.number),
-                        ..req.clone()
-                    };
-                    self.note(CommandKind::ReportLoss, e.report_loss(&station, &first))?;
-                } else if f.card_fp && r < 0.045 {
-                    req.present = InPerson::holder(f.number).with_fingerprint(b"smudged".to_vec());
-                    self.note(CommandKind::ReportLoss, e.report_loss(&station, &req))?;
-                    req.present = f.present();
-                }
-                if self
-                    .note(CommandKind::ReportLoss, e.report_loss(&station, &req))?
-                    .is_some()
-                {
-                    f.lost = true;
-                    self.bank.watch(card);
-                    if !away && rng.random_bool(0.02) {
-                        // Asks for a temporary card at the same counter, before any renewal or
-                        // replacement is applied for: refused (T1).
-                        let r = e.apply_temporary_card(
-                            &station,
-                            f.number,
-                            &f.present(),
-                            None,
-                            TempCardMaterials::COMPLETE,
-                        );
-                        self.note(CommandKind::ApplyTemporaryCard, r)?;
-                    }
-                    // What happens next.
-                    if away && rng.random_bool(0.6) {
-                        if rng.random_bool(0.04) {
-                            // Asks to renew first: the card is lost, so that is refused.
-                            next.push((
-                                day(rng, 1, 5),
-                                Job::Apply {
-                                    kind: ApplicationKind::Renewal,
-                                },
-                            ));
-                        }
-                        next.push((
-                            day(rng, 1, 6),
-                            Job::Apply {
-                                kind: ApplicationKind::Replacement,
-                            },
-                        ));
-                    }
-                    let province = if away {
-                        f.work
-                    } else {
-                        province_of(f.hukou) as u8
-                    };
-                    if rng.random_bool(0.25) {
-                        next.push((day(rng, 1, 20), Job::FoundHandIn { card, province }));
-                    } else if rng.random_bool(0.06) {
-                        next.push((day(rng, 1, 10), Job::CancelLoss { card, station }));
-                    }
-                    if rng.random_bool(0.04) {
-                        let province = rng.random_range(0..PROVINCES.len()) as u8;
-                        next.push((day(rng, 1, 15), Job::Impostor { card, province }));
-                    }
-                }
-            }
-            Job::CancelLoss { card, station } => {
-                if f.card == Some(card) && f.lost && f.app.is_none() {
-                    let r = e.cancel_loss(&station, CardRef::card(card), &f.present());
-                    if self.note(CommandKind::CancelLoss, r)?.is_some() {
-                        f.lost = false;
-                        self.bank.changed(card);
-                    }
-                }
-            }
-            Job::Apply { kind } => {
-                if f.dead {
-                    return Ok(next);
-                }
-                let point = provincial(f.work, "POINT");
-                let mut req = ApplicationRequest {
-                    kind,
-                    card: match f.card {
-                        Some(c) => CardRef::card(c),
-                        None => CardRef::newest(f.number),
-                    },
-                    present: f.present(),
-                    appearance: Appearance::Matches,
-                    materials: Materials::complete(kind),
-                    fingerprints: f.enrolled,
-                };
-                let r: f64 = rng.random();
-                if r < 0.005 {
-                    // Someone else with the person's papers (A10).
-                    req.present = InPerson::holder(self.other(who, rng));
-                    self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
-                    return Ok(next);
-                } else if r < 0.01 {
-                    req.appearance = Appearance::DoesNotMatch;
-                    self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
-                    return Ok(next);
-                } else if r < 0.04 {
-                    // Changed greatly: fingerprints on the card settle it, else refused (A5).
-                    req.appearance = Appearance::ChangedGreatly;
-                } else if r < 0.07 {
-                    // Papers missing (A3): back another day with everything.
-                    req.materials = Materials {
-                        registration_form: true,
-                        ..Default::default()
-                    };
-                    self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
-                    next.push((day(rng, 1, 3), Job::Apply { kind }));
-                    return Ok(next);
-                } else if f.card_fp && r < 0.09 {
-                    let first = ApplicationRequest {
-                        present: InPerson::holder(f.number),
-                        ..req.clone()
-                    };
-                    self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &first))?;
-                } else if f.card_fp && r < 0.10 {
-                    let first = ApplicationRequest {
-                        present: InPerson::holder(f.number).with_fingerprint(b"worn".to_vec()),
-                        ..req.clone()
-                    };
-                    self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &first))?;
-                }
-                let was_lost = f.lost;
-                let Some(app) =
-                    self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?
-                else {
-                    if let Some(w) = self.held_at(f.card) {
-                        // The card is at a lost-and-found window: collect it there (F1).
-                        let card = f.card.expect("held cards are cards");
-                        next.push((day(rng, 1, 3), Job::FoundCollect { card, window: w }));
-                    }
-                    return Ok(next);
-                };
-                if kind == ApplicationKind::Replacement && !was_lost {
-                    // Reported lost on the spot by the acceptance (the loss-report system).
-                    f.lost = true;
-                    if let Some(c) = f.card {
-                        self.bank.watch(c);
-                    }
-                }
-                if rng.random_bool(0.01) {
-                    // Comes back the next hour, forgetting it is in progress.
-                    self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
-                }
-                f.app = Some(Box::new(App {
-                    id: app.id,
-                    kind,
-                    point,
-                    bureau: actor(app.hukou_bureau.as_str()),
-                    receipt: app.pickup_receipt.clone(),
-                    new_card: None,
-                    fingerprints: app.fingerprints,
-                }));
-                next.push((day(rng, 1, 3), Job::Review));
-                let temp_rate = if kind == ApplicationKind::Replacement {
-                    0.25
-                } else {
-                    0.08
-                };
-                if rng.random_bool(temp_rate) {
-                    next.push((day(rng, 1, 2), Job::TempCardApply));
-                }
-                if rng.random_bool(0.05) {
-                    next.push((day(rng, 1, 5), Job::Extend));
-                }
-            }
-            Job::Review => {
-                let Some(app) = f.app.clone() else {
-                    return Ok(next);
-                };
-                if rng.random_bool(0.03) {
-                    if rng.random_bool(0.3) {
-                        // A rejection needs its reason (A11).
-                        let r = e.review_application(&app.bureau, app.id, false, " ");
-                        self.note(CommandKind::ReviewApplication, r)?;
-                    }
-                    let r = e.review_application(
-                        &app.bureau,
-                        app.id,
-                        false,
-                        "identity could not be confirmed with the household register",
-                    );
-                    if self.note(CommandKind::ReviewApplication, r)?.is_some() {
-                        f.app = None;
-                        // No new card coming: the temporary card goes back at home (T5).
-                        if matches!(f.temp, Some((_, true))) {
-                            next.push((day(rng, 1, 5), Job::TempCardReturn));
-                        }
-                    }
-                } else {
-                    let r = e.review_application(&app.bureau, app.id, true, "confirmed");
-                    if self.note(CommandKind::ReviewApplication, r)?.is_some() {
-                        // A production backlog at some points makes a few late (A4 deadlines).
-                        let wait = if rng.random_bool(0.06) {
-                            day(rng, 22, 40)
-                        } else {
-                            day(rng, 2, 8)
-                        };
-                        next.push((wait, Job::Produce));
-                    }
-                }
-            }
-            Job::Produce => {
-                let Some(app) = f.app.as_mut() else {
-                    return Ok(next);
-                };
-                let r = e.produce_card(&app.point, app.id);
-                if let Some(card) = self.note(CommandKind::ProduceCard, r)? {
-                    app.new_card = Some(card);
-                    next.push((day(rng, 1, 5), Job::Issue));
-                }
-            }
-            Job::Issue => {
-                let Some(app) = f.app.clone() else {
-                    return Ok(next);
-                };
-                let present = f.present();
-                let temp_out = matches!(f.temp, Some((_, true)));
-                if rng.random_bool(0.01) {
-                    let r = e.issue_card(&app.point, app.id, "R0-000000", &present, true, temp_out);
-                    self.note(CommandKind::IssueCard, r)?;
-                }
-                let renewal = app.kind != ApplicationKind::Replacement;
-                let forgot_old = renewal && rng.random_bool(0.03);
-                let forgot_temp = temp_out && rng.random_bool(0.1);
-                let r = e.issue_card(
-                    &app.point,
-                    app.id,
-                    &app.receipt,
-                    &present,
-                    !forgot_old,
-                    temp_out && !forgot_temp,
-                );
-                match self.note(CommandKind::IssueCard, r)? {
-                    Some(new_card) => {
-                        if let Some(old) = f.card {
-                            self.bank.changed(old);
-                        }
-                        f.card = Some(new_card);
-                        f.card_fp = app.fingerprints;
-                        f.lost = false;
-                        f.app = None;
-                        // A temporary card still out was handed back at the point (T5).
-                        if temp_out {
-                            f.temp = None;
-                        }
-                    }
-                    None if forgot_old || forgot_temp => next.push((1, Job::Issue)),
-                    None => {}
-                }
-            }
-            Job::Extend => {
-                let Some(app) = f.app.clone() else {
-                    return Ok(next);
-                };
-                let reason = "remote area with poor transport";
-                if rng.random_bool(0.1) {
-                    let r = e.extend_deadline(&app.bureau, app.id, 45, reason);
-                    self.note(CommandKind::ExtendDeadline, r)?;
-                }
-                let r = e.extend_deadline(&app.bureau, app.id, 15, reason);
-                self.note(CommandKind::ExtendDeadline, r)?;
-            }
-            Job::TempCardApply => {
-                if f.app.is_none() || f.dead {
-                    return Ok(next);
-                }
-                let station = local(f.hukou, "HR");
-                let age = f.number.age_on(self.today).unwrap_or(0);
-                let guardian = (age < 16).then(|| {
-                    let g = self.adults[rng.random_range(0..self.adults.len())] as usize;
-                    self.number_of(g, who)
-                });
-                let present = match guardian {
-                    Some(g) => InPerson::holder(g),
-                    None => f.present(),
-                };
-                let complete = TempCardMaterials::COMPLETE;
-                if f.migrant && guardian.is_none() && rng.random_bool(0.1) {
-                    // Tries where they live and work, not at home (T2).
-                    let r = e.apply_temporary_card(
-                        &provincial(f.work, "HR"),
-                        f.number,
-                        &present,
-                        None,
-                        complete,
-                    );
-                    self.note(CommandKind::ApplyTemporaryCard, r)?;
-                }
-                if let Some(g) = guardian.filter(|_| rng.random_bool(0.05)) {
-                    // The other parent comes, but the form names this guardian (T2).
-                    let other = InPerson::holder(self.other(who, rng));
-                    if other.number != g {
-                        let r =
-                            e.apply_temporary_card(&station, f.number, &other, guardian, complete);
-                        self.note(CommandKind::ApplyTemporaryCard, r)?;
-                    }
-                }
-                if guardian.is_some() && rng.random_bool(0.3) {
-                    // The child comes alone (T2).
-                    let r = e.apply_temporary_card(
-                        &station,
-                        f.number,
-                        &InPerson::holder(f.number),
-                        None,
-                        complete,
-                    );
-                    self.note(CommandKind::ApplyTemporaryCard, r)?;
-                }
-                if rng.random_bool(0.05) {
-                    let partial = TempCardMaterials {
-                        photo: false,
-                        ..complete
-                    };
-                    let r = e.apply_temporary_card(&station, f.number, &present, guardian, partial);
-                    self.note(CommandKind::ApplyTemporaryCard, r)?;
-                }
-                let r = e.apply_temporary_card(&station, f.number, &present, guardian, complete);
-                if let Some(t) = self.note(CommandKind::ApplyTemporaryCard, r)? {
-                    f.temp = Some((t.id, false));
-                    next.push((day(rng, 1, 3), Job::TempCardIssue));
-                }
-            }
-            Job::TempCardIssue => {
-                if let Some((id, false)) = f.temp {
-                    let r = e.issue_temporary_card(&local(f.hukou, "PSB"), id);
-                    if self.note(CommandKind::IssueTemporaryCard, r)?.is_some() {
-                        f.temp = Some((id, true));
-                    }
-                }
-            }
-            Job::TempCardReturn => {
-                if let Some((id, true)) = f.temp {
-                    let r = e.return_temporary_card(&local(f.hukou, "HR"), id);
-                    if self.note(CommandKind::ReturnTemporaryCard, r)?.is_some() {
-                        f.temp = None;
-                    }
-                }
-            }
-            Job::FoundHandIn { card, province } => {
-                let window = provincial(province, "LF");
-                let finder = rng.random_bool(0.5).then_some("a passer-by");
-                if let Some(outcome) = self.note(
-                    CommandKind::IntakeFoundCard,
-                    e.intake_found(&window, card, finder),
-                )? {
-                    match outcome {
-                        idcard::workflow::found::IntakeOutcome::Destroyed => {
-                            self.tally.found_destroyed.fetch_add(1, Ordering::Relaxed);
-                        }
-                        idcard::workflow::found::IntakeOutcome::Held { notified } => {
-                            // Told by phone, or finds it by querying (F1).
-                            if notified.is_some() || rng.random_bool(0.5) {
-                                next.push((day(rng, 1, 5), Job::FoundCollect { card, window }));
-                            }
-                        }
-                    }
-                }
-            }
-            Job::FoundCollect { card, window } => {
-                if rng.random_bool(0.02) {
-                    let other = InPerson::holder(self.other(who, rng));
-                    let r = e.return_found(&window, card, &other, "IMG-claimant");
-                    self.note(CommandKind::ReturnFoundCard, r)?;
-                }
-                if rng.random_bool(0.02) {
-                    // The officer skips the claimant's photograph (F2).
-                    let r = e.return_found(&window, card, &f.present(), "");
-                    self.note(CommandKind::ReturnFoundCard, r)?;
-                }
-                let photo = format!("IMG-{}-{}", self.today.format("%Y%m%d"), f.number);
-                let r = e.return_found(&window, card, &f.present(), &photo);
-                if self.note(CommandKind::ReturnFoundCard, r)?.is_some() && f.card == Some(card) {
-                    f.lost = false;
-                    self.bank.changed(card);
-                    if rng.random_bool(0.05) {
-                        // Also goes to withdraw the loss report; returning the card did (F2).
-                        let r = e.cancel_loss(&f.loss_station(), CardRef::card(card), &f.present());
-                        self.note(CommandKind::CancelLoss, r)?;
-                    }
-                }
-            }
-            Job::Impostor { card, province } => {
-                // A bank counter checks the card against its verifier (L3, L4).
-                let status = self.bank.verifier().verify(card);
-                if matches!(status, CardStatus::Lost | CardStatus::Stolen) {
-                    self.tally.impostors_caught.fetch_add(1, Ordering::Relaxed);
-                    let unit = provincial(province, "BANK");
-                    let note = "card reported lost presented at the counter by someone else";
-                    if let Some(hit) =
-                        self.note(CommandKind::ReportHit, e.report_hit(&unit, card, note))?
-                    {
-                        let station = actor(hit.routed_to.as_str());
-                        next.push((
-                            day(rng, 1, 2),
-                            Job::AckHit {
-                                hit: hit.id,
-                                station,
-                            },
-                        ));
-                    }
-                } else if matches!(
-                    self.engine.with_state(|s| s.cards.status(card)),
-                    CardStatus::Lost | CardStatus::Stolen
-                ) {
-                    // Lost in the record but not yet at the bank: a miss.
-                    self.tally.impostors_missed.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    // Found, returned or withdrawn since: the card is good again.
-                    self.tally
-                        .impostors_card_valid_again
-                        .fetch_add(1, Ordering::Relaxed);
-                }
-            }
-            Job::AckHit { hit, station } => {
-                let r = e.acknowledge_hit(&station, hit, "followed up with the unit");
-                self.note(CommandKind::AcknowledgeHit, r)?;
-            }
-            Job::TempCert { province } => {
-                let missing = if f.lost {
-                    MissingCard::Lost
-                } else if rng.random_bool(0.1) {
-                    MissingCard::Stolen
-                } else {
-                    MissingCard::Forgotten
-                };
-                let date = (self.today + chrono::Days::new(1)).format("%Y-%m-%d");
-                let (station, trip) = match rng.random_range(0..20) {
-                    0..12 => (
-                        provincial(province, "AIR"),
-                        Trip::Flight(format!("CA{} {date}", rng.random_range(1000..9999))),
-                    ),
-                    12..17 => (
-                        provincial(province, "RAIL"),
-                        Trip::Train(format!("G{} {date}", rng.random_range(1..999))),
-                    ),
-                    _ => (
-                        provincial(province, "HOTEL"),
-                        Trip::HotelStay(format!("Hotel {} {date}", rng.random_range(1..99))),
-                    ),
-                };
-                if rng.random_bool(0.01) {
-                    let r = e.issue_temporary_certificate(
-                        &station,
-                        f.number,
-                        missing,
-                        Trip::Flight(String::new()),
-                    );
-                    self.note(CommandKind::IssueTemporaryCertificate, r)?;
-                }
-                let reference = trip.reference().to_string();
-                let r = e.issue_temporary_certificate(&station, f.number, missing, trip);
-                if let Some(cert) = self.note(CommandKind::IssueTemporaryCertificate, r)? {
-                    let use_job = |twice| Job::UseCert {
-                        id: cert.id,
-                        trip: reference.clone(),
-                        station: station.clone(),
-                        twice,
-                    };
-                    match rng.random_range(0..100) {
-                        0..85 => next.push((1, use_job(rng.random_bool(0.02)))),
-                        85..88 => next.push((3, use_job(false))),
-                        _ => {}
-                    }
-                }
-            }
+            Job::Loss { stolen } => self.report_loss(who, f, rng, stolen),
+            Job::CancelLoss { card, station } => self.withdraw_loss(f, card, station),
+            Job::Apply { kind } => self.apply(who, f, rng, kind),
+            Job::Review => self.review(f, rng),
+            Job::Produce => self.produce(f, rng),
+            Job::Issue => self.collect_new_card(f, rng),
+            Job::Extend => self.extend_deadline(f, rng),
+            Job::TempCardApply => self.temp_card_apply(who, f, rng),
+            Job::TempCardIssue => self.temp_card_issue(f),
+            Job::TempCardReturn => self.temp_card_return(f),
+            Job::FoundHandIn { card, province } => self.hand_in_found(rng, card, province),
+            Job::FoundCollect { card, window } => self.collect_found(who, f, rng, card, window),
+            Job::Impostor { card, province } => self.impostor(rng, card, province),
+            Job::AckHit { hit, station } => self.acknowledge_hit(hit, station),
+            Job::TempCert { province } => self.temp_certificate(f, rng, province),
             Job::UseCert {
                 id,
                 trip,
                 station,
                 twice,
-            } => {
-                for _ in 0..if twice { 2 } else { 1 } {
-                    let r = e.use_temporary_certificate(&station, id, f.number, &trip);
-                    self.note(CommandKind::UseTemporaryCertificate, r)?;
+            } => self.use_certificate(f, id, trip, station, twice),
+            Job::Death => self.death(f, rng),
+            Job::DeadApplicant => self.dead_applicant(f),
+            Job::FirstTimer => self.first_timer(f),
+        }
+    }
+
+    /// Report the current card lost or stolen (L1, L2), with the irregular first attempts people make; schedule what follows.
+    fn report_loss(
+        &self,
+        who: usize,
+        f: &mut Folk,
+        rng: &mut ChaCha8Rng,
+        stolen: bool,
+    ) -> Result<Vec<FollowUp>, EngineError> {
+        let mut next = Vec::new();
+        let e = self.engine;
+        let Some(card) = f.card.filter(|_| !f.lost && !f.dead) else {
+            return Ok(next);
+        };
+        let away = f.migrant;
+        let station = f.loss_station();
+        let mut req = LossRequest {
+            card: CardRef::card(card),
+            stolen,
+            present: f.present(),
+        };
+        // Irregular first attempts: a relative comes instead (A10), or the officer
+        // forgets the fingerprint comparison or it fails (L2); then the holder, properly.
+        let r: f64 = rng.random();
+        if r < 0.015 {
+            let other = InPerson::holder(self.other(who, rng));
+            let first = LossRequest {
+                present: other,
+                ..req.clone()
+            };
+            self.note(CommandKind::ReportLoss, e.report_loss(&station, &first))?;
+        } else if f.card_fp && r < 0.035 {
+            let first = LossRequest {
+                present: InPerson::holder(f.number),
+                ..req.clone()
+            };
+            self.note(CommandKind::ReportLoss, e.report_loss(&station, &first))?;
+        } else if f.card_fp && r < 0.045 {
+            req.present = InPerson::holder(f.number).with_fingerprint(b"smudged".to_vec());
+            self.note(CommandKind::ReportLoss, e.report_loss(&station, &req))?;
+            req.present = f.present();
+        }
+        if self
+            .note(CommandKind::ReportLoss, e.report_loss(&station, &req))?
+            .is_some()
+        {
+            f.lost = true;
+            self.bank.watch(card);
+            if !away && rng.random_bool(0.02) {
+                // Asks for a temporary card at the same counter, before any renewal or
+                // replacement is applied for: refused (T1).
+                let r = e.apply_temporary_card(
+                    &station,
+                    f.number,
+                    &f.present(),
+                    None,
+                    TempCardMaterials::COMPLETE,
+                );
+                self.note(CommandKind::ApplyTemporaryCard, r)?;
+            }
+            // What happens next.
+            if away && rng.random_bool(0.6) {
+                if rng.random_bool(0.04) {
+                    // Asks to renew first: the card is lost, so that is refused.
+                    next.push((
+                        day(rng, 1, 5),
+                        Job::Apply {
+                            kind: ApplicationKind::Renewal,
+                        },
+                    ));
                 }
+                next.push((
+                    day(rng, 1, 6),
+                    Job::Apply {
+                        kind: ApplicationKind::Replacement,
+                    },
+                ));
             }
-            Job::Death => {
-                if !f.dead {
-                    let bureau = provincial(province_of(f.hukou) as u8, "PSB");
-                    if self
-                        .note(CommandKind::RecordDeath, e.record_death(&bureau, f.number))?
-                        .is_some()
-                    {
-                        f.dead = true;
-                        if let Some(card) = f.card
-                            && !f.lost
-                        {
-                            // Invalidated now (holder deceased): presented at counters too.
-                            self.bank.changed(card);
-                        }
-                        if f.card.is_some() && rng.random_bool(0.05) {
-                            next.push((day(rng, 3, 20), Job::DeadApplicant));
-                        }
-                    }
-                }
+            let province = if away {
+                f.work
+            } else {
+                province_of(f.hukou) as u8
+            };
+            if rng.random_bool(0.25) {
+                next.push((day(rng, 1, 20), Job::FoundHandIn { card, province }));
+            } else if rng.random_bool(0.06) {
+                next.push((day(rng, 1, 10), Job::CancelLoss { card, station }));
             }
-            Job::DeadApplicant => {
-                let point = provincial(f.work, "POINT");
-                let req = ApplicationRequest {
-                    kind: ApplicationKind::Replacement,
-                    card: CardRef::newest(f.number),
-                    present: f.present(),
-                    appearance: Appearance::Matches,
-                    materials: Materials::complete(ApplicationKind::Replacement),
-                    fingerprints: false,
-                };
-                self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
-            }
-            Job::FirstTimer => {
-                let point = provincial(f.work, "POINT");
-                let req = ApplicationRequest {
-                    kind: ApplicationKind::Renewal,
-                    card: CardRef::newest(f.number),
-                    present: f.present(),
-                    appearance: Appearance::Matches,
-                    materials: Materials::complete(ApplicationKind::Renewal),
-                    fingerprints: false,
-                };
-                self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
+            if rng.random_bool(0.04) {
+                let province = rng.random_range(0..PROVINCES.len()) as u8;
+                next.push((day(rng, 1, 15), Job::Impostor { card, province }));
             }
         }
         Ok(next)
+    }
+
+    /// Withdraw the loss report: the card turned up.
+    fn withdraw_loss(
+        &self,
+        f: &mut Folk,
+        card: CardKey,
+        station: Actor,
+    ) -> Result<Vec<FollowUp>, EngineError> {
+        let e = self.engine;
+        if f.card == Some(card) && f.lost && f.app.is_none() {
+            let r = e.cancel_loss(&station, CardRef::card(card), &f.present());
+            if self.note(CommandKind::CancelLoss, r)?.is_some() {
+                f.lost = false;
+                self.bank.changed(card);
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// Apply off-site at the work province's acceptance point (A1-A12), with the mistakes people make.
+    fn apply(
+        &self,
+        who: usize,
+        f: &mut Folk,
+        rng: &mut ChaCha8Rng,
+        kind: ApplicationKind,
+    ) -> Result<Vec<FollowUp>, EngineError> {
+        let mut next = Vec::new();
+        let e = self.engine;
+        if f.dead {
+            return Ok(next);
+        }
+        let point = provincial(f.work, "POINT");
+        let mut req = ApplicationRequest {
+            kind,
+            card: match f.card {
+                Some(c) => CardRef::card(c),
+                None => CardRef::newest(f.number),
+            },
+            present: f.present(),
+            appearance: Appearance::Matches,
+            materials: Materials::complete(kind),
+            fingerprints: f.enrolled,
+        };
+        let r: f64 = rng.random();
+        if r < 0.005 {
+            // Someone else with the person's papers (A10).
+            req.present = InPerson::holder(self.other(who, rng));
+            self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
+            return Ok(next);
+        } else if r < 0.01 {
+            req.appearance = Appearance::DoesNotMatch;
+            self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
+            return Ok(next);
+        } else if r < 0.04 {
+            // Changed greatly: fingerprints on the card settle it, else refused (A5).
+            req.appearance = Appearance::ChangedGreatly;
+        } else if r < 0.07 {
+            // Papers missing (A3): back another day with everything.
+            req.materials = Materials {
+                registration_form: true,
+                ..Default::default()
+            };
+            self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
+            next.push((day(rng, 1, 3), Job::Apply { kind }));
+            return Ok(next);
+        } else if f.card_fp && r < 0.09 {
+            let first = ApplicationRequest {
+                present: InPerson::holder(f.number),
+                ..req.clone()
+            };
+            self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &first))?;
+        } else if f.card_fp && r < 0.10 {
+            let first = ApplicationRequest {
+                present: InPerson::holder(f.number).with_fingerprint(b"worn".to_vec()),
+                ..req.clone()
+            };
+            self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &first))?;
+        }
+        let was_lost = f.lost;
+        let Some(app) = self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))? else {
+            if let Some(w) = self.held_at(f.card) {
+                // The card is at a lost-and-found window: collect it there (F1).
+                let card = f.card.expect("held cards are cards");
+                next.push((day(rng, 1, 3), Job::FoundCollect { card, window: w }));
+            }
+            return Ok(next);
+        };
+        if kind == ApplicationKind::Replacement && !was_lost {
+            // Reported lost on the spot by the acceptance (the loss-report system).
+            f.lost = true;
+            if let Some(c) = f.card {
+                self.bank.watch(c);
+            }
+        }
+        if rng.random_bool(0.01) {
+            // Comes back the next hour, forgetting it is in progress.
+            self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
+        }
+        f.app = Some(Box::new(App {
+            id: app.id,
+            kind,
+            point,
+            bureau: actor(app.hukou_bureau.as_str()),
+            receipt: app.pickup_receipt.clone(),
+            new_card: None,
+            fingerprints: app.fingerprints,
+        }));
+        next.push((day(rng, 1, 3), Job::Review));
+        let temp_rate = if kind == ApplicationKind::Replacement {
+            0.25
+        } else {
+            0.08
+        };
+        if rng.random_bool(temp_rate) {
+            next.push((day(rng, 1, 2), Job::TempCardApply));
+        }
+        if rng.random_bool(0.05) {
+            next.push((day(rng, 1, 5), Job::Extend));
+        }
+        Ok(next)
+    }
+
+    /// The hukou-place bureau reviews the application (A4, A11).
+    fn review(&self, f: &mut Folk, rng: &mut ChaCha8Rng) -> Result<Vec<FollowUp>, EngineError> {
+        let mut next = Vec::new();
+        let e = self.engine;
+        let Some(app) = f.app.clone() else {
+            return Ok(next);
+        };
+        if rng.random_bool(0.03) {
+            if rng.random_bool(0.3) {
+                // A rejection needs its reason (A11).
+                let r = e.review_application(&app.bureau, app.id, false, " ");
+                self.note(CommandKind::ReviewApplication, r)?;
+            }
+            let r = e.review_application(
+                &app.bureau,
+                app.id,
+                false,
+                "identity could not be confirmed with the household register",
+            );
+            if self.note(CommandKind::ReviewApplication, r)?.is_some() {
+                f.app = None;
+                // No new card coming: the temporary card goes back at home (T5).
+                if matches!(f.temp, Some((_, true))) {
+                    next.push((day(rng, 1, 5), Job::TempCardReturn));
+                }
+            }
+        } else {
+            let r = e.review_application(&app.bureau, app.id, true, "confirmed");
+            if self.note(CommandKind::ReviewApplication, r)?.is_some() {
+                // A production backlog at some points makes a few late (A4 deadlines).
+                let wait = if rng.random_bool(0.06) {
+                    day(rng, 22, 40)
+                } else {
+                    day(rng, 2, 8)
+                };
+                next.push((wait, Job::Produce));
+            }
+        }
+        Ok(next)
+    }
+
+    /// The point produces the new card (A4).
+    fn produce(&self, f: &mut Folk, rng: &mut ChaCha8Rng) -> Result<Vec<FollowUp>, EngineError> {
+        let mut next = Vec::new();
+        let e = self.engine;
+        let Some(app) = f.app.as_mut() else {
+            return Ok(next);
+        };
+        let r = e.produce_card(&app.point, app.id);
+        if let Some(card) = self.note(CommandKind::ProduceCard, r)? {
+            app.new_card = Some(card);
+            next.push((day(rng, 1, 5), Job::Issue));
+        }
+        Ok(next)
+    }
+
+    /// The applicant collects the new card, handing back the old one and a temporary card (A4, T5).
+    fn collect_new_card(
+        &self,
+        f: &mut Folk,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<FollowUp>, EngineError> {
+        let mut next = Vec::new();
+        let e = self.engine;
+        let Some(app) = f.app.clone() else {
+            return Ok(next);
+        };
+        let present = f.present();
+        let temp_out = matches!(f.temp, Some((_, true)));
+        if rng.random_bool(0.01) {
+            let r = e.issue_card(&app.point, app.id, "R0-000000", &present, true, temp_out);
+            self.note(CommandKind::IssueCard, r)?;
+        }
+        let renewal = app.kind != ApplicationKind::Replacement;
+        let forgot_old = renewal && rng.random_bool(0.03);
+        let forgot_temp = temp_out && rng.random_bool(0.1);
+        let r = e.issue_card(
+            &app.point,
+            app.id,
+            &app.receipt,
+            &present,
+            !forgot_old,
+            temp_out && !forgot_temp,
+        );
+        match self.note(CommandKind::IssueCard, r)? {
+            Some(new_card) => {
+                if let Some(old) = f.card {
+                    self.bank.changed(old);
+                }
+                f.card = Some(new_card);
+                f.card_fp = app.fingerprints;
+                f.lost = false;
+                f.app = None;
+                // A temporary card still out was handed back at the point (T5).
+                if temp_out {
+                    f.temp = None;
+                }
+            }
+            None if forgot_old || forgot_temp => next.push((1, Job::Issue)),
+            None => {}
+        }
+        Ok(next)
+    }
+
+    /// The bureau extends the deadline for a remote area (A4).
+    fn extend_deadline(
+        &self,
+        f: &mut Folk,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<FollowUp>, EngineError> {
+        let e = self.engine;
+        let Some(app) = f.app.clone() else {
+            return Ok(Vec::new());
+        };
+        let reason = "remote area with poor transport";
+        if rng.random_bool(0.1) {
+            let r = e.extend_deadline(&app.bureau, app.id, 45, reason);
+            self.note(CommandKind::ExtendDeadline, r)?;
+        }
+        let r = e.extend_deadline(&app.bureau, app.id, 15, reason);
+        self.note(CommandKind::ExtendDeadline, r)?;
+        Ok(Vec::new())
+    }
+
+    /// Apply for a temporary card at home, a guardian for under-16s (T1-T3).
+    fn temp_card_apply(
+        &self,
+        who: usize,
+        f: &mut Folk,
+        rng: &mut ChaCha8Rng,
+    ) -> Result<Vec<FollowUp>, EngineError> {
+        let mut next = Vec::new();
+        let e = self.engine;
+        if f.app.is_none() || f.dead {
+            return Ok(next);
+        }
+        let station = local(f.hukou, "HR");
+        let age = f.number.age_on(self.today).unwrap_or(0);
+        let guardian = (age < 16).then(|| {
+            let g = self.adults[rng.random_range(0..self.adults.len())] as usize;
+            self.number_of(g, who)
+        });
+        let present = match guardian {
+            Some(g) => InPerson::holder(g),
+            None => f.present(),
+        };
+        let complete = TempCardMaterials::COMPLETE;
+        if f.migrant && guardian.is_none() && rng.random_bool(0.1) {
+            // Tries where they live and work, not at home (T2).
+            let r = e.apply_temporary_card(
+                &provincial(f.work, "HR"),
+                f.number,
+                &present,
+                None,
+                complete,
+            );
+            self.note(CommandKind::ApplyTemporaryCard, r)?;
+        }
+        if let Some(g) = guardian.filter(|_| rng.random_bool(0.05)) {
+            // The other parent comes, but the form names this guardian (T2).
+            let other = InPerson::holder(self.other(who, rng));
+            if other.number != g {
+                let r = e.apply_temporary_card(&station, f.number, &other, guardian, complete);
+                self.note(CommandKind::ApplyTemporaryCard, r)?;
+            }
+        }
+        if guardian.is_some() && rng.random_bool(0.3) {
+            // The child comes alone (T2).
+            let r = e.apply_temporary_card(
+                &station,
+                f.number,
+                &InPerson::holder(f.number),
+                None,
+                complete,
+            );
+            self.note(CommandKind::ApplyTemporaryCard, r)?;
+        }
+        if rng.random_bool(0.05) {
+            let partial = TempCardMaterials {
+                photo: false,
+                ..complete
+            };
+            let r = e.apply_temporary_card(&station, f.number, &present, guardian, partial);
+            self.note(CommandKind::ApplyTemporaryCard, r)?;
+        }
+        let r = e.apply_temporary_card(&station, f.number, &present, guardian, complete);
+        if let Some(t) = self.note(CommandKind::ApplyTemporaryCard, r)? {
+            f.temp = Some((t.id, false));
+            next.push((day(rng, 1, 3), Job::TempCardIssue));
+        }
+        Ok(next)
+    }
+
+    /// The bureau issues the temporary card (T3, T4).
+    fn temp_card_issue(&self, f: &mut Folk) -> Result<Vec<FollowUp>, EngineError> {
+        let e = self.engine;
+        if let Some((id, false)) = f.temp {
+            let r = e.issue_temporary_card(&local(f.hukou, "PSB"), id);
+            if self.note(CommandKind::IssueTemporaryCard, r)?.is_some() {
+                f.temp = Some((id, true));
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// The temporary card is handed back at home (T5).
+    fn temp_card_return(&self, f: &mut Folk) -> Result<Vec<FollowUp>, EngineError> {
+        let e = self.engine;
+        if let Some((id, true)) = f.temp {
+            let r = e.return_temporary_card(&local(f.hukou, "HR"), id);
+            if self.note(CommandKind::ReturnTemporaryCard, r)?.is_some() {
+                f.temp = None;
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// Someone hands the lost card in at a lost-and-found window (F1, F2).
+    fn hand_in_found(
+        &self,
+        rng: &mut ChaCha8Rng,
+        card: CardKey,
+        province: u8,
+    ) -> Result<Vec<FollowUp>, EngineError> {
+        let mut next = Vec::new();
+        let e = self.engine;
+        let window = provincial(province, "LF");
+        let finder = rng.random_bool(0.5).then_some("a passer-by");
+        if let Some(outcome) = self.note(
+            CommandKind::IntakeFoundCard,
+            e.intake_found(&window, card, finder),
+        )? {
+            match outcome {
+                idcard::workflow::found::IntakeOutcome::Destroyed => {
+                    self.tally.found_destroyed.fetch_add(1, Ordering::Relaxed);
+                }
+                idcard::workflow::found::IntakeOutcome::Held { notified } => {
+                    // Told by phone, or finds it by querying (F1).
+                    if notified.is_some() || rng.random_bool(0.5) {
+                        next.push((day(rng, 1, 5), Job::FoundCollect { card, window }));
+                    }
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    /// The owner collects the found card, identity checked and photographed (F2).
+    fn collect_found(
+        &self,
+        who: usize,
+        f: &mut Folk,
+        rng: &mut ChaCha8Rng,
+        card: CardKey,
+        window: Actor,
+    ) -> Result<Vec<FollowUp>, EngineError> {
+        let e = self.engine;
+        if rng.random_bool(0.02) {
+            let other = InPerson::holder(self.other(who, rng));
+            let r = e.return_found(&window, card, &other, "IMG-claimant");
+            self.note(CommandKind::ReturnFoundCard, r)?;
+        }
+        if rng.random_bool(0.02) {
+            // The officer skips the claimant's photograph (F2).
+            let r = e.return_found(&window, card, &f.present(), "");
+            self.note(CommandKind::ReturnFoundCard, r)?;
+        }
+        let photo = format!("IMG-{}-{}", self.today.format("%Y%m%d"), f.number);
+        let r = e.return_found(&window, card, &f.present(), &photo);
+        if self.note(CommandKind::ReturnFoundCard, r)?.is_some() && f.card == Some(card) {
+            f.lost = false;
+            self.bank.changed(card);
+            if rng.random_bool(0.05) {
+                // Also goes to withdraw the loss report; returning the card did (F2).
+                let r = e.cancel_loss(&f.loss_station(), CardRef::card(card), &f.present());
+                self.note(CommandKind::CancelLoss, r)?;
+            }
+        }
+        Ok(Vec::new())
+    }
+
+    /// Someone presents the lost card at a bank counter; the bank checks and reports (L3, L4).
+    fn impostor(
+        &self,
+        rng: &mut ChaCha8Rng,
+        card: CardKey,
+        province: u8,
+    ) -> Result<Vec<FollowUp>, EngineError> {
+        let mut next = Vec::new();
+        let e = self.engine;
+        // A bank counter checks the card against its verifier (L3, L4).
+        let status = self.bank.verifier().verify(card);
+        if matches!(status, CardStatus::Lost | CardStatus::Stolen) {
+            self.tally.impostors_caught.fetch_add(1, Ordering::Relaxed);
+            let unit = provincial(province, "BANK");
+            let note = "card reported lost presented at the counter by someone else";
+            if let Some(hit) = self.note(CommandKind::ReportHit, e.report_hit(&unit, card, note))? {
+                let station = actor(hit.routed_to.as_str());
+                next.push((
+                    day(rng, 1, 2),
+                    Job::AckHit {
+                        hit: hit.id,
+                        station,
+                    },
+                ));
+            }
+        } else if matches!(
+            self.engine.with_state(|s| s.cards.status(card)),
+            CardStatus::Lost | CardStatus::Stolen
+        ) {
+            // Lost in the record but not yet at the bank: a miss.
+            self.tally.impostors_missed.fetch_add(1, Ordering::Relaxed);
+        } else {
+            // Found, returned or withdrawn since: the card is good again.
+            self.tally
+                .impostors_card_valid_again
+                .fetch_add(1, Ordering::Relaxed);
+        }
+        Ok(next)
+    }
+
+    /// The police station follows up a hit report (L4).
+    fn acknowledge_hit(&self, hit: u64, station: Actor) -> Result<Vec<FollowUp>, EngineError> {
+        let e = self.engine;
+        let r = e.acknowledge_hit(&station, hit, "followed up with the unit");
+        self.note(CommandKind::AcknowledgeHit, r)?;
+        Ok(Vec::new())
+    }
+
+    /// A traveller without their card asks for a temporary certificate (A8).
+    fn temp_certificate(
+        &self,
+        f: &mut Folk,
+        rng: &mut ChaCha8Rng,
+        province: u8,
+    ) -> Result<Vec<FollowUp>, EngineError> {
+        let mut next = Vec::new();
+        let e = self.engine;
+        let missing = if f.lost {
+            MissingCard::Lost
+        } else if rng.random_bool(0.1) {
+            MissingCard::Stolen
+        } else {
+            MissingCard::Forgotten
+        };
+        let date = (self.today + chrono::Days::new(1)).format("%Y-%m-%d");
+        let (station, trip) = match rng.random_range(0..20) {
+            0..12 => (
+                provincial(province, "AIR"),
+                Trip::Flight(format!("CA{} {date}", rng.random_range(1000..9999))),
+            ),
+            12..17 => (
+                provincial(province, "RAIL"),
+                Trip::Train(format!("G{} {date}", rng.random_range(1..999))),
+            ),
+            _ => (
+                provincial(province, "HOTEL"),
+                Trip::HotelStay(format!("Hotel {} {date}", rng.random_range(1..99))),
+            ),
+        };
+        if rng.random_bool(0.01) {
+            let r = e.issue_temporary_certificate(
+                &station,
+                f.number,
+                missing,
+                Trip::Flight(String::new()),
+            );
+            self.note(CommandKind::IssueTemporaryCertificate, r)?;
+        }
+        let reference = trip.reference().to_string();
+        let r = e.issue_temporary_certificate(&station, f.number, missing, trip);
+        if let Some(cert) = self.note(CommandKind::IssueTemporaryCertificate, r)? {
+            let use_job = |twice| Job::UseCert {
+                id: cert.id,
+                trip: reference.clone(),
+                station: station.clone(),
+                twice,
+            };
+            match rng.random_range(0..100) {
+                0..85 => next.push((1, use_job(rng.random_bool(0.02)))),
+                85..88 => next.push((3, use_job(false))),
+                _ => {}
+            }
+        }
+        Ok(next)
+    }
+
+    /// The certificate is shown at boarding or check-in (A8).
+    fn use_certificate(
+        &self,
+        f: &mut Folk,
+        id: u64,
+        trip: String,
+        station: Actor,
+        twice: bool,
+    ) -> Result<Vec<FollowUp>, EngineError> {
+        let e = self.engine;
+        for _ in 0..if twice { 2 } else { 1 } {
+            let r = e.use_temporary_certificate(&station, id, f.number, &trip);
+            self.note(CommandKind::UseTemporaryCertificate, r)?;
+        }
+        Ok(Vec::new())
+    }
+
+    /// A death is recorded (A10).
+    fn death(&self, f: &mut Folk, rng: &mut ChaCha8Rng) -> Result<Vec<FollowUp>, EngineError> {
+        let mut next = Vec::new();
+        let e = self.engine;
+        if !f.dead {
+            let bureau = provincial(province_of(f.hukou) as u8, "PSB");
+            if self
+                .note(CommandKind::RecordDeath, e.record_death(&bureau, f.number))?
+                .is_some()
+            {
+                f.dead = true;
+                if let Some(card) = f.card
+                    && !f.lost
+                {
+                    // Invalidated now (holder deceased): presented at counters too.
+                    self.bank.changed(card);
+                }
+                if f.card.is_some() && rng.random_bool(0.05) {
+                    next.push((day(rng, 3, 20), Job::DeadApplicant));
+                }
+            }
+        }
+        Ok(next)
+    }
+
+    /// Someone uses a dead person's papers to apply (A10).
+    fn dead_applicant(&self, f: &mut Folk) -> Result<Vec<FollowUp>, EngineError> {
+        let e = self.engine;
+        let point = provincial(f.work, "POINT");
+        let req = ApplicationRequest {
+            kind: ApplicationKind::Replacement,
+            card: CardRef::newest(f.number),
+            present: f.present(),
+            appearance: Appearance::Matches,
+            materials: Materials::complete(ApplicationKind::Replacement),
+            fingerprints: false,
+        };
+        self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
+        Ok(Vec::new())
+    }
+
+    /// Someone who never had a card applies off-site (A9).
+    fn first_timer(&self, f: &mut Folk) -> Result<Vec<FollowUp>, EngineError> {
+        let e = self.engine;
+        let point = provincial(f.work, "POINT");
+        let req = ApplicationRequest {
+            kind: ApplicationKind::Renewal,
+            card: CardRef::newest(f.number),
+            present: f.present(),
+            appearance: Appearance::Matches,
+            materials: Materials::complete(ApplicationKind::Renewal),
+            fingerprints: false,
+        };
+        self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
+        Ok(Vec::new())
     }
 
     /// Someone other than `who`.
@@ -827,4 +983,9 @@ pub fn province_of(code: DivisionCode) -> usize {
         .iter()
         .position(|(n, _, _)| *n as u32 == code.get() / 10_000)
         .unwrap_or(0)
+}
+
+/// A follow-up's delay: `lo..=hi` days.
+fn day(rng: &mut ChaCha8Rng, lo: u32, hi: u32) -> u32 {
+    rng.random_range(lo..=hi)
 }
