@@ -3,36 +3,54 @@
 use std::path::Path;
 use std::process::{Command, Output};
 
-fn run(dir: &Path, args: &[&str]) -> Output {
+/// A command line split at blanks; `'single quotes'` keep blanks inside one argument.
+fn split(line: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut quoted = false;
+    let mut cur: Option<String> = None;
+    for c in line.chars() {
+        match c {
+            '\'' => {
+                quoted = !quoted;
+                cur.get_or_insert_with(String::new);
+            }
+            ' ' if !quoted => out.extend(cur.take()),
+            c => cur.get_or_insert_with(String::new).push(c),
+        }
+    }
+    out.extend(cur);
+    out
+}
+
+/// Run `idcard` with a command line in `dir`.
+fn run(dir: &Path, line: &str) -> Output {
     Command::new(env!("CARGO_BIN_EXE_idcard"))
         .current_dir(dir)
-        .args(args)
+        .args(split(line))
         .output()
         .unwrap()
 }
 
-fn ok(dir: &Path, args: &[&str]) -> serde_json::Value {
-    let mut a = args.to_vec();
-    a.extend(["--data", "d", "--json"]);
-    let o = run(dir, &a);
+/// Run a command on the record `d` with `--json`; it must succeed; its JSON.
+fn ok(dir: &Path, line: &str) -> serde_json::Value {
+    let o = run(dir, &format!("{line} --data d --json"));
     assert_eq!(
         o.status.code(),
         Some(0),
-        "{args:?}: {}{}",
+        "{line}: {}{}",
         String::from_utf8_lossy(&o.stdout),
         String::from_utf8_lossy(&o.stderr)
     );
     serde_json::from_slice(&o.stdout).unwrap_or(serde_json::Value::Null)
 }
 
-const BUREAU: [&str; 4] = ["--officer", "B1", "--station", "PSB"];
-const HR: [&str; 4] = ["--officer", "P1", "--station", "HR1"];
-const WIN: [&str; 4] = ["--officer", "W1", "--station", "WIN"];
+const BUREAU: &str = "--officer B1 --station PSB";
+const HR: &str = "--officer P1 --station HR1";
+const WIN: &str = "--officer W1 --station WIN";
 
-fn with<'a>(who: &[&'a str; 4], args: &[&'a str]) -> Vec<&'a str> {
-    let mut v = args.to_vec();
-    v.extend_from_slice(who);
-    v
+/// A command line run by `who`.
+fn with(who: &str, line: &str) -> String {
+    format!("{line} {who}")
 }
 
 #[test]
@@ -41,81 +59,32 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     let dir = tmp.path();
     ok(
         dir,
-        &[
-            "init",
-            "--bureau-id",
-            "PSB",
-            "--division",
-            "110105",
-            "--name",
-            "bureau",
-            "--officer-id",
-            "B1",
-            "--officer-name",
-            "W",
-        ],
+        "init --bureau-id PSB --division 110105 --name bureau --officer-id B1 --officer-name W",
     );
     ok(
         dir,
         &with(
             &BUREAU,
-            &[
-                "station",
-                "add",
-                "--id",
-                "HR1",
-                "--kind",
-                "household_registration_station",
-                "--division",
-                "110105",
-                "--name",
-                "hr",
-            ],
+            "station add --id HR1 --kind household_registration_station --division 110105 --name hr",
         ),
     );
     ok(
         dir,
         &with(
             &BUREAU,
-            &[
-                "station",
-                "add",
-                "--id",
-                "WIN",
-                "--kind",
-                "lost_and_found_window",
-                "--division",
-                "110105",
-                "--name",
-                "win",
-            ],
+            "station add --id WIN --kind lost_and_found_window --division 110105 --name win",
         ),
     );
-    ok(
-        dir,
-        &with(
-            &BUREAU,
-            &["officer", "add", "--id", "P1", "--name", "p", "--at", "HR1"],
-        ),
-    );
-    ok(
-        dir,
-        &with(
-            &BUREAU,
-            &["officer", "add", "--id", "W1", "--name", "w", "--at", "WIN"],
-        ),
-    );
+    ok(dir, &with(&BUREAU, "officer add --id P1 --name p --at HR1"));
+    ok(dir, &with(&BUREAU, "officer add --id W1 --name w --at WIN"));
     std::fs::write(dir.join("P.csv"), "number,name,hukou_division,fingerprint,contact\n11010519491231002X,Zhang,110105,,138\n440524188001010014,Li,440524,lfp,\n").unwrap();
     std::fs::write(dir.join("I.csv"), "number,valid_from,fingerprints\n11010519491231002X,2010-05-01,false\n440524188001010014,1990-01-02,true\n").unwrap();
     assert_eq!(
-        ok(
-            dir,
-            &with(&BUREAU, &["population", "import", "--file", "P.csv"])
-        )["imported"],
+        ok(dir, &with(BUREAU, "population import --file P.csv"))["imported"],
         2
     );
     assert_eq!(
-        ok(dir, &with(&BUREAU, &["card", "import", "--file", "I.csv"]))["imported"],
+        ok(dir, &with(BUREAU, "card import --file I.csv"))["imported"],
         2
     );
 
@@ -124,24 +93,13 @@ fn l1_f1_a6_record_flow_through_the_cli() {
         dir,
         &with(
             &HR,
-            &[
-                "loss",
-                "report",
-                "--number",
-                "440524188001010014",
-                "--data",
-                "d",
-                "--json",
-            ],
+            "loss report --number 440524188001010014 --data d --json",
         ),
     );
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["refused"]["code"], "fingerprint_required");
-    let v = ok(
-        dir,
-        &with(&HR, &["loss", "report", "--number", "11010519491231002X"]),
-    );
+    let v = ok(dir, &with(HR, "loss report --number 11010519491231002X"));
     assert_eq!(
         (v["status"].as_str(), v["at_hukou_place"].as_bool()),
         (Some("lost"), Some(true))
@@ -150,44 +108,19 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     // Publish, then a found card comes back: a delta clears it.
     ok(
         dir,
-        &with(
-            &BUREAU,
-            &[
-                "publish",
-                "snapshot",
-                "--profile",
-                "bank",
-                "-o",
-                "bank.idcs",
-            ],
-        ),
+        &with(&BUREAU, "publish snapshot --profile bank -o bank.idcs"),
     );
     let v = ok(
         dir,
         &with(
             &WIN,
-            &[
-                "found",
-                "intake",
-                "--number",
-                "11010519491231002X",
-                "--finder",
-                "taxi",
-            ],
+            "found intake --number 11010519491231002X --finder taxi",
         ),
     );
     assert_eq!(v["held"]["notified"], "138");
     let q = run(
         dir,
-        &[
-            "found",
-            "query",
-            "--number",
-            "11010519491231002X",
-            "--data",
-            "d",
-            "--json",
-        ],
+        "found query --number 11010519491231002X --data d --json",
     );
     let q: serde_json::Value = serde_json::from_slice(&q.stdout).unwrap();
     assert_eq!(
@@ -198,46 +131,22 @@ fn l1_f1_a6_record_flow_through_the_cli() {
         dir,
         &with(
             &WIN,
-            &[
-                "found",
-                "return",
-                "--number",
-                "11010519491231002X",
-                "--photo",
-                "img-1",
-            ],
+            "found return --number 11010519491231002X --photo img-1",
         ),
     );
     let d = ok(
         dir,
-        &with(
-            &BUREAU,
-            &["publish", "delta", "--base", "bank.idcs", "-o", "d1.idcd"],
-        ),
+        &with(&BUREAU, "publish delta --base bank.idcs -o d1.idcd"),
     );
     assert_eq!(d["cards"], 1);
     let o = run(
         dir,
-        &[
-            "verify",
-            "--snapshot",
-            "bank.idcs",
-            "11010519491231002X",
-            "2010-05-01",
-        ],
+        "verify --snapshot bank.idcs 11010519491231002X 2010-05-01",
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains(",lost"));
     let o = run(
         dir,
-        &[
-            "verify",
-            "--snapshot",
-            "bank.idcs",
-            "--delta",
-            "d1.idcd",
-            "11010519491231002X",
-            "2010-05-01",
-        ],
+        "verify --snapshot bank.idcs --delta d1.idcd 11010519491231002X 2010-05-01",
     );
     assert_eq!(
         o.status.code(),
@@ -251,46 +160,23 @@ fn l1_f1_a6_record_flow_through_the_cli() {
         dir,
         &with(
             &BUREAU,
-            &[
-                "blacklist",
-                "add",
-                "--number",
-                "440524188001010014",
-                "--reason",
-                "forged|passport",
-            ],
+            "blacklist add --number 440524188001010014 --reason forged|passport",
         ),
     );
     ok(
         dir,
-        &with(
-            &BUREAU,
-            &[
-                "publish",
-                "snapshot",
-                "--profile",
-                "police",
-                "-o",
-                "police.idcs",
-            ],
-        ),
+        &with(&BUREAU, "publish snapshot --profile police -o police.idcs"),
     );
     let o = run(
         dir,
-        &[
-            "blacklist",
-            "check",
-            "--snapshot",
-            "police.idcs",
-            "440524188001010014",
-        ],
+        "blacklist check --snapshot police.idcs 440524188001010014",
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("forged|passport"));
 
     // The journal checks out and counts the refusal.
-    assert_eq!(ok(dir, &["journal", "verify"])["ok"], true);
-    let s = ok(dir, &["journal", "stats"]);
+    assert_eq!(ok(dir, "journal verify")["ok"], true);
+    let s = ok(dir, "journal stats");
     assert_eq!(s["refusals"][0]["code"], "fingerprint_required");
 }
 
@@ -300,70 +186,24 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
     let dir = tmp.path();
     ok(
         dir,
-        &[
-            "init",
-            "--bureau-id",
-            "PSB",
-            "--division",
-            "110105",
-            "--name",
-            "bureau",
-            "--officer-id",
-            "B1",
-            "--officer-name",
-            "W",
-        ],
+        "init --bureau-id PSB --division 110105 --name bureau --officer-id B1 --officer-name W",
     );
     ok(
         dir,
         &with(
             &BUREAU,
-            &[
-                "station",
-                "add",
-                "--id",
-                "GZP",
-                "--kind",
-                "offsite_acceptance_point",
-                "--division",
-                "440106",
-                "--name",
-                "gz",
-            ],
+            "station add --id GZP --kind offsite_acceptance_point --division 440106 --name gz",
         ),
     );
     ok(
         dir,
         &with(
             &BUREAU,
-            &[
-                "station",
-                "add",
-                "--id",
-                "AIR",
-                "--kind",
-                "airport_police",
-                "--division",
-                "440106",
-                "--name",
-                "airport",
-            ],
+            "station add --id AIR --kind airport_police --division 440106 --name airport",
         ),
     );
-    ok(
-        dir,
-        &with(
-            &BUREAU,
-            &["officer", "add", "--id", "G1", "--name", "g", "--at", "GZP"],
-        ),
-    );
-    ok(
-        dir,
-        &with(
-            &BUREAU,
-            &["officer", "add", "--id", "A1", "--name", "a", "--at", "AIR"],
-        ),
-    );
+    ok(dir, &with(&BUREAU, "officer add --id G1 --name g --at GZP"));
+    ok(dir, &with(&BUREAU, "officer add --id A1 --name a --at AIR"));
     std::fs::write(
         dir.join("P.csv"),
         "number,name,hukou_division\n11010519491231002X,Zhang,110105\n",
@@ -374,28 +214,15 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
         "number,valid_from\n11010519491231002X,2010-05-01\n",
     )
     .unwrap();
-    ok(
-        dir,
-        &with(&BUREAU, &["population", "import", "--file", "P.csv"]),
-    );
-    ok(dir, &with(&BUREAU, &["card", "import", "--file", "I.csv"]));
-    let point = ["--officer", "G1", "--station", "GZP"];
+    ok(dir, &with(BUREAU, "population import --file P.csv"));
+    ok(dir, &with(BUREAU, "card import --file I.csv"));
+    let point = "--officer G1 --station GZP";
     // Incomplete papers: every missing item at once, exit 1.
     let o = run(
         dir,
         &with(
             &point,
-            &[
-                "offsite",
-                "apply",
-                "--kind",
-                "renewal",
-                "--number",
-                "11010519491231002X",
-                "--data",
-                "d",
-                "--json",
-            ],
+            "offsite apply --kind renewal --number 11010519491231002X --data d --json",
         ),
     );
     assert_eq!(o.status.code(), Some(1));
@@ -405,16 +232,7 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
         dir,
         &with(
             &point,
-            &[
-                "offsite",
-                "apply",
-                "--kind",
-                "renewal",
-                "--number",
-                "11010519491231002X",
-                "--form",
-                "--current-card",
-            ],
+            "offsite apply --kind renewal --number 11010519491231002X --form --current-card",
         ),
     );
     assert_eq!(
@@ -422,87 +240,46 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
         (Some(2000), Some("PSB"))
     );
     let id = app["id"].as_u64().unwrap().to_string();
-    ok(dir, &with(&BUREAU, &["offsite", "review", "--id", &id]));
-    ok(dir, &with(&point, &["offsite", "produce", "--id", &id]));
+    ok(dir, &with(BUREAU, &format!("offsite review --id {id}")));
+    ok(dir, &with(point, &format!("offsite produce --id {id}")));
     let receipt = app["pickup_receipt"].as_str().unwrap();
     ok(
         dir,
         &with(
-            &point,
-            &[
-                "offsite",
-                "issue",
-                "--id",
-                &id,
-                "--receipt",
-                receipt,
-                "--old-card-returned",
-            ],
+            point,
+            &format!("offsite issue --id {id} --receipt {receipt} --old-card-returned"),
         ),
     );
-    let cards = run(
-        dir,
-        &[
-            "card",
-            "show",
-            "--number",
-            "11010519491231002X",
-            "--data",
-            "d",
-        ],
-    );
+    let cards = run(dir, "card show --number 11010519491231002X --data d");
     assert!(String::from_utf8_lossy(&cards.stdout).contains("superseded"));
     // A8 at the airport.
     let c = ok(
         dir,
         &with(
-            &["--officer", "A1", "--station", "AIR"],
-            &[
-                "temporary",
-                "certificate",
-                "--number",
-                "11010519491231002X",
-                "--missing",
-                "forgotten",
-                "--flight",
-                "CZ3101",
-            ],
+            "--officer A1 --station AIR",
+            "temporary certificate --number 11010519491231002X --missing forgotten --flight CZ3101",
         ),
     );
     let cid = c["id"].as_u64().unwrap().to_string();
     let o = run(
         dir,
-        &[
-            "temporary",
-            "check",
-            "--data",
-            "d",
-            "--id",
-            &cid,
-            "--number",
-            "11010519491231002X",
-            "--trip",
-            "CZ3101",
-        ],
+        &format!("temporary check --data d --id {cid} --number 11010519491231002X --trip CZ3101"),
     );
     assert_eq!(o.status.code(), Some(0));
     // The policy round-trips through JSON.
-    let p = run(dir, &["policy", "show", "--data", "d"]);
+    let p = run(dir, "policy show --data d");
     std::fs::write(dir.join("policy.json"), &p.stdout).unwrap();
-    ok(
-        dir,
-        &with(&BUREAU, &["policy", "set", "--file", "policy.json"]),
-    );
+    ok(dir, &with(BUREAU, "policy set --file policy.json"));
 }
 
 #[test]
 fn commands_other_than_init_refuse_a_directory_without_a_record() {
     let tmp = tempfile::tempdir().unwrap();
     for args in [
-        &["journal", "stats", "--data", "typo"][..],
-        &["journal", "verify", "--data", "typo"],
-        &["loss", "list", "--data", "typo"],
-        &["station", "list", "--data", "typo"],
+        "journal stats --data typo",
+        "journal verify --data typo",
+        "loss list --data typo",
+        "station list --data typo",
     ] {
         let o = run(tmp.path(), args);
         assert_eq!(o.status.code(), Some(2), "{args:?}");

@@ -9,7 +9,7 @@ use std::time::Duration;
 use idcard::engine::Engine;
 use idcard::index::CardStatus;
 use idcard::station::CommandKind;
-use idcard::workflow::offsite::{Application, ApplicationState};
+use idcard::workflow::offsite::Application;
 use idcard::workflow::publish::Published;
 use serde_json::{Value, json};
 
@@ -148,14 +148,7 @@ impl Report {
             i.engine.with_state(|s| {
                 let mut apps: BTreeMap<&'static str, u64> = BTreeMap::new();
                 for a in s.applications.values() {
-                    let k = match a.state {
-                        ApplicationState::Accepted => "awaiting_review",
-                        ApplicationState::Approved => "in_production",
-                        ApplicationState::Rejected(_) => "rejected",
-                        ApplicationState::Produced => "ready_for_pickup",
-                        ApplicationState::Issued => "issued",
-                    };
-                    *apps.entry(k).or_default() += 1;
+                    *apps.entry(a.state.as_str()).or_default() += 1;
                 }
                 let lost_now = s
                     .cards

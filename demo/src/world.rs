@@ -301,7 +301,7 @@ impl Generator {
         loop {
             let applied = (from - Days::new(rng.random_range(7..30))).max(birth);
             last_applied = applied;
-            let period = ValidityPeriod::for_age(number.age_on(applied).unwrap_or(0));
+            let period = ValidityPeriod::on_application(number, applied).expect("after birth");
             let key = CardKey::new(number, from).expect("after birth");
             out.push(CardRegistration {
                 key,

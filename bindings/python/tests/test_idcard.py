@@ -1,15 +1,14 @@
 """The Python package against the same vectors as the Rust tests, a dict model on random data,
 every supported input type, bad inputs, and deltas applied while another thread verifies.
 
-Run by scripts/test-all.sh, which sets IDCARD_TEST_DATA (the C suites' data: a bank and a police
-snapshot and a chain of 20 deltas) and IDCARD_CLI (the idcard binary, to make a journal).
+The data they run against (the C suites' snapshots and deltas, the idcard binary to make a
+journal) comes from the fixtures of conftest.py, which build it when it is not given.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import pathlib
 import random
 import subprocess
@@ -23,12 +22,6 @@ from idcard import CardStatus
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 VECTORS = json.loads((ROOT / "tests/vectors/numbers.json").read_text(encoding="utf-8"))
-
-
-def data_dir() -> pathlib.Path:
-    d = os.environ.get("IDCARD_TEST_DATA")
-    assert d, "set IDCARD_TEST_DATA (scripts/test-all.sh does)"
-    return pathlib.Path(d)
 
 
 W = [7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2]
@@ -179,14 +172,14 @@ def test_l3_verify_many_bad_inputs(model):
         v.verify(None, d)
 
 
-def test_l3_info_and_files(model, tmp_path):
+def test_l3_info_and_files(model, tmp_path, test_data):
     v, _, _ = model
     info = v.info()
     assert info["card_count"] == 1000 and info["profile"] == "bank" and info["stale"] is False
     with pytest.raises(idcard.FileError) as e:
         idcard.Verifier.open(tmp_path / "missing.idcs")
     assert isinstance(e.value, OSError)
-    good = (data_dir() / "bank.idcs").read_bytes()
+    good = (test_data / "bank.idcs").read_bytes()
     bad = bytearray(good)
     bad[-3] ^= 0x10
     (tmp_path / "bad.idcs").write_bytes(bytes(bad))
@@ -198,7 +191,7 @@ def test_l3_info_and_files(model, tmp_path):
         idcard.Verifier.open(tmp_path / "text.idcs")
 
 
-def test_a6_blacklist_police_and_bank(tmp_path):
+def test_a6_blacklist_police_and_bank(tmp_path, test_data):
     num = "11010519491231002X"
     info = idcard.build_snapshot(tmp_path / "p.idcs", [(num, dt.date(2005, 6, 1), "lost")], blacklist=[(num, "forged|identity_card")], profile="police")
     assert info["blacklist_count"] == 1
@@ -206,7 +199,7 @@ def test_a6_blacklist_police_and_bank(tmp_path):
     entry = p.blacklist_check(num)
     assert entry["reasons"] == ["forged", "identity_card"] and entry["reason_bits"] == 0x201
     assert p.blacklist_check("440524188001010014") is None
-    b = idcard.Verifier.open(data_dir() / "bank.idcs")
+    b = idcard.Verifier.open(test_data / "bank.idcs")
     with pytest.raises(idcard.NoBlacklist):
         b.blacklist_check(num)
     with pytest.raises(idcard.Error):
@@ -234,15 +227,15 @@ def test_build_snapshot_from_pandas_and_bad_rows(tmp_path):
         idcard.build_snapshot(tmp_path / "bad3.idcs", df.drop(columns=["status"]))
 
 
-def chain():
-    rows = (data_dir() / "chain.txt").read_text().split("\n")
+def chain(test_data):
+    rows = (test_data / "chain.txt").read_text().split("\n")
     return [(r.split()[0], dt.datetime.strptime(r.split()[1], "%Y%m%d").date()) for r in rows if r.strip()]
 
 
-def test_l3_a_folder_of_deltas_applies_by_sequence():
-    d = data_dir()
+def test_l3_a_folder_of_deltas_applies_by_sequence(test_data):
+    d = test_data
     v = idcard.Verifier.open(d / "bank.idcs")
-    cards = chain()
+    cards = chain(test_data)
     assert v.apply_delta_dir(d / "deltas") == 10
     assert v.verify(*cards[9]) == CardStatus.LOST
     assert v.verify(*cards[10]) == CardStatus.VALID
@@ -252,12 +245,12 @@ def test_l3_a_folder_of_deltas_applies_by_sequence():
         v.apply_delta_dir(d / "no-such-folder")
 
 
-def test_l3_deltas_in_order_and_while_another_thread_verifies():
-    d = data_dir()
+def test_l3_deltas_in_order_and_while_another_thread_verifies(test_data):
+    d = test_data
     v = idcard.Verifier.open(d / "bank.idcs")
     with pytest.raises(idcard.DeltaOutOfOrder):
         v.apply_delta(d / "bank-d02.idcd")
-    cards = chain()
+    cards = chain(test_data)
     nums = np.array([n for n, _ in cards])[::-1]
     dates = np.array([x for _, x in cards], dtype="datetime64[D]")[::-1]
     stop = threading.Event()
@@ -286,22 +279,21 @@ def test_l3_deltas_in_order_and_while_another_thread_verifies():
     assert v.info()["deltas_applied"] == 20
 
 
-def test_l3_stale_snapshot():
-    v = idcard.Verifier.open(data_dir() / "bank.idcs", max_age=60)
+def test_l3_stale_snapshot(test_data):
+    v = idcard.Verifier.open(test_data / "bank.idcs", max_age=60)
     with pytest.raises(idcard.StaleSnapshot):
         v.ensure_fresh()
-    n, d = chain()[0]
+    n, d = chain(test_data)[0]
     assert v.verify(n, d) == CardStatus.STALE
-    idcard.Verifier.open(data_dir() / "bank.idcs").ensure_fresh()
+    idcard.Verifier.open(test_data / "bank.idcs").ensure_fresh()
 
 
 # ---- the journal ----
 
 
 @pytest.fixture(scope="module")
-def journal_dir(tmp_path_factory):
-    cli = os.environ.get("IDCARD_CLI")
-    assert cli, "set IDCARD_CLI (scripts/test-all.sh does)"
+def journal_dir(tmp_path_factory, idcard_cli):
+    cli = idcard_cli
     d = tmp_path_factory.mktemp("record") / "data"
 
     def run(*args, ok=(0,)):
