@@ -64,19 +64,19 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     ok(
         dir,
         &with(
-            &BUREAU,
+            BUREAU,
             "station add --id HR1 --kind household_registration_station --division 110105 --name hr",
         ),
     );
     ok(
         dir,
         &with(
-            &BUREAU,
+            BUREAU,
             "station add --id WIN --kind lost_and_found_window --division 110105 --name win",
         ),
     );
-    ok(dir, &with(&BUREAU, "officer add --id P1 --name p --at HR1"));
-    ok(dir, &with(&BUREAU, "officer add --id W1 --name w --at WIN"));
+    ok(dir, &with(BUREAU, "officer add --id P1 --name p --at HR1"));
+    ok(dir, &with(BUREAU, "officer add --id W1 --name w --at WIN"));
     std::fs::write(dir.join("P.csv"), "number,name,hukou_division,fingerprint,contact\n11010519491231002X,Zhang,110105,,138\n440524188001010014,Li,440524,lfp,\n").unwrap();
     std::fs::write(dir.join("I.csv"), "number,valid_from,fingerprints\n11010519491231002X,2010-05-01,false\n440524188001010014,1990-01-02,true\n").unwrap();
     assert_eq!(
@@ -92,7 +92,7 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     let o = run(
         dir,
         &with(
-            &HR,
+            HR,
             "loss report --number 440524188001010014 --data d --json",
         ),
     );
@@ -108,12 +108,12 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     // Publish, then a found card comes back: a delta clears it.
     ok(
         dir,
-        &with(&BUREAU, "publish snapshot --profile bank -o bank.idcs"),
+        &with(BUREAU, "publish snapshot --profile bank -o bank.idcs"),
     );
     let v = ok(
         dir,
         &with(
-            &WIN,
+            WIN,
             "found intake --number 11010519491231002X --finder taxi",
         ),
     );
@@ -130,13 +130,13 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     ok(
         dir,
         &with(
-            &WIN,
+            WIN,
             "found return --number 11010519491231002X --photo img-1",
         ),
     );
     let d = ok(
         dir,
-        &with(&BUREAU, "publish delta --base bank.idcs -o d1.idcd"),
+        &with(BUREAU, "publish delta --base bank.idcs -o d1.idcd"),
     );
     assert_eq!(d["cards"], 1);
     let o = run(
@@ -159,13 +159,13 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     ok(
         dir,
         &with(
-            &BUREAU,
+            BUREAU,
             "blacklist add --number 440524188001010014 --reason forged|passport",
         ),
     );
     ok(
         dir,
-        &with(&BUREAU, "publish snapshot --profile police -o police.idcs"),
+        &with(BUREAU, "publish snapshot --profile police -o police.idcs"),
     );
     let o = run(
         dir,
@@ -191,19 +191,19 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
     ok(
         dir,
         &with(
-            &BUREAU,
+            BUREAU,
             "station add --id GZP --kind offsite_acceptance_point --division 440106 --name gz",
         ),
     );
     ok(
         dir,
         &with(
-            &BUREAU,
+            BUREAU,
             "station add --id AIR --kind airport_police --division 440106 --name airport",
         ),
     );
-    ok(dir, &with(&BUREAU, "officer add --id G1 --name g --at GZP"));
-    ok(dir, &with(&BUREAU, "officer add --id A1 --name a --at AIR"));
+    ok(dir, &with(BUREAU, "officer add --id G1 --name g --at GZP"));
+    ok(dir, &with(BUREAU, "officer add --id A1 --name a --at AIR"));
     std::fs::write(
         dir.join("P.csv"),
         "number,name,hukou_division\n11010519491231002X,Zhang,110105\n",
