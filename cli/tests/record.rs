@@ -221,7 +221,7 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
     let o = run(
         dir,
         &with(
-            &point,
+            point,
             "offsite apply --kind renewal --number 11010519491231002X --data d --json",
         ),
     );
@@ -231,7 +231,7 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
     let app = ok(
         dir,
         &with(
-            &point,
+            point,
             "offsite apply --kind renewal --number 11010519491231002X --form --current-card",
         ),
     );
