@@ -11,8 +11,8 @@
 //!
 //! Each module uses only modules of its own layer or below (`core/tests/layers.rs` checks it):
 //!
-//! 1. Foundation: [`time`] (China dates, clocks), [`number`] (N1, N2), [`division`] (N3),
-//!    [`card`] (N4-N6).
+//! 1. Foundation: [`time`] (China dates, clocks), [`trust`] (keys, certificates, signatures),
+//!    [`number`] (N1, N2), [`division`] (N3), [`card`] (N4-N6).
 //! 2. Files: [`index`] (the verification index: snapshots, deltas, the verifier; L3, A6) and
 //!    [`journal`] (the durable, append-only journal with group commit and recovery).
 //! 3. Who and what: [`station`] (stations, officers, the authorization matrix; S1, A2),
@@ -50,6 +50,7 @@ pub mod population;
 pub mod projection;
 pub mod station;
 pub mod time;
+pub mod trust;
 pub mod workflow;
 
 pub use card::{Card, CardError, CardKey, ValidityPeriod};

@@ -90,6 +90,12 @@ id_type!(
     OfficerId,
     "officer id"
 );
+id_type!(
+    /// A subscriber's identifier: a bank, an airline … that receives its own snapshots and
+    /// deltas (attributable if leaked).
+    SubscriberId,
+    "subscriber id"
+);
 
 /// Kinds of station and unit, from the source documents.
 #[derive(
@@ -286,11 +292,13 @@ pub enum CommandKind {
     Publish,
     /// Use a temporary identity certificate for its trip (A8).
     UseTemporaryCertificate,
+    /// Register a subscriber to published snapshots and deltas (S2: its files are its own).
+    RegisterSubscriber,
 }
 
 impl CommandKind {
     /// Every command.
-    pub const ALL: [CommandKind; 27] = [
+    pub const ALL: [CommandKind; 28] = [
         CommandKind::RegisterStation,
         CommandKind::RegisterOfficer,
         CommandKind::DeactivateOfficer,
@@ -318,6 +326,7 @@ impl CommandKind {
         CommandKind::SetPolicy,
         CommandKind::Publish,
         CommandKind::UseTemporaryCertificate,
+        CommandKind::RegisterSubscriber,
     ];
 }
 
@@ -334,9 +343,12 @@ pub fn allowed(command: CommandKind, kind: StationKind) -> bool {
         | C::RegisterPeople
         | C::RecordDeath
         | C::RegisterCards => kind == K::CountyBureau,
-        C::AddBlacklist | C::RemoveBlacklist | C::ImportCreditPush | C::SetPolicy | C::Publish => {
-            kind == K::CountyBureau
-        }
+        C::AddBlacklist
+        | C::RemoveBlacklist
+        | C::ImportCreditPush
+        | C::SetPolicy
+        | C::Publish
+        | C::RegisterSubscriber => kind == K::CountyBureau,
         // L1: every household registration police station and registration hall nationwide.
         C::ReportLoss | C::CancelLoss => {
             matches!(kind, K::HouseholdRegistrationStation | K::RegistrationHall)

@@ -100,7 +100,9 @@ fn listed_cards_answer_their_entry(mode: FilterMode) {
         .map(|(i, k)| (*k, entry(i)))
         .collect();
     let path = dir.path().join("s.idcs");
-    let mut b = SnapshotBuilder::new(Profile::Bank);
+    // The police profile keeps reasons and dates (a bank's holds the status only:
+    // s2_a_bank_snapshot_holds_statuses_only).
+    let mut b = SnapshotBuilder::new(Profile::Police);
     b.extend_cards(cards.iter().copied()).filter(mode);
     let info = b.write(&path).unwrap();
     assert_eq!(info.card_count, 2500);
@@ -109,7 +111,7 @@ fn listed_cards_answer_their_entry(mode: FilterMode) {
         mode == FilterMode::Always
     );
     assert!(info.bytes_per_card() <= 16.5, "{}", info.bytes_per_card());
-    let v = Verifier::open(&path).unwrap();
+    let v = Verifier::open_with(&path, VerifierOptions::unsigned()).unwrap();
     for (k, e) in &cards {
         assert_eq!(v.verify(*k), e.status);
         assert_eq!(v.card_entry(*k), Some(*e));
@@ -155,7 +157,7 @@ fn n4_reporting_one_card_lost_leaves_the_replacement_valid() {
         &[],
         0,
     );
-    let v = Verifier::open(path).unwrap();
+    let v = Verifier::open_with(path, VerifierOptions::unsigned()).unwrap();
     assert_eq!(v.verify(old), CardStatus::Lost);
     assert_eq!(v.verify(new), CardStatus::Valid);
 }
@@ -164,7 +166,7 @@ fn n4_reporting_one_card_lost_leaves_the_replacement_valid() {
 fn n1_invalid_numbers_and_dates_answer_invalid_number() {
     let dir = tempfile::tempdir().unwrap();
     let (path, _) = build(dir.path(), "s.idcs", Profile::Bank, &[], &[], 0);
-    let v = Verifier::open(path).unwrap();
+    let v = Verifier::open_with(path, VerifierOptions::unsigned()).unwrap();
     assert_eq!(
         v.verify_number_yyyymmdd(b"110105194912310021", 20050601),
         CardStatus::InvalidNumber
@@ -226,7 +228,7 @@ fn a6_police_blacklist_and_bank_has_none() {
         .collect();
     let (path, info) = build(dir.path(), "p.idcs", Profile::Police, &[], &bl, 0);
     assert_eq!(info.blacklist_count, 100);
-    let v = Verifier::open(&path).unwrap();
+    let v = Verifier::open_with(&path, VerifierOptions::unsigned()).unwrap();
     for (n, e) in &bl {
         assert_eq!(v.blacklist_check(*n).unwrap(), Some(*e));
     }
@@ -236,7 +238,7 @@ fn a6_police_blacklist_and_bank_has_none() {
     // Bank: no blacklist section, and asking is a typed error.
     let (bank, info) = build(dir.path(), "b.idcs", Profile::Bank, &[], &[], 0);
     assert!(info.sections.iter().all(|s| s.kind != "blacklist"));
-    let v = Verifier::open(bank).unwrap();
+    let v = Verifier::open_with(bank, VerifierOptions::unsigned()).unwrap();
     assert!(matches!(
         v.blacklist_check(ks[0].number()),
         Err(IndexError::NoBlacklist {
@@ -293,7 +295,7 @@ fn l3_known_cards_are_proven_valid() {
     b.known_cards(ks.iter().copied());
     let path = dir.path().join("k.idcs");
     b.write(&path).unwrap();
-    let v = Verifier::open(path).unwrap();
+    let v = Verifier::open_with(path, VerifierOptions::unsigned()).unwrap();
     assert!(ks[200..].iter().all(|k| v.verify(*k) == CardStatus::Valid));
 }
 
@@ -316,7 +318,7 @@ fn l3_a_directory_of_deltas_applies_in_sequence_order_skipping_others() {
     let write = |name: &str, base: &SnapshotInfo, from: u64, to: u64, k: usize, s: CardStatus| {
         let mut d = DeltaBuilder::new(base, from, to);
         d.set_card(ks[k], CardEntry::new(s)).unwrap();
-        d.build().write(deltas.join(name)).unwrap();
+        d.build().write(deltas.join(name), None).unwrap();
     };
     // Names out of sequence order on purpose; one for another snapshot; one already covered
     // by the snapshot (to 10); a file that is not a delta.
@@ -325,8 +327,8 @@ fn l3_a_directory_of_deltas_applies_in_sequence_order_skipping_others() {
     write("c.idcd", &other, 10, 11, 1, CardStatus::Stolen);
     write("old.idcd", &info, 9, 10, 2, CardStatus::Stolen);
     std::fs::write(deltas.join("README.txt"), "not a delta").unwrap();
-    let v = Verifier::open(&path).unwrap();
-    assert_eq!(v.apply_delta_dir(&deltas).unwrap(), 2);
+    let v = Verifier::open_with(&path, VerifierOptions::unsigned()).unwrap();
+    assert_eq!(v.apply_delta_dir(&deltas).unwrap().applied, 2);
     assert_eq!(
         v.verify(ks[0]),
         CardStatus::Superseded,
@@ -344,22 +346,22 @@ fn l3_a_directory_of_deltas_applies_in_sequence_order_skipping_others() {
     );
     assert_eq!(v.info().journal_seq, 15);
     // Again: everything is covered now.
-    assert_eq!(v.apply_delta_dir(&deltas).unwrap(), 0);
+    assert_eq!(v.apply_delta_dir(&deltas).unwrap().applied, 0);
 
-    // A gap: the error names the file that does not follow; what came before is applied.
+    // A gap: the file that does not follow is reported by name with the reason; what came
+    // before is applied.
     write("e.idcd", &info, 16, 17, 3, CardStatus::Lost);
-    let err = v.apply_delta_dir(&deltas).unwrap_err();
-    assert!(
-        matches!(&err, IndexError::DeltaOutOfOrder { path, expected_from: 15, found_from: 16, .. } if path.ends_with("e.idcd")),
-        "{err}"
-    );
-    // A damaged file is an error naming it, never skipped.
+    let r = v.apply_delta_dir(&deltas).unwrap();
+    assert_eq!(r.applied, 0);
+    assert_eq!(r.skipped.len(), 1, "{r:?}");
+    assert_eq!(r.skipped[0].name, "e.idcd");
+    assert!(r.skipped[0].reason.contains("out of order"), "{r:?}");
+    // A damaged file is reported by name, and the good files after it still apply.
     std::fs::write(deltas.join("f.idcd"), b"IDCD broken").unwrap();
-    let err = Verifier::open(&path)
-        .unwrap()
-        .apply_delta_dir(&deltas)
-        .unwrap_err();
-    assert!(err.to_string().contains("f.idcd"), "{err}");
+    let v2 = Verifier::open_with(&path, VerifierOptions::unsigned()).unwrap();
+    let r = v2.apply_delta_dir(&deltas).unwrap();
+    assert_eq!(r.applied, 2, "{r:?}");
+    assert!(r.skipped.iter().any(|s| s.name == "f.idcd"), "{r:?}");
     // Not a directory.
     assert!(matches!(
         v.apply_delta_dir(dir.path().join("missing")),
@@ -379,7 +381,7 @@ fn l3_deltas_apply_in_order_and_refuse_out_of_order() {
         &[],
         10,
     );
-    let v = Verifier::open(&path).unwrap();
+    let v = Verifier::open_with(&path, VerifierOptions::unsigned()).unwrap();
     let mut d1 = DeltaBuilder::new(&info, 10, 12);
     d1.clear_card(ks[0]); // recovered through lost-and-found
     d1.set_card(ks[1], CardEntry::new(CardStatus::Stolen))
@@ -413,7 +415,7 @@ fn l3_deltas_apply_in_order_and_refuse_out_of_order() {
         Err(IndexError::DeltaOutOfOrder { .. })
     ));
     let p2 = dir.path().join("d2.idcd");
-    d2.write(&p2).unwrap();
+    d2.write(&p2, None).unwrap();
     v.apply_delta_file(&p2).unwrap();
     assert_eq!(v.blacklist_check(ks[2].number()).unwrap(), None);
     let info = v.info();
@@ -457,7 +459,7 @@ fn l3_swap_to_newer_snapshot_and_refuse_older() {
         &[],
         9,
     );
-    let v = Verifier::open(&p1).unwrap();
+    let v = Verifier::open_with(&p1, VerifierOptions::unsigned()).unwrap();
     v.apply_delta(&DeltaBuilder::new(&info1, 5, 7).build())
         .unwrap();
     v.swap_snapshot(&p2).unwrap();
@@ -481,7 +483,7 @@ fn l3_stale_snapshot_answers_stale_for_unlisted_cards() {
     let info = b.write(&path).unwrap();
     let opts = VerifierOptions {
         max_age: Some(Duration::from_secs(86_400)),
-        ..Default::default()
+        ..VerifierOptions::unsigned()
     };
     let v = Verifier::open_with(&path, opts).unwrap();
     assert!(v.info().stale);
@@ -500,7 +502,7 @@ fn l3_stale_snapshot_answers_stale_for_unlisted_cards() {
     assert!(!v.info().stale);
     assert_eq!(v.verify(ks[1]), CardStatus::Valid);
     // Without a maximum age, never stale.
-    let v = Verifier::open(&path).unwrap();
+    let v = Verifier::open_with(&path, VerifierOptions::unsigned()).unwrap();
     assert_eq!(v.verify(ks[1]), CardStatus::Valid);
 }
 
@@ -548,7 +550,10 @@ fn l3_every_byte_flip_and_truncation_of_a_snapshot_is_an_error() {
     for len in [0, 7, 8, 100, 255, 256, bytes.len() - 1] {
         let p = dir.path().join(format!("t{len}.idcs"));
         std::fs::write(&p, &bytes[..len]).unwrap();
-        assert!(Snapshot::open(&p).is_err(), "{len}");
+        assert!(
+            Snapshot::open(&p, &OpenOptions::unsigned()).is_err(),
+            "{len}"
+        );
     }
     // The error names the file and the place.
     let mut b = bytes.clone();
@@ -556,7 +561,9 @@ fn l3_every_byte_flip_and_truncation_of_a_snapshot_is_an_error() {
     b[last] ^= 1;
     let p = dir.path().join("flipped.idcs");
     std::fs::write(&p, &b).unwrap();
-    let msg = Snapshot::open(&p).unwrap_err().to_string();
+    let msg = Snapshot::open(&p, &OpenOptions::unsigned())
+        .unwrap_err()
+        .to_string();
     assert!(
         msg.contains("flipped.idcs") && msg.contains("blacklist") && msg.contains("checksum"),
         "{msg}"
@@ -564,15 +571,15 @@ fn l3_every_byte_flip_and_truncation_of_a_snapshot_is_an_error() {
     // A foreign file and a newer version.
     std::fs::write(&p, b"PK\x03\x04 not a snapshot").unwrap();
     assert!(matches!(
-        Snapshot::open(&p),
+        Snapshot::open(&p, &OpenOptions::unsigned()),
         Err(IndexError::BadMagic { .. })
     ));
     let mut b = bytes.clone();
-    b[8] = 2;
+    b[8] = 3;
     std::fs::write(&p, &b).unwrap();
     assert!(matches!(
-        Snapshot::open(&p),
-        Err(IndexError::UnsupportedVersion { found: 2, .. })
+        Snapshot::open(&p, &OpenOptions::unsigned()),
+        Err(IndexError::UnsupportedVersion { found: 3, .. })
     ));
 }
 
@@ -613,10 +620,11 @@ fn l3_every_byte_flip_and_truncation_of_a_delta_is_an_error() {
     assert!(Delta::decode("d", &longer).is_err());
 }
 
-/// Golden files: the bytes of format version 1 for a fixed input. A change of format is a
-/// decision: bump the version, add a golden file; regenerate with IDCARD_BLESS=1.
+/// Golden files: version 1 (main up to c5b267a) still reads; version 2 (signed) is what the
+/// builder writes for a fixed input, byte for byte. A change of format is a decision: bump the
+/// version, add a golden file; regenerate the current one with IDCARD_BLESS=1.
 #[test]
-fn golden_snapshot_and_delta_v1() {
+fn golden_snapshot_and_delta_v1_read_and_v2_written() {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let n1: IdNumber = "11010519491231002X".parse().unwrap();
     let n2: IdNumber = "440524188001010014".parse().unwrap();
@@ -647,29 +655,16 @@ fn golden_snapshot_and_delta_v1() {
     let info = b.write(&path).unwrap();
     let mut d = DeltaBuilder::new(&info, 42, 43);
     d.created_at(1_700_000_100);
+    let _ = &path;
     d.clear_card(k1)
         .set_card(k2, CardEntry::new(CardStatus::Stolen))
         .unwrap();
-    let delta = d.build().encode();
-    let snap = std::fs::read(&path).unwrap();
-    if std::env::var_os("IDCARD_BLESS").is_some() {
-        std::fs::create_dir_all(&golden).unwrap();
-        std::fs::write(golden.join("snapshot-v1.idcs"), &snap).unwrap();
-        std::fs::write(golden.join("delta-v1.idcd"), &delta).unwrap();
-    }
-    let want_snap = std::fs::read(golden.join("snapshot-v1.idcs"))
-        .expect("golden snapshot (IDCARD_BLESS=1 to create)");
-    let want_delta = std::fs::read(golden.join("delta-v1.idcd")).expect("golden delta");
-    assert_eq!(
-        snap, want_snap,
-        "snapshot bytes changed: a format change needs a new version"
-    );
-    assert_eq!(
-        delta, want_delta,
-        "delta bytes changed: a format change needs a new version"
-    );
-    // And the golden files answer as written.
-    let v = Verifier::open(golden.join("snapshot-v1.idcs")).unwrap();
+    let delta = d.build();
+    // Version 1 files (main up to c5b267a) are read as they are: unsigned, so only with
+    // unsigned files allowed.
+    let v =
+        Verifier::open_with(golden.join("snapshot-v1.idcs"), VerifierOptions::unsigned()).unwrap();
+    assert_eq!(v.info().snapshot.format_version, 1);
     assert_eq!(v.info().snapshot.journal_seq, 42);
     assert_eq!(v.verify(k1), CardStatus::Lost);
     assert_eq!(v.card_entry(k1).unwrap().changed_on, Some(date(2016, 3, 4)));
@@ -681,6 +676,78 @@ fn golden_snapshot_and_delta_v1() {
     v.apply_delta_file(golden.join("delta-v1.idcd")).unwrap();
     assert_eq!(v.verify(k1), CardStatus::Valid);
     assert_eq!(v.verify(k2), CardStatus::Stolen);
+    let trust = VerifierOptions::trusting(test_trust());
+    assert!(matches!(
+        Verifier::open_with(golden.join("snapshot-v1.idcs"), trust.clone()),
+        Err(IndexError::Trust {
+            source: idcard::trust::TrustError::Unsigned,
+            ..
+        })
+    ));
+
+    // Version 2, signed: the same content, a signature block after it.
+    b.signer(std::sync::Arc::new(test_signer()));
+    b.write(&path).unwrap();
+    let snap = std::fs::read(&path).unwrap();
+    let delta = delta.encode_signed(Some(&test_signer())).unwrap();
+    if std::env::var_os("IDCARD_BLESS").is_some() {
+        std::fs::write(golden.join("snapshot-v2.idcs"), &snap).unwrap();
+        std::fs::write(golden.join("delta-v2.idcd"), &delta).unwrap();
+    }
+    let want_snap = std::fs::read(golden.join("snapshot-v2.idcs"))
+        .expect("golden snapshot (IDCARD_BLESS=1 to create)");
+    let want_delta = std::fs::read(golden.join("delta-v2.idcd")).expect("golden delta");
+    assert_eq!(
+        snap, want_snap,
+        "snapshot bytes changed: a format change needs a new version"
+    );
+    assert_eq!(
+        delta, want_delta,
+        "delta bytes changed: a format change needs a new version"
+    );
+    // Old fixed times: no maximum age here (the stale tests cover it).
+    let trust = VerifierOptions {
+        max_age: None,
+        ..trust
+    };
+    let v = Verifier::open_with(golden.join("snapshot-v2.idcs"), trust).unwrap();
+    assert_eq!(v.info().snapshot.format_version, 2);
+    assert!(v.info().snapshot.signature.is_verified());
+    assert_eq!(v.verify(k1), CardStatus::Lost);
+    assert_eq!(
+        v.blacklist_check(n2).unwrap().unwrap().source,
+        BlacklistSource::PublicSecurity
+    );
+    v.apply_delta_file(golden.join("delta-v2.idcd")).unwrap();
+    assert_eq!(v.verify(k1), CardStatus::Valid);
+    assert_eq!(v.verify(k2), CardStatus::Stolen);
+    assert_eq!(v.info().deltas_verified, 1);
+}
+
+/// The test root key (fixed seed, so golden files are deterministic).
+fn test_root() -> idcard::trust::SecretKey {
+    idcard::trust::SecretKey::from_seed(idcard::trust::Algorithm::Ed25519, [1; 32], "test root")
+}
+
+/// The trust file pinning the test root.
+fn test_trust() -> idcard::trust::TrustStore {
+    idcard::trust::TrustStore::new(vec![test_root().public()])
+}
+
+/// The test publishing key, certified by the test root for 2020-2100.
+fn test_signer() -> idcard::trust::Signer {
+    use idcard::trust::*;
+    let key = SecretKey::from_seed(Algorithm::Ed25519, [2; 32], "test publisher");
+    let t = |y| chrono::TimeZone::with_ymd_and_hms(&Utc, y, 1, 1, 0, 0, 0).unwrap();
+    let cert = KeyCertificate::issue(
+        &test_root(),
+        &key.public(),
+        Roles::PUBLISH,
+        t(2020),
+        t(2100),
+    )
+    .unwrap();
+    key.signer(Some(cert))
 }
 
 /// S2: no plaintext identity number in a bank snapshot or a delta: neither the 18 ASCII
@@ -721,7 +788,7 @@ fn l3_concurrent_readers_see_changes_monotonically() {
     let dir = tempfile::tempdir().unwrap();
     let ks = keys(2000, 12);
     let (p0, info0) = build(dir.path(), "0.idcs", Profile::Bank, &[], &[], 0);
-    let v = Arc::new(Verifier::open(&p0).unwrap());
+    let v = Arc::new(Verifier::open_with(&p0, VerifierOptions::unsigned()).unwrap());
     let done = Arc::new(AtomicBool::new(false));
     // The writer lists card i in step i (a delta per card), swapping to a full snapshot every
     // 500 steps. Once a reader saw card i lost, it must keep seeing it lost. Readers query in
@@ -827,7 +894,7 @@ proptest! {
         let reasons = |r: u8| BlacklistReasons::from_bits(r as u32).unwrap();
         let bl: Vec<_> = initial_bl.iter().map(|(&k, &r)| (ks[k].number(), BlacklistEntry::new(reasons(r)))).collect();
         let (path, info) = build(dir.path(), "m.idcs", Profile::Police, &cards, &bl, 100);
-        let v = Verifier::open(&path).unwrap();
+        let v = Verifier::open_with(&path, VerifierOptions::unsigned()).unwrap();
         let mut model: HashMap<CardKey, CardEntry> = cards.iter().copied().collect();
         let mut bl_model: HashMap<IdNumber, BlacklistEntry> = bl.iter().copied().collect();
         for (seq, ops) in (100u64..).zip(deltas) {
@@ -856,4 +923,27 @@ proptest! {
             prop_assert_eq!(v.blacklist_check(k.number()).unwrap(), bl_model.get(&k.number()).copied());
         }
     }
+}
+
+/// S2: a bank snapshot and a bank delta hold a card's status only — no reason, no date — while
+/// the police profile keeps them.
+#[test]
+fn s2_a_bank_snapshot_holds_statuses_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let ks = keys(3, 21);
+    let e = CardEntry {
+        status: CardStatus::Lost,
+        reason: CardReason::REPORTED_AWAY,
+        changed_on: Some(date(2026, 1, 5)),
+    };
+    let (bank, info) = build(dir.path(), "b.idcs", Profile::Bank, &[(ks[0], e)], &[], 0);
+    let (police, _) = build(dir.path(), "p.idcs", Profile::Police, &[(ks[0], e)], &[], 0);
+    let vb = Verifier::open_with(&bank, VerifierOptions::unsigned()).unwrap();
+    let vp = Verifier::open_with(&police, VerifierOptions::unsigned()).unwrap();
+    assert_eq!(vb.card_entry(ks[0]), Some(CardEntry::new(CardStatus::Lost)));
+    assert_eq!(vp.card_entry(ks[0]), Some(e));
+    let mut d = DeltaBuilder::new(&info, 0, 1);
+    d.set_card(ks[1], e).unwrap();
+    vb.apply_delta(&d.build()).unwrap();
+    assert_eq!(vb.card_entry(ks[1]), Some(CardEntry::new(CardStatus::Lost)));
 }

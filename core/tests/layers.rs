@@ -10,6 +10,7 @@ use std::path::Path;
 /// Top-level modules by layer, lowest first.
 const LAYERS: &[&[&str]] = &[
     &["civil", "time", "fsutil"],
+    &["trust"],
     &["division"],
     &["number"],
     &["card"],

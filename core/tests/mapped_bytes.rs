@@ -101,8 +101,9 @@ fn l3_a6_parse_and_look_up_small_snapshots_from_bytes() {
         for input in [&bytes[..], &shifted[1..]] {
             let v = Verifier::from_snapshot(
                 Snapshot::from_bytes(input).unwrap(),
-                VerifierOptions::default(),
-            );
+                VerifierOptions::unsigned(),
+            )
+            .unwrap();
             for i in 0..64 {
                 let k = key(i);
                 let want = model.get(&k).copied().unwrap_or(CardStatus::Valid);
@@ -147,7 +148,7 @@ fn l3_deltas_and_swaps_on_bytes() {
     );
     let snapshot = Snapshot::from_bytes(&bytes).unwrap();
     let info = snapshot.info().clone();
-    let v = Verifier::from_snapshot(snapshot, VerifierOptions::default());
+    let v = Verifier::from_snapshot(snapshot, VerifierOptions::unsigned()).unwrap();
     let mut d = DeltaBuilder::new(&info, 10, 12);
     d.clear_card(key(0));
     d.set_card(key(40), CardEntry::new(CardStatus::Stolen))

@@ -863,7 +863,7 @@ fn f2_a4_a_replaced_card_held_at_a_window_is_destroyed_at_issue() {
 /// A10: once a death is recorded, the person's valid cards are invalidated (reason
 /// holder_deceased) and a bank verifier says so; a card already reported lost stays lost.
 #[test]
-fn a10_a_death_invalidates_the_cards_at_the_bank() {
+fn a10_s2_a_death_invalidates_the_cards_at_the_bank() {
     let dir = tempfile::tempdir().unwrap();
     let (w, _) = setup(dir.path());
     let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
@@ -871,7 +871,9 @@ fn a10_a_death_invalidates_the_cards_at_the_bank() {
     w.engine
         .publish_snapshot(&w.bureau, idcard::index::Profile::Bank, &snap)
         .unwrap();
-    let bank = idcard::index::Verifier::open(&snap).unwrap();
+    let bank =
+        idcard::index::Verifier::open_with(&snap, idcard::index::VerifierOptions::unsigned())
+            .unwrap();
     w.engine
         .report_loss(
             &hr,
@@ -888,9 +890,14 @@ fn a10_a_death_invalidates_the_cards_at_the_bank() {
     w.engine.publish_delta(&w.bureau, &snap, &delta).unwrap();
     bank.apply_delta_file(&delta).unwrap();
     assert_eq!(bank.verify(w.bob_card), CardStatus::Invalidated);
+    // The record keeps why; a bank learns the status only (S2).
+    assert_eq!(
+        w.engine.with_state(|s| s.cards[&w.bob_card].reason),
+        idcard::index::CardReason::HOLDER_DECEASED
+    );
     assert_eq!(
         bank.card_entry(w.bob_card).unwrap().reason,
-        idcard::index::CardReason::HOLDER_DECEASED
+        idcard::index::CardReason::UNSPECIFIED
     );
     assert_eq!(bank.verify(w.dan_card), CardStatus::Lost);
     assert_eq!(bank.verify(w.alice_card), CardStatus::Valid);

@@ -7,6 +7,7 @@ use common::*;
 use idcard::engine::{Engine, EngineError, EngineOptions, InPerson};
 use idcard::index::{
     BlacklistEntry, BlacklistReasons, BlacklistSource, CardStatus, Profile, Verifier,
+    VerifierOptions,
 };
 use idcard::model::FoundOutcome;
 use idcard::station::{Actor, CommandKind, Officer, StationKind, allowed};
@@ -585,6 +586,12 @@ fn try_command(w: &World, actor: &Actor, command: CommandKind) -> Option<Result<
         CommandKind::Publish => e
             .publish_snapshot(actor, Profile::Bank, w.engine.dir().join("matrix.idcs"))
             .map(drop),
+        CommandKind::RegisterSubscriber => e.register_subscriber(
+            actor,
+            format!("SUB-{}", actor.station).parse().unwrap(),
+            "a bank",
+            Profile::Bank,
+        ),
         CommandKind::ApplyOffsite => e
             .apply_offsite(
                 actor,
@@ -817,10 +824,11 @@ fn l3_a6_publish_snapshot_and_delta() {
         )
         .unwrap();
     assert_eq!(dp.blacklist, 1);
-    let v = Verifier::open(out.path().join("bank.idcs")).unwrap();
+    let v = Verifier::open_with(out.path().join("bank.idcs"), VerifierOptions::unsigned()).unwrap();
     assert_eq!(v.verify(w.bob_card), CardStatus::Lost);
     v.apply_delta_file(out.path().join("bank-1.idcd")).unwrap();
-    let vp = Verifier::open(out.path().join("police.idcs")).unwrap();
+    let vp =
+        Verifier::open_with(out.path().join("police.idcs"), VerifierOptions::unsigned()).unwrap();
     assert!(vp.blacklist_check(w.dan).unwrap().is_some());
     vp.apply_delta_file(out.path().join("police-1.idcd"))
         .unwrap();

@@ -4,8 +4,12 @@
 //! here; a format change is a decision made by adding a version (and its golden files), never a
 //! side effect.
 //!
-//! `IDCARD_BLESS=1 cargo test -p idcard --test record_format` rewrites the current version's
-//! golden directory from the scenario (only when the format is meant to change).
+//! `core/tests/golden/data-vN/` holds a data directory as each format generation wrote it:
+//! `data-v1` (record version 1, checkpoint format 1, main up to c5b267a), `data-v2` (record
+//! version 2, checkpoint format 2), `data-v3` (the current: record version 2 with the payloads
+//! added since, checkpoint format 3). The older ones are frozen; `IDCARD_BLESS=1 cargo test -p
+//! idcard --test record_format` rewrites the current one from the scenario (only when the format
+//! is meant to change: then first freeze it as the next `data-vN`).
 
 mod common;
 
@@ -49,6 +53,10 @@ fn copy_dir(from: &Path, to: &Path) {
 /// a policy, applications renewed, replaced and rejected, a temporary card, temporary
 /// certificates, publications, an officer deactivated, a checkpoint, one record after it.
 fn scenario(dir: &Path) -> World {
+    // Fixed secrets, so what they derive (subscribers' seeds) is the same every run.
+    std::fs::create_dir_all(dir.join("secrets")).unwrap();
+    std::fs::write(dir.join("secrets/pseudonym.key"), [7u8; 32]).unwrap();
+    std::fs::write(dir.join("secrets/subscriber.key"), [8u8; 32]).unwrap();
     let w = world(dir);
     let div = |c| DivisionCode::new(c).unwrap();
     let st = |id: &str, kind, d: u32, officer: &str| {
@@ -253,6 +261,35 @@ fn scenario(dir: &Path) -> World {
     w
 }
 
+/// The scenario, then what came after record version 2 began: a subscriber registered and a
+/// signed snapshot of its own published (after the checkpoint).
+fn scenario_current(dir: &Path) -> World {
+    let w = scenario(dir);
+    let sub: idcard::station::SubscriberId = "BANK-ICBC".parse().unwrap();
+    w.engine
+        .register_subscriber(&w.bureau, sub.clone(), "a bank", Profile::Bank)
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let root = idcard::trust::SecretKey::from_seed(
+        idcard::trust::Algorithm::Ed25519,
+        [1; 32],
+        "test root",
+    );
+    let options = idcard::workflow::publish::PublishOptions {
+        signer: Some(std::sync::Arc::new(root.signer(None))),
+        subscriber: Some(sub),
+    };
+    w.engine
+        .publish_snapshot_with(
+            &w.bureau,
+            Profile::Bank,
+            out.path().join("bank.idcs"),
+            &options,
+        )
+        .unwrap();
+    w
+}
+
 /// The state, one fact per line, in the form `golden/record-v1/expected.tsv` was written in.
 fn summary(engine: &Engine) -> Vec<String> {
     let mut lines = Vec::new();
@@ -440,7 +477,7 @@ fn segments(dir: &Path) -> Vec<(String, Vec<u8>)> {
 #[test]
 fn record_v1_from_the_previous_main_opens_with_the_same_state() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&golden("record-v1"), dir.path());
+    copy_dir(&golden("data-v1"), dir.path());
     let (engine, report) = Engine::open(dir.path(), options(clock())).unwrap();
     assert_eq!(report.checkpoint_seq, None);
     assert_eq!(report.replayed, 66);
@@ -455,12 +492,28 @@ fn record_v1_from_the_previous_main_opens_with_the_same_state() {
         "{:?}",
         report.checkpoints_skipped
     );
-    assert_same(&summary(&engine), &expected("record-v1"));
+    assert_same(&summary(&engine), &expected("data-v1"));
     // Every version-1 payload decodes; the upcast records read as version-2 records.
     for item in engine.records(1).unwrap() {
         let (_, r) = item.unwrap();
         assert_eq!(Record::decode(&r.encode()).unwrap(), r);
     }
+}
+
+/// A record written by record version 2's first code (checkpoint format 2, the `Published`
+/// payload before subscribers) opens with the state that code had; its checkpoint is skipped.
+#[test]
+fn data_v2_opens_with_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&golden("data-v2"), dir.path());
+    let (engine, report) = Engine::open(dir.path(), options(clock())).unwrap();
+    assert_eq!((report.checkpoint_seq, report.replayed), (None, 66));
+    assert!(
+        report.checkpoints_skipped[0].contains("format version 2"),
+        "{:?}",
+        report.checkpoints_skipped
+    );
+    assert_same(&summary(&engine), &expected("data-v2"));
 }
 
 /// The same scenario run today gives the state the version-1 code gave: the refactoring into
@@ -470,7 +523,7 @@ fn the_scenario_today_gives_the_state_of_the_previous_main() {
     let dir = tempfile::tempdir().unwrap();
     let w = scenario(dir.path());
     let mut got = summary(&w.engine);
-    let mut want = expected("record-v1");
+    let mut want = expected("data-v1");
     // Record sizes differ between versions, nothing else: compare without the byte counts.
     got.retain(|l| !l.starts_with("journal_bytes"));
     want.retain(|l| !l.starts_with("journal_bytes"));
@@ -480,11 +533,11 @@ fn the_scenario_today_gives_the_state_of_the_previous_main() {
 /// The current version's golden journal is what the scenario writes today, byte for byte, and
 /// every record in it decodes and encodes back to the same bytes.
 #[test]
-fn record_v2_golden_journal_is_what_the_scenario_writes() {
+fn current_golden_journal_is_what_the_scenario_writes() {
     let dir = tempfile::tempdir().unwrap();
-    let w = scenario(dir.path());
+    let w = scenario_current(dir.path());
     drop(w);
-    let golden_dir = golden("record-v2");
+    let golden_dir = golden("data-v3");
     if std::env::var_os("IDCARD_BLESS").is_some() {
         let _ = std::fs::remove_dir_all(&golden_dir);
         std::fs::create_dir_all(golden_dir.join("journal")).unwrap();
@@ -503,11 +556,17 @@ fn record_v2_golden_journal_is_what_the_scenario_writes() {
         )
         .unwrap();
     }
-    assert_eq!(
-        segments(dir.path()),
-        segments(&golden_dir),
-        "the journal's bytes changed: a format change needs a new record version (FORMAT.md §8)"
-    );
+    let (got, want) = (segments(dir.path()), segments(&golden_dir));
+    assert_eq!(got.len(), want.len(), "number of segments");
+    for ((name, g), (_, w)) in got.iter().zip(&want) {
+        let first = g.iter().zip(w).position(|(a, b)| a != b);
+        assert!(
+            g == w,
+            "{name}: the journal's bytes changed (lengths {} and {}, first difference at byte {first:?}): a format change needs a new record version (FORMAT.md §8)",
+            g.len(),
+            w.len()
+        );
+    }
     for item in idcard::journal::read_dir(golden_dir.join("journal"), 1).unwrap() {
         let (seq, bytes) = item.unwrap();
         let r = Record::decode(&bytes).unwrap_or_else(|e| panic!("record {seq}: {e}"));
@@ -517,9 +576,9 @@ fn record_v2_golden_journal_is_what_the_scenario_writes() {
 
 /// The current version's golden checkpoint loads, and it is the state the journal replays to.
 #[test]
-fn checkpoint_v2_golden_is_the_replayed_state() {
+fn current_golden_checkpoint_is_the_replayed_state() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&golden("record-v2"), dir.path());
+    copy_dir(&golden("data-v3"), dir.path());
     let (engine, report) = Engine::open(dir.path(), options(clock())).unwrap();
     assert_eq!(
         report.checkpoint_seq,
@@ -527,9 +586,9 @@ fn checkpoint_v2_golden_is_the_replayed_state() {
         "{:?}",
         report.checkpoints_skipped
     );
-    assert_eq!(report.replayed, 1);
+    assert_eq!(report.replayed, 3);
     let from_checkpoint = engine.with_state(|s| s.clone());
-    assert_same(&summary(&engine), &expected("record-v2"));
+    assert_same(&summary(&engine), &expected("data-v3"));
     drop(engine);
     std::fs::remove_dir_all(dir.path().join("checkpoints")).unwrap();
     let (engine, _) = Engine::open(dir.path(), options(clock())).unwrap();
@@ -575,6 +634,7 @@ fn format_enums_keep_their_variant_indices() {
         "SetPolicy",
         "Publish",
         "UseTemporaryCertificate",
+        "RegisterSubscriber",
     ];
     assert_eq!(commands.len(), want.len());
     for (i, ((name, idx), w)) in commands.iter().zip(want).enumerate() {
@@ -585,7 +645,7 @@ fn format_enums_keep_their_variant_indices() {
     }
     // Event variants, by the kind names of the records in the golden journal (application
     // reviews are one variant, named by their outcome).
-    let want: [(&str, u8); 32] = [
+    let want: [(&str, u8); 33] = [
         ("station_registered", 0),
         ("officer_registered", 1),
         ("officer_deactivated", 2),
@@ -603,7 +663,7 @@ fn format_enums_keep_their_variant_indices() {
         ("blacklist_added", 14),
         ("blacklist_bulk_added", 15),
         ("blacklist_removed", 16),
-        ("published", 17),
+        ("published", 32),
         ("command_refused", 18),
         ("card_status_changed", 19),
         ("policy_set", 20),
@@ -618,9 +678,10 @@ fn format_enums_keep_their_variant_indices() {
         ("temporary_card_applied", 28),
         ("temporary_card_issued", 29),
         ("temporary_card_returned", 30),
+        ("subscriber_registered", 31),
     ];
     let mut seen = std::collections::BTreeMap::new();
-    for item in idcard::journal::read_dir(golden("record-v2").join("journal"), 1).unwrap() {
+    for item in idcard::journal::read_dir(golden("data-v3").join("journal"), 1).unwrap() {
         let (_, bytes) = item.unwrap();
         let r = Record::decode(&bytes).unwrap();
         seen.insert(r.event.kind(), postcard::to_allocvec(&r.event).unwrap()[0]);

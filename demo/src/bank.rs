@@ -14,8 +14,10 @@ use std::time::{Duration, Instant};
 use hdrhistogram::Histogram;
 use idcard::CardKey;
 use idcard::engine::{Engine, EngineError};
-use idcard::index::{CardStatus, Verifier};
+use idcard::index::{CardStatus, Verifier, VerifierOptions};
 use idcard::station::Actor;
+use idcard::trust::TrustStore;
+use idcard::workflow::publish::PublishOptions;
 
 /// A card as a counter reads it: the 18 characters and the validity start as `YYYYMMDD`.
 pub type Presented = ([u8; 18], u32);
@@ -32,6 +34,8 @@ pub fn presented(card: CardKey) -> Presented {
 
 /// The bank and what it measured.
 pub struct Bank {
+    /// The platform's publishing options (its signing key): the bank's deltas are signed.
+    publishing: PublishOptions,
     verifier: OnceLock<Verifier>,
     snapshot: OnceLock<PathBuf>,
     dir: PathBuf,
@@ -69,12 +73,13 @@ pub struct Counters {
 
 impl Bank {
     /// A bank that will write its deltas to `dir`; it opens its verifier with [`Bank::attach`].
-    pub fn new(dir: &Path) -> Result<Bank, EngineError> {
+    pub fn new(dir: &Path, publishing: PublishOptions) -> Result<Bank, EngineError> {
         std::fs::create_dir_all(dir).map_err(|e| EngineError::Io {
             path: dir.display().to_string(),
             source: e,
         })?;
         Ok(Bank {
+            publishing,
             verifier: OnceLock::new(),
             snapshot: OnceLock::new(),
             dir: dir.to_path_buf(),
@@ -86,10 +91,15 @@ impl Bank {
         })
     }
 
-    /// Open the verifier on the published bank snapshot. Losses reported before it was
-    /// published are in it: they are not timed.
-    pub fn attach(&self, snapshot: &Path) -> Result<(), EngineError> {
-        let v = Verifier::open(snapshot)?;
+    /// Open the verifier on the published bank snapshot, pinning the platform's root key: every
+    /// file's signature is checked. Losses reported before it was published are in it: they are
+    /// not timed. (No maximum age: the demo's days are simulated, the verifier's clock is not.)
+    pub fn attach(&self, snapshot: &Path, trust: TrustStore) -> Result<(), EngineError> {
+        let options = VerifierOptions {
+            max_age: None,
+            ..VerifierOptions::trusting(trust)
+        };
+        let v = Verifier::open_with(snapshot, options)?;
         let _ = self.verifier.set(v);
         let _ = self.snapshot.set(snapshot.to_path_buf());
         self.pending.lock().expect("not poisoned").clear();
@@ -123,7 +133,8 @@ impl Bank {
         let path = self.dir.join(format!("bank-{:05}.idcd", chain.deltas + 1));
         let t = Instant::now();
         let snapshot = self.snapshot.get().expect("attached");
-        let published = engine.publish_delta_since(bureau, snapshot, chain.since, &path)?;
+        let published =
+            engine.publish_delta_with(bureau, snapshot, chain.since, &path, &self.publishing)?;
         chain.publish.push(t.elapsed());
         let t = Instant::now();
         self.verifier().apply_delta_file(&path)?;

@@ -26,6 +26,8 @@ use crate::bank::{Bank, presented};
 use crate::progress;
 use crate::sim::{Folk, Job, Sim, Tally, local, province_of, provincial};
 use crate::world::{Generator, PROVINCES};
+use idcard::trust::{Algorithm, KeyCertificate, Roles, SecretKey, TrustStore};
+use idcard::workflow::publish::PublishOptions;
 
 /// `idcard demo`.
 #[derive(Args, Debug, Clone)]
@@ -230,7 +232,9 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     timings.add("blacklist", t);
 
     let publish = root.join("publish");
-    let bank = Bank::new(&publish.join("bank-deltas"))?;
+    std::fs::create_dir_all(&publish)?;
+    let platform = Platform::new(&publish)?;
+    let bank = Bank::new(&publish.join("bank-deltas"), platform.publishing())?;
     let tally = Tally::default();
     let sim = Sim {
         engine: &engine,
@@ -265,12 +269,30 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     // 5. Publish the police and bank snapshots; the bank opens its verifier.
     let t = Instant::now();
     let spin = step(quiet_bars, "snapshots");
-    std::fs::create_dir_all(&publish)?;
-    let bank_snapshot =
-        engine.publish_snapshot(&bureau, Profile::Bank, publish.join("bank.idcs"))?;
-    let police_snapshot =
-        engine.publish_snapshot(&bureau, Profile::Police, publish.join("police.idcs"))?;
-    bank.attach(Path::new(&bank_snapshot.path))?;
+    // The bank is a subscriber: its snapshot is its own (a leaked copy names it).
+    let subscriber: idcard::station::SubscriberId = "DEMO-BANK".parse().expect("an id");
+    engine.register_subscriber(
+        &bureau,
+        subscriber.clone(),
+        "the demo's bank",
+        Profile::Bank,
+    )?;
+    let bank_snapshot = engine.publish_snapshot_with(
+        &bureau,
+        Profile::Bank,
+        publish.join("bank.idcs"),
+        &PublishOptions {
+            subscriber: Some(subscriber),
+            ..platform.publishing()
+        },
+    )?;
+    let police_snapshot = engine.publish_snapshot_with(
+        &bureau,
+        Profile::Police,
+        publish.join("police.idcs"),
+        &platform.publishing(),
+    )?;
+    bank.attach(Path::new(&bank_snapshot.path), platform.trust.clone())?;
     spin.finish_and_clear();
     timings.add("snapshots", t);
 
@@ -293,6 +315,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             &bureau,
             Path::new(&police_snapshot.path),
             &publish,
+            &platform.publishing(),
             &days_bar,
         );
         drop(_stop);
@@ -380,6 +403,40 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// A spinner for a step without a count.
+/// The platform's keys for the run: a root key (what the bank pins; its trust file is written
+/// as `publish/platform.trust`) and a publishing key the root certified, which signs every
+/// snapshot and delta. Fresh keys each run; the private keys are never written.
+struct Platform {
+    trust: TrustStore,
+    signer: Arc<idcard::trust::Signer>,
+}
+
+impl Platform {
+    fn new(publish: &Path) -> anyhow::Result<Platform> {
+        let root = SecretKey::generate(Algorithm::Ed25519, "demo platform root")?;
+        let key = SecretKey::generate(Algorithm::Ed25519, "demo publisher")?;
+        // Certificates are checked against the real clock (the days of the demo are simulated).
+        let now = Utc::now();
+        let cert = KeyCertificate::issue(
+            &root,
+            &key.public(),
+            Roles::PUBLISH,
+            now - chrono::Duration::days(1),
+            now + chrono::Duration::days(365),
+        )?;
+        let trust = TrustStore::new(vec![root.public()]);
+        std::fs::write(publish.join("platform.trust"), trust.to_text())?;
+        Ok(Platform {
+            trust,
+            signer: Arc::new(key.signer(Some(cert))),
+        })
+    }
+
+    fn publishing(&self) -> PublishOptions {
+        PublishOptions::signed(self.signer.clone())
+    }
+}
+
 fn step(quiet: bool, what: &str) -> indicatif::ProgressBar {
     let s = progress::spinner(quiet, what);
     s.enable_steady_tick(std::time::Duration::from_millis(120));
@@ -840,6 +897,7 @@ impl Plan {
         bureau: &idcard::station::Actor,
         police_snapshot: &Path,
         publish: &Path,
+        publishing: &PublishOptions,
         bar: &indicatif::ProgressBar,
     ) -> anyhow::Result<()> {
         for day in 0..args.days {
@@ -899,11 +957,12 @@ impl Plan {
             }
             // The police get a delta a day (with the blacklist); sizes are reported.
             let path = publish.join(format!("police-{:03}.idcd", day + 1));
-            let p = sim.engine.publish_delta_since(
+            let p = sim.engine.publish_delta_with(
                 bureau,
                 police_snapshot,
                 self.police_since,
                 &path,
+                publishing,
             )?;
             self.police_since = Some(p.to_seq);
             self.police_deltas.push(p.bytes);

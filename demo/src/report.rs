@@ -237,6 +237,7 @@ impl Report {
                 "police_snapshot_bytes": i.police_snapshot.bytes,
                 "police_snapshot_blacklist": i.police_snapshot.blacklist,
                 "bank_deltas": chain.deltas,
+                "bank_deltas_verified": i.bank.verifier().info().deltas_verified,
                 "bank_delta_card_changes": chain.card_changes,
                 "bank_delta_bytes_median": median_u64(&chain.delta_bytes),
                 "bank_delta_bytes_max": chain.delta_bytes.iter().max().copied().unwrap_or(0),
@@ -430,8 +431,9 @@ impl Report {
         );
         let _ = writeln!(
             o,
-            "  bank deltas       {} ({} card changes), median {} bytes, max {} bytes; published in median {} ms, applied in median {} ms",
+            "  bank deltas       {} ({} signatures verified, {} card changes), median {} bytes, max {} bytes; published in median {} ms, applied in median {} ms",
             n(&pb["bank_deltas"]),
+            n(&pb["bank_deltas_verified"]),
             n(&pb["bank_delta_card_changes"]),
             n(&pb["bank_delta_bytes_median"]),
             n(&pb["bank_delta_bytes_max"]),

@@ -4,14 +4,20 @@
  *
  * Conventions
  * - Every function returns an int result code: IDC_OK (0) or an IDC_ERR_* code (ranges: 100
- *   arguments, 200 numbers, 300 I/O, 400 file formats, 500 verifier state, 900 internal). After a
- *   failure, idc_last_error_message() says what and where, for the calling thread;
+ *   arguments, 200 numbers, 300 I/O, 400 file formats, 500 verifier state, 600 trust, 900
+ *   internal). After a failure, idc_last_error_message() says what and where, for the calling thread;
  *   idc_result_name() names a code. idc_verifier_free, idc_version, idc_last_error_message and
  *   idc_result_name cannot fail.
  * - Out-parameters come last and are written only on success: a call either succeeds fully or
  *   changes nothing. const pointers are never written through.
- * - Ownership: a verifier is created by idc_verifier_open / idc_verifier_open_with and released by
- *   idc_verifier_free; nothing else allocates. Strings returned are owned by the library (static,
+ * - Trust: every snapshot, delta and timestamp must be signed by a key the platform's trust file
+ *   pins or certifies (idc_verifier_open_trusted), or the call fails (IDC_ERR_UNSIGNED,
+ *   IDC_ERR_BAD_SIGNATURE, IDC_ERR_UNTRUSTED_KEY, IDC_ERR_KEY_EXPIRED); unsigned files open only
+ *   with idc_verifier_options.allow_unsigned. Unlisted cards answer IDC_CARD_STALE once nothing
+ *   signed is newer than the maximum age (a day by default). A file changed or truncated by
+ *   another process after it was opened changes nothing: the verifier holds its own copy.
+ * - Ownership: a verifier is created by idc_verifier_open_trusted / idc_verifier_open_with and
+ *   released by idc_verifier_free; nothing else allocates. Strings returned are owned by the library (static,
  *   or, for the last error message, valid until the next failing call on the same thread).
  * - Threads: every function except idc_verifier_free may be called on one verifier from any
  *   number of threads at once, including idc_verifier_apply_delta and idc_verifier_swap_snapshot
@@ -51,6 +57,9 @@
 // An I/O error (range 300: files); the message names the file.
 #define IDC_ERR_IO 300
 
+// A file larger than the verifier reads (checked before reading it).
+#define IDC_ERR_TOO_LARGE 301
+
 // The file is damaged: truncated, a checksum mismatch, a field out of range (range 400:
 // formats); the message names the file, the part and the byte offset.
 #define IDC_ERR_CORRUPT_FILE 400
@@ -67,6 +76,38 @@
 
 // The snapshot carries no blacklist (bank profile).
 #define IDC_ERR_NO_BLACKLIST 501
+
+// The file would take the verifier back: a snapshot older than the state file records.
+#define IDC_ERR_ROLLBACK 502
+
+// A time in the file is in the future (beyond the allowed clock skew).
+#define IDC_ERR_FUTURE 503
+
+// The delta goes past the newest sequence a signed timestamp vouches for.
+#define IDC_ERR_BEYOND_TIMESTAMP 504
+
+// The changes held on this snapshot reached the limit: open a newer snapshot.
+#define IDC_ERR_NEEDS_SNAPSHOT 505
+
+// The file is not signed (range 600: trust). Unsigned files open only with
+// `allow_unsigned`.
+#define IDC_ERR_UNSIGNED 600
+
+// The signature does not verify, or the content does not match what was signed.
+#define IDC_ERR_BAD_SIGNATURE 601
+
+// The signer's key is not in the trust file and not certified by a key in it, or may not
+// sign this kind of file.
+#define IDC_ERR_UNTRUSTED_KEY 602
+
+// The signer's key certificate is outside its validity window (expired or not yet valid).
+#define IDC_ERR_KEY_EXPIRED 603
+
+// No trust file was given and unsigned files are not allowed.
+#define IDC_ERR_TRUST_REQUIRED 604
+
+// The trust file cannot be read or is not a trust file.
+#define IDC_ERR_TRUST_FILE 605
 
 // A bug: the library caught a panic (range 900). The process lives on; the verifier is
 // unchanged.
@@ -109,6 +150,19 @@
 // Snapshot profile: cards and the blacklist.
 #define IDC_PROFILE_POLICE 2
 
+// The maximum age a verifier allows unless told otherwise: a day.
+#define IDC_DEFAULT_MAX_AGE_SECONDS 86400
+
+// Signature states in `idc_verifier_info::signature`.
+// The snapshot is not signed (opened with `allow_unsigned`).
+#define IDC_SIGNATURE_UNSIGNED 0
+
+// Signed, not checked (no trust file; `allow_unsigned`).
+#define IDC_SIGNATURE_UNCHECKED 1
+
+// Signed by a key the trust file pins or certifies: checked.
+#define IDC_SIGNATURE_VERIFIED 2
+
 // A verifier: a snapshot plus applied deltas. Opaque; share one pointer between threads.
 typedef struct idc_verifier idc_verifier;
 
@@ -126,13 +180,29 @@ typedef struct idc_number_info {
   uint8_t upgraded_from_15;
 } idc_number_info;
 
-// Options of `idc_verifier_open_with`. Zero-initialise for the defaults.
+// Options of `idc_verifier_open_with`. Zero-initialise, then set `trust_file`: the defaults
+// fail closed (signatures required, a day's maximum age).
 typedef struct idc_verifier_options {
-  // Answer `IDC_CARD_STALE` for unlisted cards when the data is older than this many
-  // seconds; 0: never.
-  uint64_t max_age_seconds;
-  // 1: skip the full checksum pass at open (only for a file this process verified itself).
+  // The platform's trust file (its pinned root keys), NUL-terminated; every snapshot, delta
+  // and timestamp must be signed by a key it pins or certifies. NULL: no trust file (then
+  // only `allow_unsigned` opens anything).
+  const char *trust_file;
+  // Answer `IDC_CARD_STALE` for unlisted cards when the newest signed time reached is older
+  // than this many seconds. 0: the default, `IDC_DEFAULT_MAX_AGE_SECONDS`; negative: never
+  // (only for data that cannot go stale, an analyst's own snapshot).
+  int64_t max_age_seconds;
+  // 1: accept unsigned files (and signed ones without a trust file); `idc_verifier_info`
+  // says so. For files this process or its owner made, never for what the platform
+  // publishes.
+  uint8_t allow_unsigned;
+  // 1: skip the full checksum pass over an unsigned file at open (only for a file this
+  // process verified itself). Signed files are checked by their signature.
   uint8_t skip_checksums;
+  // A state file keeping the verifier's high-water mark across restarts (an older snapshot
+  // is then refused with `IDC_ERR_ROLLBACK`), NUL-terminated; NULL: none.
+  const char *state_file;
+  // Largest delta file read, in bytes; 0: the default (256 MiB).
+  uint64_t max_delta_bytes;
 } idc_verifier_options;
 
 // What a verifier holds (`idc_verifier_info`).
@@ -155,6 +225,17 @@ typedef struct idc_verifier_info {
   uint64_t card_count;
   // People on the snapshot's blacklist (0 for the bank profile).
   uint64_t blacklist_count;
+  // `IDC_SIGNATURE_*`: whether the snapshot's signature was checked.
+  uint8_t signature;
+  // 1 when the verifier needs a newer snapshot (a timestamp names one, or the changes held
+  // reached the limit).
+  uint8_t needs_snapshot;
+  // Deltas applied since the snapshot whose signature was checked.
+  uint64_t deltas_verified;
+  // The newest sequence a signed timestamp vouches for; 0 when none was read.
+  uint64_t timestamp_seq;
+  // The maximum age in seconds; negative: none.
+  int64_t max_age_seconds;
 } idc_verifier_info;
 
 #ifdef __cplusplus
@@ -195,14 +276,25 @@ int idc_number_check_ex(const char *number,
                         uint32_t flags,
                         struct idc_number_info *out);
 
-// Open a snapshot file, fully verified. On success `*out` receives a verifier to release with
-// `idc_verifier_free`; on failure `*out` is unchanged.
+// Open a snapshot file with the default options. The defaults require a trust file, so this
+// fails with `IDC_ERR_TRUST_REQUIRED`: a bank calls `idc_verifier_open_trusted`, anyone else
+// `idc_verifier_open_with`. It stays so that programs written for the unsigned files of
+// earlier versions fail closed, with a message saying what to do. `*out` is unchanged.
 //
 // # Safety
 // `path` must be a NUL-terminated string; `out` must point to writable storage for a pointer.
 int idc_verifier_open(const char *path, struct idc_verifier **out);
 
-// Open a snapshot file with options (`options` may be NULL for the defaults).
+// Open a snapshot file signed by a key the trust file pins, with the default maximum age (a
+// bank's call).
+//
+// # Safety
+// `path` and `trust_file` NUL-terminated strings; `out` writable.
+int idc_verifier_open_trusted(const char *path, const char *trust_file, struct idc_verifier **out);
+
+// Open a snapshot file with options (`options` may be NULL for the defaults, which require a
+// trust file). The signature block is checked first, then the content is read into memory
+// private to the process and hashed; another process changing the file later changes nothing.
 //
 // # Safety
 // As `idc_verifier_open`; `options` NULL or pointing to an `idc_verifier_options`.
@@ -261,17 +353,30 @@ int idc_blacklist_check(const struct idc_verifier *v,
 // `v` a live verifier; `path` a NUL-terminated string.
 int idc_verifier_apply_delta(const struct idc_verifier *v, const char *path);
 
-// Apply the deltas of a directory that follow on from where the verifier is: its `.idcd` files
-// for the snapshot in use, from the verifier's journal sequence on, in sequence order (other
-// snapshots' deltas and those already applied are skipped). `*out_applied` is how many were
-// applied. A gap in the chain is `IDC_ERR_OUT_OF_ORDER` (the deltas before it stay applied); a
-// damaged file is `IDC_ERR_CORRUPT_FILE`; the message names the file.
+// Apply what a publish folder holds that follows on from where the verifier is: its timestamps
+// (`.idct`) and its deltas (`.idcd`) for the snapshot in use, from the verifier's journal
+// sequence on, in sequence order (other snapshots' deltas and those already applied are passed
+// over). Symbolic links are not followed; sizes are checked before reading. A file that fails
+// (unsigned, wrongly signed, damaged, too large, out of order) is skipped, the good ones after
+// it still apply: `*out_applied` is how many deltas were applied, `*out_skipped` (may be NULL)
+// how many files were skipped, and when any was, `idc_last_error_message()` names each with
+// its reason (the call still returns `IDC_OK`).
 //
 // # Safety
-// `v` a live verifier; `dir` a NUL-terminated string; `out_applied` writable.
+// `v` a live verifier; `dir` a NUL-terminated string; `out_applied` writable; `out_skipped`
+// NULL or writable.
 int idc_verifier_apply_delta_dir(const struct idc_verifier *v,
                                  const char *dir,
-                                 size_t *out_applied);
+                                 size_t *out_applied,
+                                 size_t *out_skipped);
+
+// Take in a signed timestamp file: it vouches for the chain on the snapshot in use up to its
+// sequence (no delta may go further) and, once the verifier has reached that sequence, keeps it
+// fresh as of its time. One in the future is refused with `IDC_ERR_FUTURE`.
+//
+// # Safety
+// `v` a live verifier; `path` a NUL-terminated string.
+int idc_verifier_apply_timestamp(const struct idc_verifier *v, const char *path);
 
 // Swap in a newer snapshot file (verified first). Safe while other threads verify; a snapshot
 // older than what the verifier has reached is refused with `IDC_ERR_OUT_OF_ORDER`.

@@ -5,6 +5,7 @@ use std::ffi::{CString, c_char, c_int};
 
 use idcard_core::engine::EngineError;
 use idcard_core::index::IndexError;
+use idcard_core::trust::TrustError;
 
 /// Success.
 pub const IDC_OK: c_int = 0;
@@ -19,6 +20,8 @@ pub const IDC_ERR_INVALID_NUMBER: c_int = 200;
 
 /// An I/O error (range 300: files); the message names the file.
 pub const IDC_ERR_IO: c_int = 300;
+/// A file larger than the verifier reads (checked before reading it).
+pub const IDC_ERR_TOO_LARGE: c_int = 301;
 
 /// The file is damaged: truncated, a checksum mismatch, a field out of range (range 400:
 /// formats); the message names the file, the part and the byte offset.
@@ -33,6 +36,29 @@ pub const IDC_ERR_UNSUPPORTED_VERSION: c_int = 402;
 pub const IDC_ERR_OUT_OF_ORDER: c_int = 500;
 /// The snapshot carries no blacklist (bank profile).
 pub const IDC_ERR_NO_BLACKLIST: c_int = 501;
+/// The file would take the verifier back: a snapshot older than the state file records.
+pub const IDC_ERR_ROLLBACK: c_int = 502;
+/// A time in the file is in the future (beyond the allowed clock skew).
+pub const IDC_ERR_FUTURE: c_int = 503;
+/// The delta goes past the newest sequence a signed timestamp vouches for.
+pub const IDC_ERR_BEYOND_TIMESTAMP: c_int = 504;
+/// The changes held on this snapshot reached the limit: open a newer snapshot.
+pub const IDC_ERR_NEEDS_SNAPSHOT: c_int = 505;
+
+/// The file is not signed (range 600: trust). Unsigned files open only with
+/// `allow_unsigned`.
+pub const IDC_ERR_UNSIGNED: c_int = 600;
+/// The signature does not verify, or the content does not match what was signed.
+pub const IDC_ERR_BAD_SIGNATURE: c_int = 601;
+/// The signer's key is not in the trust file and not certified by a key in it, or may not
+/// sign this kind of file.
+pub const IDC_ERR_UNTRUSTED_KEY: c_int = 602;
+/// The signer's key certificate is outside its validity window (expired or not yet valid).
+pub const IDC_ERR_KEY_EXPIRED: c_int = 603;
+/// No trust file was given and unsigned files are not allowed.
+pub const IDC_ERR_TRUST_REQUIRED: c_int = 604;
+/// The trust file cannot be read or is not a trust file.
+pub const IDC_ERR_TRUST_FILE: c_int = 605;
 
 /// A bug: the library caught a panic (range 900). The process lives on; the verifier is
 /// unchanged.
@@ -65,9 +91,27 @@ pub(crate) fn index_error(e: &IndexError) -> c_int {
         IndexError::Corrupt { .. } => IDC_ERR_CORRUPT_FILE,
         IndexError::DeltaOutOfOrder { .. } => IDC_ERR_OUT_OF_ORDER,
         IndexError::NoBlacklist { .. } => IDC_ERR_NO_BLACKLIST,
+        IndexError::TooLarge { .. } => IDC_ERR_TOO_LARGE,
+        IndexError::Rollback { .. } => IDC_ERR_ROLLBACK,
+        IndexError::Future { .. } => IDC_ERR_FUTURE,
+        IndexError::BeyondTimestamp { .. } => IDC_ERR_BEYOND_TIMESTAMP,
+        IndexError::OverlayFull { .. } => IDC_ERR_NEEDS_SNAPSHOT,
+        IndexError::TrustRequired { .. } => IDC_ERR_TRUST_REQUIRED,
+        IndexError::Trust { source, .. } => trust_code(source),
         _ => IDC_ERR_INVALID_ARGUMENT,
     };
     fail(code, e.to_string())
+}
+
+/// The code of a trust error.
+pub(crate) fn trust_code(e: &TrustError) -> c_int {
+    match e {
+        TrustError::Unsigned => IDC_ERR_UNSIGNED,
+        TrustError::UnknownKey(_) | TrustError::WrongRole { .. } => IDC_ERR_UNTRUSTED_KEY,
+        TrustError::KeyNotValid { .. } => IDC_ERR_KEY_EXPIRED,
+        TrustError::KeyFile { .. } => IDC_ERR_TRUST_FILE,
+        _ => IDC_ERR_BAD_SIGNATURE,
+    }
 }
 
 #[allow(dead_code)]
@@ -100,6 +144,17 @@ pub extern "C" fn idc_result_name(code: c_int) -> *const c_char {
         IDC_ERR_UNSUPPORTED_VERSION => "IDC_ERR_UNSUPPORTED_VERSION\0",
         IDC_ERR_OUT_OF_ORDER => "IDC_ERR_OUT_OF_ORDER\0",
         IDC_ERR_NO_BLACKLIST => "IDC_ERR_NO_BLACKLIST\0",
+        IDC_ERR_TOO_LARGE => "IDC_ERR_TOO_LARGE\0",
+        IDC_ERR_ROLLBACK => "IDC_ERR_ROLLBACK\0",
+        IDC_ERR_FUTURE => "IDC_ERR_FUTURE\0",
+        IDC_ERR_BEYOND_TIMESTAMP => "IDC_ERR_BEYOND_TIMESTAMP\0",
+        IDC_ERR_NEEDS_SNAPSHOT => "IDC_ERR_NEEDS_SNAPSHOT\0",
+        IDC_ERR_UNSIGNED => "IDC_ERR_UNSIGNED\0",
+        IDC_ERR_BAD_SIGNATURE => "IDC_ERR_BAD_SIGNATURE\0",
+        IDC_ERR_UNTRUSTED_KEY => "IDC_ERR_UNTRUSTED_KEY\0",
+        IDC_ERR_KEY_EXPIRED => "IDC_ERR_KEY_EXPIRED\0",
+        IDC_ERR_TRUST_REQUIRED => "IDC_ERR_TRUST_REQUIRED\0",
+        IDC_ERR_TRUST_FILE => "IDC_ERR_TRUST_FILE\0",
         IDC_ERR_PANIC => "IDC_ERR_PANIC\0",
         _ => "IDC_UNKNOWN\0",
     };

@@ -6,7 +6,12 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 use std::time::Duration;
 
-use idcard_core::index::{CardStatus, OpenOptions, Verifier, VerifierOptions};
+use std::sync::Arc;
+
+use idcard_core::index::{
+    CardStatus, OpenOptions, Signature, SignaturePolicy, Verifier, VerifierOptions,
+};
+use idcard_core::trust::TrustStore;
 
 use crate::error::*;
 use crate::number::bytes;
@@ -36,16 +41,56 @@ pub struct idc_verifier {
     _private: [u8; 0],
 }
 
-/// Options of `idc_verifier_open_with`. Zero-initialise for the defaults.
+/// The maximum age a verifier allows unless told otherwise: a day.
+pub const IDC_DEFAULT_MAX_AGE_SECONDS: i64 = 86_400;
+
+/// Options of `idc_verifier_open_with`. Zero-initialise, then set `trust_file`: the defaults
+/// fail closed (signatures required, a day's maximum age).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct idc_verifier_options {
-    /// Answer `IDC_CARD_STALE` for unlisted cards when the data is older than this many
-    /// seconds; 0: never.
-    pub max_age_seconds: u64,
-    /// 1: skip the full checksum pass at open (only for a file this process verified itself).
+    /// The platform's trust file (its pinned root keys), NUL-terminated; every snapshot, delta
+    /// and timestamp must be signed by a key it pins or certifies. NULL: no trust file (then
+    /// only `allow_unsigned` opens anything).
+    pub trust_file: *const c_char,
+    /// Answer `IDC_CARD_STALE` for unlisted cards when the newest signed time reached is older
+    /// than this many seconds. 0: the default, `IDC_DEFAULT_MAX_AGE_SECONDS`; negative: never
+    /// (only for data that cannot go stale, an analyst's own snapshot).
+    pub max_age_seconds: i64,
+    /// 1: accept unsigned files (and signed ones without a trust file); `idc_verifier_info`
+    /// says so. For files this process or its owner made, never for what the platform
+    /// publishes.
+    pub allow_unsigned: u8,
+    /// 1: skip the full checksum pass over an unsigned file at open (only for a file this
+    /// process verified itself). Signed files are checked by their signature.
     pub skip_checksums: u8,
+    /// A state file keeping the verifier's high-water mark across restarts (an older snapshot
+    /// is then refused with `IDC_ERR_ROLLBACK`), NUL-terminated; NULL: none.
+    pub state_file: *const c_char,
+    /// Largest delta file read, in bytes; 0: the default (256 MiB).
+    pub max_delta_bytes: u64,
 }
+
+impl Default for idc_verifier_options {
+    fn default() -> Self {
+        idc_verifier_options {
+            trust_file: std::ptr::null(),
+            max_age_seconds: 0,
+            allow_unsigned: 0,
+            skip_checksums: 0,
+            state_file: std::ptr::null(),
+            max_delta_bytes: 0,
+        }
+    }
+}
+
+/// Signature states in `idc_verifier_info::signature`.
+/// The snapshot is not signed (opened with `allow_unsigned`).
+pub const IDC_SIGNATURE_UNSIGNED: u8 = 0;
+/// Signed, not checked (no trust file; `allow_unsigned`).
+pub const IDC_SIGNATURE_UNCHECKED: u8 = 1;
+/// Signed by a key the trust file pins or certifies: checked.
+pub const IDC_SIGNATURE_VERIFIED: u8 = 2;
 
 /// What a verifier holds (`idc_verifier_info`).
 #[repr(C)]
@@ -69,6 +114,17 @@ pub struct idc_verifier_info {
     pub card_count: u64,
     /// People on the snapshot's blacklist (0 for the bank profile).
     pub blacklist_count: u64,
+    /// `IDC_SIGNATURE_*`: whether the snapshot's signature was checked.
+    pub signature: u8,
+    /// 1 when the verifier needs a newer snapshot (a timestamp names one, or the changes held
+    /// reached the limit).
+    pub needs_snapshot: u8,
+    /// Deltas applied since the snapshot whose signature was checked.
+    pub deltas_verified: u64,
+    /// The newest sequence a signed timestamp vouches for; 0 when none was read.
+    pub timestamp_seq: u64,
+    /// The maximum age in seconds; negative: none.
+    pub max_age_seconds: i64,
 }
 
 /// Ties the opaque C type to its Rust owner: a `Box<Verifier>`.
@@ -102,8 +158,10 @@ unsafe fn path_arg<'a>(path: *const c_char, what: &str) -> Result<&'a Path, c_in
     Ok(Path::new(std::ffi::OsStr::from_bytes(c.to_bytes())))
 }
 
-/// Open a snapshot file, fully verified. On success `*out` receives a verifier to release with
-/// `idc_verifier_free`; on failure `*out` is unchanged.
+/// Open a snapshot file with the default options. The defaults require a trust file, so this
+/// fails with `IDC_ERR_TRUST_REQUIRED`: a bank calls `idc_verifier_open_trusted`, anyone else
+/// `idc_verifier_open_with`. It stays so that programs written for the unsigned files of
+/// earlier versions fail closed, with a message saying what to do. `*out` is unchanged.
 ///
 /// # Safety
 /// `path` must be a NUL-terminated string; `out` must point to writable storage for a pointer.
@@ -116,7 +174,36 @@ pub unsafe extern "C" fn idc_verifier_open(
     unsafe { idc_verifier_open_with(path, std::ptr::null(), out) }
 }
 
-/// Open a snapshot file with options (`options` may be NULL for the defaults).
+/// Open a snapshot file signed by a key the trust file pins, with the default maximum age (a
+/// bank's call).
+///
+/// # Safety
+/// `path` and `trust_file` NUL-terminated strings; `out` writable.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn idc_verifier_open_trusted(
+    path: *const c_char,
+    trust_file: *const c_char,
+    out: *mut *mut idc_verifier,
+) -> c_int {
+    if trust_file.is_null() {
+        return boundary(|| {
+            fail(
+                IDC_ERR_NULL_ARGUMENT,
+                "idc_verifier_open_trusted: trust_file is NULL",
+            )
+        });
+    }
+    let options = idc_verifier_options {
+        trust_file,
+        ..Default::default()
+    };
+    // SAFETY: same contract.
+    unsafe { idc_verifier_open_with(path, &options, out) }
+}
+
+/// Open a snapshot file with options (`options` may be NULL for the defaults, which require a
+/// trust file). The signature block is checked first, then the content is read into memory
+/// private to the process and hashed; another process changing the file later changes nothing.
 ///
 /// # Safety
 /// As `idc_verifier_open`; `options` NULL or pointing to an `idc_verifier_options`.
@@ -137,12 +224,10 @@ pub unsafe extern "C" fn idc_verifier_open_with(
         }
         // SAFETY: NULL or a valid idc_verifier_options (caller contract).
         let o = unsafe { options.as_ref() }.copied().unwrap_or_default();
-        let opts = VerifierOptions {
-            max_age: (o.max_age_seconds > 0).then(|| Duration::from_secs(o.max_age_seconds)),
-            open: OpenOptions {
-                verify_checksums: o.skip_checksums == 0,
-                populate: false,
-            },
+        // SAFETY: the strings in the options are NULL or NUL-terminated (caller contract).
+        let opts = match unsafe { verifier_options(&o) } {
+            Ok(opts) => opts,
+            Err(code) => return code,
         };
         match Verifier::open_with(path, opts) {
             Ok(v) => {
@@ -152,6 +237,51 @@ pub unsafe extern "C" fn idc_verifier_open_with(
             }
             Err(e) => index_error(&e),
         }
+    })
+}
+
+/// The library's options from the C ones.
+///
+/// # Safety
+/// `o.trust_file` and `o.state_file` NULL or NUL-terminated.
+unsafe fn verifier_options(o: &idc_verifier_options) -> Result<VerifierOptions, c_int> {
+    let trust = if o.trust_file.is_null() {
+        None
+    } else {
+        // SAFETY: caller contract.
+        let p = unsafe { path_arg(o.trust_file, "trust_file") }?;
+        Some(Arc::new(
+            TrustStore::read(p).map_err(|e| fail(IDC_ERR_TRUST_FILE, e.to_string()))?,
+        ))
+    };
+    let state_file = if o.state_file.is_null() {
+        None
+    } else {
+        // SAFETY: caller contract.
+        Some(unsafe { path_arg(o.state_file, "state_file") }?.to_path_buf())
+    };
+    let defaults = VerifierOptions::default();
+    Ok(VerifierOptions {
+        open: OpenOptions {
+            signatures: SignaturePolicy {
+                trust,
+                allow_unsigned: o.allow_unsigned != 0,
+            },
+            verify_checksums: o.skip_checksums == 0,
+            ..OpenOptions::default()
+        },
+        max_age: match o.max_age_seconds {
+            0 => defaults.max_age,
+            s if s < 0 => None,
+            s => Some(Duration::from_secs(s as u64)),
+        },
+        state_file,
+        max_delta_bytes: if o.max_delta_bytes == 0 {
+            defaults.max_delta_bytes
+        } else {
+            o.max_delta_bytes
+        },
+        ..defaults
     })
 }
 
@@ -354,19 +484,24 @@ pub unsafe extern "C" fn idc_verifier_apply_delta(
     })
 }
 
-/// Apply the deltas of a directory that follow on from where the verifier is: its `.idcd` files
-/// for the snapshot in use, from the verifier's journal sequence on, in sequence order (other
-/// snapshots' deltas and those already applied are skipped). `*out_applied` is how many were
-/// applied. A gap in the chain is `IDC_ERR_OUT_OF_ORDER` (the deltas before it stay applied); a
-/// damaged file is `IDC_ERR_CORRUPT_FILE`; the message names the file.
+/// Apply what a publish folder holds that follows on from where the verifier is: its timestamps
+/// (`.idct`) and its deltas (`.idcd`) for the snapshot in use, from the verifier's journal
+/// sequence on, in sequence order (other snapshots' deltas and those already applied are passed
+/// over). Symbolic links are not followed; sizes are checked before reading. A file that fails
+/// (unsigned, wrongly signed, damaged, too large, out of order) is skipped, the good ones after
+/// it still apply: `*out_applied` is how many deltas were applied, `*out_skipped` (may be NULL)
+/// how many files were skipped, and when any was, `idc_last_error_message()` names each with
+/// its reason (the call still returns `IDC_OK`).
 ///
 /// # Safety
-/// `v` a live verifier; `dir` a NUL-terminated string; `out_applied` writable.
+/// `v` a live verifier; `dir` a NUL-terminated string; `out_applied` writable; `out_skipped`
+/// NULL or writable.
 #[unsafe(no_mangle)]
 pub unsafe extern "C" fn idc_verifier_apply_delta_dir(
     v: *const idc_verifier,
     dir: *const c_char,
     out_applied: *mut usize,
+    out_skipped: *mut usize,
 ) -> c_int {
     boundary(|| {
         // SAFETY: caller contract.
@@ -381,11 +516,48 @@ pub unsafe extern "C" fn idc_verifier_apply_delta_dir(
             );
         }
         match v.apply_delta_dir(dir) {
-            Ok(n) => {
+            Ok(report) => {
+                if !report.skipped.is_empty() {
+                    let list: Vec<String> = report
+                        .skipped
+                        .iter()
+                        .map(|s| format!("{}: {}", s.name, s.reason))
+                        .collect();
+                    set_error(format!("skipped: {}", list.join("; ")));
+                }
                 // SAFETY: non-NULL and writable (caller contract).
-                unsafe { out_applied.write(n) };
+                unsafe { out_applied.write(report.applied) };
+                if !out_skipped.is_null() {
+                    // SAFETY: non-NULL and writable (caller contract).
+                    unsafe { out_skipped.write(report.skipped.len()) };
+                }
                 IDC_OK
             }
+            Err(e) => index_error(&e),
+        }
+    })
+}
+
+/// Take in a signed timestamp file: it vouches for the chain on the snapshot in use up to its
+/// sequence (no delta may go further) and, once the verifier has reached that sequence, keeps it
+/// fresh as of its time. One in the future is refused with `IDC_ERR_FUTURE`.
+///
+/// # Safety
+/// `v` a live verifier; `path` a NUL-terminated string.
+#[unsafe(no_mangle)]
+pub unsafe extern "C" fn idc_verifier_apply_timestamp(
+    v: *const idc_verifier,
+    path: *const c_char,
+) -> c_int {
+    boundary(|| {
+        // SAFETY: caller contract.
+        let (v, path) = match unsafe { verifier_and_path(v, path, "idc_verifier_apply_timestamp") }
+        {
+            Ok(vp) => vp,
+            Err(code) => return code,
+        };
+        match v.apply_timestamp_file(path) {
+            Ok(()) => IDC_OK,
             Err(e) => index_error(&e),
         }
     })
@@ -445,6 +617,15 @@ pub unsafe extern "C" fn idc_verifier_info_get(
             deltas_applied: i.deltas_applied,
             card_count: i.snapshot.card_count,
             blacklist_count: i.snapshot.blacklist_count,
+            signature: match i.snapshot.signature {
+                Signature::Unsigned => IDC_SIGNATURE_UNSIGNED,
+                Signature::Unchecked => IDC_SIGNATURE_UNCHECKED,
+                Signature::Verified(_) => IDC_SIGNATURE_VERIFIED,
+            },
+            needs_snapshot: i.needs_snapshot as u8,
+            deltas_verified: i.deltas_verified,
+            timestamp_seq: i.timestamp_seq.unwrap_or(0),
+            max_age_seconds: i.max_age_seconds.map_or(-1, |s| s as i64),
         };
         // SAFETY: non-NULL and writable (caller contract).
         unsafe { out.write(info) };

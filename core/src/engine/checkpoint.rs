@@ -3,9 +3,9 @@
 //! the record: one that is damaged, beyond the journal's end or of an older format version is
 //! skipped (and reported) and the journal replayed instead.
 //!
-//! Format versions: 1 (main up to c5b267a: the state of that time) is no longer read — its rows
-//! embedded the workflow types of version-1 events; opening replays the journal (upcasting its
-//! version-1 records) and the next checkpoint is version 2.
+//! Format versions: 1 (main up to c5b267a) and 2 (before subscribers and publications were part
+//! of the state) are no longer read: opening replays the journal (upcasting older records) and
+//! the next checkpoint is version 3.
 
 use std::path::Path;
 
@@ -16,7 +16,7 @@ use crate::model::State;
 
 const MAGIC: [u8; 8] = *b"IDCCKPT\0";
 /// The checkpoint format version this library writes and reads.
-pub(crate) const VERSION: u32 = 2;
+pub(crate) const VERSION: u32 = 3;
 const HEAD: usize = 40;
 
 /// The bytes of a checkpoint of `state` (header and body).

@@ -1,8 +1,10 @@
-//! The data directory's secrets (S2): the pseudonymisation key that turns card keys into
-//! analysts' pseudonyms ([`crate::analyst`]). It is created with the record (32 random bytes,
-//! `secrets/pseudonym.key`, mode 0600 in a 0700 directory), never leaves the data directory and
-//! is not in the source: without it a pseudonym cannot be linked to a card, even by someone who
-//! tries every identity number.
+//! The data directory's secrets (S2), created with the record (32 random bytes each, mode 0600
+//! in a 0700 directory), never leaving the data directory and not in the source:
+//!
+//! - `secrets/pseudonym.key` turns card keys into analysts' pseudonyms ([`crate::analyst`]):
+//!   without it a pseudonym cannot be linked to a card, even by someone who tries every number;
+//! - `secrets/subscriber.key` derives each subscriber's hash seed ([`subscriber_seed`]), so every
+//!   subscriber's snapshot is a different file and a leaked one names its subscriber.
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -17,9 +19,19 @@ pub fn pseudonym_key_path(dir: &Path) -> PathBuf {
     dir.join("secrets").join("pseudonym.key")
 }
 
-/// Create the key if the directory has none (a new record, or one made before keys existed).
+/// The subscriber-seed key file of data directory `dir`.
+pub fn subscriber_key_path(dir: &Path) -> PathBuf {
+    dir.join("secrets").join("subscriber.key")
+}
+
+/// Create the keys a directory lacks (a new record, or one made before keys existed).
 pub(crate) fn ensure(dir: &Path) -> Result<(), EngineError> {
-    let path = pseudonym_key_path(dir);
+    ensure_key(&pseudonym_key_path(dir))?;
+    ensure_key(&subscriber_key_path(dir))
+}
+
+fn ensure_key(path: &Path) -> Result<(), EngineError> {
+    let path = path.to_path_buf();
     if path.exists() {
         return Ok(());
     }
@@ -30,7 +42,7 @@ pub(crate) fn ensure(dir: &Path) -> Result<(), EngineError> {
         path: path.display().to_string(),
         source: std::io::Error::other(format!("no randomness for the key: {e}")),
     })?;
-    let tmp = secrets.join("pseudonym.key.tmp");
+    let tmp = path.with_extension("tmp");
     let mut f = private_file(&tmp).map_err(|e| EngineError::io(&tmp, e))?;
     f.write_all(&key)
         .and_then(|_| f.sync_all())
@@ -41,7 +53,23 @@ pub(crate) fn ensure(dir: &Path) -> Result<(), EngineError> {
 
 /// Read the pseudonymisation key of data directory `dir`.
 pub fn pseudonym_key(dir: &Path) -> Result<[u8; KEY_LEN], EngineError> {
-    let path = pseudonym_key_path(dir);
+    read_key(&pseudonym_key_path(dir))
+}
+
+/// The hash seed of subscriber `id`'s files: BLAKE3 keyed with the subscriber-seed key over
+/// `subscriber-seed\0` and the id (the first 8 bytes, little-endian).
+pub fn subscriber_seed(dir: &Path, id: &crate::station::SubscriberId) -> Result<u64, EngineError> {
+    let key = read_key(&subscriber_key_path(dir))?;
+    let mut h = blake3::Hasher::new_keyed(&key);
+    h.update(b"subscriber-seed\0");
+    h.update(id.as_str().as_bytes());
+    Ok(u64::from_le_bytes(
+        h.finalize().as_bytes()[..8].try_into().expect("8 bytes"),
+    ))
+}
+
+fn read_key(path: &Path) -> Result<[u8; KEY_LEN], EngineError> {
+    let path = path.to_path_buf();
     let bytes = std::fs::read(&path).map_err(|e| EngineError::io(&path, e))?;
     bytes.try_into().map_err(|b: Vec<u8>| EngineError::Io {
         path: path.display().to_string(),

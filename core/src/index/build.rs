@@ -2,6 +2,8 @@
 
 use std::path::Path;
 
+use crate::trust::FileKind;
+use crate::trust::signed::Sign;
 use chrono::{DateTime, Utc};
 use xxhash_rust::xxh3::{xxh3_64, xxh3_64_with_seed};
 
@@ -55,7 +57,8 @@ impl std::str::FromStr for FilterMode {
 }
 
 /// How many seeds to try before giving up on an exact table.
-const MAX_SEEDS: u32 = 16;
+/// Seeds a build tries before giving up (docs/FORMAT.md §4.3).
+pub const MAX_SEEDS: u32 = 16;
 
 /// Builds a snapshot from records (see the [module documentation](super)).
 ///
@@ -76,6 +79,7 @@ pub struct SnapshotBuilder {
     /// Compact number and the blacklist slot value.
     blacklist: Vec<(u64, u64)>,
     known: Vec<u64>,
+    signer: Option<std::sync::Arc<dyn Sign + Send + Sync>>,
 }
 
 /// One table's plan: hashes sorted by hash (with the input index), home buckets, slots.
@@ -113,7 +117,16 @@ impl SnapshotBuilder {
             cards: Vec::new(),
             blacklist: Vec::new(),
             known: Vec::new(),
+            signer: None,
         }
+    }
+
+    /// Sign the snapshot with this key (its signature block follows the content,
+    /// docs/FORMAT.md §11). Unsigned snapshots open only where unsigned files are explicitly
+    /// allowed.
+    pub fn signer(&mut self, signer: std::sync::Arc<dyn Sign + Send + Sync>) -> &mut Self {
+        self.signer = Some(signer);
+        self
     }
 
     /// The time of the record the snapshot reflects (whole seconds are kept).
@@ -158,6 +171,7 @@ impl SnapshotBuilder {
 
     /// List a card (its status must be lost, stolen, superseded or invalidated).
     pub fn add_card(&mut self, key: CardKey, entry: CardEntry) -> &mut Self {
+        let entry = self.profile.least_data(entry);
         self.cards.push((key.to_u64(), card_payload(&entry) as u32));
         self
     }
@@ -169,10 +183,11 @@ impl SnapshotBuilder {
     ) -> &mut Self {
         let cards = cards.into_iter();
         self.cards.reserve(cards.size_hint().0);
+        let profile = self.profile;
         self.cards.extend(
             cards
                 .into_iter()
-                .map(|(k, e)| (k.to_u64(), card_payload(&e) as u32)),
+                .map(|(k, e)| (k.to_u64(), card_payload(&profile.least_data(e)) as u32)),
         );
         self
     }
@@ -475,8 +490,28 @@ impl SnapshotBuilder {
             done: 0,
             total: info.file_length,
         });
+        let block = self.signer.as_ref().map(|signer| {
+            progress(BuildProgress {
+                stage: "signing",
+                done: 0,
+                total: info.file_length,
+            });
+            let hash = *blake3::hash(&map).as_bytes();
+            crate::trust::signed::block(
+                FileKind::Snapshot,
+                info.file_length,
+                &hash,
+                signer.as_ref(),
+            )
+        });
         map.flush().map_err(io)?;
         drop(map);
+        if let Some(block) = block {
+            use std::os::unix::fs::FileExt;
+            tmp.as_file()
+                .write_all_at(&block, info.file_length)
+                .map_err(io)?;
+        }
         tmp.as_file().sync_all().map_err(io)?;
         tmp.persist(path).map_err(|e| io(e.error))?;
         crate::fsutil::sync_dir(dir).map_err(io)?;
@@ -542,11 +577,13 @@ impl SnapshotBuilder {
             card_count: n,
             blacklist_count: bl.map_or(0, |_| self.blacklist.len() as u64),
             sections,
+            signature: super::Signature::Unsigned,
         }
     }
 }
 
-fn next_seed(seed: u64) -> u64 {
+/// The seed a build tries after `seed` (docs/FORMAT.md §4.3).
+pub fn next_seed(seed: u64) -> u64 {
     xxh3_64_with_seed(&seed.to_le_bytes(), 0x5eed)
 }
 

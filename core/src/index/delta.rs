@@ -10,13 +10,20 @@ use super::hash::{
     blacklist_hash, blacklist_value, card_hash, card_payload, decode_blacklist_value,
     decode_card_payload,
 };
-use super::{BlacklistEntry, CardEntry, IndexError, Profile};
+use super::{BlacklistEntry, CardEntry, IndexError, Profile, SignaturePolicy};
 use crate::card::CardKey;
 use crate::number::IdNumber;
+use crate::trust::FileKind;
+use crate::trust::signed::{Block, Sign};
 
 pub(crate) const DELTA_MAGIC: [u8; 8] = *b"IDCDELTA";
-/// The delta format version this library writes and reads.
-pub const DELTA_VERSION: u32 = 1;
+/// The delta format version this library writes. Version 2 files may end with a signature
+/// block after the records (docs/FORMAT.md §5, §11); version 1 files (never signed) are still
+/// read.
+pub const DELTA_VERSION: u32 = 2;
+const OLDEST_DELTA_VERSION: u32 = 1;
+/// Largest delta file a verifier reads by default (checked before reading it).
+pub const MAX_DELTA_BYTES: u64 = 256 << 20;
 const DELTA_HEADER: usize = 64;
 /// Largest record payload accepted (a record is a few dozen bytes).
 const MAX_RECORD: u32 = 1024;
@@ -78,7 +85,8 @@ impl DeltaOp {
         Ok(())
     }
 
-    fn is_blacklist(&self) -> bool {
+    /// Whether it changes the blacklist (not a card).
+    pub fn is_blacklist(&self) -> bool {
         matches!(
             self,
             DeltaOp::SetBlacklist { .. } | DeltaOp::ClearBlacklist { .. }
@@ -101,6 +109,8 @@ pub struct Delta {
     pub created_at: i64,
     /// The changes, in order.
     pub ops: Vec<DeltaOp>,
+    /// Whether and by whom the file was signed, as checked when it was read.
+    pub signature: super::Signature,
 }
 
 /// For the fuzz targets: recompute a mutated delta's header checksum and the checksum of every
@@ -126,11 +136,61 @@ pub(crate) fn reseal(bytes: &mut [u8]) {
 }
 
 impl Delta {
-    /// Read and check a delta file.
-    pub fn read(path: impl AsRef<Path>) -> Result<Delta, IndexError> {
+    /// Read and check a delta file under a signature policy, reading no more than `max_bytes`
+    /// (checked before anything is read): the header first, then the signature block, then the
+    /// records (hashed against the signature before they are decoded).
+    pub fn read(
+        path: impl AsRef<Path>,
+        policy: &SignaturePolicy,
+        max_bytes: u64,
+    ) -> Result<Delta, IndexError> {
+        use std::os::unix::fs::FileExt;
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|e| IndexError::io(path, e))?;
-        Self::decode(&path.display().to_string(), &bytes)
+        let name = path.display().to_string();
+        let io = |e| IndexError::io(path, e);
+        let file = std::fs::File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        if len > max_bytes {
+            return Err(IndexError::TooLarge {
+                path: name,
+                kind: "delta",
+                size: len,
+                limit: max_bytes,
+            });
+        }
+        let mut head = vec![0u8; (len as usize).min(DELTA_HEADER)];
+        file.read_exact_at(&mut head, 0).map_err(io)?;
+        decode_header(&name, &head, len as usize)?;
+        let mut bytes = vec![0u8; len as usize];
+        file.read_exact_at(&mut bytes, 0).map_err(io)?;
+        Self::decode_file(&name, &bytes, policy)
+    }
+
+    /// Check and decode the bytes of a delta file (signature block included) under a
+    /// signature policy; `name` is used in errors.
+    pub fn decode_file(
+        name: &str,
+        bytes: &[u8],
+        policy: &SignaturePolicy,
+    ) -> Result<Delta, IndexError> {
+        decode_header(name, bytes, bytes.len())?;
+        let block = Block::parse(bytes).map_err(|source| IndexError::Trust {
+            path: name.to_string(),
+            source,
+        })?;
+        let (signature, expected) = policy.check(FileKind::Delta, block.as_ref(), name)?;
+        let content = &bytes[..block.as_ref().map_or(bytes.len(), |b| b.content_len)];
+        if let Some(want) = expected
+            && blake3::hash(content).as_bytes() != &want
+        {
+            return Err(IndexError::Trust {
+                path: name.to_string(),
+                source: crate::trust::TrustError::HashMismatch,
+            });
+        }
+        let mut delta = Self::decode(name, content)?;
+        delta.signature = signature;
+        Ok(delta)
     }
 
     /// Check and decode delta bytes; `name` is used in errors.
@@ -141,49 +201,9 @@ impl Delta {
             offset: offset as u64,
             what,
         };
-        if bytes.len() < 8 || bytes[..8] != DELTA_MAGIC {
-            return Err(IndexError::BadMagic {
-                path: name.to_string(),
-                kind: "delta",
-                found: bytes[..bytes.len().min(8)].to_vec(),
-            });
-        }
-        if bytes.len() < 12 {
-            return Err(corrupt(
-                "delta header",
-                bytes.len(),
-                "truncated header".into(),
-            ));
-        }
         let u32_at = |at: usize| u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4"));
         let u64_at = |at: usize| u64::from_le_bytes(bytes[at..at + 8].try_into().expect("8"));
-        let version = u32_at(8);
-        if version != DELTA_VERSION {
-            return Err(IndexError::UnsupportedVersion {
-                path: name.to_string(),
-                kind: "delta",
-                found: version,
-                supported: DELTA_VERSION,
-            });
-        }
-        if bytes.len() < DELTA_HEADER {
-            return Err(corrupt(
-                "delta header",
-                bytes.len(),
-                format!(
-                    "file is {} bytes, shorter than the {DELTA_HEADER}-byte header",
-                    bytes.len()
-                ),
-            ));
-        }
-        let sum = u64_at(56);
-        if sum != xxh3_64(&bytes[..56]) {
-            return Err(corrupt(
-                "delta header",
-                56,
-                "header checksum mismatch".into(),
-            ));
-        }
+        decode_header(name, bytes, bytes.len())?;
         let profile = Profile::from_u8(bytes[12])
             .ok_or_else(|| corrupt("delta header", 12, format!("profile byte {}", bytes[12])))?;
         if bytes[13..16].iter().any(|&b| b != 0) {
@@ -278,10 +298,25 @@ impl Delta {
             to_seq,
             created_at,
             ops,
+            signature: super::Signature::Unsigned,
         })
     }
 
-    /// Encode as the bytes of a delta file.
+    /// Encode as the bytes of a delta file, signed by `signer` when one is given.
+    pub fn encode_signed(&self, signer: Option<&dyn Sign>) -> Result<Vec<u8>, IndexError> {
+        let mut bytes = self.encode();
+        if let Some(s) = signer {
+            crate::trust::signed::append(&mut bytes, FileKind::Delta, s).map_err(|source| {
+                IndexError::Trust {
+                    path: "<delta>".into(),
+                    source,
+                }
+            })?;
+        }
+        Ok(bytes)
+    }
+
+    /// Encode as the bytes of a delta file (unsigned).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = vec![0u8; DELTA_HEADER];
         out[..8].copy_from_slice(&DELTA_MAGIC);
@@ -303,13 +338,72 @@ impl Delta {
         out
     }
 
-    /// Write atomically to `path`.
-    pub fn write(&self, path: impl AsRef<Path>) -> Result<(), IndexError> {
+    /// Write atomically to `path`, signed by `signer` when one is given.
+    pub fn write(
+        &self,
+        path: impl AsRef<Path>,
+        signer: Option<&dyn Sign>,
+    ) -> Result<(), IndexError> {
         let path = path.as_ref();
-        let bytes = self.encode();
+        let bytes = self.encode_signed(signer)?;
         crate::fsutil::write_atomically(path, |w| w.write_all(&bytes))
             .map_err(|e| IndexError::io(path, e))
     }
+}
+
+/// Check a delta's header: magic, version, length, checksum. `file_len` is the whole file's.
+fn decode_header(name: &str, bytes: &[u8], file_len: usize) -> Result<(), IndexError> {
+    let corrupt = |offset: usize, what: String| IndexError::Corrupt {
+        path: name.to_string(),
+        kind: "delta header",
+        offset: offset as u64,
+        what,
+    };
+    if bytes.len() < 8 || bytes[..8] != DELTA_MAGIC {
+        return Err(IndexError::BadMagic {
+            path: name.to_string(),
+            kind: "delta",
+            found: bytes[..bytes.len().min(8)].to_vec(),
+        });
+    }
+    if bytes.len() < 12 {
+        return Err(corrupt(bytes.len(), "truncated header".into()));
+    }
+    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4"));
+    if !(OLDEST_DELTA_VERSION..=DELTA_VERSION).contains(&version) {
+        return Err(IndexError::UnsupportedVersion {
+            path: name.to_string(),
+            kind: "delta",
+            found: version,
+            supported: DELTA_VERSION,
+        });
+    }
+    if bytes.len() < DELTA_HEADER || file_len < DELTA_HEADER {
+        return Err(corrupt(
+            bytes.len(),
+            format!(
+                "file is {} bytes, shorter than the {DELTA_HEADER}-byte header",
+                file_len.min(bytes.len())
+            ),
+        ));
+    }
+    let sum = u64::from_le_bytes(bytes[56..64].try_into().expect("8"));
+    if sum != xxh3_64(&bytes[..56]) {
+        return Err(corrupt(56, "header checksum mismatch".into()));
+    }
+    Ok(())
+}
+
+/// The header fields a verifier sorts and screens a folder of deltas by, read from the first
+/// 64 bytes alone: base snapshot id, from, to.
+pub(crate) fn peek_header(
+    name: &str,
+    head: &[u8],
+    file_len: usize,
+) -> Result<(u64, u64, u64), IndexError> {
+    decode_header(name, head, file_len)?;
+    let u64_at = |at: usize| u64::from_le_bytes(head[at..at + 8].try_into().expect("8"));
+    Ok((u64_at(16), u64_at(24), u64_at(32)))
 }
 
 /// Builds a delta for a given snapshot: keys are hashed with that snapshot's seed.
@@ -323,11 +417,11 @@ impl Delta {
 /// let mut b = SnapshotBuilder::new(Profile::Bank);
 /// b.journal_seq(10);
 /// let info = b.write(dir.path().join("s.idcs"))?;
-/// let v = Verifier::open(dir.path().join("s.idcs"))?;
+/// let v = Verifier::open_with(dir.path().join("s.idcs"), VerifierOptions::unsigned())?;
 ///
 /// let mut d = DeltaBuilder::new(&info, 10, 11);
 /// d.set_card(key, CardEntry::new(CardStatus::Stolen));
-/// d.build().write(dir.path().join("d1.idcd"))?;
+/// d.build().write(dir.path().join("d1.idcd"), None)?;
 /// v.apply_delta_file(dir.path().join("d1.idcd"))?;
 /// assert_eq!(v.verify(key), CardStatus::Stolen);
 /// # Ok::<(), Box<dyn std::error::Error>>(())
@@ -349,6 +443,7 @@ impl DeltaBuilder {
                 to_seq,
                 created_at: chrono::Utc::now().timestamp(),
                 ops: Vec::new(),
+                signature: super::Signature::Unsigned,
             },
         }
     }
@@ -362,6 +457,7 @@ impl DeltaBuilder {
                 entry.status
             )));
         }
+        let entry = self.delta.profile.least_data(entry);
         self.delta.ops.push(DeltaOp::SetCard {
             h: card_hash(key.to_u64(), self.seed),
             payload: card_payload(&entry) as u32,

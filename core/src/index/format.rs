@@ -8,8 +8,12 @@ use super::{IndexError, Profile};
 
 /// Magic bytes at offset 0 of a snapshot.
 pub(crate) const MAGIC: [u8; 8] = *b"IDCSNAP\0";
-/// The snapshot format version this library writes and reads.
-pub const FORMAT_VERSION: u32 = 1;
+/// The snapshot format version this library writes. Version 2 files may end with a signature
+/// block after the content the header describes (docs/FORMAT.md §4, §11); version 1 files (never
+/// signed) are still read.
+pub const FORMAT_VERSION: u32 = 2;
+/// The oldest snapshot format version this library reads.
+pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// Size of the header.
 pub(crate) const HEADER_SIZE: usize = 256;
 const SECTIONS_AT: usize = 80;
@@ -63,7 +67,8 @@ pub struct SnapshotInfo {
     pub journal_seq: u64,
     /// The seed of the keyed fingerprints.
     pub hash_seed: u64,
-    /// File length in bytes.
+    /// Length of the content the header describes, in bytes (a signed file's signature block
+    /// follows it).
     pub file_length: u64,
     /// Number of listed cards.
     pub card_count: u64,
@@ -71,6 +76,8 @@ pub struct SnapshotInfo {
     pub blacklist_count: u64,
     /// The sections.
     pub sections: Vec<SectionInfo>,
+    /// Whether and by whom the file is signed, as checked at open.
+    pub signature: super::Signature,
 }
 
 impl SnapshotInfo {
@@ -201,7 +208,7 @@ pub(crate) fn decode_header(path: &str, bytes: &[u8]) -> Result<SnapshotInfo, In
         ));
     }
     let version = get_u32(bytes, 8);
-    if version != FORMAT_VERSION {
+    if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
         return Err(IndexError::UnsupportedVersion {
             path: path.to_string(),
             kind: "snapshot",
@@ -444,5 +451,6 @@ pub(crate) fn decode_header(path: &str, bytes: &[u8]) -> Result<SnapshotInfo, In
         card_count,
         blacklist_count,
         sections,
+        signature: super::Signature::Unsigned,
     })
 }

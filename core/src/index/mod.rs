@@ -1,17 +1,22 @@
 //! The verification index — requirement L3 ("is this card reported lost?"), with the person
 //! blacklist of A6 for police profiles.
 //!
-//! - A [`Snapshot`] is an immutable, memory-mapped file (format in `docs/FORMAT.md`) holding the
+//! - A [`Snapshot`] is an immutable, signed file (format in `docs/FORMAT.md`) holding the
 //!   card table (card key → status, reason, date of the change; a card with no entry is valid)
 //!   and, for the police profile, the blacklist (number → reason bitset, source, date). Entries
 //!   hold keyed fingerprints of the compact keys, never identity numbers (S2).
 //! - A [`Delta`] is the list of changes after a snapshot, applied in order.
 //! - A [`Verifier`] answers queries from a snapshot plus applied deltas; readers never lock and
-//!   never block, while another thread applies deltas or swaps in a new snapshot.
+//!   never block, while another thread applies deltas or swaps in a new snapshot. It fails
+//!   closed: every file must be signed by a key the trust file pins (unless unsigned files are
+//!   explicitly allowed), times must not be in the future, sequences never go back, and data
+//!   older than the maximum age answers `stale`, not `valid`.
+//! - A [`Timestamp`] is the publisher's signed "as of T, the newest sequence is S".
 //! - A [`SnapshotBuilder`] writes snapshots deterministically and atomically.
 //!
 //! ```
 //! use idcard::index::{CardEntry, CardStatus, Profile, SnapshotBuilder, Verifier};
+//! use idcard::trust::{Algorithm, SecretKey, TrustStore};
 //! use idcard::{CardKey, IdNumber};
 //! use chrono::NaiveDate;
 //!
@@ -21,13 +26,19 @@
 //! let lost = CardKey::new(n, NaiveDate::from_ymd_opt(2005, 6, 1).unwrap())?;
 //! let replacement = CardKey::new(n, NaiveDate::from_ymd_opt(2015, 6, 1).unwrap())?;
 //!
+//! // The platform signs (here with its root key directly; see `trust` for publishing keys).
+//! let root = SecretKey::generate(Algorithm::Ed25519, "platform root")?;
+//! let trust = TrustStore::new(vec![root.public()]);
 //! let mut b = SnapshotBuilder::new(Profile::Bank);
 //! b.add_card(lost, CardEntry::new(CardStatus::Lost));
+//! b.signer(std::sync::Arc::new(root.signer(None)));
 //! b.write(&path)?;
 //!
-//! let v = Verifier::open(&path)?;
+//! // The bank pins the platform's root key.
+//! let v = Verifier::open(&path, trust)?;
 //! assert_eq!(v.verify(lost), CardStatus::Lost);
 //! assert_eq!(v.verify(replacement), CardStatus::Valid); // N4: the new card is unaffected
+//! assert!(v.info().snapshot.signature.is_verified());
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
@@ -39,6 +50,7 @@ mod hash;
 mod import;
 mod overlay;
 mod snapshot;
+mod timestamp;
 mod verifier;
 
 use std::fmt;
@@ -46,7 +58,7 @@ use std::str::FromStr;
 
 use chrono::NaiveDate;
 
-pub use build::{BuildProgress, FilterMode, SnapshotBuilder};
+pub use build::{BuildProgress, FilterMode, MAX_SEEDS, SnapshotBuilder, next_seed};
 
 /// Helpers for the fuzz targets in `fuzz/` (compiled only with `--cfg fuzzing`, which
 /// `cargo fuzz` sets): make mutated bytes pass the checksums so the deeper checks are fuzzed.
@@ -67,7 +79,87 @@ pub use format::{FORMAT_VERSION, SectionInfo, SnapshotInfo};
 pub(crate) use import::line_of as import_line_of;
 pub use import::{BlacklistCsv, CardsCsv, ImportError};
 pub use snapshot::{OpenOptions, Snapshot};
-pub use verifier::{Verifier, VerifierInfo, VerifierOptions};
+pub use timestamp::Timestamp;
+pub use verifier::{DeltaDirReport, SkippedFile, Verifier, VerifierInfo, VerifierOptions};
+
+/// Whether a published file is signed, as checked when it was read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "state")]
+pub enum Signature {
+    /// No signature block: opened only because unsigned files were explicitly allowed.
+    #[default]
+    Unsigned,
+    /// Signed, but opened without a trust file (unsigned files allowed): the signature was not
+    /// checked.
+    Unchecked,
+    /// Signed, and the signature checked against the trust file.
+    Verified(crate::trust::SignedBy),
+}
+
+impl Signature {
+    /// Whether the signature was checked against a trust file.
+    pub fn is_verified(&self) -> bool {
+        matches!(self, Signature::Verified(_))
+    }
+}
+
+/// What a reader of published files requires (fail closed): a trust file, and unsigned files
+/// refused unless explicitly allowed.
+#[derive(Clone, Debug, Default)]
+pub struct SignaturePolicy {
+    /// The pinned root keys. `None`: signatures cannot be checked, so only
+    /// [`SignaturePolicy::allow_unsigned`] opens anything.
+    pub trust: Option<std::sync::Arc<crate::trust::TrustStore>>,
+    /// Open files without a (checked) signature: an analyst's own snapshot, a test. A verifier
+    /// opened this way says so ([`Signature`]).
+    pub allow_unsigned: bool,
+}
+
+impl SignaturePolicy {
+    /// Require signatures by these roots.
+    pub fn trusting(trust: crate::trust::TrustStore) -> SignaturePolicy {
+        SignaturePolicy {
+            trust: Some(std::sync::Arc::new(trust)),
+            allow_unsigned: false,
+        }
+    }
+
+    /// Accept unsigned files (and signed ones without checking them).
+    pub fn unsigned() -> SignaturePolicy {
+        SignaturePolicy {
+            trust: None,
+            allow_unsigned: true,
+        }
+    }
+
+    /// Decide about a file's signature block (`None`: the file has none): the signer checked when
+    /// there is a trust file, and what the content's hash must be.
+    pub(crate) fn check(
+        &self,
+        kind: crate::trust::FileKind,
+        block: Option<&crate::trust::signed::Block>,
+        path: &str,
+    ) -> Result<(Signature, Option<[u8; 32]>), IndexError> {
+        let trust_err = |source| IndexError::Trust {
+            path: path.to_string(),
+            source,
+        };
+        match (block, &self.trust) {
+            (Some(b), Some(t)) => {
+                let by = t
+                    .check_block(kind, b, chrono::Utc::now())
+                    .map_err(trust_err)?;
+                Ok((Signature::Verified(by), Some(b.hash)))
+            }
+            (Some(_), None) if self.allow_unsigned => Ok((Signature::Unchecked, None)),
+            (None, _) if self.allow_unsigned => Ok((Signature::Unsigned, None)),
+            (_, None) => Err(IndexError::TrustRequired {
+                path: path.to_string(),
+            }),
+            (None, Some(_)) => Err(trust_err(crate::trust::TrustError::Unsigned)),
+        }
+    }
+}
 
 use crate::card::VALID_FROM_EPOCH;
 
@@ -506,6 +598,23 @@ pub enum Profile {
 }
 
 impl Profile {
+    /// What a published entry of this profile holds (S2, least data): a bank learns a card's
+    /// status only — not why, not since when; the police profile keeps the reason and the date.
+    ///
+    /// ```
+    /// use idcard::index::{CardEntry, CardReason, CardStatus, Profile};
+    /// let e = CardEntry { status: CardStatus::Lost, reason: CardReason::REPORTED_AWAY,
+    ///     changed_on: chrono::NaiveDate::from_ymd_opt(2026, 1, 5) };
+    /// assert_eq!(Profile::Bank.least_data(e), CardEntry::new(CardStatus::Lost));
+    /// assert_eq!(Profile::Police.least_data(e), e);
+    /// ```
+    pub fn least_data(self, entry: CardEntry) -> CardEntry {
+        match self {
+            Profile::Bank => CardEntry::new(entry.status),
+            Profile::Police => entry,
+        }
+    }
+
     /// `bank` or `police`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -615,6 +724,78 @@ pub enum IndexError {
     /// Invalid builder input.
     #[error("{0}")]
     InvalidInput(String),
+    /// The file's signature is missing, wrong, by an untrusted or expired key (fail closed).
+    #[error("{path}: {source}")]
+    Trust {
+        /// The file.
+        path: String,
+        /// Why it is not trusted.
+        source: crate::trust::TrustError,
+    },
+    /// No trust file was given and unsigned files are not allowed.
+    #[error(
+        "{path}: no trust file to check signatures against (give the platform's trust file, or explicitly allow unsigned files)"
+    )]
+    TrustRequired {
+        /// The file.
+        path: String,
+    },
+    /// A time in the file is further in the future than clocks can disagree.
+    #[error("{path}: created at {at}, in the future (now {now}); refused")]
+    Future {
+        /// The file.
+        path: String,
+        /// The time it states.
+        at: chrono::DateTime<chrono::Utc>,
+        /// Now.
+        now: chrono::DateTime<chrono::Utc>,
+    },
+    /// A file would take the verifier back: an older snapshot or sequence than it has reached
+    /// (or recorded in its state file).
+    #[error("{path}: {what}; refused (answers never go back)")]
+    Rollback {
+        /// The file.
+        path: String,
+        /// What would go back.
+        what: String,
+    },
+    /// A delta goes past the newest sequence a signed timestamp vouches for.
+    #[error(
+        "{path}: the delta reaches sequence {to_seq}, past the newest signed timestamp's {timestamp_seq}"
+    )]
+    BeyondTimestamp {
+        /// The delta.
+        path: String,
+        /// Its end.
+        to_seq: u64,
+        /// The newest timestamp's sequence.
+        timestamp_seq: u64,
+    },
+    /// A file larger than the verifier reads.
+    #[error("{path}: {size} bytes, more than the {limit} allowed for a {kind}")]
+    TooLarge {
+        /// The file.
+        path: String,
+        /// `delta`, `timestamp`.
+        kind: &'static str,
+        /// Its size.
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// The deltas applied on one snapshot reached the verifier's limit: it needs a newer
+    /// snapshot.
+    #[error(
+        "{path}: {entries} changes applied on the snapshot already, the limit is {limit}: open a newer snapshot"
+    )]
+    OverlayFull {
+        /// The delta.
+        path: String,
+        /// Entries changed so far.
+        entries: usize,
+        /// The limit.
+        limit: usize,
+    },
 }
 
 impl IndexError {

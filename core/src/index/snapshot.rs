@@ -11,33 +11,71 @@ use super::hash::{
     BLACKLIST_SLOTS, CARD_SLOTS, WordHasher, blacklist_hash, decode_blacklist_value,
     decode_card_payload, find_blacklist, find_card, home_bucket, payload_status, prefetch,
 };
-use super::{BlacklistEntry, CardEntry, CardStatus, IndexError};
+use super::{BlacklistEntry, CardEntry, CardStatus, IndexError, SignaturePolicy};
+use crate::trust::FileKind;
+use crate::trust::signed::Block;
+
+/// How much of a file's end is read to find its signature block.
+const MAX_TAIL: usize = 64 * 1024;
 use crate::card::CardKey;
 use crate::number::IdNumber;
 
 /// How to open a snapshot.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct OpenOptions {
-    /// Verify every section's checksum and scan the slots (the default). Turning it off makes
-    /// opening O(1) (only the header is checked, and lookups stay in bounds whatever the file
-    /// holds); do that only for a file this process wrote or verified itself.
+    /// Signatures: the trust file, and whether unsigned files are allowed. The default requires
+    /// a signature checked against a trust file, so `OpenOptions::default()` opens nothing
+    /// until one is given (fail closed).
+    pub signatures: SignaturePolicy,
+    /// For files that are not verified by a signature: check every section's checksum and
+    /// scan the slots (the default). A verified signature covers the whole content and makes
+    /// these checks redundant; they are skipped then.
     pub verify_checksums: bool,
-    /// Ask the kernel to read the whole file in at open (`MAP_POPULATE`), so the first lookups
-    /// do not fault.
+    /// Map the file in place instead of reading it into memory private to this process. Opening
+    /// is then O(1) for unsigned files without checksums, but another process truncating or
+    /// rewriting the file can kill this one (SIGBUS) or change its answers: use it only for a
+    /// file nobody else can write (one this process wrote itself, a read-only mount).
+    pub map_in_place: bool,
+    /// With [`OpenOptions::map_in_place`]: ask the kernel to read the whole file in at open
+    /// (`MAP_POPULATE`), so the first lookups do not fault.
     pub populate: bool,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
         OpenOptions {
+            signatures: SignaturePolicy::default(),
             verify_checksums: true,
+            map_in_place: false,
             populate: false,
         }
     }
 }
 
+impl OpenOptions {
+    /// Require signatures by these roots (the bank's setting).
+    pub fn trusting(trust: crate::trust::TrustStore) -> OpenOptions {
+        OpenOptions {
+            signatures: SignaturePolicy::trusting(trust),
+            ..OpenOptions::default()
+        }
+    }
+
+    /// Open unsigned files (an analyst's own snapshot, tests); fully checked.
+    pub fn unsigned() -> OpenOptions {
+        OpenOptions {
+            signatures: SignaturePolicy::unsigned(),
+            ..OpenOptions::default()
+        }
+    }
+}
+
 enum Backing {
-    Mapped(memmap2::Mmap),
+    /// The file mapped in place (`OpenOptions::map_in_place`), and the content's length.
+    Mapped(memmap2::Mmap, usize),
+    /// A private, read-only copy of the content in anonymous memory: nothing another process
+    /// does to the file reaches it.
+    Copied(memmap2::Mmap),
     /// Aligned words and the byte length. A `Vec`, not a `Box`: moving a `Box` asserts unique
     /// access to its contents, which would invalidate the pointers derived at open (Miri's
     /// Stacked Borrows check found it; `tests/mapped_bytes.rs`).
@@ -47,10 +85,41 @@ enum Backing {
 impl Backing {
     fn bytes(&self) -> &[u8] {
         match self {
-            Backing::Mapped(m) => m,
+            Backing::Mapped(m, len) => &m[..*len],
+            Backing::Copied(m) => m,
             Backing::Owned(words, len) => &bytemuck::cast_slice(words)[..*len],
         }
     }
+}
+
+/// Bytes read per call when copying a file in (and hashing what was read).
+const COPY_CHUNK: usize = 8 << 20;
+
+/// Read `len` bytes of `file` into a private anonymous mapping, hashing them as they come.
+fn copy_in(
+    file: &File,
+    len: usize,
+    hasher: Option<&mut blake3::Hasher>,
+) -> std::io::Result<memmap2::Mmap> {
+    let mut map = memmap2::MmapOptions::new().len(len.max(1)).map_anon()?;
+    #[cfg(target_os = "linux")]
+    {
+        // Huge pages when the kernel has them spare: fewer faults while filling, fewer TLB
+        // misses while looking up.
+        let _ = map.advise(memmap2::Advice::HugePage);
+    }
+    let mut hasher = hasher;
+    let mut at = 0;
+    while at < len {
+        let end = (at + COPY_CHUNK).min(len);
+        file.read_exact_at(&mut map[at..end], at as u64)?;
+        if let Some(h) = hasher.as_deref_mut() {
+            h.update(&map[at..end]);
+        }
+        at = end;
+    }
+    let map = map.make_read_only()?;
+    Ok(map)
 }
 
 /// An open snapshot: the immutable card table and, for the police profile, the blacklist.
@@ -106,58 +175,130 @@ pub(crate) fn status_of_payload(p: u64) -> CardStatus {
 }
 
 impl Snapshot {
-    /// Open and fully verify a snapshot file.
-    pub fn open(path: impl AsRef<Path>) -> Result<Snapshot, IndexError> {
-        Self::open_with(path, OpenOptions::default())
+    /// Open a snapshot file: its signature checked against a trust file (see
+    /// [`OpenOptions`]; the default options require one).
+    pub fn open(path: impl AsRef<Path>, options: &OpenOptions) -> Result<Snapshot, IndexError> {
+        Self::open_with(path, options)
     }
 
-    /// Open with options (see [`OpenOptions`]).
-    pub fn open_with(path: impl AsRef<Path>, options: OpenOptions) -> Result<Snapshot, IndexError> {
+    /// Open with options (see [`OpenOptions`]). In order: the header's magic and version, the
+    /// signature block at the end of the file (the signer against the trust file, the
+    /// signature over the content's length and hash), then the content is read into private
+    /// memory while it is hashed, and only then parsed.
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        options: &OpenOptions,
+    ) -> Result<Snapshot, IndexError> {
         let path = path.as_ref();
         let name = path.display().to_string();
-        let file = File::open(path).map_err(|e| IndexError::io(path, e))?;
-        let len = file.metadata().map_err(|e| IndexError::io(path, e))?.len();
-        // Read the header with pread first: a short or foreign file never gets mapped.
+        let io = |e| IndexError::io(path, e);
+        let file = File::open(path).map_err(io)?;
+        let len = file.metadata().map_err(io)?.len();
+        // Read the header with pread first: a short or foreign file is never read further.
         let mut head = vec![0u8; (len as usize).min(HEADER_SIZE)];
-        file.read_exact_at(&mut head, 0)
-            .map_err(|e| IndexError::io(path, e))?;
+        file.read_exact_at(&mut head, 0).map_err(io)?;
         if len < HEADER_SIZE as u64 {
             // decode_header reports the precise problem (magic, version, truncation).
             decode_header(&name, &head)?;
         }
-        let mut mmap_options = memmap2::MmapOptions::new();
-        if options.populate {
-            mmap_options.populate();
-        }
-        // SAFETY: the mapping is read-only. Snapshot files are immutable once published: the
-        // builder writes a temporary file and renames it into place, and nothing in this project
-        // ever writes to or truncates a published snapshot. A file changed underneath by another
-        // program is outside that contract (documented in docs/FORMAT.md); lookups stay
-        // bounds-checked whatever the bytes are.
-        let map = unsafe { mmap_options.map(&file) }.map_err(|e| IndexError::io(path, e))?;
-        #[cfg(target_os = "linux")]
+        let tail_len = (len as usize).min(MAX_TAIL);
+        let mut tail = vec![0u8; tail_len];
+        file.read_exact_at(&mut tail, len - tail_len as u64)
+            .map_err(io)?;
+        let block = Block::parse_tail(&tail, len).map_err(|source| IndexError::Trust {
+            path: name.clone(),
+            source,
+        })?;
+        let (signature, expected) =
+            options
+                .signatures
+                .check(FileKind::Snapshot, block.as_ref(), &name)?;
+        let content_len = block.as_ref().map_or(len as usize, |b| b.content_len);
+        let mut hasher = expected.map(|_| blake3::Hasher::new());
+        let backing = if options.map_in_place {
+            let mut mmap_options = memmap2::MmapOptions::new();
+            if options.populate {
+                mmap_options.populate();
+            }
+            // SAFETY: the mapping is read-only. `map_in_place` is documented as for files no
+            // other process writes; lookups stay bounds-checked whatever the bytes are.
+            let map = unsafe { mmap_options.map(&file) }.map_err(io)?;
+            #[cfg(target_os = "linux")]
+            {
+                // Hints only: huge folios for the tables, no read-ahead around random lookups.
+                let _ = map.advise(memmap2::Advice::HugePage);
+            }
+            if let Some(h) = hasher.as_mut() {
+                h.update(&map[..content_len]);
+            }
+            Backing::Mapped(map, content_len)
+        } else {
+            Backing::Copied(copy_in(&file, content_len, hasher.as_mut()).map_err(io)?)
+        };
+        if let (Some(h), Some(want)) = (hasher, expected)
+            && h.finalize().as_bytes() != &want
         {
-            // Hints only: huge folios for the tables, no read-ahead around random lookups.
-            let _ = map.advise(memmap2::Advice::HugePage);
+            return Err(IndexError::Trust {
+                path: name,
+                source: crate::trust::TrustError::HashMismatch,
+            });
         }
-        Self::from_backing(Backing::Mapped(map), name, options)
+        let verify = options.verify_checksums && !signature.is_verified();
+        let mut snapshot = Self::from_backing(backing, name, verify)?;
+        snapshot.info.signature = signature;
+        Ok(snapshot)
     }
 
-    /// Open a snapshot held in memory (copied into aligned memory). Fully verified.
+    /// The header facts of a snapshot file this process trusts (its own publication), read in
+    /// O(1): the file is mapped, not copied, its signature and checksums not checked.
+    pub fn read_info(path: impl AsRef<Path>) -> Result<SnapshotInfo, IndexError> {
+        let options = OpenOptions {
+            verify_checksums: false,
+            map_in_place: true,
+            ..OpenOptions::unsigned()
+        };
+        Ok(Self::open_with(path, &options)?.info().clone())
+    }
+
+    /// Open a snapshot held in memory (copied into aligned memory) under `options`' signature
+    /// policy (`map_in_place` does not apply).
+    pub fn from_bytes_with(bytes: &[u8], options: &OpenOptions) -> Result<Snapshot, IndexError> {
+        let name = "<memory>".to_string();
+        let block =
+            crate::trust::signed::Block::parse(bytes).map_err(|source| IndexError::Trust {
+                path: name.clone(),
+                source,
+            })?;
+        let (signature, expected) =
+            options
+                .signatures
+                .check(FileKind::Snapshot, block.as_ref(), &name)?;
+        let content = &bytes[..block.as_ref().map_or(bytes.len(), |b| b.content_len)];
+        if let Some(want) = expected
+            && blake3::hash(content).as_bytes() != &want
+        {
+            return Err(IndexError::Trust {
+                path: name,
+                source: crate::trust::TrustError::HashMismatch,
+            });
+        }
+        let mut words = vec![0u64; content.len().div_ceil(8)];
+        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..content.len()].copy_from_slice(content);
+        let verify = options.verify_checksums && !signature.is_verified();
+        let mut snapshot = Self::from_backing(Backing::Owned(words, content.len()), name, verify)?;
+        snapshot.info.signature = signature;
+        Ok(snapshot)
+    }
+
+    /// Open an unsigned snapshot held in memory. Fully verified.
     pub fn from_bytes(bytes: &[u8]) -> Result<Snapshot, IndexError> {
-        let mut words = vec![0u64; bytes.len().div_ceil(8)];
-        bytemuck::cast_slice_mut::<u64, u8>(&mut words)[..bytes.len()].copy_from_slice(bytes);
-        Self::from_backing(
-            Backing::Owned(words, bytes.len()),
-            "<memory>".to_string(),
-            OpenOptions::default(),
-        )
+        Self::from_bytes_with(bytes, &OpenOptions::unsigned())
     }
 
     fn from_backing(
         backing: Backing,
         path: String,
-        options: OpenOptions,
+        verify_checksums: bool,
     ) -> Result<Snapshot, IndexError> {
         let mut info = decode_header(&path, backing.bytes())?;
         let range = |kind: &str| {
@@ -210,7 +351,7 @@ impl Snapshot {
             path,
         };
         snapshot.check_terminators()?;
-        if options.verify_checksums {
+        if verify_checksums {
             snapshot.verify()?;
             for s in &mut info.sections {
                 s.checksum_verified = Some(true);

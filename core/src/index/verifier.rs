@@ -10,7 +10,7 @@ use std::time::Duration;
 use arc_swap::ArcSwap;
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::delta::{Delta, DeltaOp};
+use super::delta::{Delta, DeltaOp, peek_header};
 use super::filter;
 use super::format::SnapshotInfo;
 use super::hash::{
@@ -18,6 +18,7 @@ use super::hash::{
 };
 use super::overlay::Overlay;
 use super::snapshot::{OpenOptions, Snapshot, status_of_payload};
+use super::timestamp::Timestamp;
 use super::{BlacklistEntry, CardEntry, CardStatus, IndexError, Profile};
 use crate::card::CardKey;
 use crate::civil::{days_from_yyyymmdd, from_naive};
@@ -28,36 +29,100 @@ use crate::time::china_today;
 /// earlier ones are resolved.
 const PIPELINE: usize = 64;
 
-/// Options of a verifier.
-#[derive(Clone, Copy, Debug, Default)]
+/// The maximum age a verifier allows by default: a day. A bank's counters answer `stale`
+/// rather than `valid` once nothing newer than that has arrived (no delta, no timestamp).
+pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(24 * 3600);
+/// How far in the future a signed time may be before it is refused (clocks disagree a little).
+pub const DEFAULT_FUTURE_SKEW: Duration = Duration::from_secs(5 * 60);
+/// Most card and blacklist changes a verifier holds on top of one snapshot by default; past
+/// it, deltas are refused until a newer snapshot is opened.
+pub const DEFAULT_MAX_OVERLAY: usize = 4 << 20;
+
+/// Options of a verifier. The defaults fail closed: a trust file is required (see
+/// [`VerifierOptions::trusting`]), data older than [`DEFAULT_MAX_AGE`] answers `stale`.
+#[derive(Clone, Debug)]
 pub struct VerifierOptions {
-    /// Answer [`CardStatus::Stale`] instead of `Valid` when the data is older than this (the
-    /// newer of the snapshot's as-of time and the creation time of the last applied delta).
-    pub max_age: Option<Duration>,
-    /// How to open snapshot files.
+    /// How to open snapshot files, and the signature policy for every file the verifier reads.
     pub open: OpenOptions,
+    /// Answer [`CardStatus::Stale`] instead of `Valid` when the newest signed time the
+    /// verifier has reached (the snapshot's, a delta's, a timestamp's) is older than this.
+    /// `None`: never (only for data that cannot go stale, an analyst's own snapshot).
+    pub max_age: Option<Duration>,
+    /// How far in the future a file's time may be before it is refused.
+    pub future_skew: Duration,
+    /// A file keeping the verifier's high-water mark (snapshot and sequence reached) across
+    /// restarts: a snapshot older than what it records is refused.
+    pub state_file: Option<std::path::PathBuf>,
+    /// Largest delta file read (checked before reading).
+    pub max_delta_bytes: u64,
+    /// Most changes held on top of one snapshot (see [`DEFAULT_MAX_OVERLAY`]).
+    pub max_overlay: usize,
+}
+
+impl Default for VerifierOptions {
+    fn default() -> Self {
+        VerifierOptions {
+            open: OpenOptions::default(),
+            max_age: Some(DEFAULT_MAX_AGE),
+            future_skew: DEFAULT_FUTURE_SKEW,
+            state_file: None,
+            max_delta_bytes: super::delta::MAX_DELTA_BYTES,
+            max_overlay: DEFAULT_MAX_OVERLAY,
+        }
+    }
+}
+
+impl VerifierOptions {
+    /// A bank's verifier: files signed by these roots, the default maximum age.
+    pub fn trusting(trust: crate::trust::TrustStore) -> VerifierOptions {
+        VerifierOptions {
+            open: OpenOptions::trusting(trust),
+            ..VerifierOptions::default()
+        }
+    }
+
+    /// A local verifier over unsigned files that never go stale (an analyst's own snapshot,
+    /// tests). Its info says the files are unsigned.
+    pub fn unsigned() -> VerifierOptions {
+        VerifierOptions {
+            open: OpenOptions::unsigned(),
+            max_age: None,
+            ..VerifierOptions::default()
+        }
+    }
+
+    fn policy(&self) -> &super::SignaturePolicy {
+        &self.open.signatures
+    }
 }
 
 /// What a verifier holds now.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct VerifierInfo {
-    /// The snapshot's header facts.
+    /// The snapshot's header facts (with its signature).
     pub snapshot: SnapshotInfo,
     /// The journal sequence reached (the snapshot's, advanced by each delta).
     pub journal_seq: u64,
     /// Deltas applied since the snapshot.
     pub deltas_applied: u64,
+    /// Deltas applied since the snapshot whose signature was checked.
+    pub deltas_verified: u64,
     /// Cards changed by deltas.
     pub overlay_cards: usize,
     /// Blacklist entries changed by deltas.
     pub overlay_blacklist: usize,
-    /// How fresh the data is: the newer of the snapshot's as-of time and the last delta's
-    /// creation time.
+    /// How fresh the data is: the newest signed time reached (the snapshot's as-of time, a
+    /// delta's creation, a timestamp whose sequence the verifier has reached).
     pub fresh_as_of: DateTime<Utc>,
+    /// The newest sequence a signed timestamp vouches for on this snapshot, if one was read.
+    pub timestamp_seq: Option<u64>,
     /// The configured maximum age, in seconds.
     pub max_age_seconds: Option<u64>,
     /// Whether non-listed cards answer `stale` now.
     pub stale: bool,
+    /// Whether the verifier needs a newer snapshot: a timestamp names another one, or the
+    /// changes on this one reached the limit.
+    pub needs_snapshot: bool,
 }
 
 /// [`pipeline_impl`] compiled for AVX2.
@@ -212,7 +277,10 @@ struct Generation {
     blacklist: Arc<Overlay>,
     seq: u64,
     deltas_applied: u64,
+    deltas_verified: u64,
     fresh_as_of: DateTime<Utc>,
+    timestamp_seq: Option<u64>,
+    needs_snapshot: bool,
 }
 
 impl Generation {
@@ -288,6 +356,7 @@ impl Generation {
 struct Shared {
     /// Unique among all verifiers of the process (never reused), for the thread caches.
     id: u64,
+    options: VerifierOptions,
     current: ArcSwap<Generation>,
     /// Bumped (release) after every store to `current`; readers compare it with a plain load.
     version: AtomicU64,
@@ -439,38 +508,67 @@ impl std::fmt::Debug for Verifier {
 }
 
 impl Verifier {
-    /// Open a snapshot file (fully verified), no maximum age.
-    pub fn open(path: impl AsRef<Path>) -> Result<Verifier, IndexError> {
-        Self::open_with(path, VerifierOptions::default())
+    /// Open a snapshot file signed by one of `trust`'s root keys, with the default maximum age
+    /// (a bank's verifier).
+    pub fn open(
+        path: impl AsRef<Path>,
+        trust: crate::trust::TrustStore,
+    ) -> Result<Verifier, IndexError> {
+        Self::open_with(path, VerifierOptions::trusting(trust))
     }
 
-    /// Open a snapshot file with options.
+    /// Open a snapshot file with options: its signature checked (or unsigned files explicitly
+    /// allowed), its time not in the future, not older than the state file's high-water mark.
     pub fn open_with(
         path: impl AsRef<Path>,
         options: VerifierOptions,
     ) -> Result<Verifier, IndexError> {
-        let snapshot = Snapshot::open_with(path, options.open)?;
-        Ok(Self::from_snapshot(snapshot, options))
+        let snapshot = Snapshot::open_with(path, &options.open)?;
+        Self::from_snapshot(snapshot, options)
     }
 
-    /// A verifier over an already opened snapshot.
-    pub fn from_snapshot(snapshot: Snapshot, options: VerifierOptions) -> Verifier {
+    /// A verifier over an already opened snapshot (checked against the options' future skew
+    /// and state file).
+    pub fn from_snapshot(
+        snapshot: Snapshot,
+        options: VerifierOptions,
+    ) -> Result<Verifier, IndexError> {
+        check_not_future(snapshot.path(), snapshot.info().as_of, options.future_skew)?;
+        if let Some(state) = &options.state_file
+            && let Some(mark) = HighWater::read(state)?
+            && snapshot.info().journal_seq < mark.journal_seq
+            && snapshot.info().snapshot_id != mark.snapshot_id
+        {
+            return Err(IndexError::Rollback {
+                path: snapshot.path().to_string(),
+                what: format!(
+                    "the snapshot is at sequence {}, the state file {} records {} (snapshot {:016x})",
+                    snapshot.info().journal_seq,
+                    state.display(),
+                    mark.journal_seq,
+                    mark.snapshot_id
+                ),
+            });
+        }
+        let max_age = options.max_age;
         let shared = Arc::new(Shared {
             id: NEXT_VERIFIER_ID.fetch_add(1, Ordering::Relaxed),
             current: ArcSwap::from_pointee(Self::generation(snapshot)),
             version: AtomicU64::new(0),
             writer: Mutex::new(()),
             stale: AtomicBool::new(false),
-            max_age: options.max_age,
+            max_age,
             today: AtomicI32::new(from_naive(china_today())),
+            options,
         });
         shared.refresh_stale();
-        let ticker = options.max_age.map(|_| Self::start_ticker(&shared));
-        Verifier {
+        shared.save_state()?;
+        let ticker = max_age.map(|_| Self::start_ticker(&shared));
+        Ok(Verifier {
             shared,
             parser: std::sync::OnceLock::new(),
             ticker,
-        }
+        })
     }
 
     fn generation(snapshot: Snapshot) -> Generation {
@@ -479,6 +577,9 @@ impl Verifier {
             seq: info.journal_seq,
             fresh_as_of: info.as_of,
             deltas_applied: 0,
+            deltas_verified: 0,
+            timestamp_seq: None,
+            needs_snapshot: false,
             snapshot: Arc::new(snapshot),
             cards: Arc::new(Overlay::with_capacity(0)),
             blacklist: Arc::new(Overlay::with_capacity(0)),
@@ -701,64 +802,163 @@ impl Verifier {
             .and_then(decode_blacklist_value))
     }
 
-    /// Read a delta file and apply it (see [`Verifier::apply_delta`]).
+    /// Read a delta file (at most [`VerifierOptions::max_delta_bytes`], its signature checked
+    /// under the verifier's policy) and apply it (see [`Verifier::apply_delta`]).
     pub fn apply_delta_file(&self, path: impl AsRef<Path>) -> Result<(), IndexError> {
         let path = path.as_ref();
-        let delta = Delta::read(path)?;
+        let o = &self.shared.options;
+        let delta = Delta::read(path, o.policy(), o.max_delta_bytes)?;
         self.apply(&delta, &path.display().to_string())
     }
 
-    /// Apply the deltas of a directory that follow on from where the verifier is (files ending
-    /// in `.idcd`, not descending into subdirectories): those for the snapshot in use, from the
-    /// verifier's journal sequence on, in the order of their sequences. Deltas of other
-    /// snapshots (a publish directory keeps them) and those already covered are skipped; a gap
-    /// in the chain is [`IndexError::DeltaOutOfOrder`] naming the first file that does not
-    /// follow, with the deltas before it applied. Returns how many were applied.
+    /// Read a timestamp file (its signature checked) and take it in (see
+    /// [`Verifier::apply_timestamp`]).
+    pub fn apply_timestamp_file(&self, path: impl AsRef<Path>) -> Result<(), IndexError> {
+        let path = path.as_ref();
+        let ts = Timestamp::read(path, self.shared.options.policy())?;
+        self.take_timestamp(&ts, &path.display().to_string())
+    }
+
+    /// Take in a timestamp: for the snapshot in use, it vouches for the chain up to its
+    /// sequence (no delta may go further) and, once the verifier has reached that sequence,
+    /// makes it fresh as of its time; one naming another snapshot means a newer snapshot is
+    /// out ([`VerifierInfo::needs_snapshot`]). A timestamp in the future is refused.
+    pub fn apply_timestamp(&self, ts: &Timestamp) -> Result<(), IndexError> {
+        self.take_timestamp(ts, "<timestamp>")
+    }
+
+    fn take_timestamp(&self, ts: &Timestamp, name: &str) -> Result<(), IndexError> {
+        check_not_future(name, ts.created_at, self.shared.options.future_skew)?;
+        let _w = self.shared.writer.lock().unwrap_or_else(|p| p.into_inner());
+        let g = self.shared.current.load_full();
+        let info = g.snapshot.info();
+        let mut next = g.clone_shallow();
+        if ts.snapshot_id != info.snapshot_id {
+            if ts.journal_seq > g.seq {
+                next.needs_snapshot = true;
+            }
+        } else {
+            next.timestamp_seq = Some(g.timestamp_seq.unwrap_or(0).max(ts.journal_seq));
+            if ts.journal_seq <= g.seq {
+                next.fresh_as_of = g.fresh_as_of.max(ts.created_at);
+            }
+        }
+        self.shared.publish(next);
+        self.shared.refresh_stale();
+        self.shared.save_state()
+    }
+
+    /// Apply what a publish folder holds that follows on from where the verifier is: its
+    /// timestamps (`*.idct`) and the deltas (`*.idcd`) for the snapshot in use from the
+    /// verifier's sequence on, in the order of their sequences; then the timestamps again (one
+    /// the deltas have now reached makes the verifier fresh).
+    ///
+    /// Symbolic links are not followed, each file's size is checked before it is read, a
+    /// delta's header before its body. A file that fails (unsigned, wrongly signed, damaged,
+    /// too large, out of order) is skipped and reported by name with the reason; the good
+    /// files after it still apply when they continue the chain. Deltas of other snapshots (a
+    /// publish folder keeps them) and those already covered are passed over silently.
     ///
     /// ```no_run
     /// use idcard::index::Verifier;
+    /// use idcard::trust::TrustStore;
     ///
-    /// let v = Verifier::open("publish/bank.idcs")?;
-    /// let applied = v.apply_delta_dir("publish/bank-deltas")?;
-    /// println!("{applied} deltas, now at sequence {}", v.info().journal_seq);
-    /// # Ok::<(), idcard::index::IndexError>(())
+    /// let v = Verifier::open("publish/bank.idcs", TrustStore::read("platform.trust")?)?;
+    /// let report = v.apply_delta_dir("publish/bank-deltas")?;
+    /// for s in &report.skipped {
+    ///     eprintln!("skipped {}: {}", s.name, s.reason);
+    /// }
+    /// println!("{} deltas, now at sequence {}", report.applied, v.info().journal_seq);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
-    pub fn apply_delta_dir(&self, dir: impl AsRef<Path>) -> Result<usize, IndexError> {
+    pub fn apply_delta_dir(&self, dir: impl AsRef<Path>) -> Result<DeltaDirReport, IndexError> {
         let dir = dir.as_ref();
         let io = |path: &Path, source| IndexError::Io {
             path: path.display().to_string(),
             source,
         };
+        let o = &self.shared.options;
+        let mut report = DeltaDirReport::default();
         let mut deltas = Vec::new();
+        let mut timestamps = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
-            let path = entry.map_err(|e| io(dir, e))?.path();
-            if path.extension().is_some_and(|x| x == "idcd") && path.is_file() {
-                let delta = Delta::read(&path)?;
-                deltas.push((delta.from_seq, path, delta));
+            let entry = entry.map_err(|e| io(dir, e))?;
+            let path = entry.path();
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let ext = path.extension().and_then(|x| x.to_str()).unwrap_or("");
+            if ext != "idcd" && ext != "idct" {
+                continue;
+            }
+            let meta = std::fs::symlink_metadata(&path).map_err(|e| io(&path, e))?;
+            if meta.file_type().is_symlink() {
+                report.skip(name, "a symbolic link: not followed".into());
+                continue;
+            }
+            if !meta.is_file() {
+                continue;
+            }
+            if ext == "idct" {
+                timestamps.push(path);
+                continue;
+            }
+            if meta.len() > o.max_delta_bytes {
+                report.skip(
+                    name,
+                    format!(
+                        "{} bytes, more than the {} allowed",
+                        meta.len(),
+                        o.max_delta_bytes
+                    ),
+                );
+                continue;
+            }
+            match read_head(&path, meta.len()) {
+                Ok((base, from, to)) => deltas.push((from, to, base, path, name)),
+                Err(e) => report.skip(name, e.to_string()),
             }
         }
-        deltas.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
-        let mut applied = 0;
-        for (_, path, delta) in deltas {
+        timestamps.sort();
+        for path in &timestamps {
+            let name = path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            match self.apply_timestamp_file(path) {
+                Ok(()) => report.timestamps += 1,
+                Err(e) => report.skip(name, e.to_string()),
+            }
+        }
+        deltas.sort_by(|a, b| (a.0, a.1, &a.4).cmp(&(b.0, b.1, &b.4)));
+        for (_, to, base, path, name) in deltas {
             let g = self.shared.current.load();
-            if delta.base_snapshot_id != g.snapshot.info().snapshot_id || delta.to_seq <= g.seq {
+            if base != g.snapshot.info().snapshot_id || to <= g.seq {
                 continue;
             }
             drop(g);
-            self.apply(&delta, &path.display().to_string())?;
-            applied += 1;
+            match self.apply_delta_file(&path) {
+                Ok(()) => report.applied += 1,
+                Err(e) => report.skip(name, e.to_string()),
+            }
         }
-        Ok(applied)
+        for path in &timestamps {
+            let _ = self.apply_timestamp_file(path);
+        }
+        Ok(report)
     }
 
     /// Apply a delta: it must name the current snapshot and start at the current journal
-    /// sequence, else [`IndexError::DeltaOutOfOrder`] and nothing changes. Safe while other
-    /// threads verify; every query that starts after it returns sees all of it.
+    /// sequence, else [`IndexError::DeltaOutOfOrder`]; its time must not be in the future, its
+    /// end not past the newest signed timestamp, and the changes on the snapshot must stay
+    /// within [`VerifierOptions::max_overlay`]. A refused delta changes nothing. Safe while
+    /// other threads verify; every query that starts after it returns sees all of it.
     pub fn apply_delta(&self, delta: &Delta) -> Result<(), IndexError> {
         self.apply(delta, "<delta>")
     }
 
     fn apply(&self, delta: &Delta, name: &str) -> Result<(), IndexError> {
+        let o = &self.shared.options;
+        let created = DateTime::<Utc>::from_timestamp(delta.created_at, 0).unwrap_or_default();
+        check_not_future(name, created, o.future_skew)?;
         let _w = self.shared.writer.lock().unwrap_or_else(|p| p.into_inner());
         let g = self.shared.current.load_full();
         let info = g.snapshot.info();
@@ -782,12 +982,32 @@ impl Verifier {
                 ),
             });
         }
+        if let Some(ts) = g.timestamp_seq
+            && delta.to_seq > ts
+        {
+            return Err(IndexError::BeyondTimestamp {
+                path: name.to_string(),
+                to_seq: delta.to_seq,
+                timestamp_seq: ts,
+            });
+        }
         let card_ops = delta
             .ops
             .iter()
             .filter(|o| matches!(o, DeltaOp::SetCard { .. } | DeltaOp::ClearCard { .. }))
             .count();
         let bl_ops = delta.ops.len() - card_ops;
+        let held = g.cards.len() + g.blacklist.len();
+        if held + delta.ops.len() > o.max_overlay {
+            let mut next = g.clone_shallow();
+            next.needs_snapshot = true;
+            self.shared.publish(next);
+            return Err(IndexError::OverlayFull {
+                path: name.to_string(),
+                entries: held,
+                limit: o.max_overlay,
+            });
+        }
         let cards = if g.cards.needs_growth(card_ops) {
             Arc::new(g.cards.grown(card_ops))
         } else {
@@ -806,29 +1026,38 @@ impl Verifier {
                 DeltaOp::ClearBlacklist { h } => blacklist.insert(h, 0),
             }
         }
-        let created = DateTime::<Utc>::from_timestamp(delta.created_at, 0).unwrap_or(g.fresh_as_of);
         self.shared.publish(Generation {
             snapshot: Arc::clone(&g.snapshot),
             cards,
             blacklist,
             seq: delta.to_seq,
             deltas_applied: g.deltas_applied + 1,
+            deltas_verified: g.deltas_verified + u64::from(delta.signature.is_verified()),
             fresh_as_of: g.fresh_as_of.max(created),
+            timestamp_seq: g.timestamp_seq,
+            needs_snapshot: g.needs_snapshot,
         });
         self.shared.refresh_stale();
-        Ok(())
+        self.shared.save_state()
     }
 
-    /// Open a newer snapshot file and swap it in (see [`Verifier::swap`]).
+    /// Open a newer snapshot file (under the verifier's options) and swap it in (see
+    /// [`Verifier::swap`]).
     pub fn swap_snapshot(&self, path: impl AsRef<Path>) -> Result<(), IndexError> {
-        let snapshot = Snapshot::open(path)?;
+        let snapshot = Snapshot::open_with(path, &self.shared.options.open)?;
         self.swap(snapshot)
     }
 
     /// Swap in a newer snapshot; applied deltas are dropped (the snapshot includes them). A
-    /// snapshot older than what the verifier has reached is refused (answers never go back).
-    /// Readers in flight finish on the old snapshot, which is unmapped when the last one ends.
+    /// snapshot older than what the verifier has reached is refused (answers never go back),
+    /// as is one whose time is in the future. Readers in flight finish on the old snapshot,
+    /// which is released when the last one ends.
     pub fn swap(&self, snapshot: Snapshot) -> Result<(), IndexError> {
+        check_not_future(
+            snapshot.path(),
+            snapshot.info().as_of,
+            self.shared.options.future_skew,
+        )?;
         let _w = self.shared.writer.lock().unwrap_or_else(|p| p.into_inner());
         let g = self.shared.current.load();
         if snapshot.info().journal_seq < g.seq {
@@ -840,10 +1069,12 @@ impl Verifier {
                 found_from: snapshot.info().journal_seq,
             });
         }
+        let mut next = Self::generation(snapshot);
+        next.fresh_as_of = next.fresh_as_of.max(g.fresh_as_of);
         drop(g);
-        self.shared.publish(Self::generation(snapshot));
+        self.shared.publish(next);
         self.shared.refresh_stale();
-        Ok(())
+        self.shared.save_state()
     }
 
     /// What the verifier holds now.
@@ -853,11 +1084,14 @@ impl Verifier {
             snapshot: g.snapshot.info().clone(),
             journal_seq: g.seq,
             deltas_applied: g.deltas_applied,
+            deltas_verified: g.deltas_verified,
             overlay_cards: g.cards.len(),
             overlay_blacklist: g.blacklist.len(),
             fresh_as_of: g.fresh_as_of,
+            timestamp_seq: g.timestamp_seq,
             max_age_seconds: self.shared.max_age.map(|d| d.as_secs()),
             stale: self.shared.stale.load(Ordering::Acquire),
+            needs_snapshot: g.needs_snapshot,
         }
     }
 
@@ -885,5 +1119,124 @@ impl Drop for Verifier {
                 let _ = h.join();
             }
         }
+    }
+}
+
+impl Generation {
+    /// The same generation (its snapshot and overlays shared), for a change of its metadata.
+    fn clone_shallow(&self) -> Generation {
+        Generation {
+            snapshot: Arc::clone(&self.snapshot),
+            cards: Arc::clone(&self.cards),
+            blacklist: Arc::clone(&self.blacklist),
+            seq: self.seq,
+            deltas_applied: self.deltas_applied,
+            deltas_verified: self.deltas_verified,
+            fresh_as_of: self.fresh_as_of,
+            timestamp_seq: self.timestamp_seq,
+            needs_snapshot: self.needs_snapshot,
+        }
+    }
+}
+
+/// A file [`Verifier::apply_delta_dir`] skipped, and why.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SkippedFile {
+    /// The file's name in the folder.
+    pub name: String,
+    /// Why it was skipped.
+    pub reason: String,
+}
+
+/// What [`Verifier::apply_delta_dir`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct DeltaDirReport {
+    /// Deltas applied.
+    pub applied: usize,
+    /// Timestamps taken in.
+    pub timestamps: usize,
+    /// Files skipped, with the reason.
+    pub skipped: Vec<SkippedFile>,
+}
+
+impl DeltaDirReport {
+    fn skip(&mut self, name: String, reason: String) {
+        self.skipped.push(SkippedFile { name, reason });
+    }
+}
+
+/// A delta's base snapshot, from and to, from its first 64 bytes.
+fn read_head(path: &Path, len: u64) -> Result<(u64, u64, u64), IndexError> {
+    use std::os::unix::fs::FileExt;
+    let file = std::fs::File::open(path).map_err(|e| IndexError::io(path, e))?;
+    let mut head = vec![0u8; (len as usize).min(64)];
+    file.read_exact_at(&mut head, 0)
+        .map_err(|e| IndexError::io(path, e))?;
+    peek_header(&path.display().to_string(), &head, len as usize)
+}
+
+/// Refuse a time further in the future than `skew`.
+fn check_not_future(name: &str, at: DateTime<Utc>, skew: Duration) -> Result<(), IndexError> {
+    let now = Utc::now();
+    let skew = chrono::Duration::from_std(skew).unwrap_or(chrono::Duration::MAX);
+    if at > now + skew {
+        return Err(IndexError::Future {
+            path: name.to_string(),
+            at,
+            now,
+        });
+    }
+    Ok(())
+}
+
+/// The state file's content: the verifier's high-water mark (docs/FORMAT.md §5b).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+struct HighWater {
+    snapshot_id: u64,
+    journal_seq: u64,
+    fresh_as_of: DateTime<Utc>,
+}
+
+impl HighWater {
+    fn read(path: &Path) -> Result<Option<HighWater>, IndexError> {
+        match std::fs::read(path) {
+            Ok(bytes) => {
+                serde_json::from_slice(&bytes)
+                    .map(Some)
+                    .map_err(|e| IndexError::Corrupt {
+                        path: path.display().to_string(),
+                        kind: "state file",
+                        offset: 0,
+                        what: e.to_string(),
+                    })
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(IndexError::io(path, e)),
+        }
+    }
+}
+
+impl Shared {
+    /// Record the high-water mark in the state file, if there is one (never lowering it).
+    fn save_state(&self) -> Result<(), IndexError> {
+        let Some(path) = &self.options.state_file else {
+            return Ok(());
+        };
+        let g = self.current.load();
+        let mut mark = HighWater {
+            snapshot_id: g.snapshot.info().snapshot_id,
+            journal_seq: g.seq,
+            fresh_as_of: g.fresh_as_of,
+        };
+        if let Some(old) = HighWater::read(path)?
+            && old.journal_seq > mark.journal_seq
+        {
+            mark.journal_seq = old.journal_seq;
+            mark.snapshot_id = old.snapshot_id;
+            mark.fresh_as_of = mark.fresh_as_of.max(old.fresh_as_of);
+        }
+        let bytes = serde_json::to_vec(&mark).expect("a state encodes as JSON");
+        crate::fsutil::write_atomically(path, |w| w.write_all(&bytes))
+            .map_err(|e| IndexError::io(path, e))
     }
 }

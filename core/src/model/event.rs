@@ -24,7 +24,7 @@ use crate::division::DivisionCode;
 use crate::index::{BlacklistEntry, CardReason, CardStatus, Profile};
 use crate::number::IdNumber;
 use crate::population::{FingerprintCheck, PersonCategory, TemplateDigest};
-use crate::station::{Actor, CommandKind, OfficerId, StationId, StationKind};
+use crate::station::{Actor, CommandKind, OfficerId, StationId, StationKind, SubscriberId};
 
 /// The version byte this library writes in front of every record.
 pub const RECORD_VERSION: u8 = 2;
@@ -251,6 +251,36 @@ pub struct Published {
     pub journal_seq: u64,
     /// The snapshot it is or applies to.
     pub snapshot_id: u64,
+}
+
+/// A snapshot or delta was published (payload version 2: for whom, and where a delta starts).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishedV2 {
+    /// Snapshot or delta.
+    pub kind: PublishedKind,
+    /// Bank or police.
+    pub profile: Profile,
+    /// The journal sequence a delta starts after (a snapshot: its own sequence).
+    pub from_seq: u64,
+    /// The journal sequence it reflects.
+    pub journal_seq: u64,
+    /// The snapshot it is or applies to.
+    pub snapshot_id: u64,
+    /// The subscriber whose file it is (`None`: the common file).
+    pub subscriber: Option<SubscriberId>,
+    /// The key that signed it (`None`: unsigned).
+    pub signed_by: Option<[u8; 8]>,
+}
+
+/// A subscriber was registered: a unit that receives snapshots and deltas of its own (S2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubscriberRegistered {
+    /// Identifier.
+    pub id: SubscriberId,
+    /// Name (the bank, the airline).
+    pub name: String,
+    /// The profile its files have.
+    pub profile: Profile,
 }
 
 /// A command was refused; the refusal is audited too (S1).
@@ -564,6 +594,10 @@ pub enum Event {
     TemporaryCardIssued(TemporaryCardIssued),
     /// A temporary card handed back.
     TemporaryCardReturned(TemporaryCardReturned),
+    /// A subscriber registered.
+    SubscriberRegistered(SubscriberRegistered),
+    /// A publication (payload version 2; version-1 `Published` payloads are read as this).
+    PublishedV2(PublishedV2),
 }
 
 impl Event {
@@ -602,6 +636,8 @@ impl Event {
             Event::TemporaryCardApplied(_) => "temporary_card_applied",
             Event::TemporaryCardIssued(_) => "temporary_card_issued",
             Event::TemporaryCardReturned(_) => "temporary_card_returned",
+            Event::SubscriberRegistered(_) => "subscriber_registered",
+            Event::PublishedV2(_) => "published",
         }
     }
 
@@ -683,18 +719,36 @@ impl Record {
                 message: e.to_string(),
             }
         };
-        match bytes.split_first() {
+        let record = match bytes.split_first() {
             Some((&RECORD_VERSION, body)) => {
-                postcard::from_bytes(body).map_err(body_err(RECORD_VERSION))
+                postcard::from_bytes::<Record>(body).map_err(body_err(RECORD_VERSION))?
             }
             Some((&1, body)) => {
                 let old: super::event_v1::Record =
                     postcard::from_bytes(body).map_err(body_err(1))?;
-                Ok(old.upcast())
+                old.upcast()
             }
-            Some((&v, _)) => Err(DecodeError::Version(v)),
-            None => Err(DecodeError::Empty),
-        }
+            Some((&v, _)) => return Err(DecodeError::Version(v)),
+            None => return Err(DecodeError::Empty),
+        };
+        Ok(record.upcast_payloads())
+    }
+
+    /// Older payload versions as their newest: `Published` → `PublishedV2`.
+    fn upcast_payloads(self) -> Record {
+        let event = match self.event {
+            Event::Published(p) => Event::PublishedV2(PublishedV2 {
+                kind: p.kind,
+                profile: p.profile,
+                from_seq: 0,
+                journal_seq: p.journal_seq,
+                snapshot_id: p.snapshot_id,
+                subscriber: None,
+                signed_by: None,
+            }),
+            other => other,
+        };
+        Record { event, ..self }
     }
 
     /// The time as a date-time.

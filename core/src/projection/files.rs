@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 
 use crate::card::CardKey;
 use crate::index::{DeltaBuilder, IndexError, Profile, SnapshotBuilder};
-use crate::model::State;
+use crate::model::{Event, State};
 use crate::number::IdNumber;
 
 /// A snapshot builder loaded with `state`: every listed card, every registered card passed as
@@ -29,23 +29,37 @@ pub fn snapshot_builder(state: &State, profile: Profile, now: DateTime<Utc>) -> 
     b
 }
 
+/// Whether a card could have been listed at a verifier just before `event` — the first event
+/// of a delta's range that touches it. A card the event registers (a newly issued card), reports
+/// lost or gives a status (superseded, invalidated) was valid, so unlisted, before it; after
+/// anything else it may have been listed. A delta never clears a card that was not listed (S2:
+/// deltas do not announce newly issued cards).
+pub fn listed_before(event: &Event) -> bool {
+    !matches!(
+        event,
+        Event::CardsRegistered(_) | Event::LossReported(_) | Event::CardStatusChanged(_)
+    )
+}
+
 /// Add to `d` the changes that bring a verifier's answers for `cards` and `people` to what
-/// `state` says.
+/// `state` says. Each card comes with whether it may have been listed before the changes
+/// ([`listed_before`]): one that is valid now and was not listed needs nothing.
 pub fn delta_ops(
     state: &State,
     profile: Profile,
     d: &mut DeltaBuilder,
-    cards: &[CardKey],
+    cards: &[(CardKey, bool)],
     people: &[IdNumber],
 ) -> Result<(), IndexError> {
-    for key in cards {
-        match state.cards.get(key) {
+    for &(key, may_have_been_listed) in cards {
+        match state.cards.get(&key) {
             Some(c) if c.status.is_listable() => {
-                d.set_card(*key, c.entry())?;
+                d.set_card(key, c.entry())?;
             }
-            _ => {
-                d.clear_card(*key);
+            _ if may_have_been_listed => {
+                d.clear_card(key);
             }
+            _ => {}
         }
     }
     if profile == Profile::Police {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use super::{Projection, ProjectionError, files};
-use crate::index::{DeltaBuilder, Profile, SnapshotInfo, Verifier};
+use crate::index::{DeltaBuilder, Profile, SnapshotInfo, Verifier, VerifierOptions};
 use crate::model::{Record, State};
 
 struct Started {
@@ -48,7 +48,9 @@ impl Projection for LiveVerifier {
         }
         let now = chrono::DateTime::from_timestamp_millis(state.last_at_ms).unwrap_or_default();
         let info = files::snapshot_builder(state, self.profile, now).write(&self.path)?;
-        let verifier = Verifier::open(&self.path)?;
+        // The engine's own file, in its own directory: unsigned, and it never goes stale (it
+        // is the record).
+        let verifier = Verifier::open_with(&self.path, VerifierOptions::unsigned())?;
         let _ = self.started.set(Started { verifier, info });
         Ok(())
     }
@@ -62,6 +64,8 @@ impl Projection for LiveVerifier {
         record.event.touches(&mut cards, &mut people);
         let mut d = DeltaBuilder::new(&s.info, seq - 1, seq);
         d.created_at(record.at_ms / 1000);
+        let before = files::listed_before(&record.event);
+        let cards: Vec<_> = cards.into_iter().map(|k| (k, before)).collect();
         files::delta_ops(state, self.profile, &mut d, &cards, &people)?;
         s.verifier.apply_delta(&d.build())?;
         Ok(())

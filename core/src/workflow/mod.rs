@@ -10,7 +10,7 @@
 //! | [`offsite`] | applications: acceptance, review, production, issue, deadlines | A1-A12, N5 |
 //! | [`temporary`] | temporary certificates and temporary cards | A8, T1-T5 |
 //! | [`policy`] | rollout and fees as data | A7, A12 |
-//! | [`publish`] | snapshots and deltas | L3, A6, S2 |
+//! | [`publish`] | subscribers, signed snapshots, deltas and timestamps | L3, A6, S2 |
 //!
 //! Run a command with [`Engine::execute`]; [`Commands`] gives the same as methods of the
 //! engine with plain arguments.
@@ -54,7 +54,7 @@ use crate::model::view::{self, CertificateCheck, FoundAnswer};
 use crate::model::{Application, CardRegistration, TempCard, TempCertificate};
 use crate::number::IdNumber;
 use crate::population::Person;
-use crate::station::{Actor, Officer, OfficerId, Station, StationId};
+use crate::station::{Actor, Officer, OfficerId, Station, StationId, SubscriberId};
 
 /// The commands as methods of the engine (each builds its request and calls
 /// [`Engine::execute`]), and the reads the workflows offer.
@@ -222,7 +222,32 @@ pub trait Commands {
         profile: Profile,
         path: impl AsRef<Path>,
     ) -> Result<publish::Published, EngineError>;
-    /// [`publish::publish_delta`] from the snapshot's own sequence.
+    /// [`publish::publish_snapshot`] with options (signed, for a subscriber).
+    fn publish_snapshot_with(
+        &self,
+        actor: &Actor,
+        profile: Profile,
+        path: impl AsRef<Path>,
+        options: &publish::PublishOptions,
+    ) -> Result<publish::Published, EngineError>;
+    /// [`publish::publish_delta`] with options (signed).
+    fn publish_delta_with(
+        &self,
+        actor: &Actor,
+        base: impl AsRef<Path>,
+        since: Option<u64>,
+        path: impl AsRef<Path>,
+        options: &publish::PublishOptions,
+    ) -> Result<publish::Published, EngineError>;
+    /// [`publish::RegisterSubscriber`].
+    fn register_subscriber(
+        &self,
+        actor: &Actor,
+        id: SubscriberId,
+        name: &str,
+        profile: Profile,
+    ) -> Result<(), EngineError>;
+    /// [`publish::publish_delta`], unsigned, continuing the chain on `base`.
     fn publish_delta(
         &self,
         actor: &Actor,
@@ -545,7 +570,45 @@ impl Commands for Engine {
         profile: Profile,
         path: impl AsRef<Path>,
     ) -> Result<publish::Published, EngineError> {
-        publish::publish_snapshot(self, actor, profile, path.as_ref())
+        publish::publish_snapshot(self, actor, profile, path.as_ref(), &Default::default())
+    }
+
+    fn publish_snapshot_with(
+        &self,
+        actor: &Actor,
+        profile: Profile,
+        path: impl AsRef<Path>,
+        options: &publish::PublishOptions,
+    ) -> Result<publish::Published, EngineError> {
+        publish::publish_snapshot(self, actor, profile, path.as_ref(), options)
+    }
+
+    fn publish_delta_with(
+        &self,
+        actor: &Actor,
+        base: impl AsRef<Path>,
+        since: Option<u64>,
+        path: impl AsRef<Path>,
+        options: &publish::PublishOptions,
+    ) -> Result<publish::Published, EngineError> {
+        publish::publish_delta(self, actor, base.as_ref(), since, path.as_ref(), options)
+    }
+
+    fn register_subscriber(
+        &self,
+        actor: &Actor,
+        id: SubscriberId,
+        name: &str,
+        profile: Profile,
+    ) -> Result<(), EngineError> {
+        self.execute(
+            actor,
+            &publish::RegisterSubscriber {
+                id,
+                name: name.to_string(),
+                profile,
+            },
+        )
     }
 
     fn publish_delta(
@@ -554,7 +617,14 @@ impl Commands for Engine {
         base: impl AsRef<Path>,
         path: impl AsRef<Path>,
     ) -> Result<publish::Published, EngineError> {
-        publish::publish_delta(self, actor, base.as_ref(), None, path.as_ref())
+        publish::publish_delta(
+            self,
+            actor,
+            base.as_ref(),
+            None,
+            path.as_ref(),
+            &Default::default(),
+        )
     }
 
     fn publish_delta_since(
@@ -564,6 +634,13 @@ impl Commands for Engine {
         since: Option<u64>,
         path: impl AsRef<Path>,
     ) -> Result<publish::Published, EngineError> {
-        publish::publish_delta(self, actor, base.as_ref(), since, path.as_ref())
+        publish::publish_delta(
+            self,
+            actor,
+            base.as_ref(),
+            since,
+            path.as_ref(),
+            &Default::default(),
+        )
     }
 }

@@ -27,6 +27,7 @@ mod found;
 mod hits;
 mod org;
 mod people;
+mod publications;
 mod stats;
 mod temporary;
 
@@ -40,6 +41,7 @@ pub use found::{FoundCard, FoundCards, FoundOutcome};
 pub use hits::{Hit, HitAcknowledgement, Hits};
 pub use org::{Officers, Stations};
 pub use people::People;
+pub use publications::{Publication, Publications, Subscriber, Subscribers};
 pub use stats::Stats;
 pub use temporary::{TempCard, TempCardState, TempCards, TempCertificate, TempCertificates};
 
@@ -89,6 +91,10 @@ pub struct State {
     pub temp_certs: TempCertificates,
     /// Temporary resident cards (T1-T5).
     pub temp_cards: TempCards,
+    /// Subscribers to published files.
+    pub subscribers: Subscribers,
+    /// What was published, by snapshot.
+    pub publications: Publications,
     /// Counters of events and refusals.
     pub stats: Stats,
 }
@@ -122,6 +128,8 @@ impl State {
         self.applications.apply(&at, e);
         self.temp_certs.apply(&at, e);
         self.temp_cards.apply(&at, e);
+        self.subscribers.apply(&at, e);
+        self.publications.apply(&at, e);
     }
 
     /// Rebuild what a checkpoint does not store (per-person indexes) after loading one.
