@@ -1,10 +1,10 @@
 /*
- * bank_check: what a bank developer reads first. Opens a snapshot, verifies one card, prints
- * the answer.
+ * bank_check: what a bank developer reads first. Opens a snapshot the platform signed (the
+ * trust file pins the platform's root key), verifies one card, prints the answer.
  *
  *   ./ffi/install.sh --prefix /opt/idcard
  *   cc examples/c/bank_check.c $(PKG_CONFIG_PATH=/opt/idcard/lib/pkgconfig pkg-config --cflags --libs idcard) -o bank_check
- *   ./bank_check bank.idcs 11010519491231002X 20050601
+ *   ./bank_check platform.trust bank.idcs 11010519491231002X 20050601
  */
 #include <idcard.h>
 
@@ -13,20 +13,21 @@
 #include <string.h>
 
 int main(int argc, char **argv) {
-  if (argc != 4) {
-    fprintf(stderr, "usage: %s SNAPSHOT NUMBER VALID_FROM_YYYYMMDD\n", argv[0]);
+  if (argc != 5) {
+    fprintf(stderr, "usage: %s TRUST_FILE SNAPSHOT NUMBER VALID_FROM_YYYYMMDD\n", argv[0]);
     return 2;
   }
-  /* Open once at start-up; share the verifier between all counter threads. */
+  /* Open once at start-up; share the verifier between all counter threads. An unsigned, forged
+   * or untrusted file is refused here; data older than a day answers IDC_CARD_STALE. */
   idc_verifier *verifier = NULL;
-  int rc = idc_verifier_open(argv[1], &verifier);
+  int rc = idc_verifier_open_trusted(argv[2], argv[1], &verifier);
   if (rc != IDC_OK) {
-    fprintf(stderr, "cannot open %s: %s (%s)\n", argv[1], idc_last_error_message(), idc_result_name(rc));
+    fprintf(stderr, "cannot open %s: %s (%s)\n", argv[2], idc_last_error_message(), idc_result_name(rc));
     return 2;
   }
 
   uint8_t status = 0;
-  rc = idc_verify(verifier, argv[2], strlen(argv[2]), (uint32_t)strtoul(argv[3], NULL, 10), &status);
+  rc = idc_verify(verifier, argv[3], strlen(argv[3]), (uint32_t)strtoul(argv[4], NULL, 10), &status);
   if (rc != IDC_OK) {
     fprintf(stderr, "verify failed: %s\n", idc_last_error_message());
     idc_verifier_free(verifier);

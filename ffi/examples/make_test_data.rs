@@ -12,9 +12,17 @@
 //! - `cards.txt`: `number valid_from_yyyymmdd expected_status` per line (against `bank.idcs`);
 //! - `chain.txt`: the 20 card keys listed by the delta chain, in order;
 //! - `blacklist.txt`: `number reason_bits` of the police blacklist.
+//! - `platform.trust`: the trust file pinning the test root key; every file above is signed by
+//!   a publishing key that root certified (2020-2100), dated now (so a day's maximum age holds);
+//! - `old-bank.idcs`: `bank.idcs` as of two days ago (stale); `unsigned-bank.idcs`: `bank.idcs`
+//!   unsigned; `forged-d01.idcd`: `bank-d01.idcd` unsigned
+//!   (what an attacker can make from the bank's own snapshot); `evil-d01.idcd`: the same signed
+//!   by a key nobody certified; `timestamp.idct`: a signed timestamp for `bank.idcs` up to
+//!   sequence 120 (also in `deltas/`).
 
 use chrono::{DateTime, NaiveDate};
 use idcard_core::index::*;
+use idcard_core::trust::{Algorithm, KeyCertificate, Roles, SecretKey, TrustStore};
 use idcard_core::{CardKey, IdNumber};
 use std::fmt::Write as _;
 
@@ -37,7 +45,13 @@ fn yyyymmdd(d: NaiveDate) -> String {
 fn main() {
     let dir = std::path::PathBuf::from(std::env::args().nth(1).expect("usage: make_test_data DIR"));
     std::fs::create_dir_all(&dir).unwrap();
-    let as_of = DateTime::from_timestamp(1_760_000_000, 0).unwrap();
+    let as_of = DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap();
+    let root = SecretKey::from_seed(Algorithm::Ed25519, [21; 32], "test platform root");
+    let key = SecretKey::from_seed(Algorithm::Ed25519, [22; 32], "test publisher");
+    let year = |y| DateTime::parse_from_rfc3339(&format!("{y}-01-01T00:00:00Z")).unwrap().to_utc();
+    let cert = KeyCertificate::issue(&root, &key.public(), Roles::PUBLISH, year(2020), year(2100)).unwrap();
+    let signer = std::sync::Arc::new(key.signer(Some(cert)));
+    std::fs::write(dir.join("platform.trust"), TrustStore::new(vec![root.public()]).to_text()).unwrap();
     let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
     // 60 people in 110105, born 1960.., one card each valid from 2010-01-01 + i days.
     let keys: Vec<CardKey> = (0..60)
@@ -75,7 +89,7 @@ fn main() {
         .collect();
     let build = |profile, seq, name: &str, cards: &[(CardKey, CardEntry)]| {
         let mut b = SnapshotBuilder::new(profile);
-        b.as_of(as_of).journal_seq(seq);
+        b.as_of(as_of).journal_seq(seq).signer(signer.clone());
         b.extend_cards(cards.iter().copied());
         if profile == Profile::Police {
             b.extend_blacklist(blacklisted.iter().copied());
@@ -83,6 +97,20 @@ fn main() {
         b.write(dir.join(name)).unwrap()
     };
     let bank = build(Profile::Bank, 100, "bank.idcs", &listed);
+    {
+        // Two days old: a verifier with the default maximum age answers stale.
+        let mut b = SnapshotBuilder::new(Profile::Bank);
+        b.as_of(as_of - chrono::Duration::days(2))
+            .journal_seq(100)
+            .extend_cards(listed.iter().copied())
+            .signer(signer.clone());
+        b.write(dir.join("old-bank.idcs")).unwrap();
+    }
+    {
+        let mut b = SnapshotBuilder::new(Profile::Bank);
+        b.as_of(as_of).journal_seq(100).extend_cards(listed.iter().copied());
+        b.write(dir.join("unsigned-bank.idcs")).unwrap();
+    }
     let police = build(Profile::Police, 100, "police.idcs", &listed);
     let mut newer = listed.clone();
     newer.extend(chain.iter().map(|k| (*k, CardEntry::new(CardStatus::Lost))));
@@ -90,13 +118,25 @@ fn main() {
     for (i, k) in chain.iter().enumerate() {
         let mut d = DeltaBuilder::new(&bank, 100 + i as u64, 101 + i as u64);
         d.set_card(*k, CardEntry::new(CardStatus::Lost)).unwrap();
-        d.build()
-            .write(dir.join(format!("bank-d{:02}.idcd", i + 1)))
+        d.created_at(as_of.timestamp());
+        let delta = d.build();
+        delta
+            .write(dir.join(format!("bank-d{:02}.idcd", i + 1)), Some(signer.as_ref()))
             .unwrap();
+        if i == 0 {
+            delta.write(dir.join("forged-d01.idcd"), None).unwrap();
+            let evil = SecretKey::from_seed(Algorithm::Ed25519, [66; 32], "nobody").signer(None);
+            delta.write(dir.join("evil-d01.idcd"), Some(&evil)).unwrap();
+        }
     }
     let mut d = DeltaBuilder::new(&police, 100, 101);
-    d.clear_card(keys[0]);
-    d.build().write(dir.join("police-d01.idcd")).unwrap();
+    d.clear_card(keys[0]).created_at(as_of.timestamp());
+    d.build()
+        .write(dir.join("police-d01.idcd"), Some(signer.as_ref()))
+        .unwrap();
+    Timestamp::new(Profile::Bank, bank.snapshot_id, 120, as_of)
+        .write(dir.join("timestamp.idct"), signer.as_ref())
+        .unwrap();
     let folder = dir.join("deltas");
     std::fs::create_dir_all(&folder).unwrap();
     for i in 1..=10 {
@@ -108,6 +148,7 @@ fn main() {
         .unwrap();
     }
     std::fs::copy(dir.join("police-d01.idcd"), folder.join("police-d01.idcd")).unwrap();
+    std::fs::copy(dir.join("timestamp.idct"), folder.join("timestamp.idct")).unwrap();
 
     let mut cards = String::new();
     for (i, k) in keys.iter().enumerate() {

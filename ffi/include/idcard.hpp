@@ -101,8 +101,17 @@ class Result<void> {
 /// A verifier over a snapshot (plus applied deltas). Move-only; freed on destruction.
 class Verifier {
  public:
-  /// Open a snapshot file (fully verified unless options say otherwise).
-  static Result<Verifier> open(const std::string &path, const idc_verifier_options *options = nullptr) {
+  /// Open a snapshot file signed by a key the trust file pins (a bank's call: the default
+  /// maximum age of a day).
+  static Result<Verifier> open_trusted(const std::string &path, const std::string &trust_file) {
+    idc_verifier *v = nullptr;
+    int rc = idc_verifier_open_trusted(path.c_str(), trust_file.c_str(), &v);
+    if (rc != IDC_OK) return Error::last(rc);
+    return Verifier(v);
+  }
+
+  /// Open a snapshot file with options (NULL: the defaults, which require a trust file).
+  static Result<Verifier> open(const std::string &path, const idc_verifier_options *options) {
     idc_verifier *v = nullptr;
     int rc = idc_verifier_open_with(path.c_str(), options, &v);
     if (rc != IDC_OK) return Error::last(rc);
@@ -178,13 +187,29 @@ class Verifier {
     return {};
   }
 
-  /// Apply the deltas of a directory that follow on from where the verifier is, in sequence
-  /// order; returns how many were applied.
-  Result<std::size_t> apply_delta_dir(const std::string &dir) const {
+  /// What apply_delta_dir did.
+  struct DirReport {
     std::size_t applied = 0;
-    int rc = idc_verifier_apply_delta_dir(v_, dir.c_str(), &applied);
+    std::size_t skipped = 0;
+    /// Each skipped file with its reason, when any was skipped.
+    std::string skipped_files;
+  };
+
+  /// Apply the timestamps and deltas of a publish folder that follow on from where the
+  /// verifier is, in sequence order; files that fail are skipped and named.
+  Result<DirReport> apply_delta_dir(const std::string &dir) const {
+    DirReport r;
+    int rc = idc_verifier_apply_delta_dir(v_, dir.c_str(), &r.applied, &r.skipped);
     if (rc != IDC_OK) return Error::last(rc);
-    return applied;
+    if (r.skipped > 0) r.skipped_files = idc_last_error_message();
+    return r;
+  }
+
+  /// Take in a signed timestamp file (freshness; no delta may go past its sequence).
+  Result<void> apply_timestamp(const std::string &path) const {
+    int rc = idc_verifier_apply_timestamp(v_, path.c_str());
+    if (rc != IDC_OK) return Error::last(rc);
+    return {};
   }
 
   /// Swap in a newer snapshot file (safe while other threads verify).

@@ -56,7 +56,7 @@ c++ -std=c++17 -Wall -Wextra -Werror -fno-exceptions tests/cpp/test_hpp.cpp $fla
 echo "== examples/c/bank_check.c"
 cc -std=c11 -Wall -Wextra -Werror examples/c/bank_check.c $flags -o "$work/bank_check"
 first=$(head -1 "$work/data/cards.txt")
-out=$("$work/bank_check" "$work/data/bank.idcs" ${first% *} || true)
+out=$("$work/bank_check" "$work/data/platform.trust" "$work/data/bank.idcs" ${first% *} || true)
 echo "$out"
 case "$out" in LOST*) ;; *) echo "bank_check: unexpected answer" >&2; exit 1 ;; esac
 

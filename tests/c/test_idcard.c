@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 static int failures = 0;
 static int checks = 0;
@@ -65,6 +66,13 @@ static void write_file(const char *p, const char *data, size_t len) {
   fclose(f);
 }
 
+/* A bank's open: the snapshot signed by a key the test platform's trust file pins. */
+static int open_bank(const char *name, idc_verifier **v) {
+  char snapshot[8192];
+  snprintf(snapshot, sizeof snapshot, "%s", path(name));
+  return idc_verifier_open_trusted(snapshot, path("platform.trust"), v);
+}
+
 /* ---- numbers ---- */
 
 static void test_numbers(void) {
@@ -114,30 +122,30 @@ static void test_numbers(void) {
 
 static void test_open_errors(void) {
   idc_verifier *v = NULL;
-  CHECK_RC(idc_verifier_open(NULL, &v), IDC_ERR_NULL_ARGUMENT);
-  CHECK_RC(idc_verifier_open(path("bank.idcs"), NULL), IDC_ERR_NULL_ARGUMENT);
-  CHECK_RC(idc_verifier_open(path("does-not-exist.idcs"), &v), IDC_ERR_IO);
+  CHECK_RC(idc_verifier_open_trusted(NULL, path("platform.trust"), &v), IDC_ERR_NULL_ARGUMENT);
+  CHECK_RC(open_bank("bank.idcs", NULL), IDC_ERR_NULL_ARGUMENT);
+  CHECK_RC(idc_verifier_open_trusted(path("bank.idcs"), NULL, &v), IDC_ERR_NULL_ARGUMENT);
+  CHECK_RC(open_bank("does-not-exist.idcs", &v), IDC_ERR_IO);
   CHECK(strstr(idc_last_error_message(), "does-not-exist.idcs") != NULL);
   CHECK(v == NULL);
-  CHECK_RC(idc_verifier_open(path("cards.txt"), &v), IDC_ERR_NOT_A_SNAPSHOT);
+  CHECK_RC(open_bank("cards.txt", &v), IDC_ERR_NOT_A_SNAPSHOT);
 
   size_t len = 0;
   char *bytes = read_file(path("bank.idcs"), &len);
   CHECK(bytes != NULL && len > 300);
-  /* A flipped byte in the card table: corrupt, named. */
-  bytes[len - 3] ^= 0x20;
+  /* A flipped byte in the card table: the content no longer matches its signature. */
+  bytes[300] ^= 0x20;
   write_file(path("corrupt.idcs"), bytes, len);
-  CHECK_RC(idc_verifier_open(path("corrupt.idcs"), &v), IDC_ERR_CORRUPT_FILE);
+  CHECK_RC(open_bank("corrupt.idcs", &v), IDC_ERR_BAD_SIGNATURE);
   CHECK(strstr(idc_last_error_message(), "corrupt.idcs") != NULL);
-  CHECK(strstr(idc_last_error_message(), "checksum") != NULL);
-  bytes[len - 3] ^= 0x20;
-  /* Truncated. */
+  bytes[300] ^= 0x20;
+  /* Truncated: the signature block is gone. */
   write_file(path("short.idcs"), bytes, len / 2);
-  CHECK_RC(idc_verifier_open(path("short.idcs"), &v), IDC_ERR_CORRUPT_FILE);
+  CHECK_RC(open_bank("short.idcs", &v), IDC_ERR_UNSIGNED);
   /* A newer format version. */
   bytes[8] = 9;
   write_file(path("future.idcs"), bytes, len);
-  CHECK_RC(idc_verifier_open(path("future.idcs"), &v), IDC_ERR_UNSUPPORTED_VERSION);
+  CHECK_RC(open_bank("future.idcs", &v), IDC_ERR_UNSUPPORTED_VERSION);
   free(bytes);
   CHECK(v == NULL);
   idc_verifier_free(NULL); /* ignored */
@@ -178,7 +186,7 @@ static size_t load(const char *name, card *out, size_t max, int with_status) {
 
 static void test_verify(void) {
   idc_verifier *v = NULL;
-  CHECK_RC(idc_verifier_open(path("bank.idcs"), &v), IDC_OK);
+  CHECK_RC(open_bank("bank.idcs", &v), IDC_OK);
   CHECK(v != NULL);
   ncards = load("cards.txt", cards, 64, 1);
   CHECK(ncards == 60);
@@ -230,14 +238,14 @@ static void test_verify(void) {
   memset(&info, 0, sizeof info);
   CHECK_RC(idc_verifier_info_get(v, &info), IDC_OK);
   CHECK(info.profile == IDC_PROFILE_BANK && info.journal_seq == 100 && info.card_count == 20);
-  CHECK(info.stale == 0 && info.as_of_unix == 1760000000);
+  CHECK(info.stale == 0 && info.as_of_unix > 1760000000);
   CHECK_RC(idc_verifier_info_get(v, NULL), IDC_ERR_NULL_ARGUMENT);
   idc_verifier_free(v);
 }
 
 static void test_blacklist(void) {
   idc_verifier *v = NULL;
-  CHECK_RC(idc_verifier_open(path("police.idcs"), &v), IDC_OK);
+  CHECK_RC(open_bank("police.idcs", &v), IDC_OK);
   card listed[8];
   size_t n = load("blacklist.txt", listed, 8, 0);
   CHECK(n == 5);
@@ -259,7 +267,7 @@ static void test_blacklist(void) {
 
 static void test_deltas_and_swaps(void) {
   idc_verifier *v = NULL;
-  CHECK_RC(idc_verifier_open(path("bank.idcs"), &v), IDC_OK);
+  CHECK_RC(open_bank("bank.idcs", &v), IDC_OK);
   nchain = load("chain.txt", chain, 20, 0);
   CHECK(nchain == 20);
   /* Out of order: d02 before d01, and a police delta: refused, nothing changes. */
@@ -277,10 +285,10 @@ static void test_deltas_and_swaps(void) {
   CHECK_RC(idc_verifier_apply_delta(NULL, path("bank-d02.idcd")), IDC_ERR_NULL_ARGUMENT);
   size_t len = 0;
   char *bytes = read_file(path("bank-d02.idcd"), &len);
-  bytes[len - 1] ^= 1;
+  bytes[70] ^= 1; /* in the first record */
   write_file(path("corrupt.idcd"), bytes, len);
   free(bytes);
-  CHECK_RC(idc_verifier_apply_delta(v, path("corrupt.idcd")), IDC_ERR_CORRUPT_FILE);
+  CHECK_RC(idc_verifier_apply_delta(v, path("corrupt.idcd")), IDC_ERR_BAD_SIGNATURE);
   CHECK(strstr(idc_last_error_message(), "corrupt.idcd") != NULL);
   CHECK_RC(idc_verifier_apply_delta(v, path("bank-d02.idcd")), IDC_OK);
   /* Swap to a newer snapshot; an older one is refused. */
@@ -288,17 +296,16 @@ static void test_deltas_and_swaps(void) {
   CHECK_RC(idc_verify(v, chain[19].number, 18, chain[19].date, &s), IDC_OK);
   CHECK(s == IDC_CARD_LOST);
   CHECK_RC(idc_verifier_swap_snapshot(v, path("bank.idcs")), IDC_ERR_OUT_OF_ORDER);
-  CHECK_RC(idc_verifier_swap_snapshot(v, path("corrupt.idcs")), IDC_ERR_CORRUPT_FILE);
+  CHECK_RC(idc_verifier_swap_snapshot(v, path("corrupt.idcs")), IDC_ERR_BAD_SIGNATURE);
+  CHECK_RC(idc_verifier_swap_snapshot(v, path("unsigned-bank.idcs")), IDC_ERR_UNSIGNED);
   CHECK_RC(idc_verifier_swap_snapshot(v, NULL), IDC_ERR_NULL_ARGUMENT);
   idc_verifier_free(v);
 }
 
 static void test_stale(void) {
-  idc_verifier_options o;
-  memset(&o, 0, sizeof o);
-  o.max_age_seconds = 60; /* the test snapshot is from 2025 */
+  /* Two days old, the default maximum age of a day. */
   idc_verifier *v = NULL;
-  CHECK_RC(idc_verifier_open_with(path("bank.idcs"), &o, &v), IDC_OK);
+  CHECK_RC(open_bank("old-bank.idcs", &v), IDC_OK);
   uint8_t s = 0;
   CHECK_RC(idc_verify(v, cards[30].number, 18, cards[30].date, &s), IDC_OK);
   CHECK(s == IDC_CARD_STALE);
@@ -307,6 +314,18 @@ static void test_stale(void) {
   idc_verifier_info info;
   CHECK_RC(idc_verifier_info_get(v, &info), IDC_OK);
   CHECK(info.stale == 1);
+  idc_verifier_free(v);
+  /* A maximum age of "never" is explicit (negative). */
+  v = NULL;
+  char trust[8192];
+  snprintf(trust, sizeof trust, "%s", path("platform.trust"));
+  idc_verifier_options o;
+  memset(&o, 0, sizeof o);
+  o.trust_file = trust;
+  o.max_age_seconds = -1;
+  CHECK_RC(idc_verifier_open_with(path("old-bank.idcs"), &o, &v), IDC_OK);
+  CHECK_RC(idc_verify(v, cards[30].number, 18, cards[30].date, &s), IDC_OK);
+  CHECK(s == IDC_CARD_VALID);
   idc_verifier_free(v);
 }
 
@@ -354,7 +373,7 @@ static void *reader(void *arg) {
 }
 
 static void test_threads(void) {
-  CHECK_RC(idc_verifier_open(path("bank.idcs"), &shared), IDC_OK);
+  CHECK_RC(open_bank("bank.idcs", &shared), IDC_OK);
   pthread_t t[4];
   for (int i = 0; i < 4; i++) pthread_create(&t[i], NULL, reader, NULL);
   for (int i = 1; i <= 20; i++) {
@@ -378,25 +397,93 @@ static void test_threads(void) {
    delta skipped. */
 static void test_delta_dir(void) {
   idc_verifier *v = NULL;
-  size_t n = 99;
+  size_t n = 99, skipped = 99;
   uint8_t s = 0;
-  CHECK_RC(idc_verifier_open(path("bank.idcs"), &v), IDC_OK);
-  CHECK_RC(idc_verifier_apply_delta_dir(v, path("deltas"), &n), IDC_OK);
-  CHECK(n == 10);
+  CHECK_RC(open_bank("bank.idcs", &v), IDC_OK);
+  CHECK_RC(idc_verifier_apply_delta_dir(v, path("deltas"), &n, &skipped), IDC_OK);
+  CHECK(n == 10 && skipped == 0);
   CHECK_RC(idc_verify(v, chain[9].number, 18, chain[9].date, &s), IDC_OK);
   CHECK(s == IDC_CARD_LOST);
   CHECK_RC(idc_verify(v, chain[10].number, 18, chain[10].date, &s), IDC_OK);
   CHECK(s == IDC_CARD_VALID);
-  CHECK_RC(idc_verifier_apply_delta_dir(v, path("deltas"), &n), IDC_OK); /* nothing new */
+  CHECK_RC(idc_verifier_apply_delta_dir(v, path("deltas"), &n, NULL), IDC_OK); /* nothing new */
   CHECK(n == 0);
   CHECK_RC(idc_verifier_apply_delta(v, path("bank-d11.idcd")), IDC_OK); /* and on from there */
   n = 99;
-  CHECK_RC(idc_verifier_apply_delta_dir(v, path("no-such-folder"), &n), IDC_ERR_IO);
+  CHECK_RC(idc_verifier_apply_delta_dir(v, path("no-such-folder"), &n, NULL), IDC_ERR_IO);
   CHECK(n == 99); /* out-parameter untouched on failure */
   CHECK(strstr(idc_last_error_message(), "no-such-folder") != NULL);
-  CHECK_RC(idc_verifier_apply_delta_dir(v, NULL, &n), IDC_ERR_NULL_ARGUMENT);
-  CHECK_RC(idc_verifier_apply_delta_dir(v, path("deltas"), NULL), IDC_ERR_NULL_ARGUMENT);
-  CHECK_RC(idc_verifier_apply_delta_dir(NULL, path("deltas"), &n), IDC_ERR_NULL_ARGUMENT);
+  CHECK_RC(idc_verifier_apply_delta_dir(v, NULL, &n, NULL), IDC_ERR_NULL_ARGUMENT);
+  CHECK_RC(idc_verifier_apply_delta_dir(v, path("deltas"), NULL, NULL), IDC_ERR_NULL_ARGUMENT);
+  CHECK_RC(idc_verifier_apply_delta_dir(NULL, path("deltas"), &n, NULL), IDC_ERR_NULL_ARGUMENT);
+  idc_verifier_free(v);
+}
+
+/* ---- trust: what a bank's verifier refuses ---- */
+
+static void test_trust(void) {
+  idc_verifier *v = NULL;
+  /* Without a trust file nothing opens (fail closed), with a message saying what to do. */
+  CHECK_RC(idc_verifier_open(path("bank.idcs"), &v), IDC_ERR_TRUST_REQUIRED);
+  CHECK(strstr(idc_last_error_message(), "trust file") != NULL);
+  CHECK_RC(idc_verifier_open_trusted(path("bank.idcs"), path("missing.trust"), &v),
+           IDC_ERR_TRUST_FILE);
+  /* Unsigned: refused with a trust file; opened only when explicitly allowed, and says so. */
+  CHECK_RC(open_bank("unsigned-bank.idcs", &v), IDC_ERR_UNSIGNED);
+  idc_verifier_options o;
+  memset(&o, 0, sizeof o);
+  o.allow_unsigned = 1;
+  CHECK_RC(idc_verifier_open_with(path("unsigned-bank.idcs"), &o, &v), IDC_OK);
+  idc_verifier_info info;
+  CHECK_RC(idc_verifier_info_get(v, &info), IDC_OK);
+  CHECK(info.signature == IDC_SIGNATURE_UNSIGNED);
+  idc_verifier_free(v);
+  v = NULL;
+  /* A forged delta (unsigned, valid checksums) and one signed by an unknown key: refused. */
+  CHECK_RC(open_bank("bank.idcs", &v), IDC_OK);
+  CHECK_RC(idc_verifier_info_get(v, &info), IDC_OK);
+  CHECK(info.signature == IDC_SIGNATURE_VERIFIED && info.max_age_seconds == 86400);
+  CHECK_RC(idc_verifier_apply_delta(v, path("forged-d01.idcd")), IDC_ERR_UNSIGNED);
+  CHECK_RC(idc_verifier_apply_delta(v, path("evil-d01.idcd")), IDC_ERR_UNTRUSTED_KEY);
+  CHECK_RC(idc_verifier_info_get(v, &info), IDC_OK);
+  CHECK(info.journal_seq == 100 && info.deltas_applied == 0);
+  /* The signed one applies; a timestamp vouches for the chain up to 120. */
+  CHECK_RC(idc_verifier_apply_delta(v, path("bank-d01.idcd")), IDC_OK);
+  CHECK_RC(idc_verifier_apply_timestamp(v, path("timestamp.idct")), IDC_OK);
+  CHECK_RC(idc_verifier_info_get(v, &info), IDC_OK);
+  CHECK(info.deltas_verified == 1 && info.timestamp_seq == 120);
+  CHECK_RC(idc_verifier_apply_timestamp(v, path("bank-d02.idcd")), IDC_ERR_NOT_A_SNAPSHOT);
+  idc_verifier_free(v);
+  /* The snapshot file truncated and rewritten after opening: nothing changes, nothing crashes. */
+  size_t len = 0;
+  char *bytes = read_file(path("bank.idcs"), &len);
+  write_file(path("mine.idcs"), bytes, len);
+  v = NULL;
+  CHECK_RC(open_bank("mine.idcs", &v), IDC_OK);
+  write_file(path("mine.idcs"), "", 0);
+  uint8_t s = 99;
+  CHECK_RC(idc_verify(v, cards[0].number, 18, cards[0].date, &s), IDC_OK);
+  CHECK(s == cards[0].expected);
+  memset(bytes, 0, len);
+  write_file(path("mine.idcs"), bytes, len);
+  CHECK_RC(idc_verify(v, cards[0].number, 18, cards[0].date, &s), IDC_OK);
+  CHECK(s == cards[0].expected);
+  free(bytes);
+  idc_verifier_free(v);
+  /* A folder with a forged delta: skipped and named, nothing applied. */
+  v = NULL;
+  CHECK_RC(open_bank("bank.idcs", &v), IDC_OK);
+  char attack[8192];
+  snprintf(attack, sizeof attack, "%s", path("attack"));
+  mkdir(attack, 0700);
+  bytes = read_file(path("forged-d01.idcd"), &len);
+  write_file(path("attack/forged-d01.idcd"), bytes, len);
+  free(bytes);
+  size_t applied = 99, skipped = 99;
+  CHECK_RC(idc_verifier_apply_delta_dir(v, attack, &applied, &skipped), IDC_OK);
+  CHECK(applied == 0 && skipped == 1);
+  CHECK(strstr(idc_last_error_message(), "forged-d01.idcd") != NULL);
+  CHECK(strstr(idc_last_error_message(), "not signed") != NULL);
   idc_verifier_free(v);
 }
 
@@ -412,6 +499,7 @@ int main(int argc, char **argv) {
   test_blacklist();
   test_deltas_and_swaps();
   test_delta_dir();
+  test_trust();
   test_stale();
   test_panic_boundary();
   test_threads();

@@ -21,7 +21,8 @@ static int failures = 0;
 int main(int argc, char **argv) {
   if (argc != 2) return 2;
   const std::string dir = argv[1];
-  auto opened = idcard::Verifier::open(dir + "/bank.idcs");
+  const std::string trust = dir + "/platform.trust";
+  auto opened = idcard::Verifier::open_trusted(dir + "/bank.idcs", trust);
   CHECK(opened.ok());
   idcard::Verifier v = std::move(opened.value());
 
@@ -47,7 +48,7 @@ int main(int argc, char **argv) {
   for (std::size_t i = 0; i < numbers.size(); ++i) CHECK(static_cast<int>(batch.value()[i]) == expected[i]);
   CHECK(std::strcmp(idcard::status_name(batch.value()[0]), "lost") == 0);
 
-  auto bad = idcard::Verifier::open(dir + "/nope.idcs");
+  auto bad = idcard::Verifier::open_trusted(dir + "/nope.idcs", trust);
   CHECK(!bad.ok() && bad.error().code == IDC_ERR_IO);
   CHECK(bad.error().message.find("nope.idcs") != std::string::npos);
   CHECK(std::strcmp(bad.error().name(), "IDC_ERR_IO") == 0);
@@ -60,7 +61,11 @@ int main(int argc, char **argv) {
   auto info = v.info();
   CHECK(info.ok() && info.value().deltas_applied == 1 && info.value().journal_seq == 101);
   auto folder = v.apply_delta_dir(dir + "/deltas");  // d02..d10 follow on; d01 is covered
-  CHECK(folder.ok() && folder.value() == 9);
+  CHECK(folder.ok() && folder.value().applied == 9 && folder.value().skipped == 0);
+  auto unsigned_snapshot = idcard::Verifier::open_trusted(dir + "/unsigned-bank.idcs", trust);
+  CHECK(!unsigned_snapshot.ok() && unsigned_snapshot.error().code == IDC_ERR_UNSIGNED);
+  auto forged = v.apply_delta(dir + "/forged-d01.idcd");
+  CHECK(!forged.ok() && forged.error().code == IDC_ERR_UNSIGNED);
   auto none = v.apply_delta_dir(dir + "/no-such-folder");
   CHECK(!none.ok() && none.error().code == IDC_ERR_IO);
 

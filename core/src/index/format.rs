@@ -182,6 +182,29 @@ pub(crate) fn reseal(bytes: &mut [u8]) {
     put_u64(bytes, CHECKSUM_AT, sum);
 }
 
+/// The first check of a file that should be a snapshot: its magic and format version.
+pub(crate) fn check_magic_and_version(path: &str, bytes: &[u8]) -> Result<(), IndexError> {
+    if bytes.len() < 8 || bytes[0..8] != MAGIC {
+        return Err(IndexError::BadMagic {
+            path: path.to_string(),
+            kind: "snapshot",
+            found: bytes[..bytes.len().min(8)].to_vec(),
+        });
+    }
+    if bytes.len() >= 12 {
+        let version = get_u32(bytes, 8);
+        if !(OLDEST_FORMAT_VERSION..=FORMAT_VERSION).contains(&version) {
+            return Err(IndexError::UnsupportedVersion {
+                path: path.to_string(),
+                kind: "snapshot",
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Decode and check a header against the file length. Nothing is trusted: every field is
 /// checked before use, and errors name the byte offset of the field.
 pub(crate) fn decode_header(path: &str, bytes: &[u8]) -> Result<SnapshotInfo, IndexError> {

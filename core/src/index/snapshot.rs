@@ -6,7 +6,7 @@ use std::path::Path;
 
 use xxhash_rust::xxh3::xxh3_64;
 
-use super::format::{HEADER_SIZE, SnapshotInfo, decode_header};
+use super::format::{HEADER_SIZE, SnapshotInfo, check_magic_and_version, decode_header};
 use super::hash::{
     BLACKLIST_SLOTS, CARD_SLOTS, WordHasher, blacklist_hash, decode_blacklist_value,
     decode_card_payload, find_blacklist, find_card, home_bucket, payload_status, prefetch,
@@ -201,6 +201,8 @@ impl Snapshot {
             // decode_header reports the precise problem (magic, version, truncation).
             decode_header(&name, &head)?;
         }
+        // A foreign file or another version says so before anything about signatures.
+        check_magic_and_version(&name, &head)?;
         let tail_len = (len as usize).min(MAX_TAIL);
         let mut tail = vec![0u8; tail_len];
         file.read_exact_at(&mut tail, len - tail_len as u64)
