@@ -18,7 +18,11 @@ fn bench(c: &mut Criterion) {
     let path = dir.path().join("ffi.idcs");
     let mut b = SnapshotBuilder::new(Profile::Bank);
     b.extend_cards(set.listed.iter().copied());
+    let (signer, trust) = idcard_benches::test_platform();
+    b.signer(signer);
     b.write(&path).unwrap();
+    let trust_path = dir.path().join("platform.trust");
+    std::fs::write(&trust_path, trust.to_text()).unwrap();
     let numbers: Vec<[u8; 18]> = set.queries.iter().map(|k| k.number().to_ascii()).collect();
     let dates: Vec<u32> = set
         .queries
@@ -28,12 +32,15 @@ fn bench(c: &mut Criterion) {
             d.year() as u32 * 10_000 + d.month() * 100 + d.day()
         })
         .collect();
-    let rust = Verifier::open(&path).unwrap();
+    let rust = Verifier::open(&path, trust).unwrap();
     let cpath = CString::new(path.to_str().unwrap()).unwrap();
+    let ctrust = CString::new(trust_path.to_str().unwrap()).unwrap();
     let mut handle = std::ptr::null_mut();
-    // SAFETY: a valid path and out pointer.
+    // SAFETY: valid paths and out pointer.
     assert_eq!(
-        unsafe { idcard_c::idc_verifier_open(cpath.as_ptr(), &mut handle) },
+        unsafe {
+            idcard_c::idc_verifier_open_trusted(cpath.as_ptr(), ctrust.as_ptr(), &mut handle)
+        },
         idcard_c::IDC_OK
     );
 

@@ -21,8 +21,10 @@ fn bench(c: &mut Criterion) {
     let path = dir.path().join("bench.idcs");
     let mut b = SnapshotBuilder::new(Profile::Bank);
     b.extend_cards(set.listed.iter().copied());
+    let (signer, trust) = idcard_benches::test_platform();
+    b.signer(signer);
     b.write(&path).unwrap();
-    let v = Verifier::open(&path).unwrap();
+    let v = Verifier::open(&path, trust).unwrap();
     let snap = v.snapshot();
     let hb: hashbrown::HashMap<u64, u8> = set
         .listed

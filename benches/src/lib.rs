@@ -134,3 +134,34 @@ pub fn median(mut v: Vec<f64>) -> f64 {
         (v[n / 2 - 1] + v[n / 2]) / 2.0
     }
 }
+
+/// The benchmarks' platform: a root pinned by verifiers and a publishing key it certified
+/// (fixed seeds, valid 2020-2100), so benchmarks open files the way a bank does: signed and
+/// checked.
+pub fn test_platform() -> (
+    std::sync::Arc<idcard::trust::Signer>,
+    idcard::trust::TrustStore,
+) {
+    use idcard::trust::{Algorithm, KeyCertificate, Roles, SecretKey, TrustStore};
+    let root = SecretKey::from_seed(Algorithm::Ed25519, [31; 32], "bench root");
+    let publisher = SecretKey::from_seed(Algorithm::Ed25519, [32; 32], "bench publisher");
+    let year = |y| {
+        chrono::NaiveDate::from_ymd_opt(y, 1, 1)
+            .expect("date")
+            .and_hms_opt(0, 0, 0)
+            .expect("time")
+            .and_utc()
+    };
+    let cert = KeyCertificate::issue(
+        &root,
+        &publisher.public(),
+        Roles::PUBLISH,
+        year(2020),
+        year(2100),
+    )
+    .expect("certificate");
+    (
+        std::sync::Arc::new(publisher.signer(Some(cert))),
+        TrustStore::new(vec![root.public()]),
+    )
+}

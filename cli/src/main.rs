@@ -68,9 +68,15 @@ enum Command {
     /// Lost-and-found (F1, F2).
     #[command(subcommand)]
     Found(args::found::FoundCommand),
-    /// Publish snapshots and deltas from the record.
+    /// Publish signed snapshots, deltas and timestamps from the record; whose copy a file is.
     #[command(subcommand)]
     Publish(args::publish::PublishCommand),
+    /// Subscribers: the banks and airlines that get files of their own (S2).
+    #[command(subcommand)]
+    Subscriber(args::subscriber::SubscriberCommand),
+    /// The platform's keys: generate, certify, trust files (what verifiers pin).
+    #[command(subcommand)]
+    Key(args::key::KeyCommand),
     /// The journal: show, verify, statistics, checkpoint.
     #[command(subcommand)]
     Journal(args::journal::JournalCommand),
@@ -104,6 +110,8 @@ fn main() -> ExitCode {
         Command::Hit(c) => cmd::loss::hit(c),
         Command::Found(c) => cmd::found::found(c),
         Command::Publish(c) => cmd::publish::publish(c),
+        Command::Subscriber(c) => cmd::subscriber::subscriber(c),
+        Command::Key(c) => cmd::key::key(c),
         Command::Journal(c) => cmd::journal::journal(c),
         Command::Offsite(c) => cmd::offsite::offsite(c),
         Command::Temporary(c) => cmd::temporary::temporary(c),

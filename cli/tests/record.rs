@@ -53,6 +53,23 @@ fn with(who: &str, line: &str) -> String {
     format!("{line} {who}")
 }
 
+/// `root.key`, `pub.key` certified by it (`pub.cert`), `platform.trust` pinning the root.
+fn keys(dir: &Path) {
+    for line in [
+        "key generate --name root -o root.key",
+        "key generate --name publisher -o pub.key",
+        "key certify --root root.key --key pub.pub -o pub.cert --days 30",
+        "key trust root.pub -o platform.trust",
+    ] {
+        let o = run(dir, line);
+        assert!(
+            o.status.success(),
+            "{line}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+    }
+}
+
 #[test]
 fn l1_f1_a6_record_flow_through_the_cli() {
     let tmp = tempfile::tempdir().unwrap();
@@ -105,10 +122,16 @@ fn l1_f1_a6_record_flow_through_the_cli() {
         (Some("lost"), Some(true))
     );
 
-    // Publish, then a found card comes back: a delta clears it.
+    // The platform's keys: an offline root, a publishing key it certifies, the trust file
+    // banks pin.
+    keys(dir);
+    // Publish (signed), then a found card comes back: a delta clears it.
     ok(
         dir,
-        &with(BUREAU, "publish snapshot --profile bank -o bank.idcs"),
+        &with(
+            BUREAU,
+            "publish snapshot --profile bank -o bank.idcs --key pub.key --cert pub.cert",
+        ),
     );
     let v = ok(
         dir,
@@ -136,17 +159,20 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     );
     let d = ok(
         dir,
-        &with(BUREAU, "publish delta --base bank.idcs -o d1.idcd"),
+        &with(
+            BUREAU,
+            "publish delta --base bank.idcs -o d1.idcd --key pub.key --cert pub.cert",
+        ),
     );
     assert_eq!(d["cards"], 1);
     let o = run(
         dir,
-        "verify --snapshot bank.idcs 11010519491231002X 2010-05-01",
+        "verify --snapshot bank.idcs --trust platform.trust 11010519491231002X 2010-05-01",
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains(",lost"));
     let o = run(
         dir,
-        "verify --snapshot bank.idcs --delta d1.idcd 11010519491231002X 2010-05-01",
+        "verify --snapshot bank.idcs --trust platform.trust --delta d1.idcd 11010519491231002X 2010-05-01",
     );
     assert_eq!(
         o.status.code(),
@@ -165,11 +191,14 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     );
     ok(
         dir,
-        &with(BUREAU, "publish snapshot --profile police -o police.idcs"),
+        &with(
+            BUREAU,
+            "publish snapshot --profile police -o police.idcs --key pub.key --cert pub.cert",
+        ),
     );
     let o = run(
         dir,
-        "blacklist check --snapshot police.idcs 440524188001010014",
+        "blacklist check --snapshot police.idcs --trust platform.trust 440524188001010014",
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stdout).contains("forged|passport"));
@@ -290,4 +319,179 @@ fn commands_other_than_init_refuse_a_directory_without_a_record() {
         );
         assert!(!tmp.path().join("typo").exists(), "{args:?} created it");
     }
+}
+
+/// Issue 14 as a bank and the platform try it: keys, a subscriber's own signed snapshot,
+/// deltas and a timestamp in a folder, a verifier that pins the root and refuses what is not
+/// signed by it; a leaked copy names its subscriber.
+#[test]
+fn l3_s2_signed_publication_through_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    ok(
+        dir,
+        "init --bureau-id PSB --division 110105 --name bureau --officer-id B1 --officer-name W",
+    );
+    ok(
+        dir,
+        &with(
+            BUREAU,
+            "station add --id HR1 --kind household_registration_station --division 110105 --name hr",
+        ),
+    );
+    ok(dir, &with(BUREAU, "officer add --id P1 --name p --at HR1"));
+    std::fs::write(
+        dir.join("P.csv"),
+        "number,name,hukou_division\n11010519491231002X,Zhang,110105\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("I.csv"),
+        "number,valid_from\n11010519491231002X,2010-05-01\n",
+    )
+    .unwrap();
+    ok(dir, &with(BUREAU, "population import --file P.csv"));
+    ok(dir, &with(BUREAU, "card import --file I.csv"));
+    keys(dir);
+    // Keys never overwrite, and the private key is the owner's alone.
+    assert!(
+        !run(dir, "key generate --name again -o root.key")
+            .status
+            .success()
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.join("root.key"))
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let v = ok(
+        dir,
+        &with(BUREAU, "subscriber add --id BANK-1 --name 'a bank'"),
+    );
+    assert_eq!(v["subscriber"], "BANK-1");
+    let v = ok(
+        dir,
+        &with(BUREAU, "subscriber add --id BANK-2 --name 'another bank'"),
+    );
+    assert_eq!(v["subscriber"], "BANK-2");
+    std::fs::create_dir(dir.join("feed")).unwrap();
+    let sign = "--key pub.key --cert pub.cert";
+    let p = ok(
+        dir,
+        &with(
+            BUREAU,
+            &format!("publish snapshot --profile bank --subscriber BANK-1 -o b1.idcs {sign}"),
+        ),
+    );
+    assert_eq!(p["subscriber"], "BANK-1");
+    assert!(p["signed_by"].is_string());
+    ok(
+        dir,
+        &with(
+            BUREAU,
+            &format!("publish snapshot --profile bank --subscriber BANK-2 -o b2.idcs {sign}"),
+        ),
+    );
+    ok(dir, &with(HR, "loss report --number 11010519491231002X"));
+    let d = ok(
+        dir,
+        &with(
+            BUREAU,
+            &format!("publish delta --base b1.idcs -o feed/d1.idcd {sign}"),
+        ),
+    );
+    assert_eq!(d["cards"], 1);
+    let t = ok(
+        dir,
+        &with(
+            BUREAU,
+            "publish timestamp --base b1.idcs --key pub.key --cert pub.cert -o feed/now.idct",
+        ),
+    );
+    assert_eq!(t["journal_seq"], d["to_seq"]);
+
+    // The bank: snapshot, the folder (delta and timestamp), the root pinned.
+    let verify = "verify --snapshot b1.idcs --trust platform.trust --delta feed 11010519491231002X 2010-05-01";
+    let o = run(dir, verify);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(",lost"),
+        "{o:?}"
+    );
+    assert_eq!(o.status.code(), Some(1));
+    // No trust file: refused, not answered.
+    let o = run(
+        dir,
+        "verify --snapshot b1.idcs 11010519491231002X 2010-05-01",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("no trust file"));
+    // Another root's trust file: refused.
+    run(dir, "key generate --name other -o other.key");
+    run(dir, "key trust other.pub -o other.trust");
+    let o = run(
+        dir,
+        "verify --snapshot b1.idcs --trust other.trust 11010519491231002X 2010-05-01",
+    );
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("not trusted"),
+        "{o:?}"
+    );
+    // An unsigned delta dropped into the folder is skipped and named, never applied.
+    ok(dir, &with(HR, "loss cancel --number 11010519491231002X"));
+    ok(
+        dir,
+        &with(BUREAU, "publish delta --base b1.idcs -o feed/d2.idcd"),
+    );
+    let o = run(dir, verify);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains(",lost"),
+        "{o:?}"
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        err.contains("skipped") && err.contains("d2.idcd") && err.contains("not signed"),
+        "{err}"
+    );
+    // inspect shows the signer, and checks it against a trust file.
+    let o = run(
+        dir,
+        "snapshot inspect b1.idcs --trust platform.trust --json",
+    );
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["signature"]["verified"], true);
+    assert_eq!(v["signature"]["key_name"], "publisher");
+    assert!(
+        !run(dir, "snapshot inspect b1.idcs --trust other.trust")
+            .status
+            .success()
+    );
+
+    // A leaked copy names its subscriber; the two banks' files differ.
+    let a = run(dir, "snapshot inspect --attribute b2.idcs --data d --json");
+    let a: serde_json::Value = serde_json::from_slice(&a.stdout).unwrap();
+    assert_eq!(a["attribution"]["subscriber"], "BANK-2");
+    // A delta for BANK-2 on BANK-1's snapshot is refused.
+    let o = run(
+        dir,
+        &with(
+            BUREAU,
+            "publish delta --base b1.idcs --subscriber BANK-2 -o x.idcd --data d --json",
+        ),
+    );
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("not_subscribers_snapshot"));
+    assert_ne!(
+        std::fs::read(dir.join("b1.idcs")).unwrap(),
+        std::fs::read(dir.join("b2.idcs")).unwrap()
+    );
+    let o = run(dir, "subscriber list --data d");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
+    let o = run(dir, "publish list --data d --json");
+    assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
 }

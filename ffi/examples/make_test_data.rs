@@ -18,7 +18,8 @@
 //!   unsigned; `forged-d01.idcd`: `bank-d01.idcd` unsigned
 //!   (what an attacker can make from the bank's own snapshot); `evil-d01.idcd`: the same signed
 //!   by a key nobody certified; `timestamp.idct`: a signed timestamp for `bank.idcs` up to
-//!   sequence 120 (also in `deltas/`).
+//!   sequence 120 (also in `deltas/`); `timestamp-110.idct` the same up to sequence 110
+//!   (deltas past it are refused).
 
 use chrono::{DateTime, NaiveDate};
 use idcard_core::index::*;
@@ -48,10 +49,19 @@ fn main() {
     let as_of = DateTime::from_timestamp(chrono::Utc::now().timestamp(), 0).unwrap();
     let root = SecretKey::from_seed(Algorithm::Ed25519, [21; 32], "test platform root");
     let key = SecretKey::from_seed(Algorithm::Ed25519, [22; 32], "test publisher");
-    let year = |y| DateTime::parse_from_rfc3339(&format!("{y}-01-01T00:00:00Z")).unwrap().to_utc();
-    let cert = KeyCertificate::issue(&root, &key.public(), Roles::PUBLISH, year(2020), year(2100)).unwrap();
+    let year = |y| {
+        DateTime::parse_from_rfc3339(&format!("{y}-01-01T00:00:00Z"))
+            .unwrap()
+            .to_utc()
+    };
+    let cert = KeyCertificate::issue(&root, &key.public(), Roles::PUBLISH, year(2020), year(2100))
+        .unwrap();
     let signer = std::sync::Arc::new(key.signer(Some(cert)));
-    std::fs::write(dir.join("platform.trust"), TrustStore::new(vec![root.public()]).to_text()).unwrap();
+    std::fs::write(
+        dir.join("platform.trust"),
+        TrustStore::new(vec![root.public()]).to_text(),
+    )
+    .unwrap();
     let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
     // 60 people in 110105, born 1960.., one card each valid from 2010-01-01 + i days.
     let keys: Vec<CardKey> = (0..60)
@@ -108,7 +118,9 @@ fn main() {
     }
     {
         let mut b = SnapshotBuilder::new(Profile::Bank);
-        b.as_of(as_of).journal_seq(100).extend_cards(listed.iter().copied());
+        b.as_of(as_of)
+            .journal_seq(100)
+            .extend_cards(listed.iter().copied());
         b.write(dir.join("unsigned-bank.idcs")).unwrap();
     }
     let police = build(Profile::Police, 100, "police.idcs", &listed);
@@ -121,7 +133,10 @@ fn main() {
         d.created_at(as_of.timestamp());
         let delta = d.build();
         delta
-            .write(dir.join(format!("bank-d{:02}.idcd", i + 1)), Some(signer.as_ref()))
+            .write(
+                dir.join(format!("bank-d{:02}.idcd", i + 1)),
+                Some(signer.as_ref()),
+            )
             .unwrap();
         if i == 0 {
             delta.write(dir.join("forged-d01.idcd"), None).unwrap();
@@ -136,6 +151,9 @@ fn main() {
         .unwrap();
     Timestamp::new(Profile::Bank, bank.snapshot_id, 120, as_of)
         .write(dir.join("timestamp.idct"), signer.as_ref())
+        .unwrap();
+    Timestamp::new(Profile::Bank, bank.snapshot_id, 110, as_of)
+        .write(dir.join("timestamp-110.idct"), signer.as_ref())
         .unwrap();
     let folder = dir.join("deltas");
     std::fs::create_dir_all(&folder).unwrap();

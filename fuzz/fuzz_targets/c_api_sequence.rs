@@ -12,8 +12,10 @@ use std::sync::OnceLock;
 
 use arbitrary::Arbitrary;
 use idcard::index::{
-    BlacklistEntry, BlacklistReasons, CardEntry, CardStatus, DeltaBuilder, Profile, SnapshotBuilder,
+    BlacklistEntry, BlacklistReasons, CardEntry, CardStatus, DeltaBuilder, Profile,
+    SnapshotBuilder, Timestamp, fuzzing,
 };
+use idcard::trust::FileKind;
 use idcard::{CardKey, IdNumber};
 use idcard_ffi::*;
 use libfuzzer_sys::fuzz_target;
@@ -23,7 +25,18 @@ enum Op {
     Open {
         file: u8,
         skip_checksums: bool,
-        max_age: u8,
+        max_age: i8,
+        /// 0: the trust file; 1: unsigned allowed; 2: unsigned allowed and the trust file;
+        /// 3: neither (refused).
+        trust: u8,
+        /// Re-sign fuzzed bytes with the test key (so their structure is reached).
+        sign: bool,
+        bytes: Vec<u8>,
+    },
+    Timestamp {
+        file: u8,
+        bytes: Vec<u8>,
+        sign: bool,
     },
     Verify {
         number: Vec<u8>,
@@ -69,6 +82,8 @@ struct Files {
     newer: CString,
     delta: CString,
     missing: CString,
+    timestamp: CString,
+    trust: CString,
     scratch: PathBuf,
     delta_path: PathBuf,
     folder: PathBuf,
@@ -83,6 +98,7 @@ fn files() -> &'static Files {
         let write = |name: &str, profile, seq| {
             let mut b = SnapshotBuilder::new(profile);
             b.journal_seq(seq);
+            b.signer(fuzzing::signer());
             b.extend_cards([(key, CardEntry::new(CardStatus::Lost))]);
             if profile == Profile::Police {
                 b.extend_blacklist([(n, BlacklistEntry::new(BlacklistReasons::FORGED))]);
@@ -97,7 +113,15 @@ fn files() -> &'static Files {
         let mut d = DeltaBuilder::new(&info, 5, 6);
         d.clear_card(key);
         let delta = dir.path().join("d.idcd");
-        d.build().write(&delta).unwrap();
+        d.build()
+            .write(&delta, Some(fuzzing::signer().as_ref()))
+            .unwrap();
+        let timestamp = dir.path().join("t.idct");
+        Timestamp::new(Profile::Police, info.snapshot_id, 6, chrono::Utc::now())
+            .write(&timestamp, fuzzing::signer().as_ref())
+            .unwrap();
+        let trust = dir.path().join("platform.trust");
+        std::fs::write(&trust, fuzzing::trust().to_text()).unwrap();
         let c = |p: &std::path::Path| CString::new(p.to_str().unwrap()).unwrap();
         Files {
             police: c(&police),
@@ -105,6 +129,8 @@ fn files() -> &'static Files {
             newer: c(&newer),
             delta: c(&delta),
             missing: c(&dir.path().join("missing.idcs")),
+            timestamp: c(&timestamp),
+            trust: c(&trust),
             scratch: dir.path().join("scratch"),
             folder: dir.path().join("deltas"),
             delta_path: delta,
@@ -113,20 +139,30 @@ fn files() -> &'static Files {
     })
 }
 
-/// A path for `file`: a prepared file, or the fuzzed `bytes` written to a scratch file.
-fn path(file: u8, bytes: &[u8]) -> CString {
+/// A path for `file`: a prepared file, or the fuzzed `bytes` written to a scratch file
+/// (signed with the test key as a `kind` file when `sign`).
+fn path_signed(file: u8, bytes: &[u8], sign: Option<FileKind>) -> CString {
     let f = files();
-    match file % 6 {
+    match file % 7 {
         0 => f.police.clone(),
         1 => f.bank.clone(),
         2 => f.newer.clone(),
         3 => f.delta.clone(),
         4 => f.missing.clone(),
+        5 => f.timestamp.clone(),
         _ => {
+            let mut bytes = bytes.to_vec();
+            if let Some(kind) = sign {
+                fuzzing::sign(&mut bytes, kind);
+            }
             std::fs::write(&f.scratch, bytes).unwrap();
             CString::new(f.scratch.to_str().unwrap()).unwrap()
         }
     }
+}
+
+fn path(file: u8, bytes: &[u8]) -> CString {
+    path_signed(file, bytes, None)
 }
 
 fn check(rc: i32) {
@@ -151,11 +187,23 @@ fuzz_target!(|ops: Vec<Op>| {
                     file,
                     skip_checksums,
                     max_age,
+                    trust,
+                    sign,
+                    bytes,
                 } => {
-                    let p = path(file, b"not a snapshot");
+                    let p = path_signed(file, &bytes, sign.then_some(FileKind::Snapshot));
+                    let f = files();
                     let options = idc_verifier_options {
-                        max_age_seconds: max_age as u64,
+                        trust_file: if trust % 4 == 0 || trust % 4 == 2 {
+                            f.trust.as_ptr()
+                        } else {
+                            std::ptr::null()
+                        },
+                        max_age_seconds: i64::from(max_age),
+                        allow_unsigned: u8::from(trust % 4 == 1 || trust % 4 == 2),
                         skip_checksums: skip_checksums as u8,
+                        state_file: std::ptr::null(),
+                        max_delta_bytes: 0,
                     };
                     let mut out: *mut idc_verifier = std::ptr::null_mut();
                     let rc = idc_verifier_open_with(p.as_ptr(), &options, &mut out);
@@ -224,6 +272,10 @@ fuzz_target!(|ops: Vec<Op>| {
                         assert_eq!(reasons, 0xDEAD, "out written on failure");
                     }
                 }
+                Op::Timestamp { file, bytes, sign } => {
+                    let p = path_signed(file, &bytes, sign.then_some(FileKind::Timestamp));
+                    check(idc_verifier_apply_timestamp(v, p.as_ptr()));
+                }
                 Op::ApplyDelta { file, bytes } => {
                     let p = path(file, &bytes);
                     check(idc_verifier_apply_delta(v, p.as_ptr()));
@@ -245,17 +297,20 @@ fuzz_target!(|ops: Vec<Op>| {
                     }
                     let dir = CString::new(f.folder.to_str().unwrap()).unwrap();
                     let mut n: usize = 0xDEAD;
+                    let mut skipped: usize = 0xDEAD;
                     let out = if null_out {
                         std::ptr::null_mut()
                     } else {
                         &mut n as *mut usize
                     };
-                    let rc = idc_verifier_apply_delta_dir(v, dir.as_ptr(), out);
+                    let rc = idc_verifier_apply_delta_dir(v, dir.as_ptr(), out, &mut skipped);
                     check(rc);
                     if rc == IDC_OK {
                         assert!(n <= list.len().min(4), "{n} applied");
+                        assert!(skipped <= list.len().min(4), "{skipped} skipped");
                     } else {
                         assert_eq!(n, 0xDEAD, "out written on failure");
+                        assert_eq!(skipped, 0xDEAD, "out written on failure");
                     }
                 }
                 Op::Swap { file, bytes } => {

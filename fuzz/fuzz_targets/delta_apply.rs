@@ -1,15 +1,17 @@
 //! Delta decode + apply (L3) on arbitrary bytes. The input's header is pointed at a fixed base
-//! snapshot (its id and sequence) and its checksums recomputed, so decoding and applying are
-//! reached; the raw bytes are decoded too. Never a panic; an applied delta moves the verifier
-//! to its `to_seq`.
+//! snapshot (its id and sequence), its checksums recomputed and the whole signed with the fuzz
+//! key, so decoding and applying behind a valid signature are reached; the raw bytes are
+//! decoded too (under a trust store and unsigned). Never a panic; an applied delta moves the
+//! verifier to its `to_seq`.
 #![no_main]
 
 use std::sync::OnceLock;
 
 use idcard::index::{
-    BlacklistEntry, BlacklistReasons, CardEntry, CardStatus, Delta, Profile, Snapshot,
-    SnapshotBuilder, Verifier, VerifierOptions, fuzzing,
+    BlacklistEntry, BlacklistReasons, CardEntry, CardStatus, Delta, Profile, SignaturePolicy,
+    Snapshot, SnapshotBuilder, Verifier, VerifierOptions, fuzzing,
 };
+use idcard::trust::FileKind;
 use idcard::{CardKey, IdNumber};
 use libfuzzer_sys::fuzz_target;
 
@@ -34,7 +36,9 @@ fn base() -> &'static (Vec<u8>, u64, u64) {
 }
 
 fuzz_target!(|data: &[u8]| {
+    let policy = SignaturePolicy::trusting(fuzzing::trust());
     let _ = Delta::decode("fuzz", data);
+    let _ = Delta::decode_file("fuzz", data, &policy);
     let (snapshot, id, seq) = base();
     let mut bytes = data.to_vec();
     if bytes.len() >= 64 && bytes.first().is_some_and(|b| b & 1 == 1) {
@@ -42,13 +46,19 @@ fuzz_target!(|data: &[u8]| {
         bytes[24..32].copy_from_slice(&seq.to_le_bytes());
     }
     fuzzing::reseal_delta(&mut bytes);
-    let Ok(delta) = Delta::decode("fuzz", &bytes) else {
+    fuzzing::sign(&mut bytes, FileKind::Delta);
+    let Ok(delta) = Delta::decode_file("fuzz", &bytes, &policy) else {
         return;
     };
+    assert!(delta.signature.is_verified());
     let v = Verifier::from_snapshot(
         Snapshot::from_bytes(snapshot).unwrap(),
-        VerifierOptions::default(),
-    );
+        VerifierOptions {
+            max_age: None,
+            ..VerifierOptions::trusting(fuzzing::trust())
+        },
+    )
+    .unwrap();
     if v.apply_delta(&delta).is_ok() {
         let info = v.info();
         assert_eq!(info.journal_seq, delta.to_seq);

@@ -22,8 +22,8 @@ use chrono::NaiveDate;
 use hdrhistogram::Histogram;
 use idcard::CardKey;
 use idcard::index::{
-    CardEntry, CardReason, CardStatus, DeltaBuilder, Profile, Snapshot, SnapshotBuilder,
-    SnapshotInfo, Verifier, VerifierOptions,
+    CardEntry, CardReason, CardStatus, DeltaBuilder, OpenOptions, Profile, Snapshot,
+    SnapshotBuilder, SnapshotInfo, Verifier, VerifierOptions,
 };
 use idcard_benches::{KeyGen, median};
 use serde_json::json;
@@ -195,9 +195,10 @@ fn phase(
     write: bool,
 ) -> Phase {
     let v = Verifier::from_snapshot(
-        Snapshot::open(&snaps.files[0].0).unwrap(),
-        VerifierOptions::default(),
-    );
+        Snapshot::open(&snaps.files[0].0, &OpenOptions::unsigned()).unwrap(),
+        VerifierOptions::unsigned(),
+    )
+    .unwrap();
     let stop = AtomicBool::new(false);
     let updates = AtomicU64::new(0);
     let swaps = AtomicU64::new(0);

@@ -8,20 +8,23 @@
 //! exception, never an abort.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use numpy::{PyArray1, PyReadonlyArray1};
-use pyo3::exceptions::PyTypeError;
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
 
 use idcard::index::{
-    BlacklistEntry, BlacklistReasons, CardEntry, CardStatus, IndexError, OpenOptions, Profile,
-    SnapshotBuilder, Verifier as CoreVerifier, VerifierOptions,
+    BlacklistEntry, BlacklistReasons, CardEntry, CardStatus, DEFAULT_MAX_AGE, IndexError,
+    OpenOptions, Profile, Signature, SignaturePolicy, SnapshotBuilder, Verifier as CoreVerifier,
+    VerifierOptions,
 };
 use idcard::journal::JournalError;
+use idcard::trust::{TrustError, TrustStore};
 use idcard::{CardKey, DivisionTable, IdNumber, NumberError, Parser, Sex};
 
 // ---------------------------------------------------------------------------------------------
@@ -60,6 +63,19 @@ fn index_error(py: Python<'_>, e: &IndexError) -> PyErr {
         IndexError::Corrupt { .. } => "CorruptSnapshot",
         IndexError::DeltaOutOfOrder { .. } => "DeltaOutOfOrder",
         IndexError::NoBlacklist { .. } => "NoBlacklist",
+        IndexError::Trust { source, .. } => match source {
+            TrustError::Unsigned => "UnsignedFile",
+            TrustError::UnknownKey(_) | TrustError::WrongRole { .. } => "UntrustedKey",
+            TrustError::KeyNotValid { .. } => "KeyExpired",
+            TrustError::KeyFile { .. } => "TrustFileError",
+            _ => "BadSignature",
+        },
+        IndexError::TrustRequired { .. } => "TrustRequired",
+        IndexError::Rollback { .. } => "Rollback",
+        IndexError::Future { .. } => "FromTheFuture",
+        IndexError::BeyondTimestamp { .. } => "BeyondTimestamp",
+        IndexError::TooLarge { .. } => "FileTooLarge",
+        IndexError::OverlayFull { .. } => "NeedsSnapshot",
         _ => "Error",
     };
     exception(py, name, e.to_string())
@@ -323,21 +339,46 @@ fn verify_packed_parallel(v: &CoreVerifier, bytes: &[u8], days: &[i64]) -> Vec<u
 
 #[pymethods]
 impl Verifier {
-    /// Open a snapshot file (fully verified unless `verify_checksums=False`).
+    /// Open a snapshot file whose signature chains to a root of the trust file `trust`
+    /// (fail closed: without a trust file only `allow_unsigned=True` opens anything).
     #[staticmethod]
-    #[pyo3(signature = (path, max_age=None, verify_checksums=true))]
+    #[pyo3(signature = (path, trust=None, max_age=Some(DEFAULT_MAX_AGE.as_secs_f64()), allow_unsigned=false, verify_checksums=true, state_file=None))]
     fn open(
         py: Python<'_>,
         path: PathBuf,
+        trust: Option<PathBuf>,
         max_age: Option<f64>,
+        allow_unsigned: bool,
         verify_checksums: bool,
+        state_file: Option<PathBuf>,
     ) -> PyResult<Verifier> {
+        let max_age = match max_age {
+            Some(s) if !(s.is_finite() && s > 0.0) => {
+                return Err(PyValueError::new_err(format!(
+                    "max_age must be a positive number of seconds or None, got {s}"
+                )));
+            }
+            m => m.map(Duration::from_secs_f64),
+        };
+        let trust = match trust {
+            None => None,
+            Some(t) => Some(
+                py.detach(|| TrustStore::read(&t))
+                    .map_err(|e| exception(py, "TrustFileError", e.to_string()))?,
+            ),
+        };
         let options = VerifierOptions {
-            max_age: max_age.map(Duration::from_secs_f64),
+            max_age,
+            state_file,
             open: OpenOptions {
+                signatures: SignaturePolicy {
+                    trust: trust.map(Arc::new),
+                    allow_unsigned,
+                },
                 verify_checksums,
-                populate: false,
+                ..OpenOptions::default()
             },
+            ..VerifierOptions::default()
         };
         py.detach(|| CoreVerifier::open_with(&path, options))
             .map(|inner| Verifier { inner })
@@ -476,9 +517,29 @@ impl Verifier {
             .map_err(|e| index_error(py, &e))
     }
 
-    /// Apply the deltas of a directory that follow on, in sequence order; how many.
-    fn apply_delta_dir(&self, py: Python<'_>, path: PathBuf) -> PyResult<usize> {
-        py.detach(|| self.inner.apply_delta_dir(&path))
+    /// Apply the signed timestamps and deltas of a directory that follow on, in sequence order.
+    /// Returns a dict: `applied` (deltas), `timestamps`, `skipped` (a list of
+    /// `(file name, reason)`: files that are not trusted, too large or not deltas).
+    fn apply_delta_dir<'py>(&self, py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
+        let report = py
+            .detach(|| self.inner.apply_delta_dir(&path))
+            .map_err(|e| index_error(py, &e))?;
+        let d = PyDict::new(py);
+        d.set_item("applied", report.applied)?;
+        d.set_item("timestamps", report.timestamps)?;
+        let skipped: Vec<(String, String)> = report
+            .skipped
+            .into_iter()
+            .map(|s| (s.name, s.reason))
+            .collect();
+        d.set_item("skipped", skipped)?;
+        Ok(d)
+    }
+
+    /// Take in a signed timestamp file (`.idct`): the data stays fresh while the platform
+    /// vouches that nothing newer exists.
+    fn apply_timestamp(&self, py: Python<'_>, path: PathBuf) -> PyResult<()> {
+        py.detach(|| self.inner.apply_timestamp_file(&path))
             .map_err(|e| index_error(py, &e))
     }
 
@@ -538,6 +599,21 @@ impl Verifier {
         d.set_item("file_bytes", i.snapshot.file_length)?;
         d.set_item("stale", i.stale)?;
         d.set_item("max_age_seconds", i.max_age_seconds)?;
+        d.set_item("deltas_verified", i.deltas_verified)?;
+        d.set_item("timestamp_seq", i.timestamp_seq)?;
+        d.set_item("needs_snapshot", i.needs_snapshot)?;
+        let (signature, key_id, key_name) = match &i.snapshot.signature {
+            Signature::Unsigned => ("unsigned", None, None),
+            Signature::Unchecked => ("unchecked", None, None),
+            Signature::Verified(by) => (
+                "verified",
+                Some(by.key_id.to_string()),
+                Some(by.key_name.clone()),
+            ),
+        };
+        d.set_item("signature", signature)?;
+        d.set_item("signed_by", key_id)?;
+        d.set_item("signed_by_name", key_name)?;
         Ok(d)
     }
 

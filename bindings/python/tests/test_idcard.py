@@ -127,7 +127,7 @@ def model(tmp_path_factory):
     rows = [(n, d, s.name.lower() if i % 2 else s) for i, ((n, d), s) in enumerate(listed.items())]
     info = idcard.build_snapshot(path, rows)
     assert info["card_count"] == 1000 and info["profile"] == "bank"
-    return idcard.Verifier.open(path), cards, listed
+    return idcard.Verifier.open(path, allow_unsigned=True), cards, listed
 
 
 def test_l3_verify_matches_dict_model(model):
@@ -176,30 +176,32 @@ def test_l3_info_and_files(model, tmp_path, test_data):
     v, _, _ = model
     info = v.info()
     assert info["card_count"] == 1000 and info["profile"] == "bank" and info["stale"] is False
+    assert info["signature"] == "unsigned" and info["signed_by"] is None
+    trust = test_data / "platform.trust"
     with pytest.raises(idcard.FileError) as e:
-        idcard.Verifier.open(tmp_path / "missing.idcs")
+        idcard.Verifier.open(tmp_path / "missing.idcs", trust)
     assert isinstance(e.value, OSError)
-    good = (test_data / "bank.idcs").read_bytes()
+    good = (test_data / "unsigned-bank.idcs").read_bytes()
     bad = bytearray(good)
     bad[-3] ^= 0x10
     (tmp_path / "bad.idcs").write_bytes(bytes(bad))
     with pytest.raises(idcard.CorruptSnapshot) as e:
-        idcard.Verifier.open(tmp_path / "bad.idcs")
+        idcard.Verifier.open(tmp_path / "bad.idcs", allow_unsigned=True)
     assert "bad.idcs" in str(e.value) and isinstance(e.value, ValueError)
     (tmp_path / "text.idcs").write_text("hello")
     with pytest.raises(idcard.NotASnapshot):
-        idcard.Verifier.open(tmp_path / "text.idcs")
+        idcard.Verifier.open(tmp_path / "text.idcs", trust)
 
 
 def test_a6_blacklist_police_and_bank(tmp_path, test_data):
     num = "11010519491231002X"
     info = idcard.build_snapshot(tmp_path / "p.idcs", [(num, dt.date(2005, 6, 1), "lost")], blacklist=[(num, "forged|identity_card")], profile="police")
     assert info["blacklist_count"] == 1
-    p = idcard.Verifier.open(tmp_path / "p.idcs")
+    p = idcard.Verifier.open(tmp_path / "p.idcs", allow_unsigned=True)
     entry = p.blacklist_check(num)
     assert entry["reasons"] == ["forged", "identity_card"] and entry["reason_bits"] == 0x201
     assert p.blacklist_check("440524188001010014") is None
-    b = idcard.Verifier.open(test_data / "bank.idcs")
+    b = idcard.Verifier.open(test_data / "bank.idcs", test_data / "platform.trust")
     with pytest.raises(idcard.NoBlacklist):
         b.blacklist_check(num)
     with pytest.raises(idcard.Error):
@@ -216,7 +218,7 @@ def test_build_snapshot_from_pandas_and_bad_rows(tmp_path):
         }
     )
     idcard.build_snapshot(tmp_path / "df.idcs", df)
-    v = idcard.Verifier.open(tmp_path / "df.idcs")
+    v = idcard.Verifier.open(tmp_path / "df.idcs", allow_unsigned=True)
     assert v.verify("440524188001010014", dt.date(1990, 1, 2)) == CardStatus.SUPERSEDED
     with pytest.raises(idcard.InvalidNumber) as e:
         idcard.build_snapshot(tmp_path / "bad.idcs", [("11010519491231002X", dt.date(2005, 6, 1), "lost"), ("110105194912310021", dt.date(2005, 6, 1), "lost")])
@@ -234,20 +236,21 @@ def chain(test_data):
 
 def test_l3_a_folder_of_deltas_applies_by_sequence(test_data):
     d = test_data
-    v = idcard.Verifier.open(d / "bank.idcs")
+    v = idcard.Verifier.open(d / "bank.idcs", d / "platform.trust")
     cards = chain(test_data)
-    assert v.apply_delta_dir(d / "deltas") == 10
+    assert v.apply_delta_dir(d / "deltas") == {"applied": 10, "timestamps": 1, "skipped": []}
     assert v.verify(*cards[9]) == CardStatus.LOST
     assert v.verify(*cards[10]) == CardStatus.VALID
-    assert v.apply_delta_dir(d / "deltas") == 0
-    assert v.info()["journal_seq"] == 110
+    assert v.apply_delta_dir(d / "deltas")["applied"] == 0
+    info = v.info()
+    assert (info["journal_seq"], info["deltas_verified"], info["timestamp_seq"]) == (110, 10, 120)
     with pytest.raises(idcard.FileError, match="no-such-folder"):
         v.apply_delta_dir(d / "no-such-folder")
 
 
 def test_l3_deltas_in_order_and_while_another_thread_verifies(test_data):
     d = test_data
-    v = idcard.Verifier.open(d / "bank.idcs")
+    v = idcard.Verifier.open(d / "bank.idcs", d / "platform.trust")
     with pytest.raises(idcard.DeltaOutOfOrder):
         v.apply_delta(d / "bank-d02.idcd")
     cards = chain(test_data)
@@ -280,12 +283,89 @@ def test_l3_deltas_in_order_and_while_another_thread_verifies(test_data):
 
 
 def test_l3_stale_snapshot(test_data):
-    v = idcard.Verifier.open(test_data / "bank.idcs", max_age=60)
+    trust = test_data / "platform.trust"
+    v = idcard.Verifier.open(test_data / "old-bank.idcs", trust)  # two days old, a day allowed
     with pytest.raises(idcard.StaleSnapshot):
         v.ensure_fresh()
     n, d = chain(test_data)[0]
     assert v.verify(n, d) == CardStatus.STALE
-    idcard.Verifier.open(test_data / "bank.idcs").ensure_fresh()
+    idcard.Verifier.open(test_data / "bank.idcs", trust).ensure_fresh()
+    idcard.Verifier.open(test_data / "old-bank.idcs", trust, max_age=None).ensure_fresh()
+    with pytest.raises(ValueError):
+        idcard.Verifier.open(test_data / "bank.idcs", trust, max_age=-1)
+
+
+# ---- trust: what an analyst's or a bank's verifier refuses (issue 14) ----
+
+
+def test_l3_s2_trusted_open_says_who_signed(test_data):
+    v = idcard.Verifier.open(test_data / "bank.idcs", test_data / "platform.trust")
+    info = v.info()
+    assert info["signature"] == "verified" and len(info["signed_by"]) == 16 and info["signed_by_name"]
+    assert info["max_age_seconds"] == 86400 and info["needs_snapshot"] is False
+
+
+def test_l3_fail_closed_without_trust_or_signature(test_data, tmp_path):
+    trust = test_data / "platform.trust"
+    with pytest.raises(idcard.TrustRequired):
+        idcard.Verifier.open(test_data / "bank.idcs")
+    with pytest.raises(idcard.UnsignedFile) as e:
+        idcard.Verifier.open(test_data / "unsigned-bank.idcs", trust)
+    assert isinstance(e.value, idcard.UntrustedFile) and "unsigned-bank.idcs" in str(e.value)
+    # Signed, but no trust file to check it against: opened only when asked, and said so.
+    v = idcard.Verifier.open(test_data / "bank.idcs", allow_unsigned=True)
+    assert v.info()["signature"] == "unchecked"
+    # One bit of a signed file changed: the content no longer matches the signed hash.
+    bad = bytearray((test_data / "bank.idcs").read_bytes())
+    bad[200] ^= 1
+    (tmp_path / "altered.idcs").write_bytes(bytes(bad))
+    with pytest.raises(idcard.BadSignature):
+        idcard.Verifier.open(tmp_path / "altered.idcs", trust)
+    (tmp_path / "bad.trust").write_text("not a key file")
+    with pytest.raises(idcard.TrustFileError):
+        idcard.Verifier.open(test_data / "bank.idcs", tmp_path / "bad.trust")
+
+
+def test_l3_forged_and_replayed_deltas_are_refused(test_data, tmp_path):
+    trust = test_data / "platform.trust"
+    v = idcard.Verifier.open(test_data / "bank.idcs", trust)
+    cards = chain(test_data)
+    with pytest.raises(idcard.UnsignedFile):
+        v.apply_delta(test_data / "forged-d01.idcd")
+    with pytest.raises(idcard.UntrustedKey):
+        v.apply_delta(test_data / "evil-d01.idcd")
+    assert v.verify(*cards[0]) == CardStatus.VALID  # neither changed anything
+    (tmp_path / "forged-d01.idcd").write_bytes((test_data / "forged-d01.idcd").read_bytes())
+    report = v.apply_delta_dir(tmp_path)
+    assert report["applied"] == 0 and [f for f, _ in report["skipped"]] == ["forged-d01.idcd"]
+    v.apply_delta(test_data / "bank-d01.idcd")
+    with pytest.raises(idcard.DeltaOutOfOrder):
+        v.apply_delta(test_data / "bank-d01.idcd")  # replayed
+    assert v.verify(*cards[0]) == CardStatus.LOST
+
+
+def test_l3_rollback_across_restarts(test_data, tmp_path):
+    trust = test_data / "platform.trust"
+    state = tmp_path / "verifier.state"
+    v = idcard.Verifier.open(test_data / "bank.idcs", trust, state_file=state)
+    v.apply_delta(test_data / "bank-d01.idcd")
+    del v
+    with pytest.raises(idcard.Rollback):
+        idcard.Verifier.open(test_data / "old-bank.idcs", trust, state_file=state, max_age=None)
+
+
+def test_l3_timestamps_keep_fresh_and_bound_deltas(test_data):
+    trust = test_data / "platform.trust"
+    v = idcard.Verifier.open(test_data / "bank.idcs", trust)
+    v.apply_timestamp(test_data / "timestamp-110.idct")
+    assert v.info()["timestamp_seq"] == 110
+    for i in range(1, 11):
+        v.apply_delta(test_data / f"bank-d{i:02d}.idcd")
+    with pytest.raises(idcard.BeyondTimestamp):
+        v.apply_delta(test_data / "bank-d11.idcd")
+    v.apply_timestamp(test_data / "timestamp.idct")
+    v.apply_delta(test_data / "bank-d11.idcd")
+    assert v.info()["timestamp_seq"] == 120
 
 
 # ---- the journal ----

@@ -6,15 +6,18 @@ pub mod blacklist;
 pub mod found;
 pub mod id;
 pub mod journal;
+pub mod key;
 pub mod loss;
 pub mod offsite;
 pub mod policy;
 pub mod publish;
 pub mod record;
 pub mod snapshot;
+pub mod subscriber;
 pub mod temporary;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use chrono::NaiveDate;
@@ -49,6 +52,94 @@ impl Who {
     /// The actor.
     pub fn actor(&self) -> anyhow::Result<Actor> {
         Actor::new(&self.officer, &self.station).map_err(anyhow::Error::msg)
+    }
+}
+
+/// `--key FILE [--cert FILE]`: the key that signs a published file.
+#[derive(Args, Clone)]
+pub struct SignArgs {
+    /// The publishing key's private key file (`idcard key generate`). Without it the file is
+    /// unsigned, and verifiers refuse it unless told to accept unsigned files.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+    /// The key's certificate from the root (`idcard key certify`); not needed when the key is
+    /// a root itself.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<PathBuf>,
+}
+
+impl SignArgs {
+    /// The signer, when a key was given.
+    pub fn signer(&self) -> anyhow::Result<Option<Arc<idcard::trust::Signer>>> {
+        self.key
+            .as_ref()
+            .map(|k| {
+                Ok(Arc::new(idcard::trust::Signer::read(
+                    k,
+                    self.cert.as_deref(),
+                )?))
+            })
+            .transpose()
+    }
+}
+
+/// A maximum age: seconds, or `never`.
+#[derive(Clone, Copy, Debug)]
+pub struct MaxAge(pub Option<std::time::Duration>);
+
+impl std::str::FromStr for MaxAge {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        if s == "never" {
+            return Ok(MaxAge(None));
+        }
+        match s.parse::<u64>() {
+            Ok(n) if n > 0 => Ok(MaxAge(Some(std::time::Duration::from_secs(n)))),
+            _ => Err(format!(
+                "{s:?}: a maximum age is a positive number of seconds, or never"
+            )),
+        }
+    }
+}
+
+/// `--trust FILE [--allow-unsigned] [--max-age S] [--state FILE]`: what a reader of published
+/// files trusts (fail closed).
+#[derive(Args, Clone)]
+pub struct TrustArgs {
+    /// The platform's trust file (its root public keys): the snapshot and every delta and
+    /// timestamp must be signed by a key it holds or certifies.
+    #[arg(long, value_name = "FILE")]
+    pub trust: Option<PathBuf>,
+    /// Read unsigned files, and signed ones without checking them when there is no --trust
+    /// (a snapshot you built yourself, tests). A warning says so.
+    #[arg(long)]
+    pub allow_unsigned: bool,
+    /// Unlisted cards answer `stale` once the newest signed time reached (snapshot, delta,
+    /// timestamp) is older than this: seconds, or never.
+    #[arg(long, value_name = "SECONDS|never", default_value = "86400")]
+    pub max_age: MaxAge,
+    /// A file keeping the newest snapshot and sequence reached across runs: an older snapshot
+    /// is then refused (a replay).
+    #[arg(long, value_name = "FILE")]
+    pub state: Option<PathBuf>,
+}
+
+impl TrustArgs {
+    /// The verifier's options.
+    pub fn options(&self) -> anyhow::Result<idcard::index::VerifierOptions> {
+        let trust = self
+            .trust
+            .as_ref()
+            .map(idcard::trust::TrustStore::read)
+            .transpose()?;
+        let mut o = idcard::index::VerifierOptions::default();
+        o.open.signatures = idcard::index::SignaturePolicy {
+            trust: trust.map(Arc::new),
+            allow_unsigned: self.allow_unsigned,
+        };
+        o.max_age = self.max_age.0;
+        o.state_file = self.state.clone();
+        Ok(o)
     }
 }
 

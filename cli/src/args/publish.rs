@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use idcard::index::Profile;
 
-use super::{Data, Who};
+use super::{Data, SignArgs, Who};
 
 #[derive(Subcommand)]
 pub enum PublishCommand {
@@ -18,6 +18,12 @@ pub enum PublishCommand {
         /// bank (cards only) or police (cards and blacklist).
         #[arg(long)]
         profile: Profile,
+        /// The subscriber whose file this is (`idcard subscriber add`): its own hash seed, so
+        /// a leaked copy names it.
+        #[arg(long, value_name = "ID")]
+        subscriber: Option<String>,
+        #[command(flatten)]
+        sign: SignArgs,
         /// Output file.
         #[arg(short = 'o', long)]
         output: PathBuf,
@@ -31,12 +37,42 @@ pub enum PublishCommand {
         /// The base snapshot.
         #[arg(long)]
         base: PathBuf,
-        /// Start at this journal sequence: the `to` of the previous delta of a chain (default:
-        /// the snapshot's own sequence).
+        /// Start at this journal sequence (default: where the last delta published on the
+        /// snapshot ended, or the snapshot's own sequence).
         #[arg(long)]
         since: Option<u64>,
+        /// The subscriber whose feed this is: the base must be that subscriber's snapshot.
+        #[arg(long, value_name = "ID")]
+        subscriber: Option<String>,
+        #[command(flatten)]
+        sign: SignArgs,
         /// Output file.
         #[arg(short = 'o', long)]
         output: PathBuf,
+    },
+    /// Write a signed timestamp for a published snapshot: now, and the newest sequence
+    /// published on it (verifiers stay fresh between deltas and refuse deltas past it).
+    Timestamp {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        who: Who,
+        /// The snapshot.
+        #[arg(long)]
+        base: PathBuf,
+        /// The publishing key's private key file.
+        #[arg(long, value_name = "FILE")]
+        key: PathBuf,
+        /// Its certificate from the root.
+        #[arg(long, value_name = "FILE")]
+        cert: Option<PathBuf>,
+        /// Output file (`.idct`).
+        #[arg(short = 'o', long)]
+        output: PathBuf,
+    },
+    /// List the published snapshots and their delta chains.
+    List {
+        #[command(flatten)]
+        data: Data,
     },
 }

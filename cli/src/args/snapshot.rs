@@ -6,11 +6,13 @@ use chrono::{DateTime, Utc};
 use clap::{Args, Subcommand};
 use idcard::index::{FilterMode, Profile};
 
+use super::{SignArgs, TrustArgs};
+
 #[derive(Subcommand)]
 pub enum SnapshotCommand {
     /// Build a snapshot file from CARDS.csv (and BLACKLIST.csv for the police profile).
     Build(BuildArgs),
-    /// Show a snapshot's header, counts and checksum verdict.
+    /// Show a snapshot's header, counts, signature and checksum verdict.
     Inspect(InspectArgs),
 }
 
@@ -43,6 +45,8 @@ pub struct BuildArgs {
     /// Card filter in front of the table: always (default) or never.
     #[arg(long, default_value = "always")]
     pub filter: FilterMode,
+    #[command(flatten)]
+    pub sign: SignArgs,
     /// Print the summary as JSON.
     #[arg(long)]
     pub json: bool,
@@ -52,6 +56,17 @@ pub struct BuildArgs {
 pub struct InspectArgs {
     /// The snapshot file.
     pub file: PathBuf,
+    /// Check the signature against this trust file (without it, the signer is shown but not
+    /// checked).
+    #[arg(long, value_name = "FILE")]
+    pub trust: Option<PathBuf>,
+    /// Say whose copy the file is (a leak): by the record's publications, else by the hash
+    /// seed derived for each registered subscriber. Needs --data.
+    #[arg(long, requires = "data")]
+    pub attribute: bool,
+    /// The record (for --attribute).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
@@ -62,13 +77,17 @@ pub struct VerifyArgs {
     /// The snapshot file.
     #[arg(long, value_name = "FILE")]
     pub snapshot: PathBuf,
-    /// Delta files to apply first, in order (repeat the option); a directory applies those of
-    /// its `.idcd` files that follow on from the snapshot, in sequence order.
+    /// Delta files to apply first, in order (repeat the option); a directory applies its
+    /// signed timestamps and those of its `.idcd` files that follow on from the snapshot, in
+    /// sequence order (files that fail the checks are skipped and named on stderr).
     #[arg(long, value_name = "FILE|DIR")]
     pub delta: Vec<PathBuf>,
-    /// Answer `stale` for unlisted cards when the data is older than this many seconds.
-    #[arg(long, value_name = "SECONDS")]
-    pub max_age: Option<u64>,
+    /// Signed timestamp files to take in (`.idct`): the data stays fresh while the platform
+    /// vouches nothing newer exists.
+    #[arg(long, value_name = "FILE")]
+    pub timestamp: Vec<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Print JSON (one object per card) instead of CSV.
     #[arg(long)]
     pub json: bool,
@@ -83,10 +102,12 @@ pub struct BlacklistCheckArgs {
     /// A police profile snapshot.
     #[arg(long, value_name = "FILE")]
     pub snapshot: PathBuf,
-    /// Delta files to apply first, in order (repeat the option); a directory applies those of
-    /// its `.idcd` files that follow on from the snapshot, in sequence order.
+    /// Delta files to apply first, in order (repeat the option); a directory applies its
+    /// signed timestamps and those of its `.idcd` files that follow on from the snapshot.
     #[arg(long, value_name = "FILE|DIR")]
     pub delta: Vec<PathBuf>,
+    #[command(flatten)]
+    pub trust: TrustArgs,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

@@ -6,12 +6,14 @@ pub mod blacklist;
 pub mod found;
 pub mod id;
 pub mod journal;
+pub mod key;
 pub mod loss;
 pub mod offsite;
 pub mod policy;
 pub mod publish;
 pub mod record;
 pub mod snapshot;
+pub mod subscriber;
 pub mod temporary;
 
 use idcard::CardKey;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+use crate::args::TrustArgs;
 use crate::args::snapshot::{
     BlacklistCheckArgs, BuildArgs, InspectArgs, SnapshotCommand, VerifyArgs,
 };
@@ -13,9 +14,11 @@ use anyhow::{Context, bail};
 use chrono::NaiveDate;
 use idcard::IdNumber;
 use idcard::index::{
-    BlacklistCsv, CardStatus, CardsCsv, ImportError, OpenOptions, Profile, Snapshot,
-    SnapshotBuilder, Verifier, VerifierOptions,
+    BlacklistCsv, CardStatus, CardsCsv, ImportError, OpenOptions, Profile, Signature, Snapshot,
+    SnapshotBuilder, Verifier,
 };
+use idcard::trust::TrustStore;
+use idcard::trust::signed::Block;
 use serde_json::json;
 
 use crate::progress;
@@ -42,6 +45,9 @@ fn build(a: BuildArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         b.seed(s);
     }
     b.filter(a.filter);
+    if let Some(signer) = a.sign.signer()? {
+        b.signer(signer);
+    }
     if a.blacklist.is_some() && a.profile == Profile::Bank {
         bail!("--blacklist needs --profile police: a bank snapshot carries no blacklist");
     }
@@ -100,6 +106,7 @@ fn build(a: BuildArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         "skipped_rows": skipped_cards + skipped_blacklist,
         "file_bytes": info.file_length,
         "bytes_per_card": info.bytes_per_card(),
+        "signed_by": a.sign.key.as_ref().map(|_| signed_by(&a.output)),
         "read_seconds": read_secs,
         "build_seconds": build_secs,
         "build_entries_per_second": (info.card_count + blacklist_rows) as f64 / build_secs.max(1e-9),
@@ -119,36 +126,138 @@ fn build(a: BuildArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             read_secs,
             build_secs
         );
+        match &a.sign.key {
+            Some(_) => println!("signed by key {}", signed_by(&a.output)),
+            None => println!(
+                "unsigned: verifiers refuse it unless told to accept unsigned files (--key signs)"
+            ),
+        }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The key id in a file's signature block.
+fn signed_by(path: &std::path::Path) -> String {
+    match Block::read_from_file(path) {
+        Ok(Some(b)) => b.signer.to_string(),
+        _ => String::new(),
+    }
+}
+
+/// What the signature block says, and what the trust file (if any) makes of it.
+fn signature_report(
+    path: &std::path::Path,
+    trust: Option<&std::path::PathBuf>,
+) -> anyhow::Result<(serde_json::Value, String, bool)> {
+    let block = match Block::read_from_file(path) {
+        Ok(b) => b,
+        Err(e) => {
+            return Ok((
+                json!({"signed": null, "error": e.to_string()}),
+                format!("MALFORMED: {e}"),
+                false,
+            ));
+        }
+    };
+    let Some(block) = block else {
+        return Ok((
+            json!({"signed": false, "verified": false}),
+            "none (unsigned)".into(),
+            trust.is_none(),
+        ));
+    };
+    let cert = block.parsed_certificate().ok().flatten();
+    let mut v = json!({
+        "signed": true,
+        "algorithm": block.algorithm.as_str(),
+        "key_id": block.signer,
+        "key_name": cert.as_ref().map(|c| c.key().name().to_string()),
+        "certified_by": cert.as_ref().map(|c| c.issuer()),
+        "certificate_valid_from": cert.as_ref().map(|c| c.valid_from()),
+        "certificate_valid_until": cert.as_ref().map(|c| c.valid_until()),
+        "content_bytes": block.content_len,
+    });
+    let mut line = format!("key {} ({})", block.signer, block.algorithm.as_str());
+    if let Some(c) = &cert {
+        line.push_str(&format!(
+            " \"{}\", certified by root {} for {} to {}",
+            c.key().name(),
+            c.issuer(),
+            c.valid_from().to_rfc3339(),
+            c.valid_until().to_rfc3339()
+        ));
+    }
+    let Some(trust) = trust else {
+        v["verified"] = json!(false);
+        line.push_str("; not checked (give --trust)");
+        return Ok((v, line, true));
+    };
+    let options = OpenOptions {
+        verify_checksums: false,
+        ..OpenOptions::trusting(TrustStore::read(trust)?)
+    };
+    match Snapshot::open_with(path, &options) {
+        Ok(_) => {
+            v["verified"] = json!(true);
+            line.push_str(&format!("; verified against {}", trust.display()));
+            Ok((v, line, true))
+        }
+        Err(e) => {
+            v["verified"] = json!(false);
+            v["error"] = json!(e.to_string());
+            line.push_str(&format!("; FAILED: {e}"));
+            Ok((v, line, false))
+        }
+    }
 }
 
 fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
     // Open without verification first, so a checksum failure can be reported with the header.
     let unverified = Snapshot::open_with(
         &a.file,
-        OpenOptions {
+        &OpenOptions {
             verify_checksums: false,
-            populate: false,
+            ..OpenOptions::unsigned()
         },
     )?;
+    let (sig_json, sig_line, sig_ok) = signature_report(&a.file, a.trust.as_ref())?;
     let started = Instant::now();
     let verdict = unverified.verify();
     let secs = started.elapsed().as_secs_f64();
     let info = unverified.info();
-    let ok = verdict.is_ok();
+    let ok = verdict.is_ok() && sig_ok;
+    let attribution = match (&a.data, a.attribute) {
+        (Some(dir), true) => {
+            let engine = crate::output::open(&crate::args::Data {
+                data: dir.clone(),
+                json: a.json,
+            })?;
+            let who = idcard::workflow::publish::attribute(&engine, info)?;
+            engine.close()?;
+            Some(who)
+        }
+        _ => None,
+    };
     if a.json {
         let mut v = serde_json::to_value(info)?;
+        v["signature"] = sig_json;
+        if let Some(who) = &attribution {
+            v["attribution"] = json!({
+                "published_here": who.is_some(),
+                "subscriber": who.as_ref().and_then(|w| w.subscriber.as_ref()).map(|s| s.to_string()),
+                "by": who.as_ref().map(|w| w.by),
+            });
+        }
         v["snapshot_id"] = json!(format!("{:016x}", info.snapshot_id));
         v["hash_seed"] = json!(format!("{:016x}", info.hash_seed));
         v["bytes_per_card"] = json!(info.bytes_per_card());
-        v["checksums_ok"] = json!(ok);
+        v["checksums_ok"] = json!(verdict.is_ok());
         v["checksum_error"] = json!(verdict.as_ref().err().map(|e| e.to_string()));
         v["checksum_seconds"] = json!(secs);
         if let Some(s) = v["sections"].as_array_mut() {
             for s in s {
                 s["checksum"] = json!(format!("{:016x}", s["checksum"].as_u64().unwrap_or(0)));
-                s["checksum_verified"] = json!(ok);
+                s["checksum_verified"] = json!(verdict.is_ok());
             }
         }
         println!("{v}");
@@ -172,6 +281,18 @@ fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
                 s.kind, s.offset, s.length, s.hash_buckets, s.entries, s.checksum
             );
         }
+        println!("signature       {sig_line}");
+        match &attribution {
+            None => {}
+            Some(Some(idcard::workflow::publish::Attribution {
+                subscriber: Some(s),
+                by,
+            })) => println!("whose copy      subscriber {s} (by its {by})"),
+            Some(Some(_)) => println!("whose copy      the common file (no one subscriber's)"),
+            Some(None) => println!(
+                "whose copy      not published from this record for any registered subscriber"
+            ),
+        }
         match &verdict {
             Ok(()) => println!(
                 "checksums       ok ({:.3} s, {:.1} GB/s)",
@@ -191,21 +312,41 @@ fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
 fn open_verifier(
     snapshot: &PathBuf,
     deltas: &[PathBuf],
-    max_age: Option<u64>,
+    timestamps: &[PathBuf],
+    trust: &TrustArgs,
 ) -> anyhow::Result<Verifier> {
-    let v = Verifier::open_with(
-        snapshot,
-        VerifierOptions {
-            max_age: max_age.map(std::time::Duration::from_secs),
-            ..Default::default()
-        },
-    )?;
+    let v = Verifier::open_with(snapshot, trust.options()?)?;
+    for t in timestamps {
+        v.apply_timestamp_file(t)?;
+    }
     for d in deltas {
         if d.is_dir() {
-            v.apply_delta_dir(d)?;
+            let report = v.apply_delta_dir(d)?;
+            for s in &report.skipped {
+                eprintln!(
+                    "idcard: skipped {}: {}",
+                    d.join(&s.name).display(),
+                    s.reason
+                );
+            }
         } else {
             v.apply_delta_file(d)?;
         }
+    }
+    let info = v.info();
+    match info.snapshot.signature {
+        Signature::Verified(_) => {}
+        Signature::Unchecked => eprintln!(
+            "idcard: warning: {}: the signature was not checked (no --trust); answers are only as good as the file",
+            snapshot.display()
+        ),
+        Signature::Unsigned => eprintln!(
+            "idcard: warning: {}: unsigned (--allow-unsigned); answers are only as good as the file",
+            snapshot.display()
+        ),
+    }
+    if info.needs_snapshot {
+        eprintln!("idcard: warning: a newer snapshot is needed (see `idcard snapshot inspect`)");
     }
     Ok(v)
 }
@@ -221,7 +362,7 @@ pub fn verify(a: VerifyArgs) -> anyhow::Result<ExitCode> {
     if a.card.len() == 1 {
         bail!("give both NUMBER and VALID_FROM, or neither to read CSV from stdin");
     }
-    let v = open_verifier(&a.snapshot, &a.delta, a.max_age)?;
+    let v = open_verifier(&a.snapshot, &a.delta, &a.timestamp, &a.trust)?;
     let stdout = std::io::stdout();
     let mut out = BufWriter::new(stdout.lock());
     let mut all_valid = true;
@@ -319,7 +460,7 @@ fn csv_field(s: &str) -> String {
 }
 
 pub fn blacklist_check(a: BlacklistCheckArgs) -> anyhow::Result<ExitCode> {
-    let v = open_verifier(&a.snapshot, &a.delta, None)?;
+    let v = open_verifier(&a.snapshot, &a.delta, &[], &a.trust)?;
     let mut any = false;
     let mut bad = false;
     for s in &a.numbers {

@@ -73,6 +73,55 @@ pub mod fuzzing {
     pub fn reseal_delta(bytes: &mut [u8]) {
         super::delta::reseal(bytes)
     }
+
+    type Keys = (
+        std::sync::Arc<crate::trust::Signer>,
+        crate::trust::TrustStore,
+    );
+
+    fn keys() -> &'static Keys {
+        use crate::trust::{Algorithm, KeyCertificate, Roles, SecretKey, TrustStore};
+        static KEYS: std::sync::OnceLock<Keys> = std::sync::OnceLock::new();
+        KEYS.get_or_init(|| {
+            let root = SecretKey::from_seed(Algorithm::Ed25519, [1; 32], "fuzz root");
+            let publisher = SecretKey::from_seed(Algorithm::Ed25519, [2; 32], "fuzz publisher");
+            let at = |y| {
+                chrono::NaiveDate::from_ymd_opt(y, 1, 1)
+                    .expect("date")
+                    .and_hms_opt(0, 0, 0)
+                    .expect("time")
+                    .and_utc()
+            };
+            let cert = KeyCertificate::issue(
+                &root,
+                &publisher.public(),
+                Roles::PUBLISH,
+                at(2020),
+                at(2100),
+            )
+            .expect("certificate");
+            (
+                std::sync::Arc::new(publisher.signer(Some(cert))),
+                TrustStore::new(vec![root.public()]),
+            )
+        })
+    }
+
+    /// The fuzz targets' trust store (a fixed test root).
+    pub fn trust() -> crate::trust::TrustStore {
+        keys().1.clone()
+    }
+
+    /// The fuzz targets' publishing key (certified by [`trust`]'s root).
+    pub fn signer() -> std::sync::Arc<crate::trust::Signer> {
+        keys().0.clone()
+    }
+
+    /// Append a signature block by [`signer`] over all of `bytes`, as a `kind` file, so that
+    /// mutated content behind a valid signature is reached.
+    pub fn sign(bytes: &mut Vec<u8>, kind: crate::trust::FileKind) {
+        crate::trust::signed::append(bytes, kind, keys().0.as_ref()).expect("sign")
+    }
 }
 pub use delta::{Delta, DeltaBuilder, DeltaOp};
 pub use format::{FORMAT_VERSION, SectionInfo, SnapshotInfo};
@@ -80,7 +129,10 @@ pub(crate) use import::line_of as import_line_of;
 pub use import::{BlacklistCsv, CardsCsv, ImportError};
 pub use snapshot::{OpenOptions, Snapshot};
 pub use timestamp::Timestamp;
-pub use verifier::{DeltaDirReport, SkippedFile, Verifier, VerifierInfo, VerifierOptions};
+pub use verifier::{
+    DEFAULT_FUTURE_SKEW, DEFAULT_MAX_AGE, DEFAULT_MAX_OVERLAY, DeltaDirReport, SkippedFile,
+    Verifier, VerifierInfo, VerifierOptions,
+};
 
 /// Whether a published file is signed, as checked when it was read.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]

@@ -213,6 +213,49 @@ pub fn stations(
         .collect()
 }
 
+/// Subscribers (banks, airlines), by identifier.
+pub fn subscribers(state: &State) -> Vec<super::state::Subscriber> {
+    state.subscribers.values().cloned().collect()
+}
+
+/// A published snapshot and its chain of deltas.
+#[derive(Clone, Debug, Serialize)]
+pub struct PublicationView {
+    /// The snapshot id (hex, as `idcard snapshot inspect` shows it).
+    pub snapshot_id: String,
+    /// `bank` or `police`.
+    pub profile: crate::index::Profile,
+    /// Whose file it is (`None`: the common file).
+    pub subscriber: Option<String>,
+    /// The journal sequence the snapshot reflects.
+    pub journal_seq: u64,
+    /// Where the next delta on it starts.
+    pub next_from: u64,
+    /// Deltas published on it.
+    pub deltas: u64,
+    /// When it was published.
+    pub published_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Published snapshots, oldest first.
+pub fn publications(state: &State) -> Vec<PublicationView> {
+    let mut v: Vec<PublicationView> = state
+        .publications
+        .values()
+        .map(|p| PublicationView {
+            snapshot_id: format!("{:016x}", p.snapshot_id),
+            profile: p.profile,
+            subscriber: p.subscriber.as_ref().map(|s| s.to_string()),
+            journal_seq: p.journal_seq,
+            next_from: p.next_from(),
+            deltas: p.deltas,
+            published_at: chrono::DateTime::from_timestamp_millis(p.published_ms),
+        })
+        .collect();
+    v.sort_by_key(|p| (p.published_at, p.journal_seq));
+    v
+}
+
 /// Officers.
 pub fn officers(state: &State) -> Vec<Officer> {
     state.officers.values().cloned().collect()

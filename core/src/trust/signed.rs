@@ -138,6 +138,31 @@ impl Block {
         Block::parse_tail(file, file.len() as u64)
     }
 
+    /// The signature block of the file at `path` (only its last bytes are read), `None` when it
+    /// has none. Nothing is checked against a trust file: see [`super::TrustStore::check_block`].
+    pub fn read_from_file(path: &std::path::Path) -> Result<Option<Block>, TrustError> {
+        use std::os::unix::fs::FileExt;
+        let err = |e: std::io::Error| TrustError::KeyFile {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        };
+        let file = std::fs::File::open(path).map_err(err)?;
+        let len = file.metadata().map_err(err)?.len();
+        let tail_len = (len as usize).min(MAX_BLOCK);
+        let mut tail = vec![0u8; tail_len];
+        file.read_exact_at(&mut tail, len - tail_len as u64)
+            .map_err(err)?;
+        Block::parse_tail(&tail, len)
+    }
+
+    /// The certificate the block carries, parsed (structure only).
+    pub fn parsed_certificate(&self) -> Result<Option<super::KeyCertificate>, TrustError> {
+        self.certificate
+            .as_deref()
+            .map(super::KeyCertificate::parse)
+            .transpose()
+    }
+
     /// As [`Block::parse`] from the last bytes of a file of `file_len` bytes (`tail` holds at
     /// least the block: a snapshot is not read whole to find it).
     pub fn parse_tail(tail: &[u8], file_len: u64) -> Result<Option<Block>, TrustError> {

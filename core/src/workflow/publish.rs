@@ -55,8 +55,9 @@ pub struct PublishOptions {
     /// The publishing key (with its certificate). Verifiers refuse unsigned files unless told
     /// to accept them.
     pub signer: Option<Arc<dyn Sign + Send + Sync>>,
-    /// The subscriber whose snapshot this is (snapshots only: a delta is for whoever's
-    /// snapshot it continues).
+    /// The subscriber whose file this is. A snapshot gets the subscriber's own hash seed; a delta
+    /// continues its base snapshot's chain, which must have been published for this subscriber
+    /// (refused otherwise, so a subscriber's feed never carries another's delta).
     pub subscriber: Option<SubscriberId>,
 }
 
@@ -224,6 +225,21 @@ pub fn publish_delta(
     let (delta, from, to, subscriber, cards, people) =
         engine.authorized_read(actor, CommandKind::Publish, |ctx| {
             let publication = ctx.state.publications.get(&info.snapshot_id);
+            if let Some(want) = &options.subscriber {
+                let whose = publication.and_then(|p| p.subscriber.as_ref());
+                if whose != Some(want) {
+                    return Err(ctx.refuse(
+                        "not_subscribers_snapshot",
+                        format!(
+                            "{} is not a snapshot published for subscriber {want} ({}): a delta continues its base snapshot's chain",
+                            base.display(),
+                            whose.map_or("it was published for no subscriber".to_string(), |w| {
+                                format!("it is {w}'s")
+                            })
+                        ),
+                    ));
+                }
+            }
             let from = since
                 .or_else(|| publication.map(|p| p.next_from()))
                 .unwrap_or(info.journal_seq);

@@ -15,35 +15,60 @@ import numpy as _np
 
 from . import _idcard
 from ._exceptions import (
+    BadSignature,
+    BeyondTimestamp,
     CorruptJournal,
     CorruptSnapshot,
     DeltaOutOfOrder,
     Error,
     FileError,
+    FileTooLarge,
+    FromTheFuture,
     InvalidNumber,
+    KeyExpired,
+    NeedsSnapshot,
     NoBlacklist,
     NotASnapshot,
+    Rollback,
     StaleSnapshot,
+    TrustFileError,
+    TrustRequired,
+    UnsignedFile,
     UnsupportedVersion,
+    UntrustedFile,
+    UntrustedKey,
 )
 from ._idcard import JournalEvent, NumberInfo, division_name, parse_number, version
 from ._types import CardStatus
 
 __all__ = [
+    "BadSignature",
+    "BeyondTimestamp",
     "CardStatus",
     "CorruptJournal",
     "CorruptSnapshot",
+    "DEFAULT_MAX_AGE",
     "DeltaOutOfOrder",
     "Error",
     "FileError",
+    "FileTooLarge",
+    "FromTheFuture",
     "InvalidNumber",
     "Journal",
     "JournalEvent",
+    "KeyExpired",
+    "NeedsSnapshot",
     "NoBlacklist",
     "NotASnapshot",
     "NumberInfo",
+    "Rollback",
     "StaleSnapshot",
+    "TrustFileError",
+    "TrustRequired",
+    "UnsignedFile",
     "UnsupportedVersion",
+    "UntrustedFile",
+    "UntrustedKey",
     "Verifier",
     "build_snapshot",
     "check_numbers",
@@ -53,6 +78,9 @@ __all__ = [
 ]
 
 __version__ = version()
+
+#: The default maximum age of a verifier's data, in seconds (a day).
+DEFAULT_MAX_AGE: float = 86400.0
 
 
 def _as_str(x: Any, i: int) -> str:
@@ -139,10 +167,39 @@ class Verifier:
         self._v = native
 
     @classmethod
-    def open(cls, path: Any, max_age: "float | None" = None, verify_checksums: bool = True) -> "Verifier":
-        """Open a snapshot (checksums verified). ``max_age`` (seconds): unlisted cards answer
-        STALE when the data is older."""
-        return cls(_idcard.Verifier.open(str(path), max_age, verify_checksums))
+    def open(
+        cls,
+        path: Any,
+        trust: Any = None,
+        *,
+        max_age: "float | None" = DEFAULT_MAX_AGE,
+        allow_unsigned: bool = False,
+        verify_checksums: bool = True,
+        state_file: Any = None,
+    ) -> "Verifier":
+        """Open a snapshot the platform published.
+
+        ``trust``: the platform's trust file (its pinned root keys); the snapshot, and every
+        delta and timestamp applied later, must be signed by a key that chains to one of them,
+        or the call raises (:class:`UnsignedFile`, :class:`BadSignature`, :class:`UntrustedKey`,
+        :class:`KeyExpired`). Without a trust file only ``allow_unsigned=True`` opens anything
+        (your own snapshot from :func:`build_snapshot`); ``info()["signature"]`` then says
+        ``"unsigned"`` or ``"unchecked"``.
+
+        ``max_age`` (seconds, default a day): unlisted cards answer STALE once the newest signed
+        time reached (snapshot, delta or timestamp) is older; None: never stale.
+        ``state_file``: where the verifier keeps the newest snapshot and sequence it reached, so
+        that an older snapshot is refused after a restart (:class:`Rollback`)."""
+        return cls(
+            _idcard.Verifier.open(
+                str(path),
+                None if trust is None else str(trust),
+                max_age,
+                allow_unsigned,
+                verify_checksums,
+                None if state_file is None else str(state_file),
+            )
+        )
 
     def verify(self, number: str, valid_from: _dt.date) -> CardStatus:
         """The status of one card: the holder's number and the card's validity start."""
@@ -164,11 +221,19 @@ class Verifier:
         nothing)."""
         self._v.apply_delta(str(path))
 
-    def apply_delta_dir(self, path: Any) -> int:
-        """Apply the deltas of a directory (a publish folder) that follow on from where the
-        verifier is, in sequence order, skipping other snapshots' deltas and those already
-        applied; returns how many were applied. A gap raises DeltaOutOfOrder naming the file."""
+    def apply_delta_dir(self, path: Any) -> "dict[str, Any]":
+        """Apply the signed timestamps and deltas of a directory (a publish folder) that follow
+        on from where the verifier is, in sequence order, skipping other snapshots' deltas and
+        those already applied. Returns ``{"applied": n, "timestamps": n, "skipped": [(file,
+        reason), ...]}``: files that fail the signature check, are too large or are not deltas
+        are skipped and named, never applied. A gap raises DeltaOutOfOrder naming the file."""
         return self._v.apply_delta_dir(str(path))
+
+    def apply_timestamp(self, path: Any) -> None:
+        """Take in a signed timestamp file (``.idct``): the platform vouching, at a time, for the
+        newest sequence on a snapshot. Keeps the data fresh between deltas; deltas past it are
+        refused (:class:`BeyondTimestamp`)."""
+        self._v.apply_timestamp(str(path))
 
     def swap_snapshot(self, path: Any) -> None:
         """Swap in a newer snapshot file."""
@@ -180,7 +245,9 @@ class Verifier:
         return self._v.blacklist_check(number)
 
     def info(self) -> "dict[str, Any]":
-        """Header facts: snapshot id, profile, as-of time, counts, journal sequence, staleness."""
+        """Header facts: snapshot id, profile, as-of time, counts, journal sequence, staleness,
+        the signature (``"verified"``, ``"unchecked"``, ``"unsigned"``) and the signing key,
+        deltas applied and verified, the newest timestamp's sequence, ``needs_snapshot``."""
         return self._v.info()
 
     def ensure_fresh(self) -> None:
