@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Build the C library in release mode and install it:
 #   ./ffi/install.sh --prefix DIR
-# installs DIR/include/idcard.h, DIR/include/idcard.hpp, DIR/lib/libidcard.so (-> .so.MAJOR ->
-# .so.VERSION, SONAME libidcard.so.MAJOR), DIR/lib/libidcard.a and DIR/lib/pkgconfig/idcard.pc, so
+# installs DIR/include/idcard.h, DIR/include/idcard.hpp, DIR/lib/libidcard.so (-> .so.ABI ->
+# .so.VERSION, SONAME libidcard.so.ABI: the major version, or 0.MINOR before 1.0), DIR/lib/libidcard.a and DIR/lib/pkgconfig/idcard.pc, so
 # that `cc app.c $(pkg-config --cflags --libs idcard)` works with PKG_CONFIG_PATH=DIR/lib/pkgconfig.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -22,6 +22,9 @@ prefix="$(cd "$prefix" && pwd)"
 
 version=$(sed -n 's/^version = "\(.*\)"/\1/p' "$root/Cargo.toml" | head -1)
 major="${version%%.*}"
+minor="${version#*.}"; minor="${minor%%.*}"
+# The ABI version in the SONAME (ffi/build.rs): MAJOR, or 0.MINOR before 1.0.
+if [ "$major" = 0 ]; then abi="0.$minor"; else abi="$major"; fi
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
 
 (cd "$root" && cargo build --release --locked -p idcard-ffi)
@@ -29,8 +32,8 @@ target_dir="${CARGO_TARGET_DIR:-$root/target}"
 mkdir -p "$prefix/include" "$prefix/lib/pkgconfig"
 install -m 644 "$here/include/idcard.h" "$here/include/idcard.hpp" "$prefix/include/"
 install -m 755 "$target_dir/release/libidcard.so" "$prefix/lib/libidcard.so.$version"
-ln -sf "libidcard.so.$version" "$prefix/lib/libidcard.so.$major"
-ln -sf "libidcard.so.$major" "$prefix/lib/libidcard.so"
+ln -sf "libidcard.so.$version" "$prefix/lib/libidcard.so.$abi"
+ln -sf "libidcard.so.$abi" "$prefix/lib/libidcard.so"
 install -m 644 "$target_dir/release/libidcard.a" "$prefix/lib/libidcard.a"
 cat > "$prefix/lib/pkgconfig/idcard.pc" <<PC
 prefix=$prefix

@@ -47,6 +47,26 @@ fn bench(c: &mut Criterion) {
     g.bench_function("check_and_decode", |b| {
         b.iter(|| Delta::decode_file("d.idcd", black_box(&delta_bytes), &options.open.signatures))
     });
+    g.bench_function("read_check_decode", |b| {
+        b.iter(|| Delta::read(&delta_path, &options.open.signatures, u64::MAX).unwrap())
+    });
+    let decoded = Delta::decode_file("d.idcd", &delta_bytes, &options.open.signatures).unwrap();
+    g.bench_function("apply_decoded", |b| {
+        b.iter_batched(
+            || {
+                Verifier::from_snapshot(
+                    Snapshot::open_with(&path, &in_place).unwrap(),
+                    VerifierOptions::trusting(trust.clone()),
+                )
+                .unwrap()
+            },
+            |v| {
+                v.apply_delta(&decoded).unwrap();
+                v
+            },
+            BatchSize::SmallInput,
+        )
+    });
     g.bench_function("read_check_decode_apply", |b| {
         b.iter_batched(
             || {

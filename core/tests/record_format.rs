@@ -290,7 +290,7 @@ fn scenario_current(dir: &Path) -> World {
     w
 }
 
-/// The state, one fact per line, in the form `golden/record-v1/expected.tsv` was written in.
+/// The state, one fact per line, in the form `golden/data-v1/expected.tsv` was written in.
 fn summary(engine: &Engine) -> Vec<String> {
     let mut lines = Vec::new();
     for item in engine.records(1).unwrap() {

@@ -31,6 +31,16 @@ else
 fi
 cargo run --release --locked -q -p idcard-ffi --example make_test_data -- "$work/data" >/dev/null
 
+# The SONAME carries the ABI version (ffi/build.rs): 0.MINOR before 1.0, since 0.1 and 0.2 differ.
+version=$(sed -n 's/^version = "\(.*\)"/\1/p' Cargo.toml | head -1)
+abi=$(echo "$version" | awk -F. '{ if ($1 == 0) print "0." $2; else print $1 }')
+soname=$(objdump -p "$work/prefix/lib/libidcard.so" | awk '/SONAME/ {print $2}')
+if [ "$soname" != "libidcard.so.$abi" ]; then
+  echo "SONAME is $soname, expected libidcard.so.$abi" >&2
+  exit 1
+fi
+echo "== SONAME $soname"
+
 echo "== C suite under ASan/UBSan"
 cc -std=c11 -Wall -Wextra -Werror -g -fsanitize=address,undefined -fno-sanitize-recover=undefined -pthread \
   tests/c/test_idcard.c $flags -o "$work/test_asan"

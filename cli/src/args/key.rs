@@ -42,7 +42,7 @@ pub enum KeyCommand {
         /// Length of the validity window in days.
         #[arg(long, default_value_t = 365)]
         days: u32,
-        /// The certificate file to write (e.g. publisher.cert).
+        /// The certificate file to write (by convention `*.idck`, e.g. publisher.idck).
         #[arg(short = 'o', long, value_name = "FILE")]
         output: PathBuf,
         /// Print JSON.

@@ -144,26 +144,18 @@ impl Delta {
         policy: &SignaturePolicy,
         max_bytes: u64,
     ) -> Result<Delta, IndexError> {
-        use std::os::unix::fs::FileExt;
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let io = |e| IndexError::io(path, e);
-        let file = std::fs::File::open(path).map_err(io)?;
-        let len = file.metadata().map_err(io)?.len();
-        if len > max_bytes {
-            return Err(IndexError::TooLarge {
-                path: name,
-                kind: "delta",
-                size: len,
-                limit: max_bytes,
-            });
-        }
-        let mut head = vec![0u8; (len as usize).min(DELTA_HEADER)];
-        file.read_exact_at(&mut head, 0).map_err(io)?;
-        decode_header(&name, &head, len as usize)?;
-        let mut bytes = vec![0u8; len as usize];
-        file.read_exact_at(&mut bytes, 0).map_err(io)?;
-        Self::decode_file(&name, &bytes, policy)
+        Self::read_expecting(path.as_ref(), policy, max_bytes, None)
+    }
+
+    /// [`Delta::read`], the file opened required to be `expect` (device, inode) when given.
+    pub(crate) fn read_expecting(
+        path: &Path,
+        policy: &SignaturePolicy,
+        max_bytes: u64,
+        expect: Option<(u64, u64)>,
+    ) -> Result<Delta, IndexError> {
+        let bytes = super::read_bounded(path, "delta", max_bytes, expect)?;
+        Self::decode_file(&path.display().to_string(), &bytes, policy)
     }
 
     /// Check and decode the bytes of a delta file (signature block included) under a

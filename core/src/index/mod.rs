@@ -43,6 +43,7 @@
 //! ```
 
 mod build;
+mod copy;
 mod delta;
 mod filter;
 mod format;
@@ -123,6 +124,47 @@ pub mod fuzzing {
         crate::trust::signed::append(bytes, kind, keys().0.as_ref()).expect("sign")
     }
 }
+/// Open a published file and read it whole, reading no more than `max` bytes (the size is
+/// taken from the open file, so a file swapped or grown after a check cannot make it read
+/// more). With `expect` (device and inode from listing a folder), the file opened must be the
+/// one listed: a name replaced by a symbolic link in between is refused.
+pub(crate) fn read_bounded(
+    path: &std::path::Path,
+    kind: &'static str,
+    max: u64,
+    expect: Option<(u64, u64)>,
+) -> Result<Vec<u8>, IndexError> {
+    use std::os::unix::fs::{FileExt, MetadataExt};
+    let io = |e| IndexError::io(path, e);
+    let file = std::fs::File::open(path).map_err(io)?;
+    let meta = file.metadata().map_err(io)?;
+    if let Some(want) = expect
+        && (meta.dev(), meta.ino()) != want
+    {
+        return Err(IndexError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other("the file changed since the folder was listed (a link?)"),
+        });
+    }
+    if !meta.is_file() {
+        return Err(IndexError::Io {
+            path: path.display().to_string(),
+            source: std::io::Error::other("not a regular file"),
+        });
+    }
+    if meta.len() > max {
+        return Err(IndexError::TooLarge {
+            path: path.display().to_string(),
+            kind,
+            size: meta.len(),
+            limit: max,
+        });
+    }
+    let mut bytes = vec![0u8; meta.len() as usize];
+    file.read_exact_at(&mut bytes, 0).map_err(io)?;
+    Ok(bytes)
+}
+
 pub use delta::{Delta, DeltaBuilder, DeltaOp};
 pub use format::{FORMAT_VERSION, SectionInfo, SnapshotInfo};
 pub(crate) use import::line_of as import_line_of;
@@ -872,6 +914,34 @@ pub(crate) fn days_to_date(days: u16) -> Option<NaiveDate> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn l3_a_published_file_swapped_after_listing_is_refused() {
+        use std::os::unix::fs::MetadataExt;
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("a.idcd");
+        let b = dir.path().join("b.idcd");
+        std::fs::write(&a, b"aaaa").unwrap();
+        std::fs::write(&b, vec![0u8; 100]).unwrap();
+        let meta = std::fs::symlink_metadata(&a).unwrap();
+        let listed = (meta.dev(), meta.ino());
+        assert_eq!(
+            read_bounded(&a, "delta", 10, Some(listed)).unwrap(),
+            b"aaaa"
+        );
+        // After listing, the name now points elsewhere: refused, nothing read.
+        std::fs::remove_file(&a).unwrap();
+        std::os::unix::fs::symlink(&b, &a).unwrap();
+        let e = read_bounded(&a, "delta", 1000, Some(listed)).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("changed since the folder was listed"),
+            "{e}"
+        );
+        // The size comes from the file opened, not from an earlier look.
+        let e = read_bounded(&b, "delta", 10, None).unwrap_err();
+        assert!(matches!(e, IndexError::TooLarge { size: 100, .. }), "{e}");
+    }
 
     #[test]
     fn l3_status_names_roundtrip() {

@@ -81,21 +81,17 @@ impl Timestamp {
 
     /// Read and check a timestamp file (at most [`MAX_TIMESTAMP_BYTES`], checked first).
     pub fn read(path: impl AsRef<Path>, policy: &SignaturePolicy) -> Result<Timestamp, IndexError> {
-        let path = path.as_ref();
-        let name = path.display().to_string();
-        let len = std::fs::metadata(path)
-            .map_err(|e| IndexError::io(path, e))?
-            .len();
-        if len > MAX_TIMESTAMP_BYTES {
-            return Err(IndexError::TooLarge {
-                path: name,
-                kind: "timestamp",
-                size: len,
-                limit: MAX_TIMESTAMP_BYTES,
-            });
-        }
-        let bytes = std::fs::read(path).map_err(|e| IndexError::io(path, e))?;
-        Timestamp::decode(&name, &bytes, policy)
+        Self::read_expecting(path.as_ref(), policy, None)
+    }
+
+    /// [`Timestamp::read`], the file opened required to be `expect` (device, inode) when given.
+    pub(crate) fn read_expecting(
+        path: &Path,
+        policy: &SignaturePolicy,
+        expect: Option<(u64, u64)>,
+    ) -> Result<Timestamp, IndexError> {
+        let bytes = super::read_bounded(path, "timestamp", MAX_TIMESTAMP_BYTES, expect)?;
+        Timestamp::decode(&path.display().to_string(), &bytes, policy)
     }
 
     /// Check and decode a timestamp file's bytes: the signature first, then the fields.

@@ -832,6 +832,17 @@ impl Verifier {
         let _w = self.shared.writer.lock().unwrap_or_else(|p| p.into_inner());
         let g = self.shared.current.load_full();
         let info = g.snapshot.info();
+        if ts.snapshot_id == info.snapshot_id && ts.profile != info.profile {
+            return Err(IndexError::Corrupt {
+                path: name.to_string(),
+                kind: "timestamp",
+                offset: 12,
+                what: format!(
+                    "timestamp profile {} differs from the snapshot's {}",
+                    ts.profile, info.profile
+                ),
+            });
+        }
         let mut next = g.clone_shallow();
         if ts.snapshot_id != info.snapshot_id {
             if ts.journal_seq > g.seq {
@@ -897,8 +908,12 @@ impl Verifier {
             if !meta.is_file() {
                 continue;
             }
+            let id = {
+                use std::os::unix::fs::MetadataExt;
+                (meta.dev(), meta.ino())
+            };
             if ext == "idct" {
-                timestamps.push(path);
+                timestamps.push((path, name, id));
                 continue;
             }
             if meta.len() > o.max_delta_bytes {
@@ -913,35 +928,38 @@ impl Verifier {
                 continue;
             }
             match read_head(&path, meta.len()) {
-                Ok((base, from, to)) => deltas.push((from, to, base, path, name)),
+                Ok((base, from, to)) => deltas.push((from, to, base, path, name, id)),
                 Err(e) => report.skip(name, e.to_string()),
             }
         }
         timestamps.sort();
-        for path in &timestamps {
-            let name = path
-                .file_name()
-                .map(|n| n.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            match self.apply_timestamp_file(path) {
+        let policy = o.policy();
+        let take = |(path, _, id): &(std::path::PathBuf, String, (u64, u64))| {
+            let ts = Timestamp::read_expecting(path, policy, Some(*id))?;
+            self.take_timestamp(&ts, &path.display().to_string())
+        };
+        for t in &timestamps {
+            match take(t) {
                 Ok(()) => report.timestamps += 1,
-                Err(e) => report.skip(name, e.to_string()),
+                Err(e) => report.skip(t.1.clone(), e.to_string()),
             }
         }
         deltas.sort_by(|a, b| (a.0, a.1, &a.4).cmp(&(b.0, b.1, &b.4)));
-        for (_, to, base, path, name) in deltas {
+        for (_, to, base, path, name, id) in deltas {
             let g = self.shared.current.load();
             if base != g.snapshot.info().snapshot_id || to <= g.seq {
                 continue;
             }
             drop(g);
-            match self.apply_delta_file(&path) {
+            let applied = Delta::read_expecting(&path, policy, o.max_delta_bytes, Some(id))
+                .and_then(|d| self.apply(&d, &path.display().to_string()));
+            match applied {
                 Ok(()) => report.applied += 1,
                 Err(e) => report.skip(name, e.to_string()),
             }
         }
-        for path in &timestamps {
-            let _ = self.apply_timestamp_file(path);
+        for t in &timestamps {
+            let _ = take(t);
         }
         Ok(report)
     }

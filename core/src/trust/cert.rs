@@ -129,8 +129,17 @@ impl KeyCertificate {
         }
         let algorithm = Algorithm::from_code(c[12])?;
         let roles = Roles(c[13]);
+        if roles.0 & !Roles::PUBLISH.union(Roles::JOURNAL_HEAD).0 != 0 || roles.0 == 0 {
+            return Err(bad(&format!("unknown roles {:#04x}", roles.0)));
+        }
+        if c[14..16] != [0, 0] {
+            return Err(bad("reserved bytes 14..16 are not zero"));
+        }
         let from = i64::from_le_bytes(c[16..24].try_into().expect("8"));
         let until = i64::from_le_bytes(c[24..32].try_into().expect("8"));
+        if until <= from {
+            return Err(bad("the validity window ends before it starts"));
+        }
         let key_len = u16::from_le_bytes(c[32..34].try_into().expect("2")) as usize;
         let key_end = 34 + key_len;
         if c.len() < key_end + 2 {

@@ -196,7 +196,8 @@ impl PublicKey {
         )
     }
 
-    /// Parse a public key file (or the public half named in any key file).
+    /// Parse a public key file (a private key file is refused: its public half comes from
+    /// [`SecretKey::public`]).
     pub fn from_file_text(text: &str, path: &str) -> Result<PublicKey, TrustError> {
         let f = parse_key_text(text, path)?;
         if f.kind != "public" {

@@ -24,10 +24,25 @@ pub struct SignedBy {
 
 /// The keys a verifier pins: the platform's root keys (a trust file is one or more public key
 /// files, one after the other).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug)]
 pub struct TrustStore {
     roots: Vec<PublicKey>,
+    /// Certificates whose root signature has been checked (by the BLAKE3 hash of their bytes):
+    /// every delta of a publishing key carries the same certificate, so its signature is
+    /// checked once, not on every delta. Validity and roles are still checked every time.
+    checked: std::sync::Arc<std::sync::Mutex<Vec<[u8; 32]>>>,
 }
+
+impl PartialEq for TrustStore {
+    fn eq(&self, other: &TrustStore) -> bool {
+        self.roots == other.roots
+    }
+}
+
+impl Eq for TrustStore {}
+
+/// Certificates remembered as checked (a few publishing keys at a time, rotations included).
+const CHECKED_CERTIFICATES: usize = 16;
 
 /// A signer's clock may run a little ahead of the verifier's.
 const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
@@ -35,7 +50,10 @@ const CLOCK_SKEW: chrono::Duration = chrono::Duration::minutes(5);
 impl TrustStore {
     /// Trust these root keys.
     pub fn new(roots: Vec<PublicKey>) -> TrustStore {
-        TrustStore { roots }
+        TrustStore {
+            roots,
+            checked: Default::default(),
+        }
     }
 
     /// The root keys.
@@ -43,11 +61,13 @@ impl TrustStore {
         &self.roots
     }
 
-    /// Parse a trust file: public key files concatenated (each starting `idcard-key 1`).
+    /// Parse a trust file: public key files concatenated (each starting `idcard-key 1`); lines
+    /// starting with `#` are comments.
     pub fn from_text(text: &str, path: &str) -> Result<TrustStore, TrustError> {
         let mut roots = Vec::new();
         let mut chunk = String::new();
-        for line in text.lines().chain(std::iter::once("idcard-key 1")) {
+        let lines = text.lines().filter(|l| !l.trim_start().starts_with('#'));
+        for line in lines.chain(std::iter::once("idcard-key 1")) {
             if line.trim() == "idcard-key 1" && !chunk.trim().is_empty() {
                 roots.push(PublicKey::from_file_text(&chunk, path)?);
                 chunk.clear();
@@ -61,7 +81,7 @@ impl TrustStore {
                 message: "no key in the trust file".into(),
             });
         }
-        Ok(TrustStore { roots })
+        Ok(TrustStore::new(roots))
     }
 
     /// Read a trust file.
@@ -81,6 +101,22 @@ impl TrustStore {
             .map(PublicKey::to_file_text)
             .collect::<Vec<_>>()
             .join("\n")
+    }
+
+    fn was_checked(&self, fingerprint: &[u8; 32]) -> bool {
+        self.checked
+            .lock()
+            .map(|c| c.contains(fingerprint))
+            .unwrap_or(false)
+    }
+
+    fn remember_checked(&self, fingerprint: [u8; 32]) {
+        if let Ok(mut c) = self.checked.lock() {
+            if c.len() == CHECKED_CERTIFICATES {
+                c.remove(0);
+            }
+            c.push(fingerprint);
+        }
     }
 
     fn root(&self, id: KeyId) -> Option<&PublicKey> {
@@ -113,17 +149,25 @@ impl TrustStore {
                 let root = self
                     .root(cert.issuer())
                     .ok_or(TrustError::UnknownKey(block.signer))?;
-                let cert_block = Block::parse(bytes)?.ok_or(TrustError::Unsigned)?;
-                root.verify(
-                    &message(
-                        FileKind::Certificate,
-                        cert_block.content_len as u64,
-                        &cert_block.hash,
-                    ),
-                    &cert_block.signature,
-                )?;
-                if blake3::hash(&bytes[..cert_block.content_len]).as_bytes() != &cert_block.hash {
-                    return Err(TrustError::HashMismatch);
+                let fingerprint = *blake3::hash(bytes).as_bytes();
+                if !self.was_checked(&fingerprint) {
+                    let cert_block = Block::parse(bytes)?.ok_or(TrustError::Unsigned)?;
+                    if cert_block.signer != root.id() {
+                        return Err(TrustError::UnknownKey(cert_block.signer));
+                    }
+                    root.verify(
+                        &message(
+                            FileKind::Certificate,
+                            cert_block.content_len as u64,
+                            &cert_block.hash,
+                        ),
+                        &cert_block.signature,
+                    )?;
+                    if blake3::hash(&bytes[..cert_block.content_len]).as_bytes() != &cert_block.hash
+                    {
+                        return Err(TrustError::HashMismatch);
+                    }
+                    self.remember_checked(fingerprint);
                 }
                 if cert.key().id() != block.signer {
                     return Err(TrustError::UnknownKey(block.signer));
