@@ -154,8 +154,17 @@ impl Delta {
         max_bytes: u64,
         expect: Option<(u64, u64)>,
     ) -> Result<Delta, IndexError> {
-        let bytes = super::read_bounded(path, "delta", max_bytes, expect)?;
-        Self::decode_file(&path.display().to_string(), &bytes, policy)
+        let name = path.display().to_string();
+        // The header first: a file that is no delta is refused before its body is read.
+        let bytes = super::read_bounded_checked(
+            path,
+            "delta",
+            max_bytes,
+            expect,
+            DELTA_HEADER,
+            &|head, len| decode_header(&name, head, len),
+        )?;
+        Self::decode_file(&name, &bytes, policy)
     }
 
     /// Check and decode the bytes of a delta file (signature block included) under a

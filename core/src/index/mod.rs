@@ -134,6 +134,22 @@ pub(crate) fn read_bounded(
     max: u64,
     expect: Option<(u64, u64)>,
 ) -> Result<Vec<u8>, IndexError> {
+    read_bounded_checked(path, kind, max, expect, 0, &|_, _| Ok(()))
+}
+
+/// A check of a file's first bytes, given the file's length.
+pub(crate) type HeadCheck<'a> = dyn Fn(&[u8], usize) -> Result<(), IndexError> + 'a;
+
+/// [`read_bounded`], with `check_head` run on the first `head` bytes (and the file's length)
+/// before the rest is read: a file of another kind is refused without reading its body.
+pub(crate) fn read_bounded_checked(
+    path: &std::path::Path,
+    kind: &'static str,
+    max: u64,
+    expect: Option<(u64, u64)>,
+    head: usize,
+    check_head: &HeadCheck<'_>,
+) -> Result<Vec<u8>, IndexError> {
     use std::os::unix::fs::{FileExt, MetadataExt};
     let io = |e| IndexError::io(path, e);
     let file = std::fs::File::open(path).map_err(io)?;
@@ -160,7 +176,11 @@ pub(crate) fn read_bounded(
             limit: max,
         });
     }
-    let mut bytes = vec![0u8; meta.len() as usize];
+    let len = meta.len() as usize;
+    let mut first = vec![0u8; len.min(head)];
+    file.read_exact_at(&mut first, 0).map_err(io)?;
+    check_head(&first, len)?;
+    let mut bytes = vec![0u8; len];
     file.read_exact_at(&mut bytes, 0).map_err(io)?;
     Ok(bytes)
 }
