@@ -26,10 +26,7 @@ pub fn open_with(data: &Data, create: bool) -> anyhow::Result<Engine> {
     } else {
         Engine::open_existing(&data.data, options)
     };
-    let (engine, report) = opened.map_err(|e| match e {
-        EngineError::NoRecord(_) => anyhow::anyhow!("{e}: `idcard init` creates one"),
-        e => e.into(),
-    })?;
+    let (engine, report) = opened.map_err(engine_error)?;
     if let Some(t) = &report.recovery.truncated {
         eprintln!(
             "idcard: recovered the journal: cut a torn last record of {} bytes at byte {} of {}",
@@ -37,6 +34,14 @@ pub fn open_with(data: &Data, create: bool) -> anyhow::Result<Engine> {
         );
     }
     Ok(engine)
+}
+
+/// An engine error for people: a missing record says how to make one.
+pub fn engine_error(e: EngineError) -> anyhow::Error {
+    match e {
+        EngineError::NoRecord(_) => anyhow::anyhow!("{e}: `idcard init` creates one"),
+        e => e.into(),
+    }
 }
 
 /// Run a command on the record: open it, run `f`, print the outcome (`plain` for people, the

@@ -129,6 +129,7 @@ fn l3_s1_demo_report_agrees_with_the_journal_and_every_lost_card_is_lost_at_the_
     let mut deltas: Vec<_> = std::fs::read_dir(publish.join("bank-deltas"))
         .unwrap()
         .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "idcd"))
         .collect();
     deltas.sort();
     assert_eq!(deltas.len() as u64, report["publishing"]["bank_deltas"]);

@@ -6,8 +6,9 @@
 //!
 //! `core/tests/golden/data-vN/` holds a data directory as each format generation wrote it:
 //! `data-v1` (record version 1, checkpoint format 1, main up to c5b267a), `data-v2` (record
-//! version 2, checkpoint format 2), `data-v3` (the current: record version 2 with the payloads
-//! added since, checkpoint format 3). The older ones are frozen; `IDCARD_BLESS=1 cargo test -p
+//! version 2, checkpoint format 2), `data-v3` (record version 2 with the payloads added since,
+//! checkpoint format 3, journal segments of format 1), `data-v4` (the current: journal segments
+//! of format 2 with the hash chain, checkpoint format 4). The older ones are frozen; `IDCARD_BLESS=1 cargo test -p
 //! idcard --test record_format` rewrites the current one from the scenario (only when the format
 //! is meant to change: then first freeze it as the next `data-vN`).
 
@@ -57,6 +58,10 @@ fn scenario(dir: &Path) -> World {
     std::fs::create_dir_all(dir.join("secrets")).unwrap();
     std::fs::write(dir.join("secrets/pseudonym.key"), [7u8; 32]).unwrap();
     std::fs::write(dir.join("secrets/subscriber.key"), [8u8; 32]).unwrap();
+    // A fixed journal-head key, so the signed checkpoint is the same every run.
+    idcard::trust::SecretKey::from_seed(idcard::trust::Algorithm::Ed25519, [9; 32], "test head")
+        .write_files(dir.join("secrets/journal-head.key"))
+        .unwrap();
     let w = world(dir);
     let div = |c| DivisionCode::new(c).unwrap();
     let st = |id: &str, kind, d: u32, officer: &str| {
@@ -516,6 +521,38 @@ fn data_v2_opens_with_the_same_state() {
     assert_same(&summary(&engine), &expected("data-v2"));
 }
 
+/// A record written before the hash chain (journal segments of format 1, checkpoint format 3)
+/// opens with the same state; its checkpoint is skipped; the next record goes into a format-2
+/// segment whose header carries the chain computed over the old records, and the whole journal
+/// then checks out from the first record.
+#[test]
+fn data_v3_opens_with_the_same_state_and_continues_the_chain() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&golden("data-v3"), dir.path());
+    let (engine, report) = Engine::open(dir.path(), options(clock())).unwrap();
+    assert_eq!((report.checkpoint_seq, report.replayed), (None, 68));
+    assert!(
+        report.checkpoints_skipped[0].contains("format version 3"),
+        "{:?}",
+        report.checkpoints_skipped
+    );
+    assert_same(&summary(&engine), &expected("data-v3"));
+    let (seq, chain) = engine.head();
+    // The chain over the old records is computed as they are read.
+    let mut reader = idcard::journal::read_dir(golden("data-v3").join("journal"), 1).unwrap();
+    for item in reader.by_ref() {
+        item.unwrap();
+    }
+    assert_eq!((seq, Some(chain)), (68, reader.chain_hash()));
+    engine.checkpoint().unwrap();
+    drop(engine);
+    let check = idcard::engine::verify_journal(dir.path(), None, &[]).unwrap();
+    assert!(check.ok(), "{:?}", check.problem);
+    assert_eq!(check.records, 68);
+    assert_eq!(check.checkpoints, vec![(68, true)]);
+    assert!(check.heads.iter().all(|h| h.ok) && check.heads.len() == 1);
+}
+
 /// The same scenario run today gives the state the version-1 code gave: the refactoring into
 /// payload types changed no behaviour.
 #[test]
@@ -537,7 +574,7 @@ fn current_golden_journal_is_what_the_scenario_writes() {
     let dir = tempfile::tempdir().unwrap();
     let w = scenario_current(dir.path());
     drop(w);
-    let golden_dir = golden("data-v3");
+    let golden_dir = golden("data-v4");
     if std::env::var_os("IDCARD_BLESS").is_some() {
         let _ = std::fs::remove_dir_all(&golden_dir);
         std::fs::create_dir_all(golden_dir.join("journal")).unwrap();
@@ -548,6 +585,15 @@ fn current_golden_journal_is_what_the_scenario_writes() {
         for e in std::fs::read_dir(dir.path().join("checkpoints")).unwrap() {
             let e = e.unwrap();
             std::fs::copy(e.path(), golden_dir.join("checkpoints").join(e.file_name())).unwrap();
+        }
+        // The test head key that signed the checkpoint (a test key, public in the source).
+        std::fs::create_dir_all(golden_dir.join("secrets")).unwrap();
+        for name in ["journal-head.key", "journal-head.pub"] {
+            std::fs::copy(
+                dir.path().join("secrets").join(name),
+                golden_dir.join("secrets").join(name),
+            )
+            .unwrap();
         }
         let (engine, _) = Engine::open(dir.path(), options(clock())).unwrap();
         std::fs::write(
@@ -578,7 +624,7 @@ fn current_golden_journal_is_what_the_scenario_writes() {
 #[test]
 fn current_golden_checkpoint_is_the_replayed_state() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&golden("data-v3"), dir.path());
+    copy_dir(&golden("data-v4"), dir.path());
     let (engine, report) = Engine::open(dir.path(), options(clock())).unwrap();
     assert_eq!(
         report.checkpoint_seq,
@@ -588,7 +634,7 @@ fn current_golden_checkpoint_is_the_replayed_state() {
     );
     assert_eq!(report.replayed, 3);
     let from_checkpoint = engine.with_state(|s| s.clone());
-    assert_same(&summary(&engine), &expected("data-v3"));
+    assert_same(&summary(&engine), &expected("data-v4"));
     drop(engine);
     std::fs::remove_dir_all(dir.path().join("checkpoints")).unwrap();
     let (engine, _) = Engine::open(dir.path(), options(clock())).unwrap();
@@ -681,7 +727,7 @@ fn format_enums_keep_their_variant_indices() {
         ("subscriber_registered", 31),
     ];
     let mut seen = std::collections::BTreeMap::new();
-    for item in idcard::journal::read_dir(golden("data-v3").join("journal"), 1).unwrap() {
+    for item in idcard::journal::read_dir(golden("data-v4").join("journal"), 1).unwrap() {
         let (_, bytes) = item.unwrap();
         let r = Record::decode(&bytes).unwrap();
         seen.insert(r.event.kind(), postcard::to_allocvec(&r.event).unwrap()[0]);

@@ -17,10 +17,27 @@ pub enum JournalCommand {
         #[arg(long, default_value_t = 100)]
         limit: usize,
     },
-    /// Read and check every record of every segment.
+    /// Check the journal without opening it for writing: every frame, the hash chain from the
+    /// first record, the checkpoints (chain and state), every signed head. Names the first
+    /// record or file that does not fit (exit 1).
     Verify {
         #[command(flatten)]
         data: Data,
+        /// Check the heads against the platform's trust file (default: the record's own head
+        /// key, `DIR/secrets/journal-head.pub`).
+        #[arg(long, value_name = "FILE")]
+        trust: Option<std::path::PathBuf>,
+        /// Also check these signed heads (published earlier, held outside the platform).
+        #[arg(long, value_name = "FILE")]
+        head: Vec<std::path::PathBuf>,
+    },
+    /// Sign the journal's head now: `DIR/heads/{seq}.idch`, and a copy to -o for publishing.
+    Head {
+        #[command(flatten)]
+        data: Data,
+        /// Where to write a copy.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<std::path::PathBuf>,
     },
     /// Counts of events and refusals.
     Stats {

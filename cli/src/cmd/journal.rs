@@ -31,21 +31,65 @@ pub fn journal(cmd: JournalCommand) -> anyhow::Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        JournalCommand::Verify { data } => {
-            let engine = open(&data)?;
-            let mut n = 0u64;
-            for item in engine.records(1)? {
-                item?;
-                n += 1;
-            }
+        JournalCommand::Verify { data, trust, head } => {
+            let trust = trust.map(idcard::trust::TrustStore::read).transpose()?;
+            let check = idcard::engine::verify_journal(&data.data, trust.as_ref(), &head)
+                .map_err(crate::output::engine_error)?;
             if data.json {
-                println!(
-                    "{}",
-                    json!({"ok": true, "records": n, "last_seq": engine.last_seq()})
-                );
+                let mut v = serde_json::to_value(&check)?;
+                v["ok"] = json!(check.ok());
+                println!("{v}");
             } else {
-                println!("journal ok: {n} records, every frame checked");
+                for h in &check.heads {
+                    match (&h.error, &h.signed_by) {
+                        (Some(e), _) => println!("head {}: FAILED: {e}", h.path),
+                        (None, Some(by)) => println!(
+                            "head {} (sequence {}): signed by {by}, {}",
+                            h.path,
+                            h.seq,
+                            if h.ok { "agrees" } else { "DISAGREES" }
+                        ),
+                        (None, None) => {}
+                    }
+                }
+                for (seq, ok) in &check.checkpoints {
+                    println!(
+                        "checkpoint {seq}: {}",
+                        if *ok {
+                            "agrees (chain and state)"
+                        } else {
+                            "DISAGREES"
+                        }
+                    );
+                }
+                match &check.problem {
+                    None => println!(
+                        "journal ok: {} records, every frame and the hash chain checked (head {})",
+                        check.records, check.chain
+                    ),
+                    Some(p) => println!("journal NOT ok: {p}"),
+                }
             }
+            Ok(if check.ok() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        JournalCommand::Head { data, output } => {
+            let engine = open(&data)?;
+            let head = engine.sign_head(output.as_deref())?;
+            if data.json {
+                println!("{}", serde_json::to_string(&head)?);
+            } else {
+                println!(
+                    "journal head: {} records, chain {}, signed at {}",
+                    head.seq,
+                    idcard::journal::chain_hex(&head.chain),
+                    head.at.to_rfc3339()
+                );
+            }
+            engine.close()?;
             Ok(ExitCode::SUCCESS)
         }
         JournalCommand::Stats { data } => show(&data, view::stats, |s| {

@@ -3,24 +3,32 @@
 //! the record: one that is damaged, beyond the journal's end or of an older format version is
 //! skipped (and reported) and the journal replayed instead.
 //!
-//! Format versions: 1 (main up to c5b267a) and 2 (before subscribers and publications were part
-//! of the state) are no longer read: opening replays the journal (upcasting older records) and
-//! the next checkpoint is version 3.
+//! Format versions: 1 (main up to c5b267a), 2 (before subscribers and publications were part
+//! of the state) and 3 (before the journal's hash chain) are no longer read: opening replays the
+//! journal (upcasting older records) and the next checkpoint is version 4. A version-4
+//! checkpoint records the journal's chain hash at its sequence; at open it must agree with the
+//! journal, or it is skipped and the journal replayed (and checked) from the start.
 
 use std::path::Path;
 
 use xxhash_rust::xxh3::xxh3_64;
 
 use super::EngineError;
+use crate::journal::Chain;
 use crate::model::State;
 
 const MAGIC: [u8; 8] = *b"IDCCKPT\0";
 /// The checkpoint format version this library writes and reads.
-pub(crate) const VERSION: u32 = 3;
-const HEAD: usize = 40;
+pub(crate) const VERSION: u32 = 4;
+const HEAD: usize = 72;
 
-/// The bytes of a checkpoint of `state` (header and body).
-pub(super) fn encode(state: &State) -> Result<Vec<u8>, EngineError> {
+/// The bytes of a checkpoint of `state` (header and body, then a signature block by `signer`,
+/// the journal-head key); `chain` is the journal's chain hash after record `state.last_seq`.
+pub(super) fn encode(
+    state: &State,
+    chain: &Chain,
+    signer: &dyn crate::trust::signed::Sign,
+) -> Result<Vec<u8>, EngineError> {
     let body = postcard::to_allocvec(state).map_err(|e| EngineError::Checkpoint {
         path: "(encoding)".into(),
         what: e.to_string(),
@@ -32,13 +40,20 @@ pub(super) fn encode(state: &State) -> Result<Vec<u8>, EngineError> {
     out.extend_from_slice(&state.last_seq.to_le_bytes());
     out.extend_from_slice(&(body.len() as u64).to_le_bytes());
     out.extend_from_slice(&xxh3_64(&body).to_le_bytes());
+    out.extend_from_slice(chain);
     out.extend_from_slice(&body);
+    crate::trust::signed::append(&mut out, crate::trust::FileKind::Checkpoint, signer).map_err(
+        |e| EngineError::Checkpoint {
+            path: "(signing)".into(),
+            what: e.to_string(),
+        },
+    )?;
     Ok(out)
 }
 
 /// Write the checkpoint `bytes` of sequence `seq`; delete all but the newest two.
 pub(super) fn write(dir: &Path, seq: u64, bytes: &[u8]) -> Result<(), EngineError> {
-    std::fs::create_dir_all(dir).map_err(|e| EngineError::io(dir, e))?;
+    crate::fsutil::create_private_dir(dir).map_err(|e| EngineError::io(dir, e))?;
     let path = dir.join(format!("{seq:020}.ckpt"));
     crate::fsutil::write_atomically(&path, |w| w.write_all(bytes))
         .map_err(|e| EngineError::io(&path, e))?;
@@ -69,26 +84,53 @@ fn list(dir: &Path) -> Result<Vec<(u64, std::path::PathBuf)>, EngineError> {
     Ok(out)
 }
 
-/// Read and check one checkpoint.
-pub(crate) fn read(path: &Path) -> Result<State, EngineError> {
+/// Whether the file is a checkpoint of the format this library reads (older ones are skipped,
+/// not errors: the journal is replayed instead).
+pub(crate) fn is_current_format(path: &Path) -> bool {
+    use std::io::Read;
+    let mut head = [0u8; 12];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut head))
+        .is_ok_and(|_| {
+            head[..8] == MAGIC && u32::from_le_bytes(head[8..12].try_into().expect("4")) == VERSION
+        })
+}
+
+/// Read and check one checkpoint: its signature (by a key `trust` holds or certifies for
+/// journal heads), then the state and the chain hash it recorded.
+pub(crate) fn read(
+    path: &Path,
+    trust: &crate::trust::TrustStore,
+) -> Result<(State, Chain), EngineError> {
     let bad = |what: String| EngineError::Checkpoint {
         path: path.display().to_string(),
         what,
     };
-    let bytes = std::fs::read(path).map_err(|e| EngineError::io(path, e))?;
-    if bytes.len() < HEAD || bytes[..8] != MAGIC {
+    let file = std::fs::read(path).map_err(|e| EngineError::io(path, e))?;
+    if file.len() < HEAD || file[..8] != MAGIC {
         return Err(bad("not a checkpoint file".into()));
     }
-    let version = u32::from_le_bytes(bytes[8..12].try_into().expect("4"));
+    let version = u32::from_le_bytes(file[8..12].try_into().expect("4"));
     if version != VERSION {
         return Err(bad(format!(
             "format version {version} is not read by this library (it reads {VERSION}); \
              the journal is replayed instead"
         )));
     }
+    // The signature covers the header and the state: a checkpoint edited after it was written
+    // (its checksum recomputed, or its chain hash) is not loaded.
+    let verified = trust
+        .verify(
+            crate::trust::FileKind::Checkpoint,
+            &file,
+            chrono::Utc::now(),
+        )
+        .map_err(|e| bad(format!("signature: {e}")))?;
+    let bytes = &file[..verified.content_len];
     let seq = u64::from_le_bytes(bytes[16..24].try_into().expect("8"));
     let len = u64::from_le_bytes(bytes[24..32].try_into().expect("8"));
     let sum = u64::from_le_bytes(bytes[32..40].try_into().expect("8"));
+    let chain: Chain = bytes[40..72].try_into().expect("32");
     let body = &bytes[HEAD..];
     if body.len() as u64 != len {
         return Err(bad(format!(
@@ -107,15 +149,22 @@ pub(crate) fn read(path: &Path) -> Result<State, EngineError> {
             state.last_seq
         )));
     }
-    Ok(state)
+    Ok((state, chain))
 }
 
-/// The newest good checkpoint at or before `upto` (the journal's durable end), or an empty
-/// state. Returns the state, the checkpoint's sequence, and the ones skipped with the reason.
+/// What [`load_newest`] found: the state, the checkpoint's sequence and chain hash (if one was
+/// loaded), the checkpoints skipped with the reason.
+pub(super) type Loaded = (State, Option<(u64, Chain)>, Vec<String>);
+
+/// The newest good checkpoint at or before `upto` (the journal's durable end) whose chain hash
+/// agrees with the journal's (`chain_at`), or an empty state. Returns the state, the
+/// checkpoint's sequence and chain hash, and the ones skipped with the reason.
 pub(super) fn load_newest(
     dir: &Path,
     upto: u64,
-) -> Result<(State, Option<u64>, Vec<String>), EngineError> {
+    trust: &crate::trust::TrustStore,
+    chain_at: &dyn Fn(u64) -> Result<Chain, EngineError>,
+) -> Result<Loaded, EngineError> {
     let mut all = list(dir)?;
     all.sort();
     let mut skipped = Vec::new();
@@ -127,8 +176,19 @@ pub(super) fn load_newest(
             ));
             continue;
         }
-        match read(&path) {
-            Ok(state) => return Ok((state, Some(seq), skipped)),
+        match read(&path, trust) {
+            Ok((state, chain)) => {
+                let journal = chain_at(seq)?;
+                if journal == chain {
+                    return Ok((state, Some((seq, chain)), skipped));
+                }
+                skipped.push(format!(
+                    "{}: its chain hash {} disagrees with the journal's {} at sequence {seq}",
+                    path.display(),
+                    crate::journal::chain_hex(&chain),
+                    crate::journal::chain_hex(&journal)
+                ));
+            }
             Err(e) => skipped.push(e.to_string()),
         }
     }

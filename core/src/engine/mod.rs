@@ -46,11 +46,14 @@ pub use crate::time::{Clock, ManualClock, SystemClock};
 pub use ctx::{CardRef, Ctx, InPerson};
 
 use crate::index::{IndexError, Profile, Verifier};
-use crate::journal::{Journal, JournalError, JournalOptions, Recovery};
+use crate::journal::head::{Head, HeadError};
+use crate::journal::{Chain, GENESIS, Journal, JournalError, JournalOptions, Recovery};
 use crate::model::{CommandRefused, Event, OfficerRegistered, Record, State, StationRegistered};
 use crate::population::{ExternalError, FingerprintMatcher, PopulationDirectory};
 use crate::projection::{LiveVerifier, Projection};
 use crate::station::{Actor, CommandKind, Officer, Station, allowed};
+use crate::trust::TrustStore;
+use crate::trust::signed::Sign;
 
 /// Why a command was refused: a stable code (for statistics and programs) and a message (for
 /// people).
@@ -103,6 +106,24 @@ pub enum EngineError {
     /// An outside system failed.
     #[error(transparent)]
     External(#[from] ExternalError),
+    /// A signed journal head is not accepted (signature), or the journal does not have its
+    /// chain hash at its sequence: the journal was changed after the head was signed.
+    #[error(transparent)]
+    Head(#[from] HeadError),
+    /// A signed head names a chain hash the journal does not have at that sequence.
+    #[error(
+        "journal head {path} (sequence {seq}, chain {head_chain}) disagrees with the journal (chain {journal_chain}): the journal was changed after the head was signed"
+    )]
+    HeadMismatch {
+        /// The head file.
+        path: String,
+        /// Its sequence.
+        seq: u64,
+        /// The chain it signs.
+        head_chain: String,
+        /// The journal's chain at that sequence (empty: the journal is shorter).
+        journal_chain: String,
+    },
     /// Publishing failed.
     #[error(transparent)]
     Index(#[from] IndexError),
@@ -185,6 +206,13 @@ pub struct EngineOptions {
     pub live_verifier: Option<Profile>,
     /// Further projections fed with every applied record.
     pub projections: Vec<Arc<dyn Projection>>,
+    /// The key that signs journal heads (at checkpoints and publications): the platform's,
+    /// certified for `journal_head`. Default: the record's own key ([`secrets::head_signer`]).
+    pub head_signer: Option<Arc<dyn Sign + Send + Sync>>,
+    /// What heads are checked against at open and by [`verify_journal`]. Default: the record's
+    /// own head key (and, through its certificate, nothing more: pass the platform's trust file
+    /// to check heads against the platform's root).
+    pub head_trust: Option<TrustStore>,
 }
 
 impl Default for EngineOptions {
@@ -197,6 +225,8 @@ impl Default for EngineOptions {
             matcher: None,
             live_verifier: None,
             projections: Vec::new(),
+            head_signer: None,
+            head_trust: None,
         }
     }
 }
@@ -218,6 +248,8 @@ pub struct OpenReport {
     pub recovery: Recovery,
     /// The checkpoint loaded, if any.
     pub checkpoint_seq: Option<u64>,
+    /// The newest signed head checked against the journal at open (its sequence).
+    pub head_checked: Option<u64>,
     /// Checkpoints not loaded, and why (damaged, beyond the journal, an older format).
     pub checkpoints_skipped: Vec<String>,
     /// Records replayed after the checkpoint.
@@ -244,6 +276,199 @@ fn decode(item: Result<(u64, Vec<u8>), JournalError>) -> Result<(u64, Record), E
     Ok((seq, record))
 }
 
+/// What [`verify_journal`] found.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct JournalCheck {
+    /// Records read, every frame and every link of the chain checked.
+    pub records: u64,
+    /// The chain hash after the last record (hex).
+    pub chain: String,
+    /// Signed heads checked: the file, its sequence, who signed it, and whether it agrees.
+    pub heads: Vec<HeadCheck>,
+    /// Checkpoints whose chain hash was compared with the journal's: `(sequence, agrees)`.
+    pub checkpoints: Vec<(u64, bool)>,
+    /// The first thing that does not fit (a damaged frame, a record off the chain, a head or
+    /// checkpoint that disagrees), if any.
+    pub problem: Option<String>,
+}
+
+/// One signed head checked by [`verify_journal`].
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct HeadCheck {
+    /// The file.
+    pub path: String,
+    /// Its sequence (0 when it could not be read).
+    pub seq: u64,
+    /// The signing key's id and name, when the signature checked out.
+    pub signed_by: Option<String>,
+    /// Whether it agrees with the journal (and its signature checks out).
+    pub ok: bool,
+    /// Why not.
+    pub error: Option<String>,
+}
+
+impl JournalCheck {
+    /// Whether everything fits.
+    pub fn ok(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+/// Check a data directory's journal without opening it for writing (an engine may be running on
+/// it, or refuse to open): every frame, the hash chain from the first record, every record
+/// decodes, the chain hash recorded in every checkpoint, and every signed head — those in
+/// `heads/` and the `extra_heads` given (heads published earlier, held outside) — against the
+/// journal and against `trust` (default: the record's own head key). The first thing that does
+/// not fit is named in [`JournalCheck::problem`].
+pub fn verify_journal(
+    dir: impl AsRef<Path>,
+    trust: Option<&TrustStore>,
+    extra_heads: &[PathBuf],
+) -> Result<JournalCheck, EngineError> {
+    let dir = dir.as_ref();
+    if !dir.join("journal").is_dir() {
+        return Err(EngineError::NoRecord(dir.display().to_string()));
+    }
+    let own;
+    let trust = match trust {
+        Some(t) => t,
+        None => {
+            own = TrustStore::new(vec![secrets::head_public(dir)?]);
+            &own
+        }
+    };
+    let mut check = JournalCheck::default();
+    // What to compare with the chain: heads and checkpoints, by sequence.
+    let mut heads: Vec<(PathBuf, Option<Head>)> = Vec::new();
+    let mut head_paths: Vec<PathBuf> = list_heads(dir).into_iter().map(|(_, p)| p).collect();
+    head_paths.reverse();
+    head_paths.extend(extra_heads.iter().cloned());
+    for path in head_paths {
+        match Head::read_verified(&path, trust) {
+            Ok((head, by)) => {
+                check.heads.push(HeadCheck {
+                    path: path.display().to_string(),
+                    seq: head.seq,
+                    signed_by: Some(format!("{} ({})", by.key_id, by.key_name)),
+                    ok: false,
+                    error: None,
+                });
+                heads.push((path, Some(head)));
+            }
+            Err(e) => {
+                check.heads.push(HeadCheck {
+                    path: path.display().to_string(),
+                    seq: 0,
+                    signed_by: None,
+                    ok: false,
+                    error: Some(e.to_string()),
+                });
+                check.problem.get_or_insert(e.to_string());
+                heads.push((path, None));
+            }
+        }
+    }
+    let mut checkpoints: Vec<(u64, Chain, State)> = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir.join("checkpoints")) {
+        for e in entries.flatten() {
+            if !checkpoint::is_current_format(&e.path()) {
+                continue;
+            }
+            match checkpoint::read(&e.path(), trust) {
+                Ok((state, chain)) => checkpoints.push((state.last_seq, chain, state)),
+                Err(e) => {
+                    check.problem.get_or_insert(e.to_string());
+                }
+            }
+        }
+    }
+    checkpoints.sort_by_key(|c| c.0);
+    let mut chains: std::collections::HashMap<u64, Chain> = std::collections::HashMap::new();
+    let wanted: std::collections::HashSet<u64> = heads
+        .iter()
+        .filter_map(|(_, h)| h.as_ref().map(|h| h.seq))
+        .chain(checkpoints.iter().map(|(s, _, _)| *s))
+        .collect();
+    chains.insert(0, GENESIS);
+    let mut reader = crate::journal::read_dir(dir.join("journal"), 1)?;
+    let mut last = 0;
+    // The state replayed from the first record, compared with each checkpoint's.
+    let mut replayed = State::default();
+    let mut states: std::collections::HashMap<u64, bool> = std::collections::HashMap::new();
+    while let Some(item) = reader.next() {
+        match item {
+            Ok((seq, payload)) => {
+                let record = match Record::decode(&payload) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        check
+                            .problem
+                            .get_or_insert(format!("record {seq} does not decode: {e}"));
+                        break;
+                    }
+                };
+                replayed.apply(seq, &record);
+                last = seq;
+                check.records += 1;
+                if wanted.contains(&seq)
+                    && let Some(c) = reader.chain_hash()
+                {
+                    chains.insert(seq, c);
+                    if let Some((_, _, s)) = checkpoints.iter().find(|c| c.0 == seq) {
+                        states.insert(seq, *s == replayed);
+                    }
+                }
+            }
+            Err(e) => {
+                check.problem.get_or_insert(e.to_string());
+                break;
+            }
+        }
+    }
+    let end = reader.chain_hash().unwrap_or(GENESIS);
+    check.chain = crate::journal::chain_hex(&end);
+    for ((path, head), hc) in heads.iter().zip(check.heads.iter_mut()) {
+        let Some(head) = head else { continue };
+        match chains.get(&head.seq) {
+            Some(c) if *c == head.chain => hc.ok = true,
+            other => {
+                let what = match other {
+                    Some(c) => format!(
+                        "journal head {} (sequence {}) signs chain {}, the journal has {}: the journal was changed after the head was signed",
+                        path.display(),
+                        head.seq,
+                        crate::journal::chain_hex(&head.chain),
+                        crate::journal::chain_hex(c)
+                    ),
+                    None => format!(
+                        "journal head {} names sequence {}, the journal checked up to {last}",
+                        path.display(),
+                        head.seq
+                    ),
+                };
+                hc.error = Some(what.clone());
+                check.problem.get_or_insert(what);
+            }
+        }
+    }
+    for (seq, chain, _) in checkpoints {
+        let chain_agrees = chains.get(&seq) == Some(&chain);
+        let state_agrees = states.get(&seq).copied().unwrap_or(false);
+        check.checkpoints.push((seq, chain_agrees && state_agrees));
+        if !chain_agrees && seq <= last {
+            check.problem.get_or_insert(format!(
+                "checkpoint at sequence {seq} records chain {}, which the journal does not have there",
+                crate::journal::chain_hex(&chain)
+            ));
+        } else if !state_agrees && seq <= last {
+            check.problem.get_or_insert(format!(
+                "checkpoint at sequence {seq} holds a state the journal does not replay to"
+            ));
+        }
+    }
+    Ok(check)
+}
+
 /// The engine (see the module documentation). `Send + Sync`: share it between threads; commands
 /// are serialised on the state, their durability waits are shared (group commit).
 pub struct Engine {
@@ -255,6 +480,7 @@ pub struct Engine {
     checkpoint_seq: AtomicU64,
     live: Option<Arc<LiveVerifier>>,
     projections: Vec<Arc<dyn Projection>>,
+    head_signer: Arc<dyn Sign + Send + Sync>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -303,9 +529,16 @@ impl Engine {
         options: EngineOptions,
     ) -> Result<(Engine, OpenReport), EngineError> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(|e| EngineError::io(&dir, e))?;
+        crate::fsutil::create_private_dir(&dir).map_err(|e| EngineError::io(&dir, e))?;
         let lock_path = dir.join("LOCK");
-        let lock = File::create(&lock_path).map_err(|e| EngineError::io(&lock_path, e))?;
+        let lock = {
+            let mut o = std::fs::OpenOptions::new();
+            o.write(true).create(true).truncate(false);
+            #[cfg(unix)]
+            std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+            o.open(&lock_path)
+                .map_err(|e| EngineError::io(&lock_path, e))?
+        };
         match lock.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -314,18 +547,36 @@ impl Engine {
             Err(std::fs::TryLockError::Error(e)) => return Err(EngineError::io(&lock_path, e)),
         }
         secrets::ensure(&dir)?;
+        let head_signer: Arc<dyn Sign + Send + Sync> = match &options.head_signer {
+            Some(s) => s.clone(),
+            None => Arc::new(secrets::head_signer(&dir)?),
+        };
+        let head_trust = head_trust(&dir, &options)?;
         let (journal, recovery) = Journal::open(dir.join("journal"), options.journal)?;
-        let (mut state, checkpoint_seq, skipped) =
-            checkpoint::load_newest(&dir.join("checkpoints"), recovery.last_seq)?;
+        // The newest signed head must agree with the journal: an edit that recomputed the chain
+        // to the end no longer has the chain hash the head signed.
+        let head_checked = check_newest_head(&dir, &journal, &head_trust)?;
+        let chain_at = |seq: u64| chain_at(&journal, seq);
+        let (mut state, checkpoint, skipped) = checkpoint::load_newest(
+            &dir.join("checkpoints"),
+            recovery.last_seq,
+            &head_trust,
+            &chain_at,
+        )?;
         let mut replayed = 0;
-        for item in journal.read_from(state.last_seq + 1)? {
+        let before = checkpoint.map_or(GENESIS, |(_, c)| c);
+        for item in journal
+            .read_from(state.last_seq + 1)?
+            .expect_chain_before(before)
+        {
             let (seq, record) = decode(item)?;
             state.apply(seq, &record);
             replayed += 1;
         }
         let report = OpenReport {
             recovery,
-            checkpoint_seq,
+            checkpoint_seq: checkpoint.map(|(s, _)| s),
+            head_checked,
             checkpoints_skipped: skipped,
             replayed,
             last_seq: state.last_seq,
@@ -351,10 +602,11 @@ impl Engine {
             _lock: lock,
             journal,
             state: Mutex::new(state),
-            checkpoint_seq: AtomicU64::new(checkpoint_seq.unwrap_or(0)),
+            checkpoint_seq: AtomicU64::new(checkpoint.map_or(0, |(s, _)| s)),
             live,
             projections,
             options,
+            head_signer,
         };
         Ok((engine, report))
     }
@@ -612,19 +864,80 @@ impl Engine {
         Ok(last)
     }
 
-    /// Write a checkpoint of the state now (at a durable point). The state is encoded under the
-    /// lock; the file is written after it is released.
+    /// Write a checkpoint of the state now (at a durable point), with the journal's chain hash
+    /// there, and a signed head beside it (`heads/{seq:020}.idch`). The state is encoded under the
+    /// lock; the files are written after it is released.
     pub fn checkpoint(&self) -> Result<u64, EngineError> {
-        let (seq, bytes) = {
+        let (seq, chain, bytes) = {
             let state = self.lock_state();
             // Everything applied is enqueued; make it durable so the checkpoint never runs
             // ahead of the journal.
             self.journal.wait_durable(state.last_seq)?;
-            (state.last_seq, checkpoint::encode(&state)?)
+            let (seq, chain) = self.journal.last();
+            debug_assert_eq!(seq, state.last_seq);
+            (
+                seq,
+                chain,
+                checkpoint::encode(&state, &chain, self.head_signer.as_ref())?,
+            )
         };
         checkpoint::write(&self.dir.join("checkpoints"), seq, &bytes)?;
+        self.write_head(seq, chain, None)?;
         self.checkpoint_seq.fetch_max(seq, Ordering::AcqRel);
         Ok(seq)
+    }
+
+    /// The journal's head: the last record and the chain hash after it (durable once the
+    /// command that wrote it has returned).
+    pub fn head(&self) -> (u64, Chain) {
+        let _state = self.lock_state();
+        self.journal.last()
+    }
+
+    /// Sign the journal's head now and write it to `heads/{seq:020}.idch`, and to `also` when
+    /// given (beside a published file, for anyone outside the platform to hold).
+    pub fn sign_head(&self, also: Option<&Path>) -> Result<Head, EngineError> {
+        let (seq, chain) = {
+            let state = self.lock_state();
+            self.journal.wait_durable(state.last_seq)?;
+            self.journal.last()
+        };
+        self.write_head(seq, chain, also)
+    }
+
+    /// Sign the journal's head and write it to `path` only (beside a published file: the heads
+    /// directory keeps those of checkpoints and of [`Engine::sign_head`]).
+    pub fn publish_head(&self, path: &Path) -> Result<Head, EngineError> {
+        let (seq, chain) = {
+            let state = self.lock_state();
+            self.journal.wait_durable(state.last_seq)?;
+            self.journal.last()
+        };
+        let head = Head {
+            seq,
+            at: self.options.clock.now(),
+            chain,
+        };
+        head.write(path, self.head_signer.as_ref())?;
+        Ok(head)
+    }
+
+    fn write_head(&self, seq: u64, chain: Chain, also: Option<&Path>) -> Result<Head, EngineError> {
+        let head = Head {
+            seq,
+            at: self.options.clock.now(),
+            chain,
+        };
+        let heads = self.dir.join("heads");
+        crate::fsutil::create_private_dir(&heads).map_err(|e| EngineError::io(&heads, e))?;
+        head.write(
+            &heads.join(format!("{seq:020}.idch")),
+            self.head_signer.as_ref(),
+        )?;
+        if let Some(path) = also {
+            head.write(path, self.head_signer.as_ref())?;
+        }
+        Ok(head)
     }
 
     /// Close: write a checkpoint if [`EngineOptions::checkpoint_every`] records have been added
@@ -636,6 +949,92 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// What heads are checked against: the options' trust store, else the record's own head key.
+fn head_trust(dir: &Path, options: &EngineOptions) -> Result<TrustStore, EngineError> {
+    match &options.head_trust {
+        Some(t) => Ok(t.clone()),
+        None => Ok(TrustStore::new(vec![secrets::head_public(dir)?])),
+    }
+}
+
+/// The journal's chain hash after record `seq` (`GENESIS` for 0).
+fn chain_at(journal: &Journal, seq: u64) -> Result<Chain, EngineError> {
+    if seq == 0 {
+        return Ok(GENESIS);
+    }
+    let (last, chain) = journal.last();
+    if seq == last {
+        return Ok(chain);
+    }
+    let mut reader = journal.read_from(seq)?;
+    if let Some(item) = reader.next() {
+        item?;
+        if let Some(c) = reader.chain_hash() {
+            return Ok(c);
+        }
+    }
+    // A record of a format-1 segment read from the middle: its chain is computed from the
+    // first record on.
+    let mut reader = crate::journal::read_dir(journal.dir(), seq)?;
+    if let Some(item) = reader.next() {
+        item?;
+    }
+    reader.chain_hash().ok_or(EngineError::Replay {
+        seq,
+        what: "no chain hash for this record".into(),
+    })
+}
+
+/// The signed heads of a data directory, newest first.
+fn list_heads(dir: &Path) -> Vec<(u64, PathBuf)> {
+    let mut out = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(dir.join("heads")) {
+        for e in entries.flatten() {
+            let name = e.file_name();
+            let name = name.to_string_lossy();
+            if let Some(stem) = name.strip_suffix(".idch")
+                && let Ok(seq) = stem.parse::<u64>()
+            {
+                out.push((seq, e.path()));
+            }
+        }
+    }
+    out.sort();
+    out.reverse();
+    out
+}
+
+/// Check the newest signed head against the journal (see [`Engine::open`]).
+fn check_newest_head(
+    dir: &Path,
+    journal: &Journal,
+    trust: &TrustStore,
+) -> Result<Option<u64>, EngineError> {
+    let Some((_, path)) = list_heads(dir).into_iter().next() else {
+        return Ok(None);
+    };
+    let (head, _) = Head::read_verified(&path, trust)?;
+    check_head(&path, &head, journal)?;
+    Ok(Some(head.seq))
+}
+
+fn check_head(path: &Path, head: &Head, journal: &Journal) -> Result<(), EngineError> {
+    let mismatch = |journal_chain: String| EngineError::HeadMismatch {
+        path: path.display().to_string(),
+        seq: head.seq,
+        head_chain: crate::journal::chain_hex(&head.chain),
+        journal_chain,
+    };
+    if head.seq > journal.last().0 {
+        return Err(mismatch(String::new()));
+    }
+    let chain = chain_at(journal, head.seq)?;
+    if chain != head.chain {
+        return Err(mismatch(crate::journal::chain_hex(&chain)));
+    }
+    Ok(())
 }
 
 fn refused_event(r: &Refusal) -> Event {

@@ -24,10 +24,51 @@ pub fn subscriber_key_path(dir: &Path) -> PathBuf {
     dir.join("secrets").join("subscriber.key")
 }
 
+/// The record's journal-head signing key (`secrets/journal-head.key`, its public half beside
+/// it as `journal-head.pub`): signs the heads written at checkpoints and publications unless the
+/// engine is given the platform's key ([`super::EngineOptions::head_signer`]).
+pub fn head_key_path(dir: &Path) -> PathBuf {
+    dir.join("secrets").join("journal-head.key")
+}
+
+/// A certificate for the record's head key from the platform's root (`secrets/journal-head.idck`,
+/// role `journal_head`), carried in every head when present (see `idcard key certify`).
+pub fn head_cert_path(dir: &Path) -> PathBuf {
+    dir.join("secrets").join("journal-head.idck")
+}
+
 /// Create the keys a directory lacks (a new record, or one made before keys existed).
 pub(crate) fn ensure(dir: &Path) -> Result<(), EngineError> {
     ensure_key(&pseudonym_key_path(dir))?;
-    ensure_key(&subscriber_key_path(dir))
+    ensure_key(&subscriber_key_path(dir))?;
+    let head = head_key_path(dir);
+    if !head.exists() {
+        let name = format!(
+            "journal head of {}",
+            dir.file_name()
+                .map_or("a record".into(), |n| n.to_string_lossy())
+        );
+        let key = crate::trust::SecretKey::generate(crate::trust::Algorithm::Ed25519, name)
+            .map_err(|e| EngineError::io(&head, std::io::Error::other(e.to_string())))?;
+        key.write_files(&head)
+            .map_err(|e| EngineError::io(&head, std::io::Error::other(e.to_string())))?;
+    }
+    Ok(())
+}
+
+/// The record's own head signer: its key, with the platform's certificate when there is one.
+pub fn head_signer(dir: &Path) -> Result<crate::trust::Signer, EngineError> {
+    let cert = head_cert_path(dir);
+    let cert = cert.exists().then_some(cert);
+    crate::trust::Signer::read(head_key_path(dir), cert.as_deref())
+        .map_err(|e| EngineError::io(&head_key_path(dir), std::io::Error::other(e.to_string())))
+}
+
+/// The public half of the record's own head key.
+pub fn head_public(dir: &Path) -> Result<crate::trust::PublicKey, EngineError> {
+    let path = head_key_path(dir).with_extension("pub");
+    crate::trust::PublicKey::read(&path)
+        .map_err(|e| EngineError::io(&path, std::io::Error::other(e.to_string())))
 }
 
 fn ensure_key(path: &Path) -> Result<(), EngineError> {
@@ -81,17 +122,9 @@ fn read_key(path: &Path) -> Result<[u8; KEY_LEN], EngineError> {
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), EngineError> {
-    let mut b = std::fs::DirBuilder::new();
-    b.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
-    b.create(dir).map_err(|e| EngineError::io(dir, e))
+    crate::fsutil::create_private_dir(dir).map_err(|e| EngineError::io(dir, e))
 }
 
 fn private_file(path: &Path) -> std::io::Result<std::fs::File> {
-    let mut o = std::fs::OpenOptions::new();
-    o.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
-    o.open(path)
+    crate::fsutil::private_file(path)
 }

@@ -2,9 +2,18 @@
 //! command is acknowledged (requirements S1-S2: every action attributable and kept; the brief:
 //! nothing acknowledged is ever lost).
 //!
-//! A journal is a directory of segment files `{first_seq:020}.log`. A segment is a sequence of
-//! frames (`docs/FORMAT.md` §7): `u32` length, `u64` xxh3-64 of the body, body = `u64` sequence
-//! number + payload. Sequence numbers start at 1 and increase by one across segments.
+//! A journal is a directory of segment files `{first_seq:020}.log`. A segment (format 2) is a
+//! 64-byte header, then frames (`docs/FORMAT.md` §7): `u32` length, `u64` xxh3-64 of the body,
+//! body = `u64` sequence number + the chain hash + payload. Sequence numbers start at 1 and
+//! increase by one across segments.
+//!
+//! - **A hash chain.** Every record carries the chain hash after it,
+//!   `chain(n) = BLAKE3("idcard-journal-chain-v1\0" ‖ chain(n-1) ‖ n ‖ payload(n))` from 32 zero
+//!   bytes ([`chain_next`]); a segment's header carries the chain before its first record. An
+//!   edit of a record after the fact, even with its checksum recomputed, no longer fits the
+//!   chain ([`JournalError::ChainBroken`]); an edit that recomputes the chain to the end no
+//!   longer fits a signed head ([`head`]) anyone holds. Segments of format 1 (no header, no
+//!   chain in the frames) are still read: their records' chain is computed as they are read.
 //!
 //! - **Group commit.** [`Journal::enqueue`] assigns the next sequence number and buffers the frame;
 //!   [`Journal::wait_durable`] returns once the frame is written and `fdatasync`ed. Concurrent
@@ -38,10 +47,87 @@ use std::sync::{Condvar, Mutex, MutexGuard};
 
 use xxhash_rust::xxh3::xxh3_64;
 
+pub mod head;
+
 /// Bytes before a frame's body: length and checksum.
 const FRAME_HEAD: usize = 12;
-/// Largest body accepted (a record is small; bulk imports are batched below this).
+/// Largest payload accepted (a record is small; bulk imports are batched below this).
 pub const MAX_BODY: usize = 64 << 20;
+/// A format-2 segment's header: magic, first sequence number, the chain before it, reserved,
+/// checksum.
+const SEG_HEAD: usize = 64;
+const SEG_MAGIC: [u8; 8] = *b"IDCJSEG2";
+
+/// A chain hash (see the module documentation).
+pub type Chain = [u8; 32];
+
+/// The chain before the first record.
+pub const GENESIS: Chain = [0; 32];
+
+/// The chain hash after record `seq` with `payload`, following `prev`.
+pub fn chain_next(prev: &Chain, seq: u64, payload: &[u8]) -> Chain {
+    let mut h = blake3::Hasher::new();
+    h.update(b"idcard-journal-chain-v1\0");
+    h.update(prev);
+    h.update(&seq.to_le_bytes());
+    h.update(payload);
+    *h.finalize().as_bytes()
+}
+
+/// A chain hash as hex, for people.
+pub fn chain_hex(c: &Chain) -> String {
+    c.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A segment's frame format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Format {
+    /// No header; body = sequence number + payload.
+    V1,
+    /// A header; body = sequence number + chain hash + payload.
+    V2,
+}
+
+impl Format {
+    fn body_prefix(self) -> usize {
+        match self {
+            Format::V1 => 8,
+            Format::V2 => 8 + 32,
+        }
+    }
+}
+
+/// A format-2 segment header.
+fn encode_seg_header(first_seq: u64, prev: &Chain) -> [u8; SEG_HEAD] {
+    let mut h = [0u8; SEG_HEAD];
+    h[..8].copy_from_slice(&SEG_MAGIC);
+    h[8..16].copy_from_slice(&first_seq.to_le_bytes());
+    h[16..48].copy_from_slice(prev);
+    let sum = xxh3_64(&h[..56]);
+    h[56..64].copy_from_slice(&sum.to_le_bytes());
+    h
+}
+
+/// The format of a segment from its first bytes, and for format 2 its header (first sequence
+/// number, chain before it), or what is wrong with the header.
+fn parse_seg_header(bytes: &[u8]) -> Result<(Format, Option<(u64, Chain)>), String> {
+    if bytes.len() < 8 || bytes[..8] != SEG_MAGIC {
+        return Ok((Format::V1, None));
+    }
+    if bytes.len() < SEG_HEAD {
+        return Err("segment header cut short".into());
+    }
+    let sum = u64::from_le_bytes(bytes[56..64].try_into().expect("8"));
+    if xxh3_64(&bytes[..56]) != sum {
+        return Err("segment header checksum mismatch".into());
+    }
+    if bytes[48..56] != [0; 8] {
+        return Err("segment header reserved bytes are not zero".into());
+    }
+    let first = u64::from_le_bytes(bytes[8..16].try_into().expect("8"));
+    let prev: Chain = bytes[16..48].try_into().expect("32");
+    Ok((Format::V2, Some((first, prev))))
+}
 
 /// Errors of the journal. Corruption names the segment file and byte offset.
 #[derive(Debug, thiserror::Error)]
@@ -63,6 +149,21 @@ pub enum JournalError {
         /// Byte offset of the frame.
         offset: u64,
         /// What is wrong.
+        what: String,
+    },
+    /// A record that does not fit the hash chain: edited after it was written (its checksum
+    /// may have been recomputed), or a segment that does not continue the one before.
+    #[error(
+        "journal segment {segment}: record {seq} at byte {offset} does not fit the hash chain ({what}): the journal was changed after it was written"
+    )]
+    ChainBroken {
+        /// The segment file.
+        segment: String,
+        /// Byte offset of the frame (or 0 for the segment's header).
+        offset: u64,
+        /// The record's sequence number.
+        seq: u64,
+        /// What does not fit.
         what: String,
     },
     /// A write or sync failed earlier: what is in memory may not be on disk.
@@ -133,7 +234,11 @@ struct Inner {
     next_seq: u64,
     pending: Vec<u8>,
     pending_last: u64,
+    /// The chain after `pending_last`.
+    chain: Chain,
     durable: u64,
+    /// The chain after `durable`.
+    durable_chain: Chain,
     syncing: bool,
     failed: Option<String>,
 }
@@ -187,6 +292,8 @@ fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, JournalError> {
 enum Parsed<'a> {
     Frame {
         seq: u64,
+        /// The chain hash stored in the frame (format 2).
+        chain: Option<Chain>,
         payload: &'a [u8],
         next: usize,
     },
@@ -196,14 +303,15 @@ enum Parsed<'a> {
     Bad(String),
 }
 
-fn parse_frame(bytes: &[u8], at: usize) -> Parsed<'_> {
+fn parse_frame(bytes: &[u8], at: usize, format: Format) -> Parsed<'_> {
     let rest = &bytes[at..];
     if rest.len() < FRAME_HEAD {
         return Parsed::Short;
     }
     let len = u32::from_le_bytes(rest[0..4].try_into().expect("4")) as usize;
     let sum = u64::from_le_bytes(rest[4..12].try_into().expect("8"));
-    if !(8..=MAX_BODY + 8).contains(&len) {
+    let prefix = format.body_prefix();
+    if !(prefix..=MAX_BODY + prefix).contains(&len) {
         return Parsed::Bad(format!("frame length {len} is out of range"));
     }
     let Some(body) = rest.get(FRAME_HEAD..FRAME_HEAD + len) else {
@@ -213,41 +321,121 @@ fn parse_frame(bytes: &[u8], at: usize) -> Parsed<'_> {
         return Parsed::Bad("checksum mismatch".into());
     }
     let seq = u64::from_le_bytes(body[0..8].try_into().expect("8"));
+    let chain = (format == Format::V2).then(|| body[8..40].try_into().expect("32"));
     Parsed::Frame {
         seq,
-        payload: &body[8..],
+        chain,
+        payload: &body[prefix..],
         next: at + FRAME_HEAD + len,
     }
 }
 
-/// Check a segment's frames, expecting sequence `first_seq` first. Returns the last sequence
-/// number, the end of the last good frame and how many frames were checked; a damaged or short
-/// frame at `offset` is returned as `Err((offset, what, is_tail))`.
+/// What [`scan`] found in a segment.
+struct Scan {
+    format: Format,
+    /// The last good sequence number (`first_seq - 1` when there is none).
+    last: u64,
+    /// The end of the last good frame.
+    end: usize,
+    frames: u64,
+    /// The chain after the last good frame (format 2: from the header on; format 1: `None`).
+    chain: Option<Chain>,
+    /// A damaged or short frame at `offset`: `(offset, what, is_tail, broken_chain_seq)`.
+    problem: Option<(usize, String, bool, Option<u64>)>,
+}
+
+/// Check a segment's frames, expecting sequence `first_seq` first. A damaged or short frame is
+/// returned in [`Scan::problem`], with whether it is a torn tail.
 ///
 /// `is_tail` tells a torn write from damage: a crash can leave anything after the last synced
 /// frame (a short frame, garbage, zeros, pages of a later write), but nothing after it was ever
 /// acknowledged, and before it everything was synced. So a bad frame is a torn tail exactly when
 /// no valid frame continuing the sequence starts anywhere after it; if one does, the bad frame
 /// is damage inside acknowledged data. (A damaged last frame cannot be told from a torn one and
-/// is cut: see docs/FORMAT.md §7.)
-fn scan(bytes: &[u8], first_seq: u64) -> (u64, usize, u64, Option<(usize, String, bool)>) {
+/// is cut: see docs/FORMAT.md §7.) A frame whose checksum holds but whose chain hash does not
+/// follow is never a tail: it was written whole, then changed.
+fn scan(bytes: &[u8], first_seq: u64) -> Scan {
+    let (format, header) = match parse_seg_header(bytes) {
+        Ok(h) => h,
+        Err(what) => {
+            // Headers are written whole (a new segment is renamed into place), so a short one
+            // was cut afterwards: it holds no record, and is cut like a torn tail (the header is
+            // written again). A whole header that is damaged is not a tail.
+            let is_tail = bytes.len() < SEG_HEAD;
+            return Scan {
+                format: Format::V2,
+                last: first_seq - 1,
+                end: 0,
+                frames: 0,
+                chain: None,
+                problem: Some((0, what, is_tail, None)),
+            };
+        }
+    };
+    let mut chain = None;
     let mut at = 0;
+    if let Some((first, prev)) = header {
+        if first != first_seq {
+            return Scan {
+                format,
+                last: first_seq - 1,
+                end: 0,
+                frames: 0,
+                chain: None,
+                problem: Some((
+                    0,
+                    format!("the header says the segment starts at {first}, its name {first_seq}"),
+                    false,
+                    None,
+                )),
+            };
+        }
+        chain = Some(prev);
+        at = SEG_HEAD;
+    }
     let mut expected = first_seq;
     let mut frames = 0;
     while at < bytes.len() {
-        let what = match parse_frame(bytes, at) {
-            Parsed::Frame { seq, next, .. } => {
+        let what = match parse_frame(bytes, at, format) {
+            Parsed::Frame {
+                seq,
+                chain: stored,
+                payload,
+                next,
+            } => {
                 if seq != expected {
-                    return (
-                        expected - 1,
-                        at,
+                    return Scan {
+                        format,
+                        last: expected - 1,
+                        end: at,
                         frames,
-                        Some((
+                        chain,
+                        problem: Some((
                             at,
                             format!("sequence {seq} where {expected} was expected"),
                             false,
+                            None,
                         )),
-                    );
+                    };
+                }
+                if let (Some(prev), Some(stored)) = (chain, stored) {
+                    if chain_next(&prev, seq, payload) != stored {
+                        return Scan {
+                            format,
+                            last: expected - 1,
+                            end: at,
+                            frames,
+                            chain,
+                            problem: Some((
+                                at,
+                                "its chain hash is not the hash of the one before and its content"
+                                    .into(),
+                                false,
+                                Some(seq),
+                            )),
+                        };
+                    }
+                    chain = Some(stored);
                 }
                 expected += 1;
                 frames += 1;
@@ -258,47 +446,93 @@ fn scan(bytes: &[u8], first_seq: u64) -> (u64, usize, u64, Option<(usize, String
             Parsed::Bad(what) => what,
         };
         let later_valid = (at + 1..bytes.len()).any(|p| {
-            matches!(parse_frame(bytes, p), Parsed::Frame { seq, .. } if seq >= expected && seq < expected + (1 << 32))
+            matches!(parse_frame(bytes, p, format), Parsed::Frame { seq, .. } if seq >= expected && seq < expected + (1 << 32))
         });
-        return (expected - 1, at, frames, Some((at, what, !later_valid)));
+        return Scan {
+            format,
+            last: expected - 1,
+            end: at,
+            frames,
+            chain,
+            problem: Some((at, what, !later_valid, None)),
+        };
     }
-    (expected - 1, at, frames, None)
+    Scan {
+        format,
+        last: expected - 1,
+        end: at,
+        frames,
+        chain,
+        problem: None,
+    }
+}
+
+/// Create a format-2 segment holding only its header, atomically (written to a temporary file,
+/// synced, renamed into place, the directory synced): a segment file always has a whole header.
+fn create_segment(dir: &Path, first_seq: u64, prev: &Chain) -> Result<Segment, JournalError> {
+    let path = dir.join(segment_name(first_seq));
+    let tmp = dir.join(format!("{}.tmp", segment_name(first_seq)));
+    {
+        let mut f = private_file(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(&encode_seg_header(first_seq, prev))
+            .and_then(|_| f.sync_all())
+            .map_err(io_err(&tmp))?;
+    }
+    std::fs::rename(&tmp, &path).map_err(io_err(&path))?;
+    crate::fsutil::sync_dir(dir).map_err(io_err(dir))?;
+    let file = OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .map_err(io_err(&path))?;
+    Ok(Segment {
+        file,
+        path,
+        len: SEG_HEAD as u64,
+    })
+}
+
+/// A new file readable and writable by its owner only (S2: the journal holds personal data).
+fn private_file(path: &Path) -> std::io::Result<File> {
+    crate::fsutil::private_file(path)
 }
 
 impl Journal {
-    /// Open (or create) the journal in `dir`, recovering a torn tail.
+    /// Open (or create) the journal in `dir`, recovering a torn tail. A journal whose last
+    /// segment is of format 1 gets a new format-2 segment for what is appended next (its
+    /// records' chain is computed once, by reading them).
     pub fn open(
         dir: impl AsRef<Path>,
         options: JournalOptions,
     ) -> Result<(Journal, Recovery), JournalError> {
         let dir = dir.as_ref().to_path_buf();
-        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        crate::fsutil::create_private_dir(&dir).map_err(io_err(&dir))?;
         let segments = list_segments(&dir)?;
         let mut recovery = Recovery {
             segments: segments.len(),
             ..Default::default()
         };
-        let segment = match segments.last() {
+        let (segment, chain) = match segments.last() {
             None => {
-                let path = dir.join(segment_name(1));
-                let file = OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(&path)
-                    .map_err(io_err(&path))?;
-                crate::fsutil::sync_dir(&dir).map_err(io_err(&dir))?;
                 recovery.segments = 1;
-                Segment { file, path, len: 0 }
+                (create_segment(&dir, 1, &GENESIS)?, GENESIS)
             }
             Some((first_seq, path)) => {
                 let mut bytes = Vec::new();
                 File::open(path)
                     .and_then(|mut f| f.read_to_end(&mut bytes))
                     .map_err(io_err(path))?;
-                let (last, end, frames, problem) = scan(&bytes, *first_seq);
-                recovery.frames_checked = frames;
-                recovery.last_seq = last;
-                if let Some((offset, what, is_tail)) = problem {
+                let scanned = scan(&bytes, *first_seq);
+                recovery.frames_checked = scanned.frames;
+                recovery.last_seq = scanned.last;
+                if let Some((offset, what, is_tail, broken)) = scanned.problem {
+                    if let Some(seq) = broken {
+                        return Err(JournalError::ChainBroken {
+                            segment: path.display().to_string(),
+                            offset: offset as u64,
+                            seq,
+                            what,
+                        });
+                    }
                     if !is_tail {
                         return Err(JournalError::Corrupt {
                             segment: path.display().to_string(),
@@ -310,23 +544,42 @@ impl Journal {
                         .write(true)
                         .open(path)
                         .map_err(io_err(path))?;
-                    file.set_len(end as u64).map_err(io_err(path))?;
+                    file.set_len(scanned.end as u64).map_err(io_err(path))?;
                     file.sync_all().map_err(io_err(path))?;
                     recovery.truncated = Some(TornTail {
                         segment: path.display().to_string(),
-                        offset: end as u64,
-                        bytes: (bytes.len() - end) as u64,
+                        offset: scanned.end as u64,
+                        bytes: (bytes.len() - scanned.end) as u64,
                     });
                 }
-                let mut file = OpenOptions::new()
-                    .append(true)
-                    .open(path)
-                    .map_err(io_err(path))?;
-                let len = file.seek(SeekFrom::End(0)).map_err(io_err(path))?;
-                Segment {
-                    file,
-                    path: path.clone(),
-                    len,
+                match (scanned.format, scanned.chain) {
+                    (Format::V2, Some(chain)) => {
+                        let mut file = OpenOptions::new()
+                            .append(true)
+                            .open(path)
+                            .map_err(io_err(path))?;
+                        let len = file.seek(SeekFrom::End(0)).map_err(io_err(path))?;
+                        (
+                            Segment {
+                                file,
+                                path: path.clone(),
+                                len,
+                            },
+                            chain,
+                        )
+                    }
+                    _ => {
+                        // Format 1: the chain over everything so far, then a format-2 segment
+                        // (replacing the last one if it is empty: it holds nothing).
+                        let mut reader = read_dir(&dir, u64::MAX)?;
+                        for item in reader.by_ref() {
+                            item?;
+                        }
+                        let chain = reader.chain_hash().unwrap_or(GENESIS);
+                        let next = recovery.last_seq + 1;
+                        recovery.segments += usize::from(next != *first_seq);
+                        (create_segment(&dir, next, &chain)?, chain)
+                    }
                 }
             }
         };
@@ -340,7 +593,9 @@ impl Journal {
                 next_seq,
                 pending: Vec::new(),
                 pending_last: recovery.last_seq,
+                chain,
                 durable: recovery.last_seq,
+                durable_chain: chain,
                 syncing: false,
                 failed: None,
             }),
@@ -370,8 +625,16 @@ impl Journal {
         self.lock().durable
     }
 
+    /// The last record enqueued and the chain hash after it (`(0, GENESIS)` for an empty
+    /// journal). Once [`Journal::wait_durable`] has returned for it, it is the durable head.
+    pub fn last(&self) -> (u64, Chain) {
+        let inner = self.lock();
+        (inner.pending_last, inner.chain)
+    }
+
     /// Buffer a record and return its sequence number. Not durable until
-    /// [`Journal::wait_durable`] returns for it. Records are numbered in the order of the calls.
+    /// [`Journal::wait_durable`] returns for it. Records are numbered, and chained, in the order
+    /// of the calls.
     pub fn enqueue(&self, payload: &[u8]) -> Result<u64, JournalError> {
         if payload.len() > MAX_BODY {
             return Err(JournalError::TooLarge(payload.len()));
@@ -382,15 +645,18 @@ impl Journal {
         }
         let seq = inner.next_seq;
         inner.next_seq += 1;
-        let len = (payload.len() + 8) as u32;
+        let chain = chain_next(&inner.chain, seq, payload);
+        let len = (payload.len() + Format::V2.body_prefix()) as u32;
         let start = inner.pending.len();
         inner.pending.extend_from_slice(&len.to_le_bytes());
         inner.pending.extend_from_slice(&[0; 8]);
         inner.pending.extend_from_slice(&seq.to_le_bytes());
+        inner.pending.extend_from_slice(&chain);
         inner.pending.extend_from_slice(payload);
         let sum = xxh3_64(&inner.pending[start + FRAME_HEAD..]);
         inner.pending[start + 4..start + 12].copy_from_slice(&sum.to_le_bytes());
         inner.pending_last = seq;
+        inner.chain = chain;
         Ok(seq)
     }
 
@@ -413,13 +679,18 @@ impl Journal {
             inner.syncing = true;
             let batch = std::mem::take(&mut inner.pending);
             let batch_last = inner.pending_last;
+            let batch_chain = inner.chain;
             let batch_first = inner.durable + 1;
+            let batch_prev = inner.durable_chain;
             drop(inner);
-            let result = self.write_batch(&batch, batch_first);
+            let result = self.write_batch(&batch, batch_first, &batch_prev);
             inner = self.lock();
             inner.syncing = false;
             match result {
-                Ok(()) => inner.durable = batch_last,
+                Ok(()) => {
+                    inner.durable = batch_last;
+                    inner.durable_chain = batch_chain;
+                }
                 Err(e) => inner.failed = Some(e.to_string()),
             }
             self.synced.notify_all();
@@ -433,21 +704,15 @@ impl Journal {
         Ok(seq)
     }
 
-    fn write_batch(&self, batch: &[u8], first_seq: u64) -> Result<(), JournalError> {
+    fn write_batch(&self, batch: &[u8], first_seq: u64, prev: &Chain) -> Result<(), JournalError> {
         if batch.is_empty() {
             return Ok(());
         }
         let mut seg = self.segment.lock().unwrap_or_else(|p| p.into_inner());
-        if seg.len > 0 && seg.len + batch.len() as u64 > self.options.segment_bytes {
-            // Rotate: the new segment is named by the first sequence number it holds.
-            let path = self.dir.join(segment_name(first_seq));
-            let file = OpenOptions::new()
-                .create_new(true)
-                .append(true)
-                .open(&path)
-                .map_err(io_err(&path))?;
-            crate::fsutil::sync_dir(&self.dir).map_err(io_err(&self.dir))?;
-            *seg = Segment { file, path, len: 0 };
+        if seg.len > SEG_HEAD as u64 && seg.len + batch.len() as u64 > self.options.segment_bytes {
+            // Rotate: the new segment is named by the first sequence number it holds, and its
+            // header carries the chain before it.
+            *seg = create_segment(&self.dir, first_seq, prev)?;
         }
         let path = seg.path.clone();
         {
@@ -456,7 +721,7 @@ impl Journal {
                 Some((_, p, at)) => *p != path || seg.len >= at + MARK_EVERY,
                 None => true,
             };
-            if due && seg.len > 0 {
+            if due && seg.len > SEG_HEAD as u64 {
                 marks.push((first_seq, path.clone(), seg.len));
             }
         }
@@ -469,7 +734,8 @@ impl Journal {
     }
 
     /// Records from sequence `from` on, checked frame by frame (a damaged frame is an error
-    /// naming the segment and offset). Reads durable records only.
+    /// naming the segment and offset; a record that does not fit the chain is
+    /// [`JournalError::ChainBroken`]). Reads durable records only.
     pub fn read_from(&self, from: u64) -> Result<JournalReader, JournalError> {
         let upto = self.durable_seq();
         let segments = list_segments(&self.dir)?;
@@ -497,13 +763,17 @@ impl Journal {
             tolerate_tail: false,
             seek: seek.map(|(seq, _, offset)| (seq, offset)),
             base: 0,
+            chain: None,
+            before_from: None,
+            seen_v2: false,
         })
     }
 }
 
 /// Read the journal in `dir` without opening it for writing (another process may be appending):
-/// records from `from` on, every frame checked; a cut-short frame at the very end (a write in
-/// progress, or a torn tail not yet recovered) ends the iteration.
+/// records from `from` on, every frame checked, and the chain from the first record on; a
+/// cut-short frame at the very end (a write in progress, or a torn tail not yet recovered) ends
+/// the iteration.
 pub fn read_dir(dir: impl AsRef<Path>, from: u64) -> Result<JournalReader, JournalError> {
     let dir = dir.as_ref();
     if !dir.is_dir() {
@@ -520,6 +790,7 @@ pub fn read_dir(dir: impl AsRef<Path>, from: u64) -> Result<JournalReader, Journ
         }
     }
     Ok(JournalReader {
+        chain: (start == 0).then_some(GENESIS),
         segments: segments[start..].to_vec(),
         current: None,
         from,
@@ -528,22 +799,110 @@ pub fn read_dir(dir: impl AsRef<Path>, from: u64) -> Result<JournalReader, Journ
         tolerate_tail: true,
         seek: None,
         base: 0,
+        before_from: None,
+        seen_v2: false,
     })
 }
 
-/// Iterator over `(seq, payload)` records (see [`Journal::read_from`]).
+/// Iterator over `(seq, payload)` records (see [`Journal::read_from`]). It checks the hash
+/// chain as far as it knows it: from the first record when it starts at the beginning, from a
+/// format-2 segment's header or first frame otherwise, and from the chain given to
+/// [`JournalReader::expect_chain_before`].
 pub struct JournalReader {
     segments: Vec<(u64, PathBuf)>,
     /// Start the first segment at this record (sequence, byte offset) instead of its start.
     seek: Option<(u64, u64)>,
     /// Byte offset in its segment of the buffer being read.
     base: u64,
-    current: Option<(Vec<u8>, usize, PathBuf)>,
+    current: Option<(Vec<u8>, usize, PathBuf, Format)>,
     from: u64,
     upto: u64,
     expected: Option<u64>,
     /// Read-only readers stop at a cut-short frame at the end of the last segment.
     tolerate_tail: bool,
+    /// The chain after the last record read, when known.
+    chain: Option<Chain>,
+    /// The chain the caller says comes before record `from` (a checkpoint's).
+    before_from: Option<Chain>,
+    seen_v2: bool,
+}
+
+impl JournalReader {
+    /// Check that the chain before record `from` is `chain` (a checkpoint's): the first record
+    /// read must follow it ([`JournalError::ChainBroken`] otherwise).
+    pub fn expect_chain_before(mut self, chain: Chain) -> JournalReader {
+        self.before_from = Some(chain);
+        self
+    }
+
+    /// The chain hash after the last record returned (or passed over), when the reader knows it.
+    pub fn chain_hash(&self) -> Option<Chain> {
+        self.chain
+    }
+
+    fn open_next(&mut self) -> Result<bool, JournalError> {
+        if self.segments.is_empty() {
+            return Ok(false);
+        }
+        let (first, path) = self.segments.remove(0);
+        let (first, offset) = self.seek.take().unwrap_or((first, 0));
+        let mut bytes = Vec::new();
+        let mut head = [0u8; SEG_HEAD];
+        let head_len = File::open(&path)
+            .and_then(|mut f| {
+                let n = f.read(&mut head)?;
+                f.seek(std::io::SeekFrom::Start(offset))?;
+                f.read_to_end(&mut bytes)?;
+                Ok(n)
+            })
+            .map_err(io_err(&path))?;
+        let corrupt = |what: String| JournalError::Corrupt {
+            segment: path.display().to_string(),
+            offset: 0,
+            what,
+        };
+        let (format, header) = parse_seg_header(&head[..head_len]).map_err(corrupt)?;
+        if format == Format::V1 && self.seen_v2 {
+            return Err(corrupt("a format-1 segment after a format-2 one".into()));
+        }
+        self.seen_v2 |= format == Format::V2;
+        if self.expected.is_some_and(|e| e != first) {
+            return Err(corrupt(format!(
+                "segment starts at sequence {first}, the previous one ended before {}",
+                self.expected.unwrap_or(0)
+            )));
+        }
+        let mut at = 0;
+        if offset == 0 {
+            if let Some((hfirst, prev)) = header {
+                if hfirst != first {
+                    return Err(corrupt(format!(
+                        "the header says the segment starts at {hfirst}, its name {first}"
+                    )));
+                }
+                if let Some(c) = self.chain
+                    && c != prev
+                {
+                    return Err(JournalError::ChainBroken {
+                        segment: path.display().to_string(),
+                        offset: 0,
+                        seq: first,
+                        what: "the segment's header does not continue the chain of the one before"
+                            .into(),
+                    });
+                }
+                self.chain = Some(prev);
+                at = SEG_HEAD;
+            }
+        } else {
+            // Started at a mark: the chain is picked up from the next format-2 frame.
+            self.chain = None;
+        }
+        self.base = offset;
+        self.expected = Some(first);
+        self.current = Some((bytes, at, path, format));
+        Ok(true)
+    }
 }
 
 impl Iterator for JournalReader {
@@ -552,34 +911,17 @@ impl Iterator for JournalReader {
     fn next(&mut self) -> Option<Self::Item> {
         loop {
             if self.current.is_none() {
-                if self.segments.is_empty() {
-                    return None;
+                match self.open_next() {
+                    Ok(true) => {}
+                    Ok(false) => return None,
+                    Err(e) => {
+                        self.segments.clear();
+                        return Some(Err(e));
+                    }
                 }
-                let (first, path) = self.segments.remove(0);
-                let mut bytes = Vec::new();
-                let (first, offset) = self.seek.take().unwrap_or((first, 0));
-                let read = File::open(&path).and_then(|mut f| {
-                    f.seek(std::io::SeekFrom::Start(offset))?;
-                    f.read_to_end(&mut bytes)
-                });
-                if let Err(e) = read {
-                    return Some(Err(io_err(&path)(e)));
-                }
-                self.base = offset;
-                if self.expected.is_some_and(|e| e != first) {
-                    return Some(Err(JournalError::Corrupt {
-                        segment: path.display().to_string(),
-                        offset: 0,
-                        what: format!(
-                            "segment starts at sequence {first}, the previous one ended before {}",
-                            self.expected.unwrap_or(0)
-                        ),
-                    }));
-                }
-                self.expected = Some(first);
-                self.current = Some((bytes, 0, path));
             }
-            let (bytes, at, path) = self.current.as_mut().expect("set above");
+            let (bytes, at, path, format) = self.current.as_mut().expect("set above");
+            let format = *format;
             if *at >= bytes.len() {
                 self.current = None;
                 continue;
@@ -588,14 +930,50 @@ impl Iterator for JournalReader {
             if expected > self.upto {
                 return None;
             }
-            match parse_frame(bytes, *at) {
-                Parsed::Frame { seq, payload, next } => {
+            let offset = self.base + *at as u64;
+            let fail = |e: JournalError| Some(Err(e));
+            match parse_frame(bytes, *at, format) {
+                Parsed::Frame {
+                    seq,
+                    chain: stored,
+                    payload,
+                    next,
+                } => {
                     if seq != expected {
-                        return Some(Err(JournalError::Corrupt {
+                        let e = JournalError::Corrupt {
                             segment: path.display().to_string(),
-                            offset: self.base + *at as u64,
+                            offset,
                             what: format!("sequence {seq} where {expected} was expected"),
-                        }));
+                        };
+                        self.current = None;
+                        self.segments.clear();
+                        return fail(e);
+                    }
+                    let prev = if seq == self.from {
+                        self.before_from.or(self.chain)
+                    } else {
+                        self.chain
+                    };
+                    let computed = prev.map(|p| chain_next(&p, seq, payload));
+                    match (computed, stored) {
+                        (Some(c), Some(s)) if c != s => {
+                            let what = if seq == self.from && self.before_from.is_some() {
+                                "it does not follow the chain the checkpoint recorded"
+                            } else {
+                                "its chain hash is not the hash of the one before and its content"
+                            };
+                            let e = JournalError::ChainBroken {
+                                segment: path.display().to_string(),
+                                offset,
+                                seq,
+                                what: what.into(),
+                            };
+                            self.current = None;
+                            self.segments.clear();
+                            return fail(e);
+                        }
+                        (_, Some(s)) => self.chain = Some(s),
+                        (c, None) => self.chain = c,
                     }
                     let payload = payload.to_vec();
                     *at = next;
@@ -609,18 +987,24 @@ impl Iterator for JournalReader {
                     return None;
                 }
                 Parsed::Short => {
-                    return Some(Err(JournalError::Corrupt {
+                    let e = JournalError::Corrupt {
                         segment: path.display().to_string(),
-                        offset: self.base + *at as u64,
+                        offset,
                         what: "frame cut short".into(),
-                    }));
+                    };
+                    self.current = None;
+                    self.segments.clear();
+                    return fail(e);
                 }
                 Parsed::Bad(what) => {
-                    return Some(Err(JournalError::Corrupt {
+                    let e = JournalError::Corrupt {
                         segment: path.display().to_string(),
-                        offset: self.base + *at as u64,
+                        offset,
                         what,
-                    }));
+                    };
+                    self.current = None;
+                    self.segments.clear();
+                    return fail(e);
                 }
             }
         }
@@ -734,7 +1118,7 @@ mod tests {
         drop(j);
         let seg = dir.path().join(segment_name(1));
         let full = std::fs::read(&seg).unwrap();
-        let frame = FRAME_HEAD + 8 + 30;
+        let frame = FRAME_HEAD + 40 + 30;
         let last_start = full.len() - frame;
         for cut in last_start..full.len() {
             std::fs::write(&seg, &full[..cut]).unwrap();
@@ -788,17 +1172,22 @@ mod tests {
         drop(j);
         let seg = dir.path().join(segment_name(1));
         let full = std::fs::read(&seg).unwrap();
-        let frame = FRAME_HEAD + 8 + 30;
+        let frame = FRAME_HEAD + 40 + 30;
         for byte in 0..full.len() - frame {
             let mut bad = full.clone();
             bad[byte] ^= 0x01;
             std::fs::write(&seg, &bad).unwrap();
+            let want = if byte < SEG_HEAD {
+                0
+            } else {
+                SEG_HEAD + (byte - SEG_HEAD) / frame * frame
+            };
             match Journal::open(dir.path(), opts()) {
                 Err(JournalError::Corrupt {
                     segment, offset, ..
                 }) => {
                     assert!(segment.ends_with(".log"));
-                    assert_eq!(offset as usize, byte / frame * frame, "byte {byte}");
+                    assert_eq!(offset as usize, want, "byte {byte}");
                 }
                 other => panic!("flip at {byte}: {other:?}"),
             }

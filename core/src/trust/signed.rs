@@ -42,6 +42,8 @@ pub enum FileKind {
     Certificate,
     /// A signed journal head.
     JournalHead,
+    /// A checkpoint of the record's state (signed by the journal-head key).
+    Checkpoint,
 }
 
 impl FileKind {
@@ -53,6 +55,7 @@ impl FileKind {
             FileKind::Timestamp => "timestamp",
             FileKind::Certificate => "certificate",
             FileKind::JournalHead => "journal_head",
+            FileKind::Checkpoint => "checkpoint",
         }
     }
 }

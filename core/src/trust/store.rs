@@ -173,7 +173,7 @@ impl TrustStore {
                     return Err(TrustError::UnknownKey(block.signer));
                 }
                 let role = match kind {
-                    FileKind::JournalHead => Roles::JOURNAL_HEAD,
+                    FileKind::JournalHead | FileKind::Checkpoint => Roles::JOURNAL_HEAD,
                     FileKind::Certificate => {
                         return Err(TrustError::WrongRole {
                             key: block.signer,

@@ -193,6 +193,8 @@ pub fn publish_snapshot(
             signed_by: options.key_id(),
         }),
     )?;
+    // The journal's signed head beside the file: whoever holds it can hold the record to it.
+    engine.publish_head(&path.with_extension("idch"))?;
     let bytes = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     Ok(Published {
         path: path.display().to_string(),
@@ -306,6 +308,7 @@ pub fn publish_delta(
             signed_by: options.key_id(),
         }),
     )?;
+    engine.publish_head(&path.with_extension("idch"))?;
     Ok(Published {
         path: path.display().to_string(),
         what: "delta",
