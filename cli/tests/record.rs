@@ -45,8 +45,30 @@ fn ok(dir: &Path, line: &str) -> serde_json::Value {
 }
 
 const BUREAU: &str = "--officer B1 --station PSB";
+/// The ministry (the record's first station): national commands, and stations outside Chaoyang.
+const MINISTRY: &str = "--officer M1 --station MPS";
 const HR: &str = "--officer P1 --station HR1";
 const WIN: &str = "--officer W1 --station WIN";
+
+/// A new record: the ministry (bootstrapped), which registers Chaoyang's county bureau `PSB`
+/// (110105) and its officer `B1`.
+fn init(dir: &Path) {
+    ok(
+        dir,
+        "init --kind ministry --station-id MPS --division 110000 --name ministry --officer-id M1 --officer-name M",
+    );
+    ok(
+        dir,
+        &with(
+            MINISTRY,
+            "station add --id PSB --kind county_bureau --division 110105 --name bureau",
+        ),
+    );
+    ok(
+        dir,
+        &with(MINISTRY, "officer add --id B1 --name W --at PSB"),
+    );
+}
 
 /// A command line run by `who`.
 fn with(who: &str, line: &str) -> String {
@@ -74,10 +96,7 @@ fn keys(dir: &Path) {
 fn l1_f1_a6_record_flow_through_the_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(
-        dir,
-        "init --bureau-id PSB --division 110105 --name bureau --officer-id B1 --officer-name W",
-    );
+    init(dir);
     ok(
         dir,
         &with(
@@ -97,11 +116,11 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     std::fs::write(dir.join("P.csv"), "number,name,hukou_division,fingerprint,contact\n11010519491231002X,Zhang,110105,,138\n440524188001010014,Li,440524,lfp,\n").unwrap();
     std::fs::write(dir.join("I.csv"), "number,valid_from,fingerprints\n11010519491231002X,2010-05-01,false\n440524188001010014,1990-01-02,true\n").unwrap();
     assert_eq!(
-        ok(dir, &with(BUREAU, "population import --file P.csv"))["imported"],
+        ok(dir, &with(MINISTRY, "population import --file P.csv"))["imported"],
         2
     );
     assert_eq!(
-        ok(dir, &with(BUREAU, "card import --file I.csv"))["imported"],
+        ok(dir, &with(MINISTRY, "card import --file I.csv"))["imported"],
         2
     );
 
@@ -129,7 +148,7 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     ok(
         dir,
         &with(
-            BUREAU,
+            MINISTRY,
             "publish snapshot --profile bank -o bank.idcs --key pub.key --cert pub.cert",
         ),
     );
@@ -160,7 +179,7 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     let d = ok(
         dir,
         &with(
-            BUREAU,
+            MINISTRY,
             "publish delta --base bank.idcs -o d1.idcd --key pub.key --cert pub.cert",
         ),
     );
@@ -185,14 +204,14 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     ok(
         dir,
         &with(
-            BUREAU,
+            MINISTRY,
             "blacklist add --number 440524188001010014 --reason forged|passport",
         ),
     );
     ok(
         dir,
         &with(
-            BUREAU,
+            MINISTRY,
             "publish snapshot --profile police -o police.idcs --key pub.key --cert pub.cert",
         ),
     );
@@ -213,26 +232,29 @@ fn l1_f1_a6_record_flow_through_the_cli() {
 fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(
-        dir,
-        "init --bureau-id PSB --division 110105 --name bureau --officer-id B1 --officer-name W",
-    );
+    init(dir);
     ok(
         dir,
         &with(
-            BUREAU,
+            MINISTRY,
             "station add --id GZP --kind offsite_acceptance_point --division 440106 --name gz",
         ),
     );
     ok(
         dir,
         &with(
-            BUREAU,
+            MINISTRY,
             "station add --id AIR --kind airport_police --division 440106 --name airport",
         ),
     );
-    ok(dir, &with(BUREAU, "officer add --id G1 --name g --at GZP"));
-    ok(dir, &with(BUREAU, "officer add --id A1 --name a --at AIR"));
+    ok(
+        dir,
+        &with(MINISTRY, "officer add --id G1 --name g --at GZP"),
+    );
+    ok(
+        dir,
+        &with(MINISTRY, "officer add --id A1 --name a --at AIR"),
+    );
     std::fs::write(
         dir.join("P.csv"),
         "number,name,hukou_division\n11010519491231002X,Zhang,110105\n",
@@ -243,8 +265,8 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
         "number,valid_from\n11010519491231002X,2010-05-01\n",
     )
     .unwrap();
-    ok(dir, &with(BUREAU, "population import --file P.csv"));
-    ok(dir, &with(BUREAU, "card import --file I.csv"));
+    ok(dir, &with(MINISTRY, "population import --file P.csv"));
+    ok(dir, &with(MINISTRY, "card import --file I.csv"));
     let point = "--officer G1 --station GZP";
     // Incomplete papers: every missing item at once, exit 1.
     let o = run(
@@ -298,7 +320,7 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
     // The policy round-trips through JSON.
     let p = run(dir, "policy show --data d");
     std::fs::write(dir.join("policy.json"), &p.stdout).unwrap();
-    ok(dir, &with(BUREAU, "policy set --file policy.json"));
+    ok(dir, &with(MINISTRY, "policy set --file policy.json"));
 }
 
 #[test]
@@ -328,10 +350,7 @@ fn commands_other_than_init_refuse_a_directory_without_a_record() {
 fn l3_s2_signed_publication_through_the_cli() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    ok(
-        dir,
-        "init --bureau-id PSB --division 110105 --name bureau --officer-id B1 --officer-name W",
-    );
+    init(dir);
     ok(
         dir,
         &with(
@@ -350,8 +369,8 @@ fn l3_s2_signed_publication_through_the_cli() {
         "number,valid_from\n11010519491231002X,2010-05-01\n",
     )
     .unwrap();
-    ok(dir, &with(BUREAU, "population import --file P.csv"));
-    ok(dir, &with(BUREAU, "card import --file I.csv"));
+    ok(dir, &with(MINISTRY, "population import --file P.csv"));
+    ok(dir, &with(MINISTRY, "card import --file I.csv"));
     keys(dir);
     // Keys never overwrite, and the private key is the owner's alone.
     assert!(
@@ -370,12 +389,12 @@ fn l3_s2_signed_publication_through_the_cli() {
     }
     let v = ok(
         dir,
-        &with(BUREAU, "subscriber add --id BANK-1 --name 'a bank'"),
+        &with(MINISTRY, "subscriber add --id BANK-1 --name 'a bank'"),
     );
     assert_eq!(v["subscriber"], "BANK-1");
     let v = ok(
         dir,
-        &with(BUREAU, "subscriber add --id BANK-2 --name 'another bank'"),
+        &with(MINISTRY, "subscriber add --id BANK-2 --name 'another bank'"),
     );
     assert_eq!(v["subscriber"], "BANK-2");
     std::fs::create_dir(dir.join("feed")).unwrap();
@@ -383,7 +402,7 @@ fn l3_s2_signed_publication_through_the_cli() {
     let p = ok(
         dir,
         &with(
-            BUREAU,
+            MINISTRY,
             &format!("publish snapshot --profile bank --subscriber BANK-1 -o b1.idcs {sign}"),
         ),
     );
@@ -392,7 +411,7 @@ fn l3_s2_signed_publication_through_the_cli() {
     ok(
         dir,
         &with(
-            BUREAU,
+            MINISTRY,
             &format!("publish snapshot --profile bank --subscriber BANK-2 -o b2.idcs {sign}"),
         ),
     );
@@ -400,7 +419,7 @@ fn l3_s2_signed_publication_through_the_cli() {
     let d = ok(
         dir,
         &with(
-            BUREAU,
+            MINISTRY,
             &format!("publish delta --base b1.idcs -o feed/d1.idcd {sign}"),
         ),
     );
@@ -408,7 +427,7 @@ fn l3_s2_signed_publication_through_the_cli() {
     let t = ok(
         dir,
         &with(
-            BUREAU,
+            MINISTRY,
             "publish timestamp --base b1.idcs --key pub.key --cert pub.cert -o feed/now.idct",
         ),
     );
@@ -445,7 +464,7 @@ fn l3_s2_signed_publication_through_the_cli() {
     ok(dir, &with(HR, "loss cancel --number 11010519491231002X"));
     ok(
         dir,
-        &with(BUREAU, "publish delta --base b1.idcs -o feed/d2.idcd"),
+        &with(MINISTRY, "publish delta --base b1.idcs -o feed/d2.idcd"),
     );
     let o = run(dir, verify);
     assert!(
@@ -480,7 +499,7 @@ fn l3_s2_signed_publication_through_the_cli() {
     let o = run(
         dir,
         &with(
-            BUREAU,
+            MINISTRY,
             "publish delta --base b1.idcs --subscriber BANK-2 -o x.idcd --data d --json",
         ),
     );

@@ -122,11 +122,19 @@ pub enum StationKind {
     /// A unit that checks identity cards (bank, airline, railway, hotel, telecom): verification
     /// and hit reports only (L3, L4).
     CheckingUnit,
+    /// The Ministry of Public Security (公安部): the national platform — publishing to
+    /// subscribers (L3), the credit platform's pushes (A6), the national rollout and the fee
+    /// schedule as set by the State Council's price and finance departments (A7, A12);
+    /// registers provincial departments. Its jurisdiction is the nation.
+    Ministry,
+    /// A provincial public security department (公安厅, or a municipality's 公安局): registers
+    /// the county bureaus of its province; its jurisdiction is the province.
+    ProvincialDepartment,
 }
 
 impl StationKind {
     /// Every kind.
-    pub const ALL: [StationKind; 9] = [
+    pub const ALL: [StationKind; 11] = [
         StationKind::HouseholdRegistrationStation,
         StationKind::RegistrationHall,
         StationKind::OffsiteAcceptancePoint,
@@ -136,6 +144,8 @@ impl StationKind {
         StationKind::LostAndFoundWindow,
         StationKind::CountyBureau,
         StationKind::CheckingUnit,
+        StationKind::Ministry,
+        StationKind::ProvincialDepartment,
     ];
 
     /// The name used in CSV, JSON and the CLI.
@@ -150,6 +160,26 @@ impl StationKind {
             StationKind::LostAndFoundWindow => "lost_and_found_window",
             StationKind::CountyBureau => "county_bureau",
             StationKind::CheckingUnit => "checking_unit",
+            StationKind::Ministry => "ministry",
+            StationKind::ProvincialDepartment => "provincial_department",
+        }
+    }
+
+    /// Whether a station of this kind may register a station of kind `new` (within its
+    /// jurisdiction, [`Station::territory`]): the ministry registers provincial departments and
+    /// anything below; a provincial department county bureaus and below; a county bureau the
+    /// stations, halls, points, windows and checking units of its county (A2: acceptance points
+    /// are designated by the city or county bureau). Nobody registers a ministry: the first
+    /// station is registered at bootstrap.
+    pub fn may_register(self, new: StationKind) -> bool {
+        use StationKind as K;
+        match self {
+            K::Ministry => new != K::Ministry,
+            K::ProvincialDepartment => !matches!(new, K::Ministry | K::ProvincialDepartment),
+            K::CountyBureau => {
+                !matches!(new, K::Ministry | K::ProvincialDepartment | K::CountyBureau)
+            }
+            _ => false,
         }
     }
 
@@ -178,6 +208,97 @@ impl FromStr for StationKind {
     }
 }
 
+/// The area a station may act on for commands with a territorial jurisdiction
+/// ([`jurisdiction`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case", tag = "level", content = "division")]
+pub enum Territory {
+    /// The whole country (the ministry).
+    Nation,
+    /// A province (a provincial department): the province-level code.
+    Province(DivisionCode),
+    /// The station's own division: a county (a prefecture-level code covers the prefecture:
+    /// a city without districts).
+    Division(DivisionCode),
+}
+
+impl Territory {
+    /// Whether `division` lies within it (the one definition: [`DivisionCode::contains`]).
+    pub fn contains(self, division: DivisionCode) -> bool {
+        match self {
+            Territory::Nation => true,
+            Territory::Province(p) | Territory::Division(p) => p.contains(division),
+        }
+    }
+}
+
+impl fmt::Display for Territory {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Territory::Nation => f.write_str("the nation"),
+            Territory::Province(p) => write!(f, "province {p}"),
+            Territory::Division(d) => write!(f, "division {d}"),
+        }
+    }
+}
+
+/// Where a command may act (S1: no officer acts outside the jurisdiction of their station).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Jurisdiction {
+    /// Anywhere in the country: loss reports (L1: 全国…就近), found cards (F1), hit reports (L4),
+    /// temporary certificates (A8), off-site applications (A1, within the rollout), and the
+    /// ministry's national commands.
+    Nationwide,
+    /// What the command acts on (a station, an officer, a person's household registration, an
+    /// application's hukou place) must lie in the acting station's territory
+    /// ([`Station::territory`]).
+    Territorial,
+}
+
+/// The jurisdiction of each command: the one place this is decided (S1); docs/AUTHORIZATION.md
+/// prints it beside [`allowed`].
+pub fn jurisdiction(command: CommandKind) -> Jurisdiction {
+    use CommandKind as C;
+    match command {
+        // Registries: the county keeps its stations, officers and household registrations
+        // (户口登记条例 arts. 3, 8); cards are signed by the hukou county (Law art. 8).
+        C::RegisterStation
+        | C::RegisterOfficer
+        | C::DeactivateOfficer
+        | C::RegisterPeople
+        | C::RecordDeath
+        | C::RegisterCards
+        // A6: listed and delisted by the person's hukou bureau (our choice; the sources name no
+        // keeper).
+        | C::AddBlacklist
+        | C::RemoveBlacklist
+        // A4: reviewed and signed by the hukou county's bureau.
+        | C::ReviewApplication
+        // T2-T5: the hukou place's station and county bureau.
+        | C::ApplyTemporaryCard
+        | C::IssueTemporaryCard
+        | C::ReturnTemporaryCard => Jurisdiction::Territorial,
+        C::ReportLoss
+        | C::CancelLoss
+        | C::ReportHit
+        | C::AcknowledgeHit
+        | C::IntakeFoundCard
+        | C::ReturnFoundCard
+        | C::ApplyOffsite
+        // A4 names no one: the reviewing bureau or the accepting side's (checked by the command).
+        | C::ExtendDeadline
+        | C::ProduceCard
+        | C::IssueCard
+        | C::IssueTemporaryCertificate
+        | C::UseTemporaryCertificate
+        | C::ImportCreditPush
+        | C::SetPolicy
+        | C::Publish
+        | C::RegisterSubscriber => Jurisdiction::Nationwide,
+    }
+}
+
 /// A station or unit.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Station {
@@ -189,6 +310,18 @@ pub struct Station {
     pub division: DivisionCode,
     /// Display name.
     pub name: String,
+}
+
+impl Station {
+    /// The area it may act on ([`jurisdiction`]): the nation for the ministry, its province
+    /// for a provincial department, its division otherwise.
+    pub fn territory(&self) -> Territory {
+        match self.kind {
+            StationKind::Ministry => Territory::Nation,
+            StationKind::ProvincialDepartment => Territory::Province(self.division.province()),
+            _ => Territory::Division(self.division),
+        }
+    }
 }
 
 /// An officer of a station.
@@ -336,26 +469,34 @@ pub fn allowed(command: CommandKind, kind: StationKind) -> bool {
     use CommandKind as C;
     use StationKind as K;
     match command {
-        // Registries and the blacklist are kept by county-level bureaus.
-        C::RegisterStation
-        | C::RegisterOfficer
-        | C::DeactivateOfficer
-        | C::RegisterPeople
-        | C::RecordDeath
-        | C::RegisterCards => kind == K::CountyBureau,
-        C::AddBlacklist
-        | C::RemoveBlacklist
-        | C::ImportCreditPush
-        | C::SetPolicy
-        | C::Publish
-        | C::RegisterSubscriber => kind == K::CountyBureau,
+        // Stations and officers: registered from above (StationKind::may_register).
+        C::RegisterStation | C::RegisterOfficer | C::DeactivateOfficer => matches!(
+            kind,
+            K::CountyBureau | K::ProvincialDepartment | K::Ministry
+        ),
+        // Household registrations, deaths and the card register are kept by the county bureau
+        // (bulk national imports by the ministry).
+        C::RegisterPeople | C::RegisterCards => matches!(kind, K::CountyBureau | K::Ministry),
+        C::RecordDeath => kind == K::CountyBureau,
+        // A6: the hukou county bureau lists and delists; the ministry can too.
+        C::AddBlacklist | C::RemoveBlacklist => matches!(kind, K::CountyBureau | K::Ministry),
+        // The national platform's own work (L3, A6, A7, A12).
+        C::ImportCreditPush | C::SetPolicy | C::Publish | C::RegisterSubscriber => {
+            kind == K::Ministry
+        }
         // L1: every household registration police station and registration hall nationwide.
         C::ReportLoss | C::CancelLoss => {
             matches!(kind, K::HouseholdRegistrationStation | K::RegistrationHall)
         }
         // L4: any unit that checks cards, and the police.
         C::ReportHit => true,
-        C::AcknowledgeHit => kind.is_police() && kind != K::OffsiteAcceptancePoint,
+        C::AcknowledgeHit => {
+            kind.is_police()
+                && !matches!(
+                    kind,
+                    K::OffsiteAcceptancePoint | K::Ministry | K::ProvincialDepartment
+                )
+        }
         // F1: stations and halls run a lost-and-found window.
         C::IntakeFoundCard | C::ReturnFoundCard => {
             matches!(

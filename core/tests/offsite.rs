@@ -22,7 +22,7 @@ fn setup(dir: &std::path::Path) -> (World, Actor) {
     let w = world(dir);
     w.engine
         .register_station(
-            &w.bureau,
+            &w.ministry,
             Station {
                 id: "GZ-PSB".parse().unwrap(),
                 kind: StationKind::CountyBureau,
@@ -33,7 +33,7 @@ fn setup(dir: &std::path::Path) -> (World, Actor) {
         .unwrap();
     w.engine
         .register_officer(
-            &w.bureau,
+            &w.ministry,
             Officer {
                 id: "G1".parse().unwrap(),
                 name: "g".into(),
@@ -75,10 +75,11 @@ fn a1_a4_a11_n5_renewal_from_application_to_issue_supersedes_the_old_card() {
         "A4: 60 days"
     );
     assert_eq!(app.period, ValidityPeriod::LongTerm, "N5: Bob is 56");
-    // Only the hukou-place bureau reviews (A11); production only after sign-off.
+    // Only the hukou-place bureau reviews (A11, S1: outside Chaoyang's jurisdiction);
+    // production only after sign-off.
     assert_eq!(
         refused(w.engine.review_application(&w.bureau, app.id, true, "")),
-        "not_hukou_bureau"
+        "outside_jurisdiction"
     );
     assert_eq!(
         refused(w.engine.produce_card(&point, app.id)),
@@ -210,13 +211,13 @@ fn a3_replacement_checks_loss_and_found_records_and_the_lost_card_stays_lost() {
 #[test]
 fn a1_a3_a5_a6_a9_a10_a12_every_refusal_reason() {
     let dir = tempfile::tempdir().unwrap();
-    let (w, _) = setup(dir.path());
+    let (w, gz) = setup(dir.path());
     let point = w.actor(StationKind::OffsiteAcceptancePoint).clone();
     // A person without any card (first-time applicant) and Alice, whose hukou is the point's.
     let eve = number("44010620000101002");
     w.engine
         .register_people(
-            &w.bureau,
+            &w.ministry,
             vec![idcard::population::Person {
                 number: eve,
                 name: "Eve".into(),
@@ -279,9 +280,18 @@ fn a1_a3_a5_a6_a9_a10_a12_every_refusal_reason() {
     // A5: changed appearance is fine when fingerprints confirm identity (Dan has none; use a
     // fingerprinted card: Alice's, at a point away from her hukou).
     // A6: blacklisted people are refused.
+    // (Bob's hukou is in Guangzhou: Chaoyang's bureau may not list him, Tianhe's may.)
+    assert_eq!(
+        refused(w.engine.add_blacklist(
+            &w.bureau,
+            w.bob,
+            BlacklistEntry::new(BlacklistReasons::BAD_CREDIT),
+        )),
+        "outside_jurisdiction"
+    );
     w.engine
         .add_blacklist(
-            &w.bureau,
+            &gz,
             w.bob,
             BlacklistEntry::new(BlacklistReasons::BAD_CREDIT),
         )
@@ -290,17 +300,17 @@ fn a1_a3_a5_a6_a9_a10_a12_every_refusal_reason() {
         refused(w.engine.apply_offsite(&point, &base)),
         "blacklisted"
     );
-    w.engine.remove_blacklist(&w.bureau, w.bob, "test").unwrap();
+    w.engine.remove_blacklist(&gz, w.bob, "test").unwrap();
     // A12: before the rollout reached this pair, refused.
     let mut early = Policy::default();
     early.rollout.nationwide_from = None;
     early.rollout.cities.clear();
-    w.engine.set_policy(&w.bureau, early).unwrap();
+    w.engine.set_policy(&w.ministry, early).unwrap();
     assert_eq!(
         refused(w.engine.apply_offsite(&point, &base)),
         "outside_rollout"
     );
-    w.engine.set_policy(&w.bureau, Policy::default()).unwrap();
+    w.engine.set_policy(&w.ministry, Policy::default()).unwrap();
     // Renewal of a lost card: apply for a replacement instead.
     w.engine
         .report_loss(
@@ -333,7 +343,7 @@ fn a5_a9_fingerprints_confirm_a_changed_appearance() {
     // An acceptance point in Guangzhou, for Alice (hukou Beijing, fingerprints registered).
     w.engine
         .register_station(
-            &w.bureau,
+            &w.ministry,
             Station {
                 id: "GZ-POINT".parse().unwrap(),
                 kind: StationKind::OffsiteAcceptancePoint,
@@ -344,7 +354,7 @@ fn a5_a9_fingerprints_confirm_a_changed_appearance() {
         .unwrap();
     w.engine
         .register_officer(
-            &w.bureau,
+            &w.ministry,
             Officer {
                 id: "GP1".parse().unwrap(),
                 name: "p".into(),
@@ -388,7 +398,7 @@ fn a7_fee_cases_and_exemptions() {
     // Bob on minimum living allowance: renewal free (law art. 20) ...
     let mut bob = w.engine.with_state(|s| s.people[&w.bob].clone());
     bob.fee_exempt = true;
-    w.engine.register_people(&w.bureau, vec![bob]).unwrap();
+    w.engine.register_people(&w.ministry, vec![bob]).unwrap();
     let app = w.engine.apply_offsite(&point, &bob_renewal(&w)).unwrap();
     assert_eq!((app.fee_fen, app.fee_exempt), (0, true));
     // ... a replacement is not (new data dir to start over).
@@ -396,7 +406,7 @@ fn a7_fee_cases_and_exemptions() {
     let (w2, _) = setup(dir2.path());
     let mut bob = w2.engine.with_state(|s| s.people[&w2.bob].clone());
     bob.fee_exempt = true;
-    w2.engine.register_people(&w2.bureau, vec![bob]).unwrap();
+    w2.engine.register_people(&w2.ministry, vec![bob]).unwrap();
     let mut req = bob_renewal(&w2);
     req.kind = ApplicationKind::Replacement;
     req.materials = Materials::complete(ApplicationKind::Replacement);
@@ -408,7 +418,7 @@ fn a7_fee_cases_and_exemptions() {
     // The schedule is data.
     let mut p = Policy::default();
     p.fees.renewal_fen = 2500;
-    w2.engine.set_policy(&w2.bureau, p).unwrap();
+    w2.engine.set_policy(&w2.ministry, p).unwrap();
     assert_eq!(w2.engine.with_state(|s| s.policy.fees.renewal_fen), 2500);
 }
 
@@ -463,16 +473,19 @@ fn a4_deadlines_60_extended_by_at_most_30_or_shortened() {
         processing_days: 30,
         ..Default::default()
     };
-    w.engine.set_policy(&w.bureau, p.clone()).unwrap();
+    w.engine.set_policy(&w.ministry, p.clone()).unwrap();
     p.processing_days = 61;
-    assert_eq!(refused(w.engine.set_policy(&w.bureau, p)), "invalid_policy");
+    assert_eq!(
+        refused(w.engine.set_policy(&w.ministry, p)),
+        "invalid_policy"
+    );
     let dir2 = tempfile::tempdir().unwrap();
     let (w2, _) = setup(dir2.path());
     let short = Policy {
         processing_days: 30,
         ..Default::default()
     };
-    w2.engine.set_policy(&w2.bureau, short).unwrap();
+    w2.engine.set_policy(&w2.ministry, short).unwrap();
     let app2 = w2
         .engine
         .apply_offsite(
@@ -595,7 +608,7 @@ fn t1_t2_t3_t4_t5_temporary_resident_card_from_application_to_return() {
     // Dan applies off-site for a renewal at a point away from home (Guangzhou).
     w.engine
         .register_station(
-            &w.bureau,
+            &w.ministry,
             Station {
                 id: "GZ-POINT".parse().unwrap(),
                 kind: StationKind::OffsiteAcceptancePoint,
@@ -606,7 +619,7 @@ fn t1_t2_t3_t4_t5_temporary_resident_card_from_application_to_return() {
         .unwrap();
     w.engine
         .register_officer(
-            &w.bureau,
+            &w.ministry,
             Officer {
                 id: "GP1".parse().unwrap(),
                 name: "p".into(),
@@ -736,7 +749,7 @@ fn t2_under_16_through_a_guardian() {
     let kid = number("11010520150601001");
     w.engine
         .register_people(
-            &w.bureau,
+            &w.ministry,
             vec![idcard::population::Person {
                 number: kid,
                 name: "Kid".into(),
@@ -865,11 +878,11 @@ fn f2_a4_a_replaced_card_held_at_a_window_is_destroyed_at_issue() {
 #[test]
 fn a10_s2_a_death_invalidates_the_cards_at_the_bank() {
     let dir = tempfile::tempdir().unwrap();
-    let (w, _) = setup(dir.path());
+    let (w, gz) = setup(dir.path());
     let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
     let snap = dir.path().join("bank.idcs");
     w.engine
-        .publish_snapshot(&w.bureau, idcard::index::Profile::Bank, &snap)
+        .publish_snapshot(&w.ministry, idcard::index::Profile::Bank, &snap)
         .unwrap();
     let bank =
         idcard::index::Verifier::open_with(&snap, idcard::index::VerifierOptions::unsigned())
@@ -884,10 +897,15 @@ fn a10_s2_a_death_invalidates_the_cards_at_the_bank() {
             },
         )
         .unwrap();
-    w.engine.record_death(&w.bureau, w.bob).unwrap();
+    // S1: each death at the person's hukou bureau (Bob's is Tianhe's).
+    assert_eq!(
+        refused(w.engine.record_death(&w.bureau, w.bob)),
+        "outside_jurisdiction"
+    );
+    w.engine.record_death(&gz, w.bob).unwrap();
     w.engine.record_death(&w.bureau, w.dan).unwrap();
     let delta = dir.path().join("d.idcd");
-    w.engine.publish_delta(&w.bureau, &snap, &delta).unwrap();
+    w.engine.publish_delta(&w.ministry, &snap, &delta).unwrap();
     bank.apply_delta_file(&delta).unwrap();
     assert_eq!(bank.verify(w.bob_card), CardStatus::Invalidated);
     // The record keeps why; a bank learns the status only (S2).
@@ -990,7 +1008,7 @@ fn t3_issued_by_the_bureau_of_permanent_residence_against_the_papers() {
         .unwrap();
     assert_eq!(
         refused(w.engine.issue_temporary_card(&gz_bureau, t.id)),
-        "not_responsible"
+        "outside_jurisdiction"
     );
     assert_eq!(
         refused(w.engine.issue_temporary_card(&hr, t.id)),

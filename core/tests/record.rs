@@ -372,7 +372,7 @@ fn f1_f2_found_cards_held_notified_returned_or_destroyed() {
     let replacement = CardKey::new(w.bob, date(2025, 6, 1)).unwrap();
     w.engine
         .register_cards(
-            &w.bureau,
+            &w.ministry,
             vec![idcard::model::CardRegistration {
                 key: replacement,
                 period: idcard::ValidityPeriod::LongTerm,
@@ -416,16 +416,16 @@ fn a6_blacklist_add_remove_and_credit_push() {
     assert_eq!(
         refused(w.engine.add_blacklist(
             &w.bureau,
-            w.bob,
+            w.alice,
             BlacklistEntry::new(BlacklistReasons::default())
         )),
         "reason_required"
     );
     w.engine
-        .add_blacklist(&w.bureau, w.bob, BlacklistEntry::new(reasons))
+        .add_blacklist(&w.bureau, w.alice, BlacklistEntry::new(reasons))
         .unwrap();
     w.engine.with_state(|s| {
-        let e = s.blacklist[&w.bob].entry;
+        let e = s.blacklist[&w.alice].entry;
         assert_eq!(
             (e.reasons, e.source, e.listed_on),
             (
@@ -435,25 +435,33 @@ fn a6_blacklist_add_remove_and_credit_push() {
             )
         );
     });
+    // S1: the hukou county's bureau (Bob's is in Guangzhou).
+    assert_eq!(
+        refused(
+            w.engine
+                .add_blacklist(&w.bureau, w.bob, BlacklistEntry::new(reasons))
+        ),
+        "outside_jurisdiction"
+    );
     // Only county bureaus keep the blacklist.
     assert_eq!(
         refused(w.engine.add_blacklist(
             w.actor(StationKind::HouseholdRegistrationStation),
-            w.alice,
+            w.carl,
             BlacklistEntry::new(reasons)
         )),
         "station_kind_not_allowed"
     );
     assert_eq!(
-        refused(w.engine.remove_blacklist(&w.bureau, w.bob, "")),
+        refused(w.engine.remove_blacklist(&w.bureau, w.alice, "")),
         "reason_required"
     );
     assert_eq!(
-        refused(w.engine.remove_blacklist(&w.bureau, w.alice, "no")),
+        refused(w.engine.remove_blacklist(&w.bureau, w.carl, "no")),
         "not_blacklisted"
     );
     w.engine
-        .remove_blacklist(&w.bureau, w.bob, "court ruling 2026-3")
+        .remove_blacklist(&w.bureau, w.alice, "court ruling 2026-3")
         .unwrap();
     // A credit platform push: every entry a bad credit record from the platform.
     let push = format!(
@@ -464,7 +472,7 @@ fn a6_blacklist_add_remove_and_credit_push() {
     let mut seen = 0;
     let s = w
         .engine
-        .import_credit_push(&w.bureau, &mut feed, &mut |n| seen = n)
+        .import_credit_push(&w.ministry, &mut feed, &mut |n| seen = n)
         .unwrap();
     assert_eq!((s.imported, seen), (2, 2));
     w.engine.with_state(|s| {
@@ -481,7 +489,7 @@ fn a6_blacklist_add_remove_and_credit_push() {
     let e = w
         .engine
         .import_credit_push(
-            &w.bureau,
+            &w.ministry,
             &mut CsvCreditFeed::new(bad.as_bytes()),
             &mut |_| {},
         )
@@ -775,11 +783,11 @@ fn l3_a6_publish_snapshot_and_delta() {
     let out = tempfile::tempdir().unwrap();
     let bank = w
         .engine
-        .publish_snapshot(&w.bureau, Profile::Bank, out.path().join("bank.idcs"))
+        .publish_snapshot(&w.ministry, Profile::Bank, out.path().join("bank.idcs"))
         .unwrap();
     let police = w
         .engine
-        .publish_snapshot(&w.bureau, Profile::Police, out.path().join("police.idcs"))
+        .publish_snapshot(&w.ministry, Profile::Police, out.path().join("police.idcs"))
         .unwrap();
     assert_eq!((bank.cards, bank.blacklist, police.blacklist), (1, 0, 1));
     assert_eq!(
@@ -809,7 +817,7 @@ fn l3_a6_publish_snapshot_and_delta() {
     let d = w
         .engine
         .publish_delta(
-            &w.bureau,
+            &w.ministry,
             out.path().join("bank.idcs"),
             out.path().join("bank-1.idcd"),
         )
@@ -818,7 +826,7 @@ fn l3_a6_publish_snapshot_and_delta() {
     let dp = w
         .engine
         .publish_delta(
-            &w.bureau,
+            &w.ministry,
             out.path().join("police.idcs"),
             out.path().join("police-1.idcd"),
         )
@@ -841,25 +849,179 @@ fn l3_a6_publish_snapshot_and_delta() {
     });
 }
 
+/// S1: no station acts outside its jurisdiction. For every command of territorial jurisdiction
+/// whose subject is named directly (a station, an officer, a person, a card), run by a county
+/// bureau in Chaoyang (110105), by the Beijing provincial department and by the ministry: a
+/// subject in Chaoyang is inside all three, one in Guangzhou (440106) outside the first two —
+/// refused as `outside_jurisdiction` exactly then, and the refusal recorded. (The commands that
+/// name an application or a temporary card are held by `tests/offsite.rs`: reviewing Bob's
+/// application from Chaoyang, issuing Dan's temporary card from Guangzhou.)
+#[test]
+fn s1_jurisdiction_every_territorial_command_inside_and_outside() {
+    use idcard::station::{Jurisdiction, Station, jurisdiction};
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let beijing = {
+        let a = w.station(StationKind::ProvincialDepartment, 110000);
+        assert_eq!(a.station.as_str(), "110000-provincial-department");
+        a
+    };
+    let div = |c| idcard::DivisionCode::new(c).unwrap();
+    let mut n = 0;
+    let mut run = |who: &Actor, command: CommandKind, inside: bool| -> Result<(), EngineError> {
+        n += 1;
+        let (d, person, officer_station, officer) = if inside {
+            (110105, w.alice, "S00-household-registration-station", "P00")
+        } else {
+            (440106, w.bob, "S01-registration-hall", "P01")
+        };
+        let e = &w.engine;
+        match command {
+            CommandKind::RegisterStation => e.register_station(
+                who,
+                Station {
+                    id: format!("NEW-{n}").parse().unwrap(),
+                    kind: StationKind::LostAndFoundWindow,
+                    division: div(d),
+                    name: "new".into(),
+                },
+            ),
+            CommandKind::RegisterOfficer => e.register_officer(
+                who,
+                Officer {
+                    id: format!("NEW-{n}").parse().unwrap(),
+                    name: "new".into(),
+                    station: officer_station.parse().unwrap(),
+                    active: true,
+                },
+            ),
+            // (Deactivated once inside: later cases are refused as already inactive, which is
+            // not a jurisdiction refusal.)
+            CommandKind::DeactivateOfficer => e.deactivate_officer(who, &officer.parse().unwrap()),
+            CommandKind::RegisterPeople => e
+                .register_people(
+                    who,
+                    vec![idcard::population::Person {
+                        number: number(&format!("{d}19900101{:03}", n % 1000)),
+                        name: "new".into(),
+                        hukou_division: div(d),
+                        category: idcard::population::PersonCategory::Civilian,
+                        fingerprint: None,
+                        contact: None,
+                        deceased: false,
+                        fee_exempt: false,
+                    }],
+                )
+                .map(drop),
+            CommandKind::RecordDeath => e.record_death(who, person),
+            CommandKind::RegisterCards => e
+                .register_cards(
+                    who,
+                    vec![idcard::model::CardRegistration {
+                        key: CardKey::new(person, date(2000, 1, 1) + chrono::Days::new(n)).unwrap(),
+                        period: idcard::ValidityPeriod::TwentyYears,
+                        fingerprints: false,
+                    }],
+                )
+                .map(drop),
+            CommandKind::AddBlacklist => {
+                e.add_blacklist(who, person, BlacklistEntry::new(BlacklistReasons::FORGED))
+            }
+            CommandKind::RemoveBlacklist => e.remove_blacklist(who, person, "test"),
+            _ => unreachable!(),
+        }
+    };
+    let direct = [
+        CommandKind::RegisterStation,
+        CommandKind::RegisterOfficer,
+        CommandKind::DeactivateOfficer,
+        CommandKind::RegisterPeople,
+        CommandKind::RecordDeath,
+        CommandKind::RegisterCards,
+        CommandKind::AddBlacklist,
+        CommandKind::RemoveBlacklist,
+    ];
+    let named_elsewhere = [
+        CommandKind::ReviewApplication,
+        CommandKind::ApplyTemporaryCard,
+        CommandKind::IssueTemporaryCard,
+        CommandKind::ReturnTemporaryCard,
+    ];
+    for c in CommandKind::ALL {
+        let territorial = jurisdiction(c) == Jurisdiction::Territorial;
+        assert_eq!(
+            territorial,
+            direct.contains(&c) || named_elsewhere.contains(&c),
+            "{c:?}: a territorial command is tested here or in tests/offsite.rs"
+        );
+    }
+    for c in direct {
+        for (who, reach_outside) in [(&w.bureau, false), (&beijing, false), (&w.ministry, true)] {
+            let kind = w.engine.with_state(|s| s.stations[&who.station].kind);
+            if !allowed(c, kind) {
+                continue;
+            }
+            for inside in [true, false] {
+                let r = run(who, c, inside);
+                let code = r.as_ref().err().and_then(|e| e.refusal()).map(|r| r.code);
+                let want_refused = !inside && !reach_outside;
+                assert_eq!(
+                    code == Some("outside_jurisdiction"),
+                    want_refused,
+                    "{c:?} by {} on a subject {}: {r:?}",
+                    who.station,
+                    if inside { "inside" } else { "outside" }
+                );
+            }
+        }
+    }
+    let refusals: u64 = w.engine.with_state(|s| {
+        s.stats
+            .refusals
+            .iter()
+            .filter(|((_, c), _)| c == "outside_jurisdiction")
+            .map(|(_, n)| n)
+            .sum()
+    });
+    assert!(
+        refusals >= 8,
+        "every outside attempt is recorded: {refusals}"
+    );
+}
+
 /// `docs/AUTHORIZATION.md` is the matrix as the code has it (regenerate with IDCARD_BLESS=1).
 #[test]
 fn s1_authorization_doc_matches_the_code() {
     let mut md = String::from(
-        "# Who may run what (S1)\n\nGenerated from `idcard::station::allowed` by the test \
-         `s1_authorization_doc_matches_the_code` (`IDCARD_BLESS=1` regenerates it). Besides the \
-         station kind, every command needs a registered, active officer of that station; \
-         anything else is refused and the refusal recorded.\n\n| command |",
+        "# Who may run what (S1)\n\nGenerated from `idcard::station::allowed` and \
+         `idcard::station::jurisdiction` by the test `s1_authorization_doc_matches_the_code` \
+         (`IDCARD_BLESS=1` regenerates it). Besides the station kind, every command needs a \
+         registered, active officer of that station; anything else is refused and the refusal \
+         recorded.\n\n**Jurisdiction.** A command marked *territorial* acts on something with a \
+         division (a registered station, an officer's station, a person's household \
+         registration, an application's hukou place), which must lie within the acting \
+         station's territory: the nation for the ministry, its province for a provincial \
+         department, its own division for any other station (a county; a prefecture-level code \
+         covers the prefecture). Otherwise it is refused as `outside_jurisdiction`. \
+         *Nationwide* commands may act anywhere (L1, F1, L4, A8; off-site acceptance within the \
+         rollout). Stations are registered from above: the ministry registers provincial \
+         departments and anything below, a provincial department county bureaus and below, a \
+         county bureau the other kinds (`StationKind::may_register`).\n\n| command | jurisdiction |",
     );
     for k in StationKind::ALL {
         md.push_str(&format!(" {} |", k.as_str()));
     }
-    md.push_str("\n|---|");
+    md.push_str("\n|---|---|");
     for _ in StationKind::ALL {
         md.push_str("---|");
     }
     md.push('\n');
     for c in CommandKind::ALL {
-        md.push_str(&format!("| {c:?} |"));
+        let j = match idcard::station::jurisdiction(c) {
+            idcard::station::Jurisdiction::Nationwide => "nationwide",
+            idcard::station::Jurisdiction::Territorial => "territorial",
+        };
+        md.push_str(&format!("| {c:?} | {j} |"));
         for k in StationKind::ALL {
             md.push_str(if allowed(c, k) { " yes |" } else { " |" });
         }

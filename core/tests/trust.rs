@@ -75,7 +75,7 @@ fn bank() -> Bank {
     let snapshot = dir.path().join("bank.idcs");
     let options = PublishOptions::signed(platform.publisher.clone());
     w.engine
-        .publish_snapshot_with(&w.bureau, Profile::Bank, &snapshot, &options)
+        .publish_snapshot_with(&w.ministry, Profile::Bank, &snapshot, &options)
         .unwrap();
     Bank {
         w,
@@ -256,7 +256,7 @@ fn l3_unsigned_snapshots_need_an_explicit_option() {
     let b = bank();
     let unsigned = b.path("unsigned.idcs");
     b.w.engine
-        .publish_snapshot(&b.w.bureau, Profile::Bank, &unsigned)
+        .publish_snapshot(&b.w.ministry, Profile::Bank, &unsigned)
         .unwrap();
     assert_eq!(
         trust_error(Verifier::open_with(&unsigned, b.platform.options())),
@@ -304,7 +304,7 @@ fn l3_replayed_deltas_and_snapshots_are_refused() {
     let signed = PublishOptions::signed(b.platform.publisher.clone());
     let d1 = b.path("d1.idcd");
     b.w.engine
-        .publish_delta_with(&b.w.bureau, &b.snapshot, None, &d1, &signed)
+        .publish_delta_with(&b.w.ministry, &b.snapshot, None, &d1, &signed)
         .unwrap();
     v.apply_delta_file(&d1).unwrap();
     assert_eq!(v.verify(b.w.bob_card), CardStatus::Lost);
@@ -314,7 +314,7 @@ fn l3_replayed_deltas_and_snapshots_are_refused() {
     ));
     let newer = b.path("newer.idcs");
     b.w.engine
-        .publish_snapshot_with(&b.w.bureau, Profile::Bank, &newer, &signed)
+        .publish_snapshot_with(&b.w.ministry, Profile::Bank, &newer, &signed)
         .unwrap();
     v.swap_snapshot(&newer).unwrap();
     assert!(matches!(
@@ -504,12 +504,12 @@ fn s2_bank_files_hold_statuses_only_and_deltas_skip_never_listed_cards() {
         period: idcard::ValidityPeriod::TenYears,
         fingerprints: false,
     };
-    b.w.engine.register_cards(&b.w.bureau, vec![new]).unwrap();
+    b.w.engine.register_cards(&b.w.ministry, vec![new]).unwrap();
     let d = b.path("d.idcd");
     let p =
         b.w.engine
             .publish_delta_with(
-                &b.w.bureau,
+                &b.w.ministry,
                 &b.snapshot,
                 None,
                 &d,
@@ -529,12 +529,12 @@ fn s2_each_subscriber_gets_its_own_files_and_a_leak_names_its_leaker() {
     let b = bank();
     let e = &b.w.engine;
     for id in ["BANK-A", "BANK-B"] {
-        e.register_subscriber(&b.w.bureau, id.parse().unwrap(), id, Profile::Bank)
+        e.register_subscriber(&b.w.ministry, id.parse().unwrap(), id, Profile::Bank)
             .unwrap();
     }
     assert_eq!(
         refused(e.register_subscriber(
-            &b.w.bureau,
+            &b.w.ministry,
             "BANK-A".parse().unwrap(),
             "again",
             Profile::Bank
@@ -547,7 +547,7 @@ fn s2_each_subscriber_gets_its_own_files_and_a_leak_names_its_leaker() {
             signer: Some(b.platform.publisher.clone()),
             subscriber: Some(id.parse().unwrap()),
         };
-        e.publish_snapshot_with(&b.w.bureau, Profile::Bank, &path, &options)
+        e.publish_snapshot_with(&b.w.ministry, Profile::Bank, &path, &options)
             .unwrap();
         path
     };
@@ -572,7 +572,7 @@ fn s2_each_subscriber_gets_its_own_files_and_a_leak_names_its_leaker() {
     // A subscriber's snapshot has its subscriber's profile.
     assert_eq!(
         refused(e.publish_snapshot_with(
-            &b.w.bureau,
+            &b.w.ministry,
             Profile::Police,
             b.path("x.idcs"),
             &PublishOptions {
@@ -668,7 +668,7 @@ fn l3_signed_chain_end_to_end_through_a_publish_folder() {
         b.w.engine.report_loss(&hr, &loss).unwrap();
         b.w.engine
             .publish_delta_with(
-                &b.w.bureau,
+                &b.w.ministry,
                 &b.snapshot,
                 None,
                 folder.join(format!("{i}.idcd")),
@@ -677,7 +677,7 @@ fn l3_signed_chain_end_to_end_through_a_publish_folder() {
             .unwrap();
         idcard::workflow::publish::publish_timestamp(
             &b.w.engine,
-            &b.w.bureau,
+            &b.w.ministry,
             &b.snapshot,
             &folder.join("timestamp.idct"),
             b.platform.publisher.as_ref(),

@@ -24,7 +24,7 @@ use rand_chacha::ChaCha8Rng;
 
 use crate::bank::{Bank, presented};
 use crate::progress;
-use crate::sim::{Folk, Job, Sim, Tally, local, province_of, provincial};
+use crate::sim::{Folk, Job, Sim, Tally, local, province_of};
 use crate::world::{Generator, PROVINCES};
 use idcard::trust::{Algorithm, KeyCertificate, Roles, SecretKey, TrustStore};
 use idcard::workflow::publish::PublishOptions;
@@ -128,7 +128,8 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     // 2. The population and their cards.
     let t = Instant::now();
     let bar = progress::bar(quiet_bars, args.people as u64, "people");
-    let bureau = provincial(0, "PSB");
+    // The national commands (imports, the credit push, publishing, policy) are the ministry's.
+    let bureau = ministry();
     let mut folk = Vec::with_capacity(args.people);
     let mut numbers = Vec::with_capacity(args.people);
     let mut renewal_due = Vec::new();
@@ -523,8 +524,13 @@ fn register(
     engine.register_officer(bureau, officer)
 }
 
+/// The ministry's officer (公安部): bootstrapped, it registers the stations.
+fn ministry() -> idcard::station::Actor {
+    crate::sim::actor("MPS")
+}
+
 fn setup_stations(engine: &Engine, capitals: &[DivisionCode]) -> anyhow::Result<Offices> {
-    let first = provincial(0, "PSB");
+    let first = ministry();
     let station = |p: usize, suffix: &str, kind, name: &str| Station {
         id: format!("{}-{suffix}", PROVINCES[p].0)
             .parse()
@@ -540,15 +546,17 @@ fn setup_stations(engine: &Engine, capitals: &[DivisionCode]) -> anyhow::Result<
         active: true,
     };
     engine.bootstrap(
-        station(0, "PSB", StationKind::CountyBureau, "公安局"),
+        Station {
+            id: first.station.clone(),
+            kind: StationKind::Ministry,
+            division: capitals[0].province(),
+            name: "公安部".into(),
+        },
         chief,
     )?;
     let mut count = 1;
     for p in 0..PROVINCES.len() {
         for (suffix, kind, name) in PROVINCIAL_KINDS {
-            if p == 0 && suffix == "PSB" {
-                continue;
-            }
             let s = station(p, suffix, kind, name);
             register(
                 engine,
@@ -573,7 +581,7 @@ impl Offices {
         if !self.counties.insert(county) {
             return Ok(());
         }
-        let bureau = provincial(province_of(county) as u8, "PSB");
+        let bureau = ministry();
         register(
             engine,
             &bureau,
@@ -917,10 +925,15 @@ impl Plan {
             let (deaths, todays): (Vec<_>, Vec<_>) = todays
                 .into_iter()
                 .partition(|(_, j)| matches!(j, Job::Death));
-            let deaths = deaths
+            let deaths: Vec<(usize, Vec<Job>)> = deaths
                 .into_iter()
                 .map(|(w, j)| (w as usize, vec![j]))
                 .collect();
+            // Recorded by the hukou county's bureau (S1: its jurisdiction).
+            for (who, _) in &deaths {
+                let county = sim.folk[*who].lock().expect("not poisoned").hukou;
+                self.offices.ensure(sim.engine, county)?;
+            }
             for (who, ran, follow_ups) in run_tasks(&sim, args.seed, day, HOURS, deaths)? {
                 self.pending[who] -= ran;
                 for (days, job) in follow_ups {

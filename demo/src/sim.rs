@@ -138,6 +138,8 @@ impl Job {
             self,
             Job::TempCardApply | Job::TempCardIssue | Job::TempCardReturn
         ) || matches!(self, Job::Loss { .. } if !migrant)
+            // The hukou county's bureau reviews applications and records deaths (A4, S1).
+            || matches!(self, Job::Apply { .. } | Job::Death)
     }
 }
 
@@ -893,7 +895,7 @@ impl Sim<'_> {
         let mut next = Vec::new();
         let e = self.engine;
         if !f.dead {
-            let bureau = provincial(province_of(f.hukou) as u8, "PSB");
+            let bureau = local(f.hukou, "PSB");
             if self
                 .note(CommandKind::RecordDeath, e.record_death(&bureau, f.number))?
                 .is_some()

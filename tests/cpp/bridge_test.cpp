@@ -82,7 +82,14 @@ int main(int argc, char **argv) {
   auto matcher = std::make_unique<SampleMatcher>(directory);
   rust::Box<PlatformEngine> engine = open_engine(data, std::unique_ptr<Directory>(std::move(dir)), std::unique_ptr<Matcher>(std::move(matcher)));
 
-  CHECK(engine->bootstrap("PSB", 110105, "B1").ok);
+  // The ministry (the national platform) registers Chaoyang's county bureau, which registers its
+  // station; the ministry publishes.
+  CHECK(engine->bootstrap("MPS", "ministry", 110000, "M1").ok);
+  CHECK(engine->register_station("M1", "MPS", "PSB", "county_bureau", 110105, "bureau").ok);
+  CHECK(engine->register_officer("M1", "MPS", "B1", "officer", "PSB").ok);
+  // S1: a county bureau acts within its county only.
+  Outcome outside = engine->register_station("B1", "PSB", "GZ", "household_registration_station", 440106, "elsewhere");
+  CHECK(!outside.ok && std::string(outside.code) == "outside_jurisdiction");
   CHECK(engine->register_station("B1", "PSB", "HR", "household_registration_station", 110105, "station").ok);
   CHECK(engine->register_officer("B1", "PSB", "P1", "officer", "HR").ok);
   CHECK(engine->register_card("B1", "PSB", zhang, "2010-05-01", true).ok);
@@ -101,11 +108,11 @@ int main(int argc, char **argv) {
   CHECK(directory->lookups_ > 0);
 
   // Published for the banks.
-  Outcome p = engine->publish_snapshot("B1", "PSB", "bank", data + "/bank.idcs");
+  Outcome p = engine->publish_snapshot("M1", "MPS", "bank", data + "/bank.idcs");
   CHECK(p.ok);
   o = engine->cancel_loss("P1", "HR", zhang, "2010-05-01", zhang, bytes("zhang-right-index"));
   CHECK(o.ok);
-  Outcome d = engine->publish_delta("B1", "PSB", data + "/bank.idcs", data + "/bank-1.idcd");
+  Outcome d = engine->publish_delta("M1", "MPS", data + "/bank.idcs", data + "/bank-1.idcd");
   CHECK(d.ok);
 
   // System errors are exceptions.

@@ -381,7 +381,7 @@ def journal_dir(tmp_path_factory, idcard_cli):
         assert r.returncode in ok, r.stderr
         return r
 
-    run("init", "--bureau-id", "PSB", "--division", "110105", "--name", "b", "--officer-id", "B1", "--officer-name", "w")
+    run("init", "--kind", "ministry", "--bureau-id", "PSB", "--division", "110000", "--name", "b", "--officer-id", "B1", "--officer-name", "w")
     bureau = ["--officer", "B1", "--station", "PSB"]
     run("station", "add", *bureau, "--id", "HR", "--kind", "household_registration_station", "--division", "440106", "--name", "hr")
     run("officer", "add", *bureau, "--id", "P1", "--name", "p", "--at", "HR")

@@ -11,9 +11,14 @@ use super::{Data, Who};
 pub struct InitArgs {
     #[command(flatten)]
     pub data: Data,
-    /// Identifier of the first county bureau.
-    #[arg(long)]
+    /// Identifier of the first station (the deployment's top: the ministry for the national
+    /// platform).
+    #[arg(long, visible_alias = "station-id")]
     pub bureau_id: String,
+    /// Its kind: ministry (its jurisdiction is the nation), provincial_department (its
+    /// province) or county_bureau (its county).
+    #[arg(long, default_value = "county_bureau")]
+    pub kind: idcard::station::StationKind,
     /// Its division code.
     #[arg(long)]
     pub division: u32,

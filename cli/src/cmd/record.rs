@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use idcard::DivisionCode;
 use idcard::model::view;
-use idcard::station::{Officer, Station, StationKind};
+use idcard::station::{Officer, Station};
 use idcard::workflow::Commands;
 use serde_json::json;
 
@@ -22,7 +22,7 @@ pub fn init(a: InitArgs) -> anyhow::Result<ExitCode> {
     let division = DivisionCode::new(a.division).context("division code")?;
     let station = Station {
         id: id(&a.bureau_id)?,
-        kind: StationKind::CountyBureau,
+        kind: a.kind,
         division,
         name: a.name,
     };
@@ -34,7 +34,7 @@ pub fn init(a: InitArgs) -> anyhow::Result<ExitCode> {
     };
     let r = engine.bootstrap(station, officer).map_err(Into::into);
     let code = finish(a.data.json, r, |_| {
-        "initialised: the first county bureau and its officer are registered".into()
+        "initialised: the first station and its officer are registered".into()
     })?;
     engine.close()?;
     Ok(code)

@@ -102,6 +102,15 @@ impl Ctx<'_> {
         }
     }
 
+    /// Where a person's household registration is: the population directory's entry, else the
+    /// division coded in the number (the place of first registration). The subject of
+    /// territorial jurisdiction for commands about a person.
+    pub fn hukou_of(&self, number: IdNumber) -> Result<crate::DivisionCode, EngineError> {
+        Ok(self
+            .person(number)?
+            .map_or(number.division(), |p| p.hukou_division))
+    }
+
     /// The person, who must exist and be alive (A10: the papers of the dead).
     pub fn living_person(&self, number: IdNumber) -> Result<Person, EngineError> {
         let p = self.person(number)?.ok_or_else(|| {
@@ -193,6 +202,23 @@ impl Ctx<'_> {
             .applications
             .get(&id)
             .ok_or_else(|| self.refuse("unknown_application", format!("no application {id}")))
+    }
+
+    /// The county bureau whose jurisdiction holds `division` (A4: the hukou place's county-level
+    /// bureau): the one registered for the county itself, else a city bureau registered at
+    /// the prefecture-level code (a city without districts). None when there is none: a bureau
+    /// elsewhere in the prefecture or province has no jurisdiction there.
+    pub fn county_bureau_of(&self, division: DivisionCode) -> Option<StationId> {
+        let of = |code: DivisionCode| {
+            self.state
+                .stations
+                .values()
+                .filter(|s| s.kind == StationKind::CountyBureau && s.division == code)
+                .map(|s| s.id.clone())
+                .min()
+        };
+        of(division)
+            .or_else(|| of(division.prefecture()).filter(|_| division.prefecture() != division))
     }
 
     /// The nearest station of `kind` to `division`: in the same county, else the same

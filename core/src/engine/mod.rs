@@ -182,6 +182,15 @@ pub trait Command {
     /// ([`Ctx::refuse`]).
     fn decide(&self, ctx: &Ctx<'_>) -> Result<(Vec<Event>, Self::Decided), EngineError>;
 
+    /// For commands of territorial jurisdiction ([`crate::station::jurisdiction`]): the
+    /// divisions the command acts on (a registered station's, an officer's station's, a
+    /// person's household registration, an application's hukou place). The engine refuses the
+    /// command when one lies outside the acting station's territory, before deciding. Empty: a
+    /// subject that does not exist (the decision refuses it).
+    fn territories(&self, _ctx: &Ctx<'_>) -> Result<Vec<crate::DivisionCode>, EngineError> {
+        Ok(Vec::new())
+    }
+
     /// Once the events are applied (still under the state lock): the output, which may read
     /// what they created — `seq` is the sequence number of the last event recorded (the
     /// identifier of what the command created); with no events it is the state's last one.
@@ -661,10 +670,15 @@ impl Engine {
                 "not_empty",
                 "the system already has stations; register new ones as a county bureau officer",
             ))
-        } else if bureau.kind != crate::station::StationKind::CountyBureau {
+        } else if !matches!(
+            bureau.kind,
+            crate::station::StationKind::Ministry
+                | crate::station::StationKind::ProvincialDepartment
+                | crate::station::StationKind::CountyBureau
+        ) {
             Some((
                 "station_kind_not_allowed",
-                "the first station must be a county bureau",
+                "the first station must be the ministry, a provincial department or a county bureau",
             ))
         } else if officer.station != bureau.id {
             Some((
@@ -776,6 +790,7 @@ impl Engine {
                 command: C::KIND,
                 engine: self,
             };
+            check_jurisdiction(&ctx, command)?;
             command.decide(&ctx)
         });
         match decided {
@@ -949,6 +964,27 @@ impl Engine {
         }
         Ok(())
     }
+}
+
+/// Refuse a command of territorial jurisdiction that acts outside the acting station's
+/// territory (S1; [`crate::station::jurisdiction`]).
+fn check_jurisdiction<C: Command>(ctx: &Ctx<'_>, command: &C) -> Result<(), EngineError> {
+    if crate::station::jurisdiction(C::KIND) != crate::station::Jurisdiction::Territorial {
+        return Ok(());
+    }
+    let territory = ctx.station.territory();
+    for d in command.territories(ctx)? {
+        if !territory.contains(d) {
+            return Err(ctx.refuse(
+                "outside_jurisdiction",
+                format!(
+                    "{d} lies outside the jurisdiction of {} ({territory})",
+                    ctx.station.id
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What heads are checked against: the options' trust store, else the record's own head key.

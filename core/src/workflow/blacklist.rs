@@ -97,6 +97,10 @@ impl Command for AddBlacklist {
         Ok((vec![event], ()))
     }
 
+    fn territories(&self, ctx: &Ctx<'_>) -> Result<Vec<crate::DivisionCode>, EngineError> {
+        Ok(vec![ctx.hukou_of(self.number)?])
+    }
+
     fn finish(_: (), _: u64, _: &State) {}
 }
 
@@ -130,6 +134,10 @@ impl Command for RemoveBlacklist {
             reason: self.reason.trim().to_string(),
         });
         Ok((vec![event], ()))
+    }
+
+    fn territories(&self, ctx: &Ctx<'_>) -> Result<Vec<crate::DivisionCode>, EngineError> {
+        Ok(vec![ctx.hukou_of(self.number)?])
     }
 
     fn finish(_: (), _: u64, _: &State) {}

@@ -22,7 +22,7 @@ use crate::model::{
     FoundCardDestroyed, LossReported, State, TempCardState, TemporaryCardReturned,
 };
 use crate::population::FingerprintCheck;
-use crate::station::{CommandKind, StationKind};
+use crate::station::CommandKind;
 
 /// The officer's comparison of the applicant with the population system's photograph (A5, A9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -227,17 +227,15 @@ impl Command for ApplicationRequest {
                 format!("missing: {}", missing.join("; ")),
             ));
         }
-        let hukou_bureau = ctx
-            .nearest_station(StationKind::CountyBureau, person.hukou_division)
-            .ok_or_else(|| {
-                ctx.refuse(
-                    "no_hukou_bureau",
-                    format!(
-                        "no county bureau is registered for {}",
-                        person.hukou_division
-                    ),
-                )
-            })?;
+        let hukou_bureau = ctx.county_bureau_of(person.hukou_division).ok_or_else(|| {
+            ctx.refuse(
+                "no_hukou_bureau",
+                format!(
+                    "no county bureau is registered for {}",
+                    person.hukou_division
+                ),
+            )
+        })?;
         // A7 and law art. 20: renewals free for people on minimum living allowance or in
         // rural hardship; replacements always paid.
         let policy = &ctx.state.policy;
@@ -315,6 +313,13 @@ impl Command for ReviewApplication {
             note: self.note.trim().to_string(),
         });
         Ok((vec![event], ()))
+    }
+
+    fn territories(&self, ctx: &Ctx<'_>) -> Result<Vec<crate::DivisionCode>, EngineError> {
+        match ctx.state.applications.get(&self.application) {
+            Some(a) => Ok(vec![ctx.hukou_of(a.number)?]),
+            None => Ok(Vec::new()),
+        }
     }
 
     fn finish(_: (), _: u64, _: &State) {}

@@ -33,6 +33,12 @@ impl Command for RegisterStation {
 
     fn decide(&self, ctx: &Ctx<'_>) -> Result<(Vec<Event>, ()), EngineError> {
         let s = &self.0;
+        if !ctx.station.kind.may_register(s.kind) {
+            return Err(ctx.refuse(
+                "may_not_register",
+                format!("a {} may not register a {}", ctx.station.kind, s.kind),
+            ));
+        }
         if ctx.state.stations.contains_key(&s.id) {
             return Err(ctx.refuse(
                 "already_exists",
@@ -52,6 +58,10 @@ impl Command for RegisterStation {
             name: s.name.clone(),
         });
         Ok((vec![event], ()))
+    }
+
+    fn territories(&self, _: &Ctx<'_>) -> Result<Vec<DivisionCode>, EngineError> {
+        Ok(vec![self.0.division])
     }
 
     fn finish(_: (), _: u64, _: &State) {}
@@ -75,10 +85,20 @@ impl Command for RegisterOfficer {
                 format!("officer {} is already registered", o.id),
             ));
         }
-        if !ctx.state.stations.contains_key(&o.station) {
+        let Some(station) = ctx.state.stations.get(&o.station) else {
             return Err(ctx.refuse(
                 "unknown_station",
                 format!("station {} is not registered", o.station),
+            ));
+        };
+        // Officers of the bureau's own station, or of a station it may register.
+        if station.id != ctx.station.id && !ctx.station.kind.may_register(station.kind) {
+            return Err(ctx.refuse(
+                "may_not_register",
+                format!(
+                    "a {} may not register officers of a {}",
+                    ctx.station.kind, station.kind
+                ),
             ));
         }
         let event = Event::OfficerRegistered(OfficerRegistered {
@@ -87,6 +107,16 @@ impl Command for RegisterOfficer {
             station: o.station.clone(),
         });
         Ok((vec![event], ()))
+    }
+
+    fn territories(&self, ctx: &Ctx<'_>) -> Result<Vec<DivisionCode>, EngineError> {
+        Ok(ctx
+            .state
+            .stations
+            .get(&self.0.station)
+            .map(|s| s.division)
+            .into_iter()
+            .collect())
     }
 
     fn finish(_: (), _: u64, _: &State) {}
@@ -119,6 +149,17 @@ impl Command for DeactivateOfficer {
                 format!("officer {officer} is not registered"),
             )),
         }
+    }
+
+    fn territories(&self, ctx: &Ctx<'_>) -> Result<Vec<DivisionCode>, EngineError> {
+        Ok(ctx
+            .state
+            .officers
+            .get(&self.0)
+            .and_then(|o| ctx.state.stations.get(&o.station))
+            .map(|s| s.division)
+            .into_iter()
+            .collect())
     }
 
     fn finish(_: (), _: u64, _: &State) {}
@@ -157,6 +198,13 @@ impl Command for RegisterPeople {
             })
             .collect();
         Ok((events, people.len()))
+    }
+
+    fn territories(&self, _: &Ctx<'_>) -> Result<Vec<DivisionCode>, EngineError> {
+        let mut d: Vec<DivisionCode> = self.0.iter().map(|p| p.hukou_division).collect();
+        d.sort_unstable();
+        d.dedup();
+        Ok(d)
     }
 
     fn finish(n: usize, _: u64, _: &State) -> usize {
@@ -204,6 +252,10 @@ impl Command for RecordDeath {
         Ok((events, ()))
     }
 
+    fn territories(&self, ctx: &Ctx<'_>) -> Result<Vec<DivisionCode>, EngineError> {
+        Ok(vec![ctx.hukou_of(self.0)?])
+    }
+
     fn finish(_: (), _: u64, _: &State) {}
 }
 
@@ -230,6 +282,16 @@ impl Command for RegisterCards {
             .map(|c| Event::CardsRegistered(CardsRegistered { cards: c.to_vec() }))
             .collect();
         Ok((events, cards.len()))
+    }
+
+    fn territories(&self, ctx: &Ctx<'_>) -> Result<Vec<DivisionCode>, EngineError> {
+        let mut d = Vec::new();
+        for c in &self.0 {
+            d.push(ctx.hukou_of(c.key.number())?);
+        }
+        d.sort_unstable();
+        d.dedup();
+        Ok(d)
     }
 
     fn finish(n: usize, _: u64, _: &State) -> usize {

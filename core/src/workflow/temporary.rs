@@ -233,6 +233,10 @@ impl Command for ApplyTemporaryCard {
         Ok((vec![event], ()))
     }
 
+    fn territories(&self, ctx: &Ctx<'_>) -> Result<Vec<crate::DivisionCode>, EngineError> {
+        Ok(vec![ctx.hukou_of(self.number)?])
+    }
+
     fn finish(_: (), seq: u64, state: &State) -> TempCard {
         state.temp_cards[&seq].clone()
     }
@@ -287,6 +291,13 @@ impl Command for IssueTemporaryCard {
         Ok((vec![event], id))
     }
 
+    fn territories(&self, ctx: &Ctx<'_>) -> Result<Vec<crate::DivisionCode>, EngineError> {
+        match ctx.state.temp_cards.get(&self.temp_card) {
+            Some(t) => Ok(vec![ctx.hukou_of(t.number)?]),
+            None => Ok(Vec::new()),
+        }
+    }
+
     fn finish(id: u64, _: u64, state: &State) -> TempCard {
         state.temp_cards[&id].clone()
     }
@@ -318,6 +329,13 @@ impl Command for ReturnTemporaryCard {
                 format!("temporary card {id} is {:?}", t.state),
             )),
             None => Err(ctx.refuse("unknown_temporary_card", format!("no temporary card {id}"))),
+        }
+    }
+
+    fn territories(&self, ctx: &Ctx<'_>) -> Result<Vec<crate::DivisionCode>, EngineError> {
+        match ctx.state.temp_cards.get(&self.temp_card) {
+            Some(t) => Ok(vec![ctx.hukou_of(t.number)?]),
+            None => Ok(Vec::new()),
         }
     }
 

@@ -11,9 +11,11 @@
 //! | Carl | 110105 1940-01-01 | 110105 | 2005-01-01 | none | no | deceased (his card invalidated) |
 //! | Dan | 110105 1995-07-07 | 110105 | 2016-08-01 | none | yes | an active serviceman (L5) |
 //!
-//! Stations: every kind in 110105 except the registration hall, which is in Guangzhou 440106;
+//! Stations: the ministry (`MPS`, officer `M0001`: bootstrapped, it registers the county bureau
+//! and anything outside Chaoyang), then every kind in 110105 registered by the county bureau,
+//! except the registration hall, which is in Guangzhou 440106 (registered by the ministry);
 //! `World::actor(kind)` is that station's officer. `World::station(kind, division)` registers
-//! another station with an officer and returns the officer.
+//! another station with an officer (through the ministry) and returns the officer.
 
 #![allow(dead_code)]
 
@@ -52,6 +54,8 @@ pub fn number(body: &str) -> IdNumber {
 pub struct World {
     pub engine: Engine,
     pub clock: Arc<ManualClock>,
+    /// The ministry's officer (national commands: publishing, policy, credit pushes).
+    pub ministry: Actor,
     pub bureau: Actor,
     /// One actor per station kind, in `StationKind::ALL` order (the bureau for CountyBureau).
     pub by_kind: Vec<(StationKind, Actor)>,
@@ -80,11 +84,13 @@ impl World {
             division: DivisionCode::new(division).unwrap(),
             name: id.clone(),
         };
-        self.engine.register_station(&self.bureau, station).unwrap();
+        self.engine
+            .register_station(&self.ministry, station)
+            .unwrap();
         let officer = format!("{id}.1");
         self.engine
             .register_officer(
-                &self.bureau,
+                &self.ministry,
                 Officer {
                     id: officer.parse().unwrap(),
                     name: officer.clone(),
@@ -140,12 +146,33 @@ pub fn world_with(dir: &Path, tweak: impl FnOnce(EngineOptions) -> EngineOptions
         station: bureau_station.id.clone(),
         active: true,
     };
-    engine.bootstrap(bureau_station.clone(), chief).unwrap();
+    let mps = Station {
+        id: "MPS".parse().unwrap(),
+        kind: StationKind::Ministry,
+        division: div(110000),
+        name: "公安部".into(),
+    };
+    let minister = Officer {
+        id: "M0001".parse().unwrap(),
+        name: "部".into(),
+        station: mps.id.clone(),
+        active: true,
+    };
+    engine.bootstrap(mps, minister).unwrap();
+    let ministry = Actor::new("M0001", "MPS").unwrap();
+    engine
+        .register_station(&ministry, bureau_station.clone())
+        .unwrap();
+    engine.register_officer(&ministry, chief).unwrap();
     let bureau = Actor::new("B0001", "110105-PSB").unwrap();
     let mut by_kind = Vec::new();
     for (i, kind) in StationKind::ALL.into_iter().enumerate() {
         if kind == StationKind::CountyBureau {
             by_kind.push((kind, bureau.clone()));
+            continue;
+        }
+        if kind == StationKind::Ministry {
+            by_kind.push((kind, ministry.clone()));
             continue;
         }
         // The registration hall is away from Beijing (Guangzhou), the rest in 110105.
@@ -155,9 +182,15 @@ pub fn world_with(dir: &Path, tweak: impl FnOnce(EngineOptions) -> EngineOptions
             110105
         };
         let id = format!("S{i:02}-{}", kind.as_str().replace('_', "-"));
+        // Outside Chaoyang, or above a county bureau: the ministry registers it.
+        let registrar = if division == 110105 && StationKind::CountyBureau.may_register(kind) {
+            &bureau
+        } else {
+            &ministry
+        };
         engine
             .register_station(
-                &bureau,
+                registrar,
                 Station {
                     id: id.parse().unwrap(),
                     kind,
@@ -169,7 +202,7 @@ pub fn world_with(dir: &Path, tweak: impl FnOnce(EngineOptions) -> EngineOptions
         let officer = format!("P{i:02}");
         engine
             .register_officer(
-                &bureau,
+                registrar,
                 Officer {
                     id: officer.parse().unwrap(),
                     name: format!("officer {i}"),
@@ -207,7 +240,8 @@ pub fn world_with(dir: &Path, tweak: impl FnOnce(EngineOptions) -> EngineOptions
         person(dan, "Dan", 110105, None, Some("138-0000-0004")),
     ];
     people[3].category = PersonCategory::Serviceman;
-    engine.register_people(&bureau, people).unwrap();
+    // People of several counties: a national import, by the ministry.
+    engine.register_people(&ministry, people).unwrap();
     engine.record_death(&bureau, carl).unwrap();
     let card = |n: IdNumber, from, fp| CardRegistration {
         key: CardKey::new(n, from).unwrap(),
@@ -219,11 +253,12 @@ pub fn world_with(dir: &Path, tweak: impl FnOnce(EngineOptions) -> EngineOptions
     let carl_card = card(carl, date(2005, 1, 1), false);
     let dan_card = card(dan, date(2016, 8, 1), false);
     engine
-        .register_cards(&bureau, vec![alice_card, bob_card, carl_card, dan_card])
+        .register_cards(&ministry, vec![alice_card, bob_card, carl_card, dan_card])
         .unwrap();
     World {
         engine,
         clock,
+        ministry,
         bureau,
         by_kind,
         alice,

@@ -17,7 +17,7 @@ use idcard::index::Profile;
 use idcard::population::{
     ExternalError, FingerprintMatcher, Person, PersonCategory, PopulationDirectory,
 };
-use idcard::station::{Actor, Officer, Station, StationKind};
+use idcard::station::{Actor, Officer, Station};
 use idcard::workflow::loss::{CardRef, LossRequest};
 use idcard::{CardKey, DivisionCode, IdNumber};
 
@@ -64,10 +64,12 @@ mod ffi {
             directory: UniquePtr<Directory>,
             matcher: UniquePtr<Matcher>,
         ) -> Result<Box<PlatformEngine>>;
-        /// Register the first county bureau and its first officer.
+        /// Register the first station and its first officer: the ministry for the national
+        /// platform (kind as in the CLI: "ministry", "provincial_department", "county_bureau").
         fn bootstrap(
             self: &PlatformEngine,
-            bureau_id: &str,
+            station_id: &str,
+            kind: &str,
             division: u32,
             officer_id: &str,
         ) -> Result<Outcome>;
@@ -292,13 +294,19 @@ fn present(p: &str, fingerprint: &[u8]) -> R<InPerson> {
 }
 
 impl PlatformEngine {
-    fn bootstrap(&self, bureau_id: &str, division: u32, officer_id: &str) -> R<ffi::Outcome> {
+    fn bootstrap(
+        &self,
+        station_id: &str,
+        kind: &str,
+        division: u32,
+        officer_id: &str,
+    ) -> R<ffi::Outcome> {
         let station = Station {
-            id: bureau_id.parse().map_err(bad)?,
-            kind: StationKind::CountyBureau,
+            id: station_id.parse().map_err(bad)?,
+            kind: kind.parse().map_err(bad)?,
             division: DivisionCode::new(division)
                 .ok_or_else(|| bad(format!("division {division}")))?,
-            name: bureau_id.into(),
+            name: station_id.into(),
         };
         let officer = Officer {
             id: officer_id.parse().map_err(bad)?,
