@@ -1,8 +1,8 @@
 //! Durable journal appends with group commit (issue: ≥ 50 k events/s durable).
 //!
 //! `cargo bench -p idcard-benches --bench journal`. Every append is acknowledged only after
-//! `fdatasync`; concurrent writers share syncs. `engine_hits` runs whole commands (authorise,
-//! validate, record, apply) through the engine.
+//! `fdatasync`; concurrent writers share syncs. `engine_durable_command` runs whole commands
+//! (sign, check the signature, authorise, validate, record, apply) through the engine.
 
 use idcard::workflow::Commands;
 use std::sync::Arc;
@@ -11,8 +11,15 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use idcard::engine::{Engine, EngineOptions};
 use idcard::journal::{Journal, JournalOptions};
-use idcard::station::{Actor, Officer, Station, StationKind};
+use idcard::station::{Actor, Officer, OfficerKey, Station, StationKind};
+use idcard::trust::{Algorithm, SecretKey};
 use idcard::{CardKey, DivisionCode};
+
+/// A bench officer's key (fixed seed per officer).
+fn key(officer: &str) -> SecretKey {
+    let seed = *blake3::hash(officer.as_bytes()).as_bytes();
+    SecretKey::from_seed(Algorithm::Ed25519, seed, officer)
+}
 
 fn run_threads(threads: usize, iters: u64, f: impl Fn(usize, u64) + Sync) -> Duration {
     let per = iters.div_ceil(threads as u64);
@@ -74,10 +81,11 @@ fn bench(c: &mut Criterion) {
                     name: "b".into(),
                     station: "PSB".parse().unwrap(),
                     active: true,
+                    key: Some(OfficerKey::of(&key("B1").public())),
                 },
             )
             .unwrap();
-        let bureau = Actor::new("B1", "PSB").unwrap();
+        let bureau = Actor::new("B1", "PSB").unwrap().with_key(key("B1"));
         for (id, kind) in [
             ("HR", StationKind::HouseholdRegistrationStation),
             ("BANK", StationKind::CheckingUnit),
@@ -102,10 +110,12 @@ fn bench(c: &mut Criterion) {
                     name: "u".into(),
                     station: "BANK".parse().unwrap(),
                     active: true,
+                    key: Some(OfficerKey::of(&key("U1").public())),
                 },
             )
             .unwrap();
-        let unit = Actor::new("U1", "BANK").unwrap();
+        // Every command is signed by the officer and checked by the record (S1).
+        let unit = Actor::new("U1", "BANK").unwrap().with_key(key("U1"));
         let card = CardKey::new(
             "11010519491231002X".parse().unwrap(),
             chrono::NaiveDate::from_ymd_opt(2005, 6, 1).unwrap(),

@@ -70,6 +70,38 @@ pub fn list<T: Serialize>(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Read personal data from the record with a view, as an audited read (S2: recorded with what
+/// was read, about whom, why and how many items), and print it one item per line.
+pub fn read_list<T: Serialize>(
+    data: &Data,
+    reader: &crate::args::Reader,
+    what: &str,
+    subject: Option<idcard::model::Subject>,
+    view: impl FnOnce(&State) -> Vec<T>,
+    line: impl Fn(&T) -> String,
+) -> anyhow::Result<ExitCode> {
+    let engine = open(data)?;
+    let actor = reader.who.actor()?;
+    let items = match engine.read_personal(&actor, what, subject, &reader.purpose, |s| {
+        let items = view(s);
+        let n = items.len() as u64;
+        (items, n)
+    }) {
+        Ok(items) => items,
+        Err(EngineError::Refused(r)) => {
+            let code = finish::<()>(data.json, Err(EngineError::Refused(r).into()), |_| {
+                String::new()
+            })?;
+            engine.close()?;
+            return Ok(code);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    print_list(data.json, &items, line)?;
+    engine.close()?;
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Read one value from the record with a view and print it.
 pub fn show<T: Serialize>(
     data: &Data,

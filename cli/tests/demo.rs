@@ -7,7 +7,7 @@ use std::process::Command;
 
 use idcard::engine::read_records;
 use idcard::index::{CardStatus, Verifier};
-use idcard::model::{CommandRefused, Event, State};
+use idcard::model::{CommandRefusedV2, Event, State};
 use serde_json::Value;
 
 fn demo(dir: &Path, people: u32, days: u32, seed: u64) -> Value {
@@ -56,9 +56,14 @@ fn l3_s1_demo_report_agrees_with_the_journal_and_every_lost_card_is_lost_at_the_
     for item in read_records(dir.join("record"), 1).unwrap() {
         let (seq, record) = item.unwrap();
         *events.entry(record.event.kind().to_string()).or_default() += 1;
-        if let Event::CommandRefused(CommandRefused { command, code, .. }) = &record.event {
+        if let Event::CommandRefusedV2(CommandRefusedV2 { command, code, .. }) = &record.event {
             *refusals.entry((name(command), code.clone())).or_default() += 1;
         }
+        // Every record is signed by its officer (S1), but the first ones (the bootstrap).
+        assert!(
+            record.auth.is_some() || seq <= 2,
+            "record {seq} is unsigned"
+        );
         state.apply(seq, &record);
     }
 
@@ -333,6 +338,10 @@ fn gen_writes_datasets_the_cli_reads() {
         );
     };
     let d = data.to_str().unwrap();
+    let key = tmp.path().join("o.key");
+    let k = key.to_str().unwrap();
+    let pubkey = tmp.path().join("o.pub");
+    run(&["key", "generate", "--name", "o", "-o", k]);
     run(&[
         "init",
         "--data",
@@ -349,6 +358,8 @@ fn gen_writes_datasets_the_cli_reads() {
         "O",
         "--officer-name",
         "o",
+        "--officer-key",
+        pubkey.to_str().unwrap(),
     ]);
     let people = out.join("PEOPLE.csv");
     let issued_csv = out.join("ISSUED.csv");
@@ -361,6 +372,8 @@ fn gen_writes_datasets_the_cli_reads() {
         "O",
         "--station",
         "B",
+        "--key",
+        k,
         "--file",
         people.to_str().unwrap(),
     ]);
@@ -373,6 +386,8 @@ fn gen_writes_datasets_the_cli_reads() {
         "O",
         "--station",
         "B",
+        "--key",
+        k,
         "--file",
         issued_csv.to_str().unwrap(),
     ]);

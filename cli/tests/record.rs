@@ -22,13 +22,61 @@ fn split(line: &str) -> Vec<String> {
     out
 }
 
-/// Run `idcard` with a command line in `dir`.
-fn run(dir: &Path, line: &str) -> Output {
+/// Run `idcard` with a command line in `dir`, as is.
+fn raw(dir: &Path, args: &[String]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_idcard"))
         .current_dir(dir)
-        .args(split(line))
+        .args(args)
         .output()
         .unwrap()
+}
+
+/// Officer `id`'s key files in `dir` (`{id}.key`, `{id}.pub`), made on first use.
+fn officer_key(dir: &Path, id: &str) {
+    if !dir.join(format!("{id}.key")).exists() {
+        let o = raw(
+            dir,
+            &split(&format!("key generate --name {id} -o {id}.key")),
+        );
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+}
+
+/// Run `idcard` with a command line in `dir`. Officers sign with their keys (S1): an acting
+/// officer (`--officer X`, `--as X`) gets `--key X.key`, a new one (`officer add --id X`,
+/// `init --officer-id X`) `--public-key X.pub` / `--officer-key X.pub`.
+fn run(dir: &Path, line: &str) -> Output {
+    let mut args = split(line);
+    let value_of = |flag: &str, args: &[String]| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1).cloned())
+    };
+    // `journal show --as X` reads as X (its `--officer` names whose trail).
+    let acting = if args.first().is_some_and(|a| a == "journal") {
+        value_of("--as", &args)
+    } else {
+        value_of("--officer", &args)
+    };
+    if let Some(id) = acting
+        && !args.iter().any(|a| a == "--key")
+    {
+        officer_key(dir, &id);
+        args.extend(["--key".into(), format!("{id}.key")]);
+    }
+    if args.starts_with(&["officer".into(), "add".into()])
+        && let Some(id) = value_of("--id", &args)
+    {
+        officer_key(dir, &id);
+        args.extend(["--public-key".into(), format!("{id}.pub")]);
+    }
+    if args.first().is_some_and(|a| a == "init")
+        && let Some(id) = value_of("--officer-id", &args)
+    {
+        officer_key(dir, &id);
+        args.extend(["--officer-key".into(), format!("{id}.pub")]);
+    }
+    raw(dir, &args)
 }
 
 /// Run a command on the record `d` with `--json`; it must succeed; its JSON.
@@ -149,7 +197,7 @@ fn l1_f1_a6_record_flow_through_the_cli() {
         dir,
         &with(
             MINISTRY,
-            "publish snapshot --profile bank -o bank.idcs --key pub.key --cert pub.cert",
+            "publish snapshot --profile bank -o bank.idcs --sign-key pub.key --sign-cert pub.cert",
         ),
     );
     let v = ok(
@@ -162,7 +210,7 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     assert_eq!(v["held"]["notified"], "138");
     let q = run(
         dir,
-        "found query --number 11010519491231002X --data d --json",
+        "found query --number 11010519491231002X --officer W1 --station WIN --purpose test --data d --json",
     );
     let q: serde_json::Value = serde_json::from_slice(&q.stdout).unwrap();
     assert_eq!(
@@ -180,7 +228,7 @@ fn l1_f1_a6_record_flow_through_the_cli() {
         dir,
         &with(
             MINISTRY,
-            "publish delta --base bank.idcs -o d1.idcd --key pub.key --cert pub.cert",
+            "publish delta --base bank.idcs -o d1.idcd --sign-key pub.key --sign-cert pub.cert",
         ),
     );
     assert_eq!(d["cards"], 1);
@@ -212,7 +260,7 @@ fn l1_f1_a6_record_flow_through_the_cli() {
         dir,
         &with(
             MINISTRY,
-            "publish snapshot --profile police -o police.idcs --key pub.key --cert pub.cert",
+            "publish snapshot --profile police -o police.idcs --sign-key pub.key --sign-cert pub.cert",
         ),
     );
     let o = run(
@@ -301,7 +349,10 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
             &format!("offsite issue --id {id} --receipt {receipt} --old-card-returned"),
         ),
     );
-    let cards = run(dir, "card show --number 11010519491231002X --data d");
+    let cards = run(
+        dir,
+        "card show --number 11010519491231002X --officer G1 --station GZP --purpose test --data d",
+    );
     assert!(String::from_utf8_lossy(&cards.stdout).contains("superseded"));
     // A8 at the airport.
     let c = ok(
@@ -329,7 +380,7 @@ fn commands_other_than_init_refuse_a_directory_without_a_record() {
     for args in [
         "journal stats --data typo",
         "journal verify --data typo",
-        "loss list --data typo",
+        "loss list --officer X --station Y --purpose test --data typo",
         "station list --data typo",
     ] {
         let o = run(tmp.path(), args);
@@ -398,7 +449,7 @@ fn l3_s2_signed_publication_through_the_cli() {
     );
     assert_eq!(v["subscriber"], "BANK-2");
     std::fs::create_dir(dir.join("feed")).unwrap();
-    let sign = "--key pub.key --cert pub.cert";
+    let sign = "--sign-key pub.key --sign-cert pub.cert";
     let p = ok(
         dir,
         &with(
@@ -428,7 +479,7 @@ fn l3_s2_signed_publication_through_the_cli() {
         dir,
         &with(
             MINISTRY,
-            "publish timestamp --base b1.idcs --key pub.key --cert pub.cert -o feed/now.idct",
+            "publish timestamp --base b1.idcs --sign-key pub.key --sign-cert pub.cert -o feed/now.idct",
         ),
     );
     assert_eq!(t["journal_seq"], d["to_seq"]);
@@ -513,4 +564,104 @@ fn l3_s2_signed_publication_through_the_cli() {
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
     let o = run(dir, "publish list --data d --json");
     assert_eq!(String::from_utf8_lossy(&o.stdout).lines().count(), 2);
+}
+
+/// Issue 15 through the command line: a command needs the officer's key (without it, or with
+/// another's, it is refused and recorded as unauthenticated); reads of personal data need a
+/// purpose and are recorded; `journal show --officer` gives one officer's whole trail; the data
+/// directory is the owner's alone.
+#[test]
+fn s1_s2_signed_commands_and_audited_reads_through_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    init(dir);
+    ok(
+        dir,
+        &with(
+            BUREAU,
+            "station add --id HR1 --kind household_registration_station --division 110105 --name hr",
+        ),
+    );
+    ok(dir, &with(BUREAU, "officer add --id P1 --name p --at HR1"));
+    std::fs::write(
+        dir.join("P.csv"),
+        "number,name,hukou_division\n11010519491231002X,Zhang,110105\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("I.csv"),
+        "number,valid_from\n11010519491231002X,2010-05-01\n",
+    )
+    .unwrap();
+    ok(dir, &with(BUREAU, "population import --file P.csv"));
+    ok(dir, &with(BUREAU, "card import --file I.csv"));
+    // No key: refused, exit 1, recorded.
+    let bare = raw(
+        dir,
+        &split(
+            "loss report --number 11010519491231002X --officer P1 --station HR1 --data d --json",
+        ),
+    );
+    assert_eq!(bare.status.code(), Some(1));
+    let v: serde_json::Value = serde_json::from_slice(&bare.stdout).unwrap();
+    assert_eq!(v["refused"]["code"], "no_signature");
+    // Another officer's key (the bureau chief's file, say).
+    let forged = raw(
+        dir,
+        &split(
+            "loss report --number 11010519491231002X --officer P1 --station HR1 --key B1.key --data d --json",
+        ),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&forged.stdout).unwrap();
+    assert_eq!(v["refused"]["code"], "wrong_key");
+    // With the officer's own key it works.
+    ok(dir, &with(HR, "loss report --number 11010519491231002X"));
+    // A read: the purpose is required, and it is recorded.
+    let o = run(
+        dir,
+        "card show --number 11010519491231002X --officer P1 --station HR1 --data d",
+    );
+    assert_eq!(o.status.code(), Some(2), "--purpose is required");
+    let o = run(
+        dir,
+        "card show --number 11010519491231002X --officer P1 --station HR1 --purpose 'counter inquiry' --data d",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The officer's trail: what they did, read and were refused, and what was tried in their
+    // name (under UNAUTHENTICATED).
+    let o = run(
+        dir,
+        "journal show --as M1 --at MPS --purpose 'audit of P1' --officer P1 --data d --json",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let trail: Vec<serde_json::Value> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = trail.iter().map(|r| r["kind"].as_str().unwrap()).collect();
+    assert_eq!(
+        kinds,
+        [
+            "authentication_failed",
+            "authentication_failed",
+            "loss_reported",
+            "personal_data_read"
+        ],
+        "{trail:?}"
+    );
+    assert_eq!(trail[0]["officer"], "UNAUTHENTICATED");
+    assert!(trail[2]["signed_by"].is_string());
+    // The audit itself is recorded, as M1's read.
+    let o = run(
+        dir,
+        "journal show --as M1 --at MPS --purpose 'who audits' --officer M1 --data d --json",
+    );
+    assert!(String::from_utf8_lossy(&o.stdout).contains("journal_show"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&dir.join("d")), 0o700);
+        assert_eq!(mode(&dir.join("d/journal")), 0o700);
+    }
 }

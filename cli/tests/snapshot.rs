@@ -75,7 +75,16 @@ fn setup(dir: &Path) -> (String, String) {
     let bl = dir.join("BLACKLIST.csv").display().to_string();
     let o = idcard(
         &[
-            "snapshot", "build", "--cards", &cards, "-o", &bank, "--json", "--key", &key, "--cert",
+            "snapshot",
+            "build",
+            "--cards",
+            &cards,
+            "-o",
+            &bank,
+            "--json",
+            "--sign-key",
+            &key,
+            "--sign-cert",
             &cert,
         ],
         "",
@@ -96,9 +105,9 @@ fn setup(dir: &Path) -> (String, String) {
             "police",
             "-o",
             &police,
-            "--key",
+            "--sign-key",
             &key,
-            "--cert",
+            "--sign-cert",
             &cert,
         ],
         "",
@@ -350,7 +359,7 @@ fn l3_forged_snapshots_are_refused_by_a_verifier_that_pins_the_root() {
     );
     for (name, extra) in [
         ("unsigned.idcs", vec![]),
-        ("evil.idcs", vec!["--key", "evil.key"]),
+        ("evil.idcs", vec!["--sign-key", "evil.key"]),
     ] {
         let mut args = vec![
             "snapshot",
@@ -392,9 +401,9 @@ fn l3_forged_snapshots_are_refused_by_a_verifier_that_pins_the_root() {
             "2099-01-01T00:00:00Z",
             "-o",
             "future.idcs",
-            "--key",
+            "--sign-key",
             "pub.key",
-            "--cert",
+            "--sign-cert",
             "pub.cert",
         ],
     );

@@ -29,6 +29,7 @@ use serde::Serialize;
 
 use crate::card::CardKey;
 use crate::engine::{EngineError, read_records, secrets};
+use crate::model::Subject;
 use crate::model::{Event, Record};
 use crate::number::IdNumber;
 
@@ -93,11 +94,15 @@ pub struct AnalystEvent {
     pub card: Option<String>,
     /// Division of first registration of the person concerned, if any.
     pub holder_division: Option<String>,
+    /// For an attempt that failed authentication (recorded under `UNAUTHENTICATED`): the
+    /// officer it claimed to be.
+    pub claimed_officer: Option<String>,
 }
 
 /// Redact one record (see the module documentation).
 pub fn redact(seq: u64, r: &Record, p: &Pseudonymizer) -> AnalystEvent {
     let (mut reason, mut command, mut card, mut holder) = (None, None, None, None);
+    let mut claimed = None;
     let mut set_card = |k: CardKey| {
         card = Some(p.card(k));
         holder = Some(k.number().division().to_string());
@@ -121,6 +126,28 @@ pub fn redact(seq: u64, r: &Record, p: &Pseudonymizer) -> AnalystEvent {
         Event::CommandRefused(e) => {
             command = Some(format!("{:?}", e.command));
             reason = Some(e.code.clone());
+        }
+        Event::CommandRefusedV2(e) => {
+            command = Some(format!("{:?}", e.command));
+            reason = Some(e.code.clone());
+            match &e.subject {
+                Some(Subject::Card(k)) => set_card(*k),
+                Some(Subject::Person(n)) => holder = division(*n),
+                _ => {}
+            }
+        }
+        Event::AuthenticationFailed(e) => {
+            command = Some(format!("{:?}", e.command));
+            reason = Some(e.code.clone());
+            claimed = Some(e.claimed_officer.to_string());
+        }
+        Event::PersonalDataRead(e) => {
+            reason = Some(e.what.clone());
+            match &e.subject {
+                Some(Subject::Card(k)) => set_card(*k),
+                Some(Subject::Person(n)) => holder = division(*n),
+                _ => {}
+            }
         }
         Event::ApplicationAccepted(e) => {
             set_card(e.old_card);
@@ -149,6 +176,7 @@ pub fn redact(seq: u64, r: &Record, p: &Pseudonymizer) -> AnalystEvent {
         command,
         card,
         holder_division: holder,
+        claimed_officer: claimed,
     }
 }
 

@@ -266,6 +266,7 @@ pub fn jurisdiction(command: CommandKind) -> Jurisdiction {
         C::RegisterStation
         | C::RegisterOfficer
         | C::DeactivateOfficer
+        | C::SetOfficerKey
         | C::RegisterPeople
         | C::RecordDeath
         | C::RegisterCards
@@ -295,7 +296,9 @@ pub fn jurisdiction(command: CommandKind) -> Jurisdiction {
         | C::ImportCreditPush
         | C::SetPolicy
         | C::Publish
-        | C::RegisterSubscriber => Jurisdiction::Nationwide,
+        | C::RegisterSubscriber
+        // The national population information system is queried from anywhere (A8).
+        | C::ReadPersonalData => Jurisdiction::Nationwide,
     }
 }
 
@@ -324,6 +327,50 @@ impl Station {
     }
 }
 
+/// An officer's public key, as the bureau that registered the officer recorded it (the public
+/// half of the digital certificate an officer signs in with). Commands are signed with the
+/// private half ([`Actor::with_signer`]) and checked against this before anything else (S1).
+#[derive(Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct OfficerKey {
+    /// The algorithm ([`crate::trust::Algorithm`] code: 1 is Ed25519).
+    pub algorithm: u8,
+    /// The public key's bytes.
+    pub bytes: Vec<u8>,
+}
+
+impl OfficerKey {
+    /// From a public key.
+    pub fn of(key: &crate::trust::PublicKey) -> OfficerKey {
+        OfficerKey {
+            algorithm: key.algorithm().code(),
+            bytes: key.as_bytes().to_vec(),
+        }
+    }
+
+    /// The public key (checked: a valid point of the algorithm's curve).
+    pub fn public(&self) -> Result<crate::trust::PublicKey, crate::trust::TrustError> {
+        crate::trust::PublicKey::from_bytes(
+            crate::trust::Algorithm::from_code(self.algorithm)?,
+            &self.bytes,
+            "",
+        )
+    }
+
+    /// Its key id (hex), as signed commands name it.
+    pub fn id(&self) -> Option<crate::trust::KeyId> {
+        self.public().ok().map(|k| k.id())
+    }
+}
+
+impl fmt::Debug for OfficerKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.id() {
+            Some(id) => write!(f, "OfficerKey({id})"),
+            None => write!(f, "OfficerKey(invalid)"),
+        }
+    }
+}
+
 /// An officer of a station.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Officer {
@@ -335,32 +382,125 @@ pub struct Officer {
     pub station: StationId,
     /// Whether the officer may act.
     pub active: bool,
+    /// The officer's public key; without one the officer cannot act (every command is signed).
+    pub key: Option<OfficerKey>,
 }
 
-/// Who runs a command: an officer at a station (S2: every action attributable to both).
-#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+/// What signs an officer's commands: their private key (the certificate USB key), or a
+/// platform's own PKI through this trait (the cxx bridge).
+pub trait CommandSigner: Send + Sync {
+    /// The id of the key that signs (must be the officer's registered key).
+    fn key_id(&self) -> [u8; 8];
+    /// Sign a command's message (see `idcard::engine::auth`).
+    fn sign(&self, message: &[u8]) -> Vec<u8>;
+    /// A one-time value for a command signed at `at_ms` over `payload` (default: random).
+    fn nonce(&self, at_ms: i64, payload: &[u8; 32]) -> [u8; 16] {
+        let mut nonce = [0u8; 16];
+        if getrandom::fill(&mut nonce).is_err() {
+            // No randomness: derived from the time, the payload and a process-wide counter.
+            static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let mut h = blake3::Hasher::new();
+            h.update(&at_ms.to_le_bytes());
+            h.update(payload);
+            h.update(&n.to_le_bytes());
+            nonce.copy_from_slice(&h.finalize().as_bytes()[..16]);
+        }
+        nonce
+    }
+}
+
+impl CommandSigner for crate::trust::SecretKey {
+    fn key_id(&self) -> [u8; 8] {
+        self.public().id().0
+    }
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        crate::trust::SecretKey::sign(self, message)
+    }
+}
+
+/// Who runs a command: an officer at a station (S2: every action attributable to both), with
+/// what signs for them (S1: the record acts in an officer's name only on that officer's
+/// signature). The signer is not part of the journal's record of who acted.
+#[derive(Clone, serde::Serialize, serde::Deserialize)]
 pub struct Actor {
     /// The officer.
     pub officer: OfficerId,
     /// The station.
     pub station: StationId,
+    #[serde(skip)]
+    signer: Option<std::sync::Arc<dyn CommandSigner>>,
+}
+
+impl PartialEq for Actor {
+    fn eq(&self, other: &Actor) -> bool {
+        self.officer == other.officer && self.station == other.station
+    }
+}
+
+impl Eq for Actor {}
+
+impl std::hash::Hash for Actor {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.officer.hash(state);
+        self.station.hash(state);
+    }
+}
+
+impl fmt::Debug for Actor {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Actor")
+            .field("officer", &self.officer)
+            .field("station", &self.station)
+            .field("signed", &self.signer.is_some())
+            .finish()
+    }
 }
 
 impl Actor {
-    /// An actor from text identifiers.
+    /// An actor from text identifiers, without a signer: the engine refuses its commands as
+    /// unauthenticated until one is attached ([`Actor::with_signer`]).
     pub fn new(officer: &str, station: &str) -> Result<Actor, String> {
         Ok(Actor {
             officer: officer.parse()?,
             station: station.parse()?,
+            signer: None,
         })
     }
 
-    /// The actor that registers the first county bureau and its first officer of an empty
-    /// system (`SYSTEM` at `SYSTEM`).
+    /// The same actor, signing with `signer`.
+    pub fn with_signer(mut self, signer: std::sync::Arc<dyn CommandSigner>) -> Actor {
+        self.signer = Some(signer);
+        self
+    }
+
+    /// The same actor, signing with the officer's private key.
+    pub fn with_key(self, key: crate::trust::SecretKey) -> Actor {
+        self.with_signer(std::sync::Arc::new(key))
+    }
+
+    /// What signs for this actor, if anything.
+    pub fn signer(&self) -> Option<&dyn CommandSigner> {
+        self.signer.as_deref()
+    }
+
+    /// The actor that registers the first station and its first officer of an empty system
+    /// (`SYSTEM` at `SYSTEM`).
     pub fn system() -> Actor {
         Actor {
             officer: OfficerId("SYSTEM".into()),
             station: StationId("SYSTEM".into()),
+            signer: None,
+        }
+    }
+
+    /// Who the journal names for an attempt that failed authentication: never the officer it
+    /// claimed to be (`UNAUTHENTICATED` at `UNAUTHENTICATED`).
+    pub fn unauthenticated() -> Actor {
+        Actor {
+            officer: OfficerId("UNAUTHENTICATED".into()),
+            station: StationId("UNAUTHENTICATED".into()),
+            signer: None,
         }
     }
 }
@@ -427,11 +567,15 @@ pub enum CommandKind {
     UseTemporaryCertificate,
     /// Register a subscriber to published snapshots and deltas (S2: its files are its own).
     RegisterSubscriber,
+    /// Give an officer a new key (a new certificate; the old one no longer signs).
+    SetOfficerKey,
+    /// Read personal data (S2: every read is recorded with its subject and purpose).
+    ReadPersonalData,
 }
 
 impl CommandKind {
     /// Every command.
-    pub const ALL: [CommandKind; 28] = [
+    pub const ALL: [CommandKind; 30] = [
         CommandKind::RegisterStation,
         CommandKind::RegisterOfficer,
         CommandKind::DeactivateOfficer,
@@ -460,6 +604,8 @@ impl CommandKind {
         CommandKind::Publish,
         CommandKind::UseTemporaryCertificate,
         CommandKind::RegisterSubscriber,
+        CommandKind::SetOfficerKey,
+        CommandKind::ReadPersonalData,
     ];
 }
 
@@ -470,10 +616,12 @@ pub fn allowed(command: CommandKind, kind: StationKind) -> bool {
     use StationKind as K;
     match command {
         // Stations and officers: registered from above (StationKind::may_register).
-        C::RegisterStation | C::RegisterOfficer | C::DeactivateOfficer => matches!(
-            kind,
-            K::CountyBureau | K::ProvincialDepartment | K::Ministry
-        ),
+        C::RegisterStation | C::RegisterOfficer | C::DeactivateOfficer | C::SetOfficerKey => {
+            matches!(
+                kind,
+                K::CountyBureau | K::ProvincialDepartment | K::Ministry
+            )
+        }
         // Household registrations, deaths and the card register are kept by the county bureau
         // (bulk national imports by the ministry).
         C::RegisterPeople | C::RegisterCards => matches!(kind, K::CountyBureau | K::Ministry),
@@ -522,6 +670,9 @@ pub fn allowed(command: CommandKind, kind: StationKind) -> bool {
         // county bureau.
         C::ApplyTemporaryCard | C::ReturnTemporaryCard => kind == K::HouseholdRegistrationStation,
         C::IssueTemporaryCard => kind == K::CountyBureau,
+        // S2: personal data is read by the police, never by a checking unit (a bank gets
+        // statuses from its snapshot).
+        C::ReadPersonalData => kind.is_police(),
     }
 }
 

@@ -4,6 +4,10 @@
 //! The snapshot and delta files have the same treatment in `tests/index.rs`
 //! (`l3_every_byte_flip_and_truncation_of_a_*`); checkpoints in `tests/record.rs`.
 
+mod common;
+#[allow(unused_imports)]
+use common::*;
+
 use idcard::workflow::Commands;
 use std::path::{Path, PathBuf};
 
@@ -190,9 +194,10 @@ fn engine_refuses_to_open_a_damaged_journal() {
             name: "o".into(),
             station: "B".parse().unwrap(),
             active: true,
+            key: Some(common::public_key_of("O")),
         };
         e.bootstrap(bureau, chief).unwrap();
-        let actor = idcard::station::Actor::new("O", "B").unwrap();
+        let actor = signed("O", "B");
         for _ in 0..5 {
             e.add_blacklist(
                 &actor,

@@ -8,6 +8,10 @@
 //! The normal test run does 200 kills; `IDCARD_CRASH_KILLS=1000 cargo test --release -p idcard
 //! --test crash -- --nocapture` is the long run.
 
+mod common;
+#[allow(unused_imports)]
+use common::*;
+
 use idcard::workflow::Commands;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -17,7 +21,7 @@ use std::time::Duration;
 
 use idcard::engine::{Engine, EngineOptions};
 use idcard::model::Event;
-use idcard::station::{Actor, Officer, Station, StationKind};
+use idcard::station::{Officer, Station, StationKind};
 use idcard::{CardKey, DivisionCode};
 
 const CHILD_ENV: &str = "IDCARD_CRASH_CHILD";
@@ -50,6 +54,7 @@ fn setup(engine: &Engine) {
         name: id.into(),
         station: st.parse().unwrap(),
         active: true,
+        key: Some(common::public_key_of(id)),
     };
     engine
         .bootstrap(
@@ -57,7 +62,7 @@ fn setup(engine: &Engine) {
             officer("B1", "PSB"),
         )
         .unwrap();
-    let bureau = Actor::new("B1", "PSB").unwrap();
+    let bureau = signed("B1", "PSB");
     engine
         .register_station(
             &bureau,
@@ -93,7 +98,7 @@ fn crash_child_process() {
             let engine = Arc::clone(&engine);
             let run = run.clone();
             std::thread::spawn(move || {
-                let actor = Actor::new(&format!("U{t}"), "BANK").unwrap();
+                let actor = signed(&format!("U{t}"), "BANK");
                 for i in 0.. {
                     let id = format!("{run}-{t}-{i}");
                     engine.report_hit(&actor, card, &id).expect("hit");

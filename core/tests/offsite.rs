@@ -39,10 +39,11 @@ fn setup(dir: &std::path::Path) -> (World, Actor) {
                 name: "g".into(),
                 station: "GZ-PSB".parse().unwrap(),
                 active: true,
+                key: Some(common::public_key_of("G1")),
             },
         )
         .unwrap();
-    (w, Actor::new("G1", "GZ-PSB").unwrap())
+    (w, signed("G1", "GZ-PSB"))
 }
 
 fn bob_renewal(w: &World) -> ApplicationRequest {
@@ -360,10 +361,11 @@ fn a5_a9_fingerprints_confirm_a_changed_appearance() {
                 name: "p".into(),
                 station: "GZ-POINT".parse().unwrap(),
                 active: true,
+                key: Some(common::public_key_of("GP1")),
             },
         )
         .unwrap();
-    let gz_point = Actor::new("GP1", "GZ-POINT").unwrap();
+    let gz_point = signed("GP1", "GZ-POINT");
     let mut req = ApplicationRequest {
         kind: ApplicationKind::DamagedRenewal,
         card: CardRef::newest(w.alice),
@@ -625,10 +627,11 @@ fn t1_t2_t3_t4_t5_temporary_resident_card_from_application_to_return() {
                 name: "p".into(),
                 station: "GZ-POINT".parse().unwrap(),
                 active: true,
+                key: Some(common::public_key_of("GP1")),
             },
         )
         .unwrap();
-    let gz_point = Actor::new("GP1", "GZ-POINT").unwrap();
+    let gz_point = signed("GP1", "GZ-POINT");
     let app = w
         .engine
         .apply_offsite(
@@ -708,7 +711,7 @@ fn t1_t2_t3_t4_t5_temporary_resident_card_from_application_to_return() {
         1
     );
     // T5: handed back when the resident card is collected.
-    let gz = Actor::new("B0001", "110105-PSB").unwrap();
+    let gz = signed("B0001", "110105-PSB");
     w.engine.review_application(&gz, app.id, true, "").unwrap();
     w.engine.produce_card(&gz_point, app.id).unwrap();
     let receipt = w

@@ -555,6 +555,7 @@ fn try_command(w: &World, actor: &Actor, command: CommandKind) -> Option<Result<
                     name: "dup".into(),
                     station: actor.station.clone(),
                     active: true,
+                    key: Some(common::public_key_of("P00")),
                 },
             )
             .map(drop),
@@ -641,6 +642,12 @@ fn try_command(w: &World, actor: &Actor, command: CommandKind) -> Option<Result<
             .map(drop),
         CommandKind::IssueTemporaryCard => e.issue_temporary_card(actor, u64::MAX).map(drop),
         CommandKind::ReturnTemporaryCard => e.return_temporary_card(actor, u64::MAX),
+        CommandKind::SetOfficerKey => {
+            e.set_officer_key(actor, &"NOBODY".parse().unwrap(), public_key_of("NOBODY"))
+        }
+        CommandKind::ReadPersonalData => {
+            e.read_personal(actor, "test", None, "matrix", |_| ((), 0))
+        }
         CommandKind::SetPolicy => e.set_policy(
             actor,
             idcard::policy::Policy {
@@ -657,33 +664,63 @@ fn s1_unknown_inactive_and_foreign_officers_are_refused_and_audited() {
     let w = world(dir.path());
     let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
     let req = loss(w.bob_card, InPerson::holder(w.bob));
-    let stranger = Actor::new("NOBODY", hr.station.as_str()).unwrap();
+    let stranger = signed("NOBODY", hr.station.as_str());
     assert_eq!(
         refused(w.engine.report_loss(&stranger, &req)),
         "unknown_officer"
     );
-    let elsewhere = Actor::new(hr.officer.as_str(), "S01-registration-hall").unwrap();
+    let elsewhere = signed(hr.officer.as_str(), "S01-registration-hall");
     assert_eq!(
         refused(w.engine.report_loss(&elsewhere, &req)),
         "officer_not_at_station"
     );
-    let nowhere = Actor::new(hr.officer.as_str(), "NOWHERE").unwrap();
+    let nowhere = signed(hr.officer.as_str(), "NOWHERE");
     assert_eq!(
         refused(w.engine.report_loss(&nowhere, &req)),
         "unknown_station"
     );
     w.engine.deactivate_officer(&w.bureau, &hr.officer).unwrap();
     assert_eq!(refused(w.engine.report_loss(&hr, &req)), "officer_inactive");
-    // Every refusal names its officer and station in the journal (S2).
-    let refusals: Vec<_> = w
+    // A refusal of an authenticated officer names the officer and station (S2); an attempt that
+    // failed authentication (an unknown officer, a deactivated one) is recorded as such, under
+    // UNAUTHENTICATED, with the names it claimed — never in an officer's name.
+    let records: Vec<_> = w
         .engine
         .records(1)
         .unwrap()
         .map(Result::unwrap)
-        .filter(|(_, r)| matches!(r.event, idcard::model::Event::CommandRefused(_)))
-        .map(|(_, r)| r.actor)
+        .map(|(_, r)| r)
         .collect();
-    assert_eq!(refusals, vec![stranger, elsewhere, nowhere, hr]);
+    let refusals: Vec<_> = records
+        .iter()
+        .filter(|r| matches!(r.event, idcard::model::Event::CommandRefusedV2(_)))
+        .map(|r| r.actor.clone())
+        .collect();
+    assert_eq!(refusals, vec![elsewhere, nowhere]);
+    let failed: Vec<_> = records
+        .iter()
+        .filter_map(|r| match &r.event {
+            idcard::model::Event::AuthenticationFailed(f) => {
+                Some((r.actor.clone(), f.claimed_officer.clone(), f.code.clone()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        vec![
+            (
+                Actor::unauthenticated(),
+                stranger.officer,
+                "unknown_officer".into()
+            ),
+            (
+                Actor::unauthenticated(),
+                hr.officer,
+                "officer_inactive".into()
+            ),
+        ]
+    );
     // The bootstrap is for empty systems only.
     let again = w.engine.with_state(|s| {
         (
@@ -719,7 +756,7 @@ fn journal_replay_and_checkpoint_rebuild_the_state_exactly() {
     assert_eq!(e.with_state(|s| s.clone()), before);
     e.checkpoint().unwrap();
     e.add_blacklist(
-        &Actor::new("B0001", "110105-PSB").unwrap(),
+        &signed("B0001", "110105-PSB"),
         "11010519491231002X".parse().unwrap(),
         BlacklistEntry::new(BlacklistReasons::PASSPORT | BlacklistReasons::FORGED),
     )
@@ -893,7 +930,13 @@ fn s1_jurisdiction_every_territorial_command_inside_and_outside() {
                     name: "new".into(),
                     station: officer_station.parse().unwrap(),
                     active: true,
+                    key: Some(public_key_of(format!("NEW-{n}"))),
                 },
+            ),
+            CommandKind::SetOfficerKey => e.set_officer_key(
+                who,
+                &officer.parse().unwrap(),
+                public_key_of(format!("{officer} key {n}")),
             ),
             // (Deactivated once inside: later cases are refused as already inactive, which is
             // not a jurisdiction refusal.)
@@ -934,6 +977,7 @@ fn s1_jurisdiction_every_territorial_command_inside_and_outside() {
     let direct = [
         CommandKind::RegisterStation,
         CommandKind::RegisterOfficer,
+        CommandKind::SetOfficerKey,
         CommandKind::DeactivateOfficer,
         CommandKind::RegisterPeople,
         CommandKind::RecordDeath,

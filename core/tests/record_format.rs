@@ -7,8 +7,9 @@
 //! `core/tests/golden/data-vN/` holds a data directory as each format generation wrote it:
 //! `data-v1` (record version 1, checkpoint format 1, main up to c5b267a), `data-v2` (record
 //! version 2, checkpoint format 2), `data-v3` (record version 2 with the payloads added since,
-//! checkpoint format 3, journal segments of format 1), `data-v4` (the current: journal segments
-//! of format 2 with the hash chain, checkpoint format 4). The older ones are frozen; `IDCARD_BLESS=1 cargo test -p
+//! checkpoint format 3, journal segments of format 1), `data-v4` (journal segments of format 2
+//! with the hash chain, checkpoint format 4), `data-v5` (the current: record version 3 with
+//! officers' signatures, officers' keys, checkpoint format 5). The older ones are frozen; `IDCARD_BLESS=1 cargo test -p
 //! idcard --test record_format` rewrites the current one from the scenario (only when the format
 //! is meant to change: then first freeze it as the next `data-vN`).
 
@@ -77,9 +78,10 @@ fn scenario(dir: &Path) -> World {
             name: officer.into(),
             station: id.parse().unwrap(),
             active: true,
+            key: Some(common::public_key_of(officer)),
         };
         w.engine.register_officer(&w.ministry, o).unwrap();
-        Actor::new(officer, id).unwrap()
+        signed_counting(officer, id)
     };
     let gz = st("GZ-PSB", StationKind::CountyBureau, 440106, "G1");
     let gz_point = st(
@@ -290,6 +292,27 @@ fn scenario_current(dir: &Path) -> World {
             Profile::Bank,
             out.path().join("bank.idcs"),
             &options,
+        )
+        .unwrap();
+    // Record version 3: an officer's new key, an attempt that fails authentication, a read of
+    // personal data (every record signed).
+    let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
+    w.engine
+        .set_officer_key(
+            &w.ministry,
+            &"G1".parse().unwrap(),
+            public_key_of("G1 again"),
+        )
+        .unwrap();
+    let unsigned = Actor::new(hr.officer.as_str(), hr.station.as_str()).unwrap();
+    assert!(w.engine.record_death(&unsigned, w.alice).is_err());
+    w.engine
+        .read_personal(
+            &hr,
+            "card_show",
+            Some(idcard::model::Subject::Person(w.alice)),
+            "golden scenario",
+            |s| ((), s.cards.of(w.alice).count() as u64),
         )
         .unwrap();
     w
@@ -553,6 +576,23 @@ fn data_v3_opens_with_the_same_state_and_continues_the_chain() {
     assert!(check.heads.iter().all(|h| h.ok) && check.heads.len() == 1);
 }
 
+/// A record of journal format 2 with record version 2 (no signatures, officers without keys)
+/// opens with the same state; its checkpoint (format 4) is skipped and the journal replayed, the
+/// chain checked.
+#[test]
+fn data_v4_opens_with_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&golden("data-v4"), dir.path());
+    let (engine, report) = Engine::open(dir.path(), options(clock())).unwrap();
+    assert_eq!(report.checkpoint_seq, None);
+    assert!(
+        report.checkpoints_skipped[0].contains("format version 4"),
+        "{:?}",
+        report.checkpoints_skipped
+    );
+    assert_same(&summary(&engine), &expected("data-v4"));
+}
+
 /// The current version's golden journal is what the scenario writes today, byte for byte, and
 /// every record in it decodes and encodes back to the same bytes.
 #[test]
@@ -560,7 +600,7 @@ fn current_golden_journal_is_what_the_scenario_writes() {
     let dir = tempfile::tempdir().unwrap();
     let w = scenario_current(dir.path());
     drop(w);
-    let golden_dir = golden("data-v4");
+    let golden_dir = golden("data-v5");
     if std::env::var_os("IDCARD_BLESS").is_some() {
         let _ = std::fs::remove_dir_all(&golden_dir);
         std::fs::create_dir_all(golden_dir.join("journal")).unwrap();
@@ -610,7 +650,7 @@ fn current_golden_journal_is_what_the_scenario_writes() {
 #[test]
 fn current_golden_checkpoint_is_the_replayed_state() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&golden("data-v4"), dir.path());
+    copy_dir(&golden("data-v5"), dir.path());
     let (engine, report) = Engine::open(dir.path(), options(clock())).unwrap();
     assert_eq!(
         report.checkpoint_seq,
@@ -618,9 +658,9 @@ fn current_golden_checkpoint_is_the_replayed_state() {
         "{:?}",
         report.checkpoints_skipped
     );
-    assert_eq!(report.replayed, 3);
+    assert_eq!(report.replayed, 6);
     let from_checkpoint = engine.with_state(|s| s.clone());
-    assert_same(&summary(&engine), &expected("data-v4"));
+    assert_same(&summary(&engine), &expected("data-v5"));
     drop(engine);
     std::fs::remove_dir_all(dir.path().join("checkpoints")).unwrap();
     let (engine, _) = Engine::open(dir.path(), options(clock())).unwrap();
@@ -667,6 +707,8 @@ fn format_enums_keep_their_variant_indices() {
         "Publish",
         "UseTemporaryCertificate",
         "RegisterSubscriber",
+        "SetOfficerKey",
+        "ReadPersonalData",
     ];
     assert_eq!(commands.len(), want.len());
     for (i, ((name, idx), w)) in commands.iter().zip(want).enumerate() {
@@ -677,9 +719,9 @@ fn format_enums_keep_their_variant_indices() {
     }
     // Event variants, by the kind names of the records in the golden journal (application
     // reviews are one variant, named by their outcome).
-    let want: [(&str, u8); 33] = [
+    let want: [(&str, u8); 36] = [
         ("station_registered", 0),
-        ("officer_registered", 1),
+        ("officer_registered", 33),
         ("officer_deactivated", 2),
         ("people_registered", 3),
         ("person_died", 4),
@@ -696,7 +738,7 @@ fn format_enums_keep_their_variant_indices() {
         ("blacklist_bulk_added", 15),
         ("blacklist_removed", 16),
         ("published", 32),
-        ("command_refused", 18),
+        ("command_refused", 36),
         ("card_status_changed", 19),
         ("policy_set", 20),
         ("application_accepted", 21),
@@ -711,9 +753,12 @@ fn format_enums_keep_their_variant_indices() {
         ("temporary_card_issued", 29),
         ("temporary_card_returned", 30),
         ("subscriber_registered", 31),
+        ("officer_key_set", 34),
+        ("authentication_failed", 35),
+        ("personal_data_read", 37),
     ];
     let mut seen = std::collections::BTreeMap::new();
-    for item in idcard::journal::read_dir(golden("data-v4").join("journal"), 1).unwrap() {
+    for item in idcard::journal::read_dir(golden("data-v5").join("journal"), 1).unwrap() {
         let (_, bytes) = item.unwrap();
         let r = Record::decode(&bytes).unwrap();
         seen.insert(r.event.kind(), postcard::to_allocvec(&r.event).unwrap()[0]);

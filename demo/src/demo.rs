@@ -519,6 +519,7 @@ fn register(
         name: "值班民警".into(),
         station: station.id.clone(),
         active: true,
+        key: Some(crate::sim::officer_public_key(&format!("{id}.1"))),
     };
     engine.register_station(bureau, station)?;
     engine.register_officer(bureau, officer)
@@ -544,6 +545,7 @@ fn setup_stations(engine: &Engine, capitals: &[DivisionCode]) -> anyhow::Result<
         name: "值班民警".into(),
         station: first.station.clone(),
         active: true,
+        key: Some(crate::sim::officer_public_key(first.officer.as_str())),
     };
     engine.bootstrap(
         Station {

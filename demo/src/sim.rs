@@ -143,9 +143,39 @@ impl Job {
     }
 }
 
-/// The actor of a station: its first officer.
+/// The actor of a station: its first officer, signing with their key (S1).
 pub fn actor(station: &str) -> Actor {
-    Actor::new(&format!("{station}.1"), station).expect("valid identifiers")
+    let officer = format!("{station}.1");
+    let key = officer_key(&officer);
+    Actor::new(&officer, station)
+        .expect("valid identifiers")
+        .with_signer(key)
+}
+
+/// The demo's officers' keys: each derived from the officer's id (a demo has no USB keys to
+/// hand out; a real bureau registers the public half of a key the officer holds), cached.
+pub fn officer_key(officer: &str) -> std::sync::Arc<idcard::trust::SecretKey> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static KEYS: OnceLock<Mutex<HashMap<String, Arc<idcard::trust::SecretKey>>>> = OnceLock::new();
+    let keys = KEYS.get_or_init(Default::default);
+    let mut keys = keys.lock().expect("not poisoned");
+    keys.entry(officer.to_string())
+        .or_insert_with(|| {
+            let seed =
+                *blake3::hash(format!("idcard demo officer {officer}").as_bytes()).as_bytes();
+            Arc::new(idcard::trust::SecretKey::from_seed(
+                idcard::trust::Algorithm::Ed25519,
+                seed,
+                officer,
+            ))
+        })
+        .clone()
+}
+
+/// The public key a bureau registers for a demo officer.
+pub fn officer_public_key(officer: &str) -> idcard::station::OfficerKey {
+    idcard::station::OfficerKey::of(&officer_key(officer).public())
 }
 
 /// Station of a province (`kind`: PSB, HR, HALL, POINT, AIR, RAIL, HOTEL, LF, BANK).

@@ -4,6 +4,7 @@
 #include "idcard-cxx/include/platform.h"
 #include "idcard-cxx/src/lib.rs.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -67,6 +68,56 @@ class SampleMatcher : public Matcher {
   const TableDirectory *dir_;
 };
 
+// The platform's PKI, for the test: each officer's "key" is a secret the PKI holds; a
+// signature is a keyed digest of the message (a stand-in for the officers' certificate keys).
+std::string digest(const std::string &secret, rust::Slice<const std::uint8_t> message) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (char c : secret) h = (h ^ static_cast<std::uint8_t>(c)) * 1099511628211ull;
+  for (std::uint8_t b : message) h = (h ^ b) * 1099511628211ull;
+  std::string out(8, '\0');
+  for (int i = 0; i < 8; ++i) out[i] = static_cast<char>(h >> (8 * i));
+  return out;
+}
+
+rust::Vec<std::uint8_t> vec(const std::string &s) {
+  rust::Vec<std::uint8_t> v;
+  for (char c : s) v.push_back(static_cast<std::uint8_t>(c));
+  return v;
+}
+
+class Pki {
+ public:
+  std::string secret(rust::Str officer) const { return "secret of " + std::string(officer); }
+};
+
+class PkiSigner : public OfficerSigner {
+ public:
+  explicit PkiSigner(std::string forge_for = "") : forge_for_(std::move(forge_for)) {}
+  rust::Vec<std::uint8_t> key_id(rust::Str officer) const override { return vec(std::string(officer).substr(0, 8)); }
+  rust::Vec<std::uint8_t> sign(rust::Str officer, rust::Slice<const std::uint8_t> message) const override {
+    // A forger without the officer's secret signs with a guess.
+    std::string secret = std::string(officer) == forge_for_ ? "a guess" : pki_.secret(officer);
+    return vec(digest(secret, message));
+  }
+  std::string forge_for_;
+
+ private:
+  Pki pki_;
+};
+
+class PkiAuthenticator : public Authenticator {
+ public:
+  bool verify(rust::Str officer, rust::Slice<const std::uint8_t>, rust::Slice<const std::uint8_t> message,
+              rust::Slice<const std::uint8_t> signature) const override {
+    std::string want = digest(pki_.secret(officer), message);
+    return signature.size() == want.size() &&
+           std::equal(signature.begin(), signature.end(), reinterpret_cast<const std::uint8_t *>(want.data()));
+  }
+
+ private:
+  Pki pki_;
+};
+
 rust::Slice<const std::uint8_t> bytes(const std::string &s) {
   return rust::Slice<const std::uint8_t>(reinterpret_cast<const std::uint8_t *>(s.data()), s.size());
 }
@@ -80,7 +131,9 @@ int main(int argc, char **argv) {
   auto dir = std::make_unique<TableDirectory>(std::map<std::string, Entry>{{zhang, {"Zhang", 110105, "zhang-right-index"}}});
   const TableDirectory *directory = dir.get();
   auto matcher = std::make_unique<SampleMatcher>(directory);
-  rust::Box<PlatformEngine> engine = open_engine(data, std::unique_ptr<Directory>(std::move(dir)), std::unique_ptr<Matcher>(std::move(matcher)));
+  rust::Box<PlatformEngine> engine =
+      open_engine(data, std::unique_ptr<Directory>(std::move(dir)), std::unique_ptr<Matcher>(std::move(matcher)),
+                  std::make_unique<PkiSigner>(), std::make_unique<PkiAuthenticator>());
 
   // The ministry (the national platform) registers Chaoyang's county bureau, which registers its
   // station; the ministry publishes.
@@ -106,6 +159,22 @@ int main(int argc, char **argv) {
   CHECK(o.ok && std::string(o.value) == "lost");
   CHECK(std::string(engine->card_status(zhang, "2010-05-01")) == "lost");
   CHECK(directory->lookups_ > 0);
+
+  // S1: a command whose signature the platform's PKI does not accept is refused (and recorded
+  // as an unauthenticated attempt).
+  {
+    std::string forged_dir = data + "/forged";
+    auto d2 = std::make_unique<TableDirectory>(std::map<std::string, Entry>{{zhang, {"Zhang", 110105, "zhang-right-index"}}});
+    const TableDirectory *dp = d2.get();
+    rust::Box<PlatformEngine> forger =
+        open_engine(forged_dir, std::unique_ptr<Directory>(std::move(d2)), std::make_unique<SampleMatcher>(dp),
+                    std::make_unique<PkiSigner>("B1"), std::make_unique<PkiAuthenticator>());
+    CHECK(forger->bootstrap("MPS", "ministry", 110000, "M1").ok);
+    CHECK(forger->register_station("M1", "MPS", "PSB", "county_bureau", 110105, "bureau").ok);
+    CHECK(forger->register_officer("M1", "MPS", "B1", "officer", "PSB").ok);
+    Outcome f = forger->register_station("B1", "PSB", "HR", "household_registration_station", 110105, "station");
+    CHECK(!f.ok && std::string(f.code) == "bad_signature");
+  }
 
   // Published for the banks.
   Outcome p = engine->publish_snapshot("M1", "MPS", "bank", data + "/bank.idcs");

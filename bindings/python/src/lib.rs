@@ -763,6 +763,9 @@ pub struct JournalEvent {
     card: Option<String>,
     /// Division of first registration of the person concerned, if any.
     holder_division: Option<String>,
+    /// For an attempt that failed authentication (officer "UNAUTHENTICATED"): the officer it
+    /// claimed to be.
+    claimed_officer: Option<String>,
 }
 
 impl From<idcard::analyst::AnalystEvent> for JournalEvent {
@@ -779,6 +782,7 @@ impl From<idcard::analyst::AnalystEvent> for JournalEvent {
             command: e.command,
             card: e.card,
             holder_division: e.holder_division,
+            claimed_officer: e.claimed_officer,
         }
     }
 }
@@ -859,6 +863,7 @@ impl Journal {
         column!(command);
         column!(card);
         column!(holder_division);
+        column!(claimed_officer);
         Ok(d)
     }
 

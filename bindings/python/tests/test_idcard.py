@@ -381,19 +381,31 @@ def journal_dir(tmp_path_factory, idcard_cli):
         assert r.returncode in ok, r.stderr
         return r
 
-    run("init", "--kind", "ministry", "--bureau-id", "PSB", "--division", "110000", "--name", "b", "--officer-id", "B1", "--officer-name", "w")
-    bureau = ["--officer", "B1", "--station", "PSB"]
+    keys = d.parent
+
+    def key(officer):
+        path = keys / f"{officer}.key"
+        if not path.exists():
+            r = subprocess.run([cli, "key", "generate", "--name", officer, "-o", str(path)], capture_output=True, text=True)
+            assert r.returncode == 0, r.stderr
+        return path
+
+    run("init", "--kind", "ministry", "--bureau-id", "PSB", "--division", "110000", "--name", "b", "--officer-id", "B1", "--officer-name", "w",
+        "--officer-key", str(key("B1").with_suffix(".pub")))
+    bureau = ["--officer", "B1", "--station", "PSB", "--key", str(key("B1"))]
     run("station", "add", *bureau, "--id", "HR", "--kind", "household_registration_station", "--division", "440106", "--name", "hr")
-    run("officer", "add", *bureau, "--id", "P1", "--name", "p", "--at", "HR")
+    run("officer", "add", *bureau, "--id", "P1", "--name", "p", "--at", "HR", "--public-key", str(key("P1").with_suffix(".pub")))
     people = d.parent / "p.csv"
     people.write_text("number,name,hukou_division,fingerprint\n11010519491231002X,Z,110105,\n440524188001010014,L,440524,lfp\n")
     issued = d.parent / "i.csv"
     issued.write_text("number,valid_from,fingerprints\n11010519491231002X,2005-06-01,false\n440524188001010014,1990-01-02,true\n")
     run("population", "import", *bureau, "--file", str(people))
     run("card", "import", *bureau, "--file", str(issued))
-    hr = ["--officer", "P1", "--station", "HR"]
+    hr = ["--officer", "P1", "--station", "HR", "--key", str(key("P1"))]
     run("loss", "report", *hr, "--number", "11010519491231002X")
     run("loss", "report", *hr, "--number", "440524188001010014", ok=(1,))  # refused: fingerprints
+    # An attempt in P1's name without P1's key: refused, recorded as unauthenticated (S1).
+    run("loss", "report", "--officer", "P1", "--station", "HR", "--number", "11010519491231002X", ok=(1,))
     return d
 
 
@@ -402,6 +414,10 @@ def test_journal_events_and_pandas(journal_dir):
     events = list(j)
     kinds = [e.kind for e in events]
     assert kinds.count("loss_reported") == 1 and kinds.count("command_refused") == 1
+    # S2: one officer's whole trail, the attempt made in their name included.
+    trail = j.trail("P1")
+    assert [e.kind for e in trail] == ["loss_reported", "command_refused", "authentication_failed"]
+    assert trail[-1].officer == "UNAUTHENTICATED" and trail[-1].claimed_officer == "P1"
     loss = next(e for e in events if e.kind == "loss_reported")
     assert (loss.reason, loss.holder_division, loss.station) == ("lost", "110105", "HR")
     assert len(loss.card) == 16 and "11010519491231002X" not in repr(loss)

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::Subcommand;
 use idcard::index::{BlacklistReasons, BlacklistSource};
 
-use super::{Data, Who};
+use super::{Data, Reader, Who};
 
 #[derive(Subcommand)]
 pub enum RecordBlacklistCommand {
@@ -54,5 +54,7 @@ pub enum RecordBlacklistCommand {
     List {
         #[command(flatten)]
         data: Data,
+        #[command(flatten)]
+        reader: Reader,
     },
 }

@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{CardArg, Data, Present, Who};
+use super::{CardArg, Data, Present, Reader, Who};
 
 #[derive(Subcommand)]
 pub enum FoundCommand {
@@ -36,6 +36,8 @@ pub enum FoundCommand {
     Query {
         #[command(flatten)]
         data: Data,
+        #[command(flatten)]
+        reader: Reader,
         /// The citizen's number.
         #[arg(long)]
         number: String,
@@ -44,6 +46,8 @@ pub enum FoundCommand {
     List {
         #[command(flatten)]
         data: Data,
+        #[command(flatten)]
+        reader: Reader,
         /// Only this window.
         #[arg(long)]
         window: Option<String>,

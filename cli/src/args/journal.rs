@@ -6,10 +6,27 @@ use super::Data;
 
 #[derive(Subcommand)]
 pub enum JournalCommand {
-    /// Print records.
+    /// Print records (an audited read: it holds personal data). `--officer ID` gives one
+    /// officer's whole trail: their commands, reads and refusals, and the attempts made in their
+    /// name that failed authentication.
     Show {
         #[command(flatten)]
         data: Data,
+        /// The reading officer (S2: the read is recorded).
+        #[arg(long = "as", value_name = "OFFICER")]
+        reader: String,
+        /// Their station.
+        #[arg(long = "at", value_name = "STATION")]
+        reader_station: String,
+        /// Their private key file.
+        #[arg(long = "key", value_name = "FILE", env = "IDCARD_OFFICER_KEY")]
+        key: Option<std::path::PathBuf>,
+        /// Why.
+        #[arg(long)]
+        purpose: String,
+        /// Only the records of this officer's trail.
+        #[arg(long, value_name = "ID")]
+        officer: Option<String>,
         /// From this sequence number.
         #[arg(long, default_value_t = 1)]
         from: u64,

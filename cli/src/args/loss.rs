@@ -2,7 +2,7 @@
 
 use clap::Subcommand;
 
-use super::{CardArg, Data, Present, Who};
+use super::{CardArg, Data, Present, Reader, Who};
 
 #[derive(Subcommand)]
 pub enum LossCommand {
@@ -35,6 +35,8 @@ pub enum LossCommand {
     List {
         #[command(flatten)]
         data: Data,
+        #[command(flatten)]
+        reader: Reader,
         /// Only reports taken at this station.
         #[arg(long, value_name = "STATION")]
         at: Option<String>,
@@ -72,6 +74,8 @@ pub enum HitCommand {
     List {
         #[command(flatten)]
         data: Data,
+        #[command(flatten)]
+        reader: Reader,
         /// Only those routed to this station.
         #[arg(long, value_name = "STATION")]
         routed_to: Option<String>,

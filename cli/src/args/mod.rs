@@ -37,7 +37,8 @@ pub struct Data {
     pub json: bool,
 }
 
-/// `--officer ID --station ID`: who runs the command.
+/// `--officer ID --station ID --key FILE`: who runs the command, and their private key (S1:
+/// every command is signed by the officer).
 #[derive(Args, Clone)]
 pub struct Who {
     /// The officer running the command (S2: every action is attributed).
@@ -46,25 +47,44 @@ pub struct Who {
     /// The station the officer works at.
     #[arg(long, value_name = "ID")]
     pub station: String,
+    /// The officer's private key file (`idcard key generate`); the command is signed with it.
+    #[arg(long = "key", value_name = "FILE", env = "IDCARD_OFFICER_KEY")]
+    pub officer_key: Option<PathBuf>,
 }
 
 impl Who {
-    /// The actor.
+    /// The actor, signing with the officer's key (without one the record refuses the command as
+    /// unauthenticated, and records the attempt).
     pub fn actor(&self) -> anyhow::Result<Actor> {
-        Actor::new(&self.officer, &self.station).map_err(anyhow::Error::msg)
+        let actor = Actor::new(&self.officer, &self.station).map_err(anyhow::Error::msg)?;
+        Ok(match &self.officer_key {
+            Some(path) => actor.with_key(idcard::trust::SecretKey::read(path)?),
+            None => actor,
+        })
     }
 }
 
-/// `--key FILE [--cert FILE]`: the key that signs a published file.
+/// `--officer ID --station ID --key FILE --purpose TEXT`: an officer reading personal data
+/// (S2: the read is recorded with its subject and purpose).
+#[derive(Args, Clone)]
+pub struct Reader {
+    #[command(flatten)]
+    pub who: Who,
+    /// Why the data is read (recorded with the read).
+    #[arg(long)]
+    pub purpose: String,
+}
+
+/// `--sign-key FILE [--sign-cert FILE]`: the key that signs a published file.
 #[derive(Args, Clone)]
 pub struct SignArgs {
     /// The publishing key's private key file (`idcard key generate`). Without it the file is
     /// unsigned, and verifiers refuse it unless told to accept unsigned files.
-    #[arg(long, value_name = "FILE")]
+    #[arg(long = "sign-key", value_name = "FILE")]
     pub key: Option<PathBuf>,
     /// The key's certificate from the root (`idcard key certify`); not needed when the key is
     /// a root itself.
-    #[arg(long, value_name = "FILE", requires = "key")]
+    #[arg(long = "sign-cert", value_name = "FILE", requires = "key")]
     pub cert: Option<PathBuf>,
 }
 

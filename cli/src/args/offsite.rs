@@ -4,7 +4,7 @@ use chrono::NaiveDate;
 use clap::{Args, Subcommand};
 use idcard::workflow::offsite::{Appearance, ApplicationKind};
 
-use super::{CardArg, Data, Present, Who};
+use super::{CardArg, Data, Present, Reader, Who};
 
 #[derive(Subcommand)]
 pub enum OffsiteCommand {
@@ -78,6 +78,8 @@ pub enum OffsiteCommand {
     Overdue {
         #[command(flatten)]
         data: Data,
+        #[command(flatten)]
+        reader: Reader,
         /// As of this date (default: today in China).
         #[arg(long)]
         date: Option<NaiveDate>,
@@ -89,6 +91,8 @@ pub enum OffsiteCommand {
     List {
         #[command(flatten)]
         data: Data,
+        #[command(flatten)]
+        reader: Reader,
     },
 }
 

@@ -61,10 +61,10 @@ pub enum PublishCommand {
         #[arg(long)]
         base: PathBuf,
         /// The publishing key's private key file.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long = "sign-key", value_name = "FILE")]
         key: PathBuf,
         /// Its certificate from the root.
-        #[arg(long, value_name = "FILE")]
+        #[arg(long = "sign-cert", value_name = "FILE")]
         cert: Option<PathBuf>,
         /// Output file (`.idct`).
         #[arg(short = 'o', long)]

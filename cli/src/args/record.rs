@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Subcommand};
 use idcard::station::StationKind;
 
-use super::{Data, Who};
+use super::{Data, Reader, Who};
 
 #[derive(Args)]
 pub struct InitArgs {
@@ -31,6 +31,9 @@ pub struct InitArgs {
     /// The officer's name.
     #[arg(long)]
     pub officer_name: String,
+    /// The officer's public key file (`idcard key generate`): every command is signed.
+    #[arg(long, value_name = "FILE.pub")]
+    pub officer_key: PathBuf,
 }
 
 #[derive(Subcommand)]
@@ -86,6 +89,23 @@ pub enum OfficerCommand {
         /// The station they work at.
         #[arg(long, value_name = "STATION")]
         at: String,
+        /// The officer's public key file (`idcard key generate` writes it beside the private
+        /// one): their commands are signed with the private half.
+        #[arg(long, value_name = "FILE.pub")]
+        public_key: PathBuf,
+    },
+    /// Give an officer a new key (a new certificate): the old one no longer signs.
+    Rekey {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        who: Who,
+        /// The officer.
+        #[arg(long)]
+        id: String,
+        /// The new public key file.
+        #[arg(long, value_name = "FILE.pub")]
+        public_key: PathBuf,
     },
     /// Deactivate an officer.
     Deactivate {
@@ -101,6 +121,8 @@ pub enum OfficerCommand {
     List {
         #[command(flatten)]
         data: Data,
+        #[command(flatten)]
+        reader: Reader,
     },
 }
 
@@ -144,6 +166,8 @@ pub enum CardCommand {
     Show {
         #[command(flatten)]
         data: Data,
+        #[command(flatten)]
+        reader: Reader,
         /// The holder.
         #[arg(long)]
         number: String,

@@ -5,7 +5,7 @@ use chrono::NaiveDate;
 use clap::Subcommand;
 use idcard::workflow::temporary::MissingCard;
 
-use super::{Data, Who};
+use super::{Data, Reader, Who};
 
 #[derive(Subcommand)]
 pub enum TemporaryCommand {
@@ -110,6 +110,8 @@ pub enum TemporaryCommand {
     Overdue {
         #[command(flatten)]
         data: Data,
+        #[command(flatten)]
+        reader: Reader,
         /// As of this date (default: today in China).
         #[arg(long)]
         date: Option<NaiveDate>,

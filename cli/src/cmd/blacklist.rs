@@ -4,13 +4,14 @@ use std::io::BufReader;
 use std::process::ExitCode;
 
 use idcard::index::{BlacklistEntry, BlacklistSource};
+use idcard::model::Subject;
 use idcard::model::view;
 use idcard::workflow::Commands;
 use idcard::workflow::blacklist::CsvCreditFeed;
 
 use crate::args::blacklist::RecordBlacklistCommand;
 use crate::args::number;
-use crate::output::{columns, command, list, read_file};
+use crate::output::{columns, command, read_file, read_list};
 use crate::progress;
 
 pub fn blacklist(cmd: RecordBlacklistCommand, quiet: bool) -> anyhow::Result<ExitCode> {
@@ -67,8 +68,13 @@ pub fn blacklist(cmd: RecordBlacklistCommand, quiet: bool) -> anyhow::Result<Exi
                 },
             )
         }
-        RecordBlacklistCommand::List { data } => list(&data, view::blacklist, |b| {
-            columns(b, &["number", "reasons", "source"])
-        }),
+        RecordBlacklistCommand::List { data, reader } => read_list(
+            &data,
+            &reader,
+            "blacklist_list",
+            Some(Subject::Many("the blacklist".into())),
+            view::blacklist,
+            |b| columns(b, &["number", "reasons", "source"]),
+        ),
     }
 }

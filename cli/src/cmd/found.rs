@@ -2,13 +2,14 @@
 
 use std::process::ExitCode;
 
+use idcard::model::Subject;
 use idcard::model::view;
 use idcard::workflow::Commands;
 use idcard::workflow::found::IntakeOutcome;
 
 use crate::args::found::FoundCommand;
 use crate::args::{id, number};
-use crate::output::{columns, command, list};
+use crate::output::{columns, command, read_list};
 
 use super::card_key;
 
@@ -47,10 +48,17 @@ pub fn found(cmd: FoundCommand) -> anyhow::Result<ExitCode> {
             },
             |_| "returned to the owner".into(),
         ),
-        FoundCommand::Query { data, number: n } => {
+        FoundCommand::Query {
+            data,
+            reader,
+            number: n,
+        } => {
             let holder = number(&n)?;
-            list(
+            read_list(
                 &data,
+                &reader,
+                "found_query",
+                Some(Subject::Person(holder)),
                 |s| view::found_query(s, holder),
                 |a| {
                     let at = a
@@ -62,10 +70,17 @@ pub fn found(cmd: FoundCommand) -> anyhow::Result<ExitCode> {
                 },
             )
         }
-        FoundCommand::List { data, window } => {
+        FoundCommand::List {
+            data,
+            reader,
+            window,
+        } => {
             let window = window.as_deref().map(id).transpose()?;
-            list(
+            read_list(
                 &data,
+                &reader,
+                "found_list",
+                Some(Subject::Many("found cards".into())),
                 |s| view::found(s, window.as_ref()),
                 |f| columns(f, &["number", "valid_from", "window", "state"]),
             )

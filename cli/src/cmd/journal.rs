@@ -10,25 +10,82 @@ use crate::output::{open, show};
 
 pub fn journal(cmd: JournalCommand) -> anyhow::Result<ExitCode> {
     match cmd {
-        JournalCommand::Show { data, from, limit } => {
+        JournalCommand::Show {
+            data,
+            reader,
+            reader_station,
+            key,
+            purpose,
+            officer,
+            from,
+            limit,
+        } => {
             let engine = open(&data)?;
-            for item in engine.records(from)?.take(limit) {
+            let who = crate::args::Who {
+                officer: reader,
+                station: reader_station,
+                officer_key: key,
+            };
+            let actor = who.actor()?;
+            let trail: Option<idcard::station::OfficerId> =
+                officer.as_deref().map(crate::args::id).transpose()?;
+            let subject = Some(match &trail {
+                Some(o) => idcard::model::Subject::Officer(o.clone()),
+                None => idcard::model::Subject::Many("journal records".into()),
+            });
+            // The read is recorded first (with the number of records it may return).
+            let in_trail = |r: &idcard::model::Record| match &trail {
+                None => true,
+                Some(o) => {
+                    r.actor.officer == *o
+                        || matches!(&r.event, idcard::model::Event::AuthenticationFailed(f) if f.claimed_officer == *o)
+                }
+            };
+            let read = engine.read_personal(&actor, "journal_show", subject, &purpose, |s| {
+                (
+                    (),
+                    s.last_seq
+                        .saturating_sub(from.saturating_sub(1))
+                        .min(limit as u64),
+                )
+            });
+            if let Err(e) = read {
+                let code =
+                    crate::output::finish::<()>(data.json, Err(e.into()), |_| String::new())?;
+                engine.close()?;
+                return Ok(code);
+            }
+            let mut shown = 0;
+            for item in engine.records(from)? {
+                if shown == limit {
+                    break;
+                }
                 let (seq, r) = item?;
+                if !in_trail(&r) {
+                    continue;
+                }
+                shown += 1;
+                let signed = r
+                    .auth
+                    .as_ref()
+                    .map(|a| idcard::trust::KeyId(a.key_id).to_string());
                 if data.json {
                     println!(
                         "{}",
-                        json!({"seq": seq, "at": r.at().to_rfc3339(), "officer": r.actor.officer.as_str(), "station": r.actor.station.as_str(), "kind": r.event.kind(), "event": format!("{:?}", r.event)})
+                        json!({"seq": seq, "at": r.at().to_rfc3339(), "officer": r.actor.officer.as_str(), "station": r.actor.station.as_str(), "kind": r.event.kind(), "signed_by": signed, "event": format!("{:?}", r.event)})
                     );
                 } else {
                     println!(
-                        "{seq}\t{}\t{}@{}\t{:?}",
+                        "{seq}\t{}\t{}@{}\t{}\t{:?}",
                         r.at().to_rfc3339(),
                         r.actor.officer,
                         r.actor.station,
+                        signed.map_or("unsigned".into(), |k| format!("signed {k}")),
                         r.event
                     );
                 }
             }
+            engine.close()?;
             Ok(ExitCode::SUCCESS)
         }
         JournalCommand::Verify { data, trust, head } => {

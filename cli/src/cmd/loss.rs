@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use idcard::model::Subject;
 use idcard::model::view;
 use idcard::workflow::Commands;
 use idcard::workflow::loss::LossRequest;
@@ -9,7 +10,7 @@ use serde_json::json;
 
 use crate::args::id;
 use crate::args::loss::{HitCommand, LossCommand};
-use crate::output::{columns, command, list, plain};
+use crate::output::{columns, command, plain, read_list};
 
 use super::card_key;
 
@@ -76,10 +77,13 @@ pub fn loss(cmd: LossCommand) -> anyhow::Result<ExitCode> {
                 },
             )
         }
-        LossCommand::List { data, at } => {
+        LossCommand::List { data, reader, at } => {
             let at = at.as_deref().map(id).transpose()?;
-            list(
+            read_list(
                 &data,
+                &reader,
+                "loss_list",
+                Some(Subject::Many("loss reports".into())),
                 |s| view::losses(s, at.as_ref()),
                 |l| columns(l, &["number", "valid_from", "status", "station"]),
             )
@@ -111,12 +115,16 @@ pub fn hit(cmd: HitCommand) -> anyhow::Result<ExitCode> {
         ),
         HitCommand::List {
             data,
+            reader,
             routed_to,
             open,
         } => {
             let routed_to = routed_to.as_deref().map(id).transpose()?;
-            list(
+            read_list(
                 &data,
+                &reader,
+                "hit_list",
+                Some(Subject::Many("hit reports".into())),
                 |s| view::hits(s, routed_to.as_ref(), open),
                 |h| {
                     let state = if h.acknowledged.is_some() {

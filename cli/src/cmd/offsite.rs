@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::args::offsite::OffsiteCommand;
 use crate::args::{id, number};
-use crate::output::{command, list, plain};
+use crate::output::{command, plain};
 
 pub fn offsite(cmd: OffsiteCommand) -> anyhow::Result<ExitCode> {
     match cmd {
@@ -119,28 +119,44 @@ pub fn offsite(cmd: OffsiteCommand) -> anyhow::Result<ExitCode> {
             |e| Ok(json!({"deadline": e.extend_deadline(&who.actor()?, app, days, &reason)?})),
             |v| format!("deadline now {}", plain(&v["deadline"])),
         ),
-        OffsiteCommand::Overdue { data, date, at } => {
+        OffsiteCommand::Overdue {
+            data,
+            reader,
+            date,
+            at,
+        } => {
             let at = at.as_deref().map(id).transpose()?;
-            let engine = crate::output::open(&data)?;
-            let today = date.unwrap_or_else(|| engine.clock().china_today());
-            let items = engine.with_state(|s| view::overdue_applications(s, today, at.as_ref()));
-            crate::output::print_list(data.json, &items, |a| {
-                format!(
-                    "{}\t{}\t{}\tdeadline {}\t{:?}",
-                    a.id, a.point, a.hukou_bureau, a.deadline, a.state
-                )
-            })?;
-            Ok(ExitCode::SUCCESS)
-        }
-        OffsiteCommand::List { data } => list(&data, view::applications, |a| {
-            format!(
-                "{}\t{}\t{}\t{}\t{:?}",
-                a.id,
-                a.kind.as_str(),
-                a.number,
-                a.point,
-                a.state
+            let today = date.unwrap_or_else(idcard::time::china_today);
+            crate::output::read_list(
+                &data,
+                &reader,
+                "applications_overdue",
+                Some(idcard::model::Subject::Many("overdue applications".into())),
+                |s| view::overdue_applications(s, today, at.as_ref()),
+                |a| {
+                    format!(
+                        "{}\t{}\t{}\tdeadline {}\t{:?}",
+                        a.id, a.point, a.hukou_bureau, a.deadline, a.state
+                    )
+                },
             )
-        }),
+        }
+        OffsiteCommand::List { data, reader } => crate::output::read_list(
+            &data,
+            &reader,
+            "application_list",
+            Some(idcard::model::Subject::Many("applications".into())),
+            view::applications,
+            |a| {
+                format!(
+                    "{}\t{}\t{}\t{}\t{:?}",
+                    a.id,
+                    a.kind.as_str(),
+                    a.number,
+                    a.point,
+                    a.state
+                )
+            },
+        ),
     }
 }

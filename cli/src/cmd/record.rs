@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use idcard::DivisionCode;
-use idcard::model::view;
+use idcard::model::{Subject, view};
 use idcard::station::{Officer, Station};
 use idcard::workflow::Commands;
 use serde_json::json;
@@ -14,7 +14,7 @@ use crate::args::record::{
     CardCommand, InitArgs, OfficerCommand, PopulationCommand, StationCommand,
 };
 use crate::args::{id, number};
-use crate::output::{command, finish, list, open_with, read_file};
+use crate::output::{command, finish, list, open_with, read_file, read_list};
 use crate::progress;
 
 pub fn init(a: InitArgs) -> anyhow::Result<ExitCode> {
@@ -31,6 +31,7 @@ pub fn init(a: InitArgs) -> anyhow::Result<ExitCode> {
         name: a.officer_name,
         station: station.id.clone(),
         active: true,
+        key: Some(public_key(&a.officer_key)?),
     };
     let r = engine.bootstrap(station, officer).map_err(Into::into);
     let code = finish(a.data.json, r, |_| {
@@ -79,6 +80,13 @@ pub fn station(cmd: StationCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// An officer's public key from its file.
+fn public_key(path: &std::path::Path) -> anyhow::Result<idcard::station::OfficerKey> {
+    Ok(idcard::station::OfficerKey::of(
+        &idcard::trust::PublicKey::read(path)?,
+    ))
+}
+
 pub fn officer(cmd: OfficerCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         OfficerCommand::Add {
@@ -87,12 +95,14 @@ pub fn officer(cmd: OfficerCommand) -> anyhow::Result<ExitCode> {
             id: oid,
             name,
             at,
+            public_key: key,
         } => {
             let officer = Officer {
                 id: id(&oid)?,
                 name,
                 station: id(&at)?,
                 active: true,
+                key: Some(public_key(&key)?),
             };
             command(
                 &data,
@@ -108,10 +118,36 @@ pub fn officer(cmd: OfficerCommand) -> anyhow::Result<ExitCode> {
                 |_| format!("officer {oid} deactivated"),
             )
         }
-        OfficerCommand::List { data } => list(&data, view::officers, |o| {
-            let active = if o.active { "active" } else { "inactive" };
-            format!("{}\t{}\t{active}\t{}", o.id, o.station, o.name)
-        }),
+        OfficerCommand::Rekey {
+            data,
+            who,
+            id: oid,
+            public_key: key,
+        } => {
+            let officer = id(&oid)?;
+            let key = public_key(&key)?;
+            command(
+                &data,
+                |e| Ok(e.set_officer_key(&who.actor()?, &officer, key)?),
+                |_| format!("officer {oid}'s key replaced"),
+            )
+        }
+        OfficerCommand::List { data, reader } => read_list(
+            &data,
+            &reader,
+            "officer_list",
+            Some(Subject::Many("officers".into())),
+            view::officers,
+            |o| {
+                let active = if o.active { "active" } else { "inactive" };
+                let key = o
+                    .key
+                    .as_ref()
+                    .and_then(|k| k.id())
+                    .map_or("no key".to_string(), |k| format!("key {k}"));
+                format!("{}\t{}\t{active}\t{key}\t{}", o.id, o.station, o.name)
+            },
+        ),
     }
 }
 
@@ -157,10 +193,17 @@ pub fn card(cmd: CardCommand) -> anyhow::Result<ExitCode> {
                 |v| format!("{} cards imported", v["imported"]),
             )
         }
-        CardCommand::Show { data, number: n } => {
+        CardCommand::Show {
+            data,
+            reader,
+            number: n,
+        } => {
             let holder = number(&n)?;
-            list(
+            read_list(
                 &data,
+                &reader,
+                "card_show",
+                Some(Subject::Person(holder)),
                 |s| view::cards_of(s, holder),
                 |c| {
                     format!(

@@ -126,10 +126,30 @@ pub fn temporary(cmd: TemporaryCommand) -> anyhow::Result<ExitCode> {
             |e| Ok(e.return_temporary_card(&who.actor()?, id)?),
             |_| format!("temporary card {id} handed back"),
         ),
-        TemporaryCommand::Overdue { data, date } => {
+        TemporaryCommand::Overdue { data, reader, date } => {
             let engine = open(&data)?;
             let today = date.unwrap_or_else(|| engine.clock().china_today());
-            let o = engine.with_state(|s| view::temp_cards_overdue(s, today));
+            let o = match engine.read_personal(
+                &reader.who.actor()?,
+                "temporary_cards_overdue",
+                Some(idcard::model::Subject::Many(
+                    "overdue temporary cards".into(),
+                )),
+                &reader.purpose,
+                |s| {
+                    let o = view::temp_cards_overdue(s, today);
+                    let n = (o.not_issued_in_3_days.len() + o.expired_not_returned.len()) as u64;
+                    (o, n)
+                },
+            ) {
+                Ok(o) => o,
+                Err(e) => {
+                    let code =
+                        crate::output::finish::<()>(data.json, Err(e.into()), |_| String::new())?;
+                    engine.close()?;
+                    return Ok(code);
+                }
+            };
             if data.json {
                 println!("{}", serde_json::to_string(&o)?);
             } else {

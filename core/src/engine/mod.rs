@@ -19,18 +19,23 @@
 //!
 //! ```
 //! use idcard::engine::{Engine, EngineOptions};
-//! use idcard::station::{Officer, Station, StationKind};
+//! use idcard::station::{Officer, OfficerKey, Station, StationKind};
+//! use idcard::trust::{Algorithm, SecretKey};
 //! use idcard::DivisionCode;
 //! let dir = tempfile::tempdir()?;
 //! let (engine, _) = Engine::open(dir.path(), EngineOptions::default())?;
 //! let bureau = Station { id: "110105-PSB".parse()?, kind: StationKind::CountyBureau,
 //!     division: DivisionCode::new(110105).unwrap(), name: "朝阳分局".into() };
-//! let chief = Officer { id: "A0001".parse()?, name: "王".into(), station: bureau.id.clone(), active: true };
+//! // The officer's key pair: the bureau records the public half, the officer signs with the other.
+//! let key = SecretKey::generate(Algorithm::Ed25519, "A0001")?;
+//! let chief = Officer { id: "A0001".parse()?, name: "王".into(), station: bureau.id.clone(),
+//!     active: true, key: Some(OfficerKey::of(&key.public())) };
 //! engine.bootstrap(bureau, chief)?;
 //! assert_eq!(engine.with_state(|s| s.stations.len()), 1);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+pub mod auth;
 mod checkpoint;
 mod ctx;
 pub mod secrets;
@@ -48,12 +53,16 @@ pub use ctx::{CardRef, Ctx, InPerson};
 use crate::index::{IndexError, Profile, Verifier};
 use crate::journal::head::{Head, HeadError};
 use crate::journal::{Chain, GENESIS, Journal, JournalError, JournalOptions, Recovery};
-use crate::model::{CommandRefused, Event, OfficerRegistered, Record, State, StationRegistered};
+use crate::model::{
+    AuthenticationFailed, CommandAuth, CommandRefusedV2, Event, OfficerRegisteredV2,
+    PersonalDataRead, Record, State, StationRegistered, Subject,
+};
 use crate::population::{ExternalError, FingerprintMatcher, PopulationDirectory};
 use crate::projection::{LiveVerifier, Projection};
-use crate::station::{Actor, CommandKind, Officer, Station, allowed};
+use crate::station::{Actor, CommandKind, Officer, OfficerId, Station, allowed};
 use crate::trust::TrustStore;
 use crate::trust::signed::Sign;
+pub use auth::{AuthFailure, Authenticator, RegisteredKeys};
 
 /// Why a command was refused: a stable code (for statistics and programs) and a message (for
 /// people).
@@ -170,7 +179,7 @@ impl EngineError {
 
 /// A command of the system of record: the workflows define them ([`crate::workflow`]); the
 /// engine authorises, decides, records and applies them ([`Engine::execute`]).
-pub trait Command {
+pub trait Command: serde::Serialize {
     /// Which command this is (the authorization matrix's row, S1).
     const KIND: CommandKind;
     /// What the decision hands on to [`Command::finish`].
@@ -189,6 +198,12 @@ pub trait Command {
     /// subject that does not exist (the decision refuses it).
     fn territories(&self, _ctx: &Ctx<'_>) -> Result<Vec<crate::DivisionCode>, EngineError> {
         Ok(Vec::new())
+    }
+
+    /// What the command is about (a card, a person, an application …), recorded with a
+    /// refusal (S2).
+    fn subject(&self) -> Option<Subject> {
+        None
     }
 
     /// Once the events are applied (still under the state lock): the output, which may read
@@ -222,6 +237,9 @@ pub struct EngineOptions {
     /// own head key (and, through its certificate, nothing more: pass the platform's trust file
     /// to check heads against the platform's root).
     pub head_trust: Option<TrustStore>,
+    /// How officers' signatures are checked (default: [`RegisteredKeys`], the key the bureau
+    /// registered for each officer).
+    pub authenticator: Option<Arc<dyn Authenticator>>,
 }
 
 impl Default for EngineOptions {
@@ -236,6 +254,7 @@ impl Default for EngineOptions {
             projections: Vec::new(),
             head_signer: None,
             head_trust: None,
+            authenticator: None,
         }
     }
 }
@@ -490,6 +509,10 @@ pub struct Engine {
     live: Option<Arc<LiveVerifier>>,
     projections: Vec<Arc<dyn Projection>>,
     head_signer: Arc<dyn Sign + Send + Sync>,
+    /// Officers as the state has them, readable without the state lock: signatures are checked
+    /// outside it.
+    officers: dashmap::DashMap<OfficerId, Officer>,
+    authenticator: Arc<dyn Authenticator>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -614,9 +637,19 @@ impl Engine {
             checkpoint_seq: AtomicU64::new(checkpoint.map_or(0, |(s, _)| s)),
             live,
             projections,
+            officers: dashmap::DashMap::new(),
+            authenticator: options
+                .authenticator
+                .clone()
+                .unwrap_or_else(|| Arc::new(RegisteredKeys)),
             options,
             head_signer,
         };
+        engine.with_state(|s| {
+            for o in s.officers.values() {
+                engine.officers.insert(o.id.clone(), o.clone());
+            }
+        });
         Ok((engine, report))
     }
 
@@ -685,6 +718,14 @@ impl Engine {
                 "officer_not_at_station",
                 "the first officer must belong to the first bureau",
             ))
+        } else if self.options.authenticator.is_none()
+            && officer.key.as_ref().and_then(|k| k.id()).is_none()
+        {
+            Some((
+                "key_required",
+                "the first officer needs a public key: every command is signed (S1; a platform \
+                 with its own authenticator may register officers without one)",
+            ))
         } else {
             None
         };
@@ -695,7 +736,7 @@ impl Engine {
                     code,
                     message: message.to_string(),
                 };
-                (vec![refused_event(&r)], Err(EngineError::Refused(r)))
+                (vec![refused_event(&r, None)], Err(EngineError::Refused(r)))
             }
             None => (
                 vec![
@@ -705,16 +746,17 @@ impl Engine {
                         division: bureau.division,
                         name: bureau.name,
                     }),
-                    Event::OfficerRegistered(OfficerRegistered {
+                    Event::OfficerRegisteredV2(OfficerRegisteredV2 {
                         id: officer.id,
                         name: officer.name,
                         station: officer.station,
+                        key: officer.key,
                     }),
                 ],
                 Ok(()),
             ),
         };
-        let last = self.commit(&mut state, &actor, now, events)?;
+        let last = self.commit(&mut state, &actor, now, events, None)?;
         drop(state);
         self.journal.wait_durable(last)?;
         result
@@ -771,15 +813,41 @@ impl Engine {
         Ok(station)
     }
 
-    /// Execute a command: authorise, decide, record the events (or the refusal), apply them,
-    /// wait until durable, finish.
+    /// Execute a command: authenticate the officer (the actor's signer signs it, as the officer's
+    /// terminal would), authorise, decide, record the events (or the refusal), apply them, wait
+    /// until durable, finish.
     pub fn execute<C: Command>(
         &self,
         actor: &Actor,
         command: &C,
     ) -> Result<C::Output, EngineError> {
+        let payload = auth::payload_hash(command);
+        let now_ms = self.options.clock.now().timestamp_millis();
+        let signed = auth::sign(actor, C::KIND, payload, now_ms);
+        self.execute_signed(actor, command, signed)
+    }
+
+    /// Execute a command signed elsewhere (an officer's terminal): `auth` is the officer's
+    /// signature over it ([`auth::message`]). Checked before anything else: the signature
+    /// (outside the state lock), then that the officer is active, the key still theirs, the time
+    /// current and the nonce new (S1). A failure is recorded as `authentication_failed`, not in
+    /// the officer's name.
+    pub fn execute_signed<C: Command>(
+        &self,
+        actor: &Actor,
+        command: &C,
+        auth: Option<CommandAuth>,
+    ) -> Result<C::Output, EngineError> {
+        let payload = auth::payload_hash(command);
+        let checked = self.verify_signature(actor, C::KIND, &payload, auth);
         let mut state = self.lock_state();
         let now = self.options.clock.now();
+        let auth = match checked.and_then(|a| check_current(&state, actor, &a, now).map(|()| a)) {
+            Ok(a) => a,
+            Err(f) => {
+                return Err(self.refuse_unauthenticated(&mut state, actor, C::KIND, now, f)?);
+            }
+        };
         let decided = self.authorize(&state, actor, C::KIND).and_then(|station| {
             let ctx = Ctx {
                 state: &state,
@@ -799,14 +867,15 @@ impl Engine {
                     let seq = state.last_seq;
                     return Ok(C::finish(decided, seq, &state));
                 }
-                let last = self.commit(&mut state, actor, now, events)?;
+                let last = self.commit(&mut state, actor, now, events, Some(&auth))?;
                 let out = C::finish(decided, last, &state);
                 drop(state);
                 self.journal.wait_durable(last)?;
                 Ok(out)
             }
             Err(EngineError::Refused(r)) => {
-                let last = self.commit(&mut state, actor, now, vec![refused_event(&r)])?;
+                let event = refused_event(&r, command.subject());
+                let last = self.commit(&mut state, actor, now, vec![event], Some(&auth))?;
                 drop(state);
                 self.journal.wait_durable(last)?;
                 Err(EngineError::Refused(r))
@@ -815,17 +884,95 @@ impl Engine {
         }
     }
 
+    /// Check a signature outside the state lock: the officer is registered, and the signature
+    /// is theirs over this command ([`Authenticator`]).
+    fn verify_signature(
+        &self,
+        actor: &Actor,
+        command: CommandKind,
+        payload: &[u8; 32],
+        auth: Option<CommandAuth>,
+    ) -> Result<CommandAuth, AuthFailure> {
+        let auth = auth.ok_or_else(|| {
+            AuthFailure::new(
+                "no_signature",
+                format!("the command is not signed by officer {}", actor.officer),
+            )
+        })?;
+        if &auth.payload != payload {
+            return Err(AuthFailure::new(
+                "bad_signature",
+                "the signature is over another command",
+            ));
+        }
+        let officer = self
+            .officers
+            .get(&actor.officer)
+            .map(|o| o.clone())
+            .ok_or_else(|| {
+                AuthFailure::new(
+                    "unknown_officer",
+                    format!("officer {} is not registered", actor.officer),
+                )
+            })?;
+        let message = auth::message(
+            &actor.officer,
+            &actor.station,
+            command,
+            auth.at_ms,
+            &auth.nonce,
+            &auth.payload,
+        );
+        self.authenticator.verify(&officer, &message, &auth)?;
+        Ok(auth)
+    }
+
+    /// Record an attempt that failed authentication (under [`Actor::unauthenticated`]) and
+    /// return the refusal.
+    fn refuse_unauthenticated(
+        &self,
+        state: &mut State,
+        claimed: &Actor,
+        command: CommandKind,
+        now: DateTime<Utc>,
+        f: AuthFailure,
+    ) -> Result<EngineError, EngineError> {
+        let event = Event::AuthenticationFailed(AuthenticationFailed {
+            claimed_officer: claimed.officer.clone(),
+            claimed_station: claimed.station.clone(),
+            command,
+            code: f.code.to_string(),
+            message: f.message.clone(),
+        });
+        let last = self.commit(state, &Actor::unauthenticated(), now, vec![event], None)?;
+        self.journal.wait_durable(last)?;
+        Ok(EngineError::Refused(Refusal {
+            command,
+            code: f.code,
+            message: f.message,
+        }))
+    }
+
     /// Authorise `command` for `actor` and read the state with `read` under the lock, recording a
     /// refusal as [`Engine::execute`] does; nothing else is recorded. For commands that prepare
-    /// files outside the lock (publishing) before recording what they did.
+    /// files outside the lock (publishing) before recording what they did. Signed like a
+    /// command (the payload is the command's kind).
     pub fn authorized_read<R>(
         &self,
         actor: &Actor,
         command: CommandKind,
         read: impl FnOnce(&Ctx<'_>) -> Result<R, EngineError>,
     ) -> Result<R, EngineError> {
+        let payload = auth::payload_hash(&command);
+        let now_ms = self.options.clock.now().timestamp_millis();
+        let signed = auth::sign(actor, command, payload, now_ms);
+        let checked = self.verify_signature(actor, command, &payload, signed);
         let mut state = self.lock_state();
         let now = self.options.clock.now();
+        let auth = match checked.and_then(|a| check_current(&state, actor, &a, now).map(|()| a)) {
+            Ok(a) => a,
+            Err(f) => return Err(self.refuse_unauthenticated(&mut state, actor, command, now, f)?),
+        };
         let result = self.authorize(&state, actor, command).and_then(|station| {
             let ctx = Ctx {
                 state: &state,
@@ -840,13 +987,77 @@ impl Engine {
         });
         match result {
             Err(EngineError::Refused(r)) => {
-                let last = self.commit(&mut state, actor, now, vec![refused_event(&r)])?;
+                let last = self.commit(
+                    &mut state,
+                    actor,
+                    now,
+                    vec![refused_event(&r, None)],
+                    Some(&auth),
+                )?;
                 drop(state);
                 self.journal.wait_durable(last)?;
                 Err(EngineError::Refused(r))
             }
             other => other,
         }
+    }
+
+    /// Read personal data (S2): authenticated and authorised like a command (kind
+    /// [`CommandKind::ReadPersonalData`]: police stations only), and recorded — what was read
+    /// (`what`, e.g. `card_show`), about whom (`subject`), why (`purpose`, required) and how many
+    /// items `read` returned (its second value) — before the answer is returned.
+    pub fn read_personal<R>(
+        &self,
+        actor: &Actor,
+        what: &str,
+        subject: Option<Subject>,
+        purpose: &str,
+        read: impl FnOnce(&State) -> (R, u64),
+    ) -> Result<R, EngineError> {
+        let command = CommandKind::ReadPersonalData;
+        let payload = auth::payload_hash(&(what, &subject, purpose));
+        let now_ms = self.options.clock.now().timestamp_millis();
+        let signed = auth::sign(actor, command, payload, now_ms);
+        let checked = self.verify_signature(actor, command, &payload, signed);
+        let mut state = self.lock_state();
+        let now = self.options.clock.now();
+        let auth = match checked.and_then(|a| check_current(&state, actor, &a, now).map(|()| a)) {
+            Ok(a) => a,
+            Err(f) => return Err(self.refuse_unauthenticated(&mut state, actor, command, now, f)?),
+        };
+        let refusal = match self.authorize(&state, actor, command) {
+            Err(EngineError::Refused(r)) => Some(r),
+            Err(e) => return Err(e),
+            Ok(_) if purpose.trim().is_empty() => Some(Refusal {
+                command,
+                code: "purpose_required",
+                message: "state the purpose of the read (S2)".into(),
+            }),
+            Ok(_) => None,
+        };
+        if let Some(r) = refusal {
+            let last = self.commit(
+                &mut state,
+                actor,
+                now,
+                vec![refused_event(&r, subject)],
+                Some(&auth),
+            )?;
+            drop(state);
+            self.journal.wait_durable(last)?;
+            return Err(EngineError::Refused(r));
+        }
+        let (out, items) = read(&state);
+        let event = Event::PersonalDataRead(PersonalDataRead {
+            what: what.to_string(),
+            subject,
+            purpose: purpose.trim().to_string(),
+            items,
+        });
+        let last = self.commit(&mut state, actor, now, vec![event], Some(&auth))?;
+        drop(state);
+        self.journal.wait_durable(last)?;
+        Ok(out)
     }
 
     /// Append events, apply them, feed the projections. Returns the last sequence number.
@@ -856,6 +1067,7 @@ impl Engine {
         actor: &Actor,
         now: DateTime<Utc>,
         events: Vec<Event>,
+        auth: Option<&CommandAuth>,
     ) -> Result<u64, EngineError> {
         let at_ms = now.timestamp_millis().max(state.last_at_ms);
         let mut last = state.last_seq;
@@ -864,9 +1076,22 @@ impl Engine {
                 at_ms,
                 actor: actor.clone(),
                 event,
+                auth: auth.cloned(),
             };
             let seq = self.journal.enqueue(&record.encode())?;
             state.apply(seq, &record);
+            // Keep the officers readable outside the lock in step with the state.
+            let changed = match &record.event {
+                Event::OfficerRegisteredV2(o) => Some(&o.id),
+                Event::OfficerKeySet(k) => Some(&k.officer),
+                Event::OfficerDeactivated(d) => Some(&d.officer),
+                _ => None,
+            };
+            if let Some(id) = changed
+                && let Some(o) = state.officers.get(id)
+            {
+                self.officers.insert(id.clone(), o.clone());
+            }
             for p in &self.projections {
                 p.applied(state, seq, &record)
                     .map_err(|e| EngineError::Projection {
@@ -1073,10 +1298,66 @@ fn check_head(path: &Path, head: &Head, journal: &Journal) -> Result<(), EngineE
     Ok(())
 }
 
-fn refused_event(r: &Refusal) -> Event {
-    Event::CommandRefused(CommandRefused {
+fn refused_event(r: &Refusal, subject: Option<Subject>) -> Event {
+    Event::CommandRefusedV2(CommandRefusedV2 {
         command: r.command,
         code: r.code.to_string(),
         message: r.message.clone(),
+        subject,
     })
+}
+
+/// The checks of a signed command that need the state (under its lock): the officer is still
+/// registered and active, the key is still theirs, the time is current, the nonce is new.
+fn check_current(
+    state: &State,
+    actor: &Actor,
+    auth: &CommandAuth,
+    now: DateTime<Utc>,
+) -> Result<(), AuthFailure> {
+    let officer = state.officers.get(&actor.officer).ok_or_else(|| {
+        AuthFailure::new(
+            "unknown_officer",
+            format!("officer {} is not registered", actor.officer),
+        )
+    })?;
+    if !officer.active {
+        return Err(AuthFailure::new(
+            "officer_inactive",
+            format!(
+                "officer {} may no longer act (their key is revoked)",
+                actor.officer
+            ),
+        ));
+    }
+    if let Some(key) = &officer.key
+        && key.id().map(|k| k.0) != Some(auth.key_id)
+    {
+        return Err(AuthFailure::new(
+            "wrong_key",
+            format!(
+                "signed by key {}, not officer {}'s current key",
+                crate::trust::KeyId(auth.key_id),
+                actor.officer
+            ),
+        ));
+    }
+    let skew = (auth.at_ms - now.timestamp_millis()).abs();
+    if skew > auth::MAX_SKEW_MS {
+        return Err(AuthFailure::new(
+            "clock_skew",
+            format!(
+                "signed {} s away from the record's clock (at most {} s)",
+                skew / 1000,
+                auth::MAX_SKEW_MS / 1000
+            ),
+        ));
+    }
+    if state.nonces.contains(&auth.nonce) {
+        return Err(AuthFailure::new(
+            "replayed",
+            "this signed command was already executed (a replay)",
+        ));
+    }
+    Ok(())
 }

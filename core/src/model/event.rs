@@ -26,8 +26,62 @@ use crate::number::IdNumber;
 use crate::population::{FingerprintCheck, PersonCategory, TemplateDigest};
 use crate::station::{Actor, CommandKind, OfficerId, StationId, StationKind, SubscriberId};
 
-/// The version byte this library writes in front of every record.
-pub const RECORD_VERSION: u8 = 2;
+/// The version byte this library writes in front of every record (3: the record carries the
+/// acting officer's signature, [`CommandAuth`]).
+pub const RECORD_VERSION: u8 = 3;
+
+/// What a command or a read was about (S2: refusals and reads name their subject; analysts see
+/// it pseudonymised).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Subject {
+    /// A card.
+    Card(CardKey),
+    /// A person.
+    Person(IdNumber),
+    /// An off-site application (its sequence number).
+    Application(u64),
+    /// A temporary resident card (its sequence number).
+    TemporaryCard(u64),
+    /// A temporary identity certificate (its sequence number).
+    TemporaryCertificate(u64),
+    /// A station.
+    Station(StationId),
+    /// An officer.
+    Officer(OfficerId),
+    /// Many records at once (a list, an import): what kind.
+    Many(String),
+}
+
+impl std::fmt::Display for Subject {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Subject::Card(k) => write!(f, "card {} from {}", k.number(), k.valid_from()),
+            Subject::Person(n) => write!(f, "person {n}"),
+            Subject::Application(a) => write!(f, "application {a}"),
+            Subject::TemporaryCard(t) => write!(f, "temporary card {t}"),
+            Subject::TemporaryCertificate(t) => write!(f, "temporary certificate {t}"),
+            Subject::Station(s) => write!(f, "station {s}"),
+            Subject::Officer(o) => write!(f, "officer {o}"),
+            Subject::Many(what) => write!(f, "{what}"),
+        }
+    }
+}
+
+/// The acting officer's signature over a command (S1: non-repudiation), kept with each record
+/// the command wrote. The signed message is described in `idcard::engine::auth`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandAuth {
+    /// The signing key's id.
+    pub key_id: [u8; 8],
+    /// When the officer signed (Unix ms, the officer's clock).
+    pub at_ms: i64,
+    /// A one-time value: a replayed command is refused.
+    pub nonce: [u8; 16],
+    /// BLAKE3 of the command's payload (its postcard encoding).
+    pub payload: [u8; 32],
+    /// The signature.
+    pub signature: Vec<u8>,
+}
 
 /// A station was registered (S1, A2).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -292,6 +346,74 @@ pub struct CommandRefused {
     pub code: String,
     /// The message given.
     pub message: String,
+}
+
+/// An officer was registered at a station with their public key (payload version 2; version-1
+/// `OfficerRegistered` payloads are read as this, without a key).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficerRegisteredV2 {
+    /// Identifier (badge).
+    pub id: OfficerId,
+    /// Name.
+    pub name: String,
+    /// The station they work at.
+    pub station: StationId,
+    /// Their public key (commands are signed with its private half).
+    pub key: Option<crate::station::OfficerKey>,
+}
+
+/// An officer's key was replaced (a new certificate): the old one no longer signs, from this
+/// record on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OfficerKeySet {
+    /// The officer.
+    pub officer: OfficerId,
+    /// The new key.
+    pub key: crate::station::OfficerKey,
+}
+
+/// A command or read whose authentication failed (no signature, a wrong one, a key not the
+/// officer's, a replay, an inactive officer): recorded under [`Actor::unauthenticated`], never
+/// in the name the attempt claimed, which is kept here.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuthenticationFailed {
+    /// The officer the attempt claimed to be.
+    pub claimed_officer: OfficerId,
+    /// The station it claimed.
+    pub claimed_station: StationId,
+    /// The command.
+    pub command: CommandKind,
+    /// Stable reason code (`no_signature`, `bad_signature`, `replayed` …).
+    pub code: String,
+    /// The message given.
+    pub message: String,
+}
+
+/// A refusal, with what it concerned (payload version 2; version-1 `CommandRefused` payloads
+/// are read as this, without a subject).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRefusedV2 {
+    /// The command.
+    pub command: CommandKind,
+    /// Stable reason code.
+    pub code: String,
+    /// The message given.
+    pub message: String,
+    /// The card, person, application … it concerned.
+    pub subject: Option<Subject>,
+}
+
+/// Personal data was read (S2): what, about whom, why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PersonalDataRead {
+    /// The read (`card_show`, `loss_list`, `found_query` …).
+    pub what: String,
+    /// Whose data (or what list).
+    pub subject: Option<Subject>,
+    /// The purpose the officer stated.
+    pub purpose: String,
+    /// Items returned.
+    pub items: u64,
 }
 
 /// A card's status was set by a workflow (superseded on renewal, invalidated …).
@@ -598,6 +720,16 @@ pub enum Event {
     SubscriberRegistered(SubscriberRegistered),
     /// A publication (payload version 2; version-1 `Published` payloads are read as this).
     PublishedV2(PublishedV2),
+    /// An officer registered with a key (payload version 2).
+    OfficerRegisteredV2(OfficerRegisteredV2),
+    /// An officer's key replaced.
+    OfficerKeySet(OfficerKeySet),
+    /// An attempt that failed authentication.
+    AuthenticationFailed(AuthenticationFailed),
+    /// A refusal with its subject (payload version 2).
+    CommandRefusedV2(CommandRefusedV2),
+    /// A read of personal data.
+    PersonalDataRead(PersonalDataRead),
 }
 
 impl Event {
@@ -638,6 +770,11 @@ impl Event {
             Event::TemporaryCardReturned(_) => "temporary_card_returned",
             Event::SubscriberRegistered(_) => "subscriber_registered",
             Event::PublishedV2(_) => "published",
+            Event::OfficerRegisteredV2(_) => "officer_registered",
+            Event::OfficerKeySet(_) => "officer_key_set",
+            Event::AuthenticationFailed(_) => "authentication_failed",
+            Event::CommandRefusedV2(_) => "command_refused",
+            Event::PersonalDataRead(_) => "personal_data_read",
         }
     }
 
@@ -659,7 +796,8 @@ impl Event {
     }
 }
 
-/// A journal record: when, who, what. The sequence number is the journal's.
+/// A journal record: when, who, what, and the officer's signature over the command that wrote it.
+/// The sequence number is the journal's.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Record {
     /// Unix time in milliseconds (never decreasing along the journal).
@@ -668,6 +806,17 @@ pub struct Record {
     pub actor: Actor,
     /// What.
     pub event: Event,
+    /// The acting officer's signature (S1; `None` for the bootstrap, for failed attempts and for
+    /// records written before version 3).
+    pub auth: Option<CommandAuth>,
+}
+
+/// Record version 2's envelope (no signature), read as version 3.
+#[derive(Deserialize)]
+struct RecordV2 {
+    at_ms: i64,
+    actor: Actor,
+    event: Event,
 }
 
 /// Why a journal payload does not decode.
@@ -678,7 +827,7 @@ pub enum DecodeError {
     #[error("empty record")]
     Empty,
     /// A record version this library does not read.
-    #[error("record version {0} is not supported (this library reads versions 1 and 2)")]
+    #[error("record version {0} is not supported (this library reads versions 1 to 3)")]
     Version(u8),
     /// The body does not decode as its version says.
     #[error("record version {version}: {message}")]
@@ -706,9 +855,10 @@ impl Record {
     ///     at_ms: 1_700_000_000_000,
     ///     actor: Actor::new("A0001", "110105-PSB")?,
     ///     event: Event::PersonDied(PersonDied { number: "11010519491231002X".parse()? }),
+    ///     auth: None,
     /// };
     /// let bytes = r.encode();
-    /// assert_eq!(bytes[0], 2, "the record version");
+    /// assert_eq!(bytes[0], 3, "the record version");
     /// assert_eq!(Record::decode(&bytes)?, r);
     /// # Ok::<(), Box<dyn std::error::Error>>(())
     /// ```
@@ -722,6 +872,15 @@ impl Record {
         let record = match bytes.split_first() {
             Some((&RECORD_VERSION, body)) => {
                 postcard::from_bytes::<Record>(body).map_err(body_err(RECORD_VERSION))?
+            }
+            Some((&2, body)) => {
+                let old: RecordV2 = postcard::from_bytes(body).map_err(body_err(2))?;
+                Record {
+                    at_ms: old.at_ms,
+                    actor: old.actor,
+                    event: old.event,
+                    auth: None,
+                }
             }
             Some((&1, body)) => {
                 let old: super::event_v1::Record =
@@ -745,6 +904,18 @@ impl Record {
                 snapshot_id: p.snapshot_id,
                 subscriber: None,
                 signed_by: None,
+            }),
+            Event::OfficerRegistered(o) => Event::OfficerRegisteredV2(OfficerRegisteredV2 {
+                id: o.id,
+                name: o.name,
+                station: o.station,
+                key: None,
+            }),
+            Event::CommandRefused(r) => Event::CommandRefusedV2(CommandRefusedV2 {
+                command: r.command,
+                code: r.code,
+                message: r.message,
+                subject: None,
             }),
             other => other,
         };

@@ -285,6 +285,7 @@ impl Record {
             at_ms: self.at_ms,
             actor: self.actor,
             event: self.event.upcast(),
+            auth: None,
         }
     }
 }

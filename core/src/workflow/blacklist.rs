@@ -68,7 +68,7 @@ pub struct ImportSummary {
 
 /// Blacklist a person or change their entry (A6). A county bureau officer; an entry without a
 /// source is recorded as from public security, without a date as of today.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct AddBlacklist {
     /// The person.
     pub number: IdNumber,
@@ -101,11 +101,15 @@ impl Command for AddBlacklist {
         Ok(vec![ctx.hukou_of(self.number)?])
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Person(self.number))
+    }
+
     fn finish(_: (), _: u64, _: &State) {}
 }
 
 /// Remove a person from the blacklist, with the reason (recorded for audit, A6).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RemoveBlacklist {
     /// The person.
     pub number: IdNumber,
@@ -140,12 +144,16 @@ impl Command for RemoveBlacklist {
         Ok(vec![ctx.hukou_of(self.number)?])
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Person(self.number))
+    }
+
     fn finish(_: (), _: u64, _: &State) {}
 }
 
 /// One batch of a push of the national credit platform (A6): every entry is a bad credit
 /// record (source: credit platform). See [`import_credit_push`].
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ImportCreditBatch(pub Vec<(IdNumber, BlacklistEntry)>);
 
 impl Command for ImportCreditBatch {

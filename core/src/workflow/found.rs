@@ -15,7 +15,7 @@ use crate::model::{
 use crate::station::CommandKind;
 
 /// Take in a found card at a lost-and-found window (F1, F2).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct IntakeFoundCard {
     /// The card.
     pub card: CardKey,
@@ -73,6 +73,10 @@ impl Command for IntakeFoundCard {
         Ok((events, IntakeOutcome::Held { notified: contact }))
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Card(self.card))
+    }
+
     fn finish(o: IntakeOutcome, _: u64, _: &State) -> IntakeOutcome {
         o
     }
@@ -81,7 +85,7 @@ impl Command for IntakeFoundCard {
 /// Return a held card to its owner: the holder in person (A10), identity verified (and
 /// fingerprints when registered), photographed (F2: `photo_ref` names the image record). A loss
 /// report on the card is withdrawn: it answers valid again.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ReturnFoundCard {
     /// The card.
     pub card: CardKey,
@@ -134,6 +138,10 @@ impl Command for ReturnFoundCard {
             fingerprint,
         });
         Ok((vec![event], ()))
+    }
+
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Card(self.card))
     }
 
     fn finish(_: (), _: u64, _: &State) {}

@@ -16,7 +16,7 @@ use crate::model::{Event, HitAcknowledged, HitReported, LossCancelled, LossRepor
 use crate::station::{CommandKind, StationId, StationKind};
 
 /// A loss report at the counter (L1, L2, A10). The card's answer changes at once.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct LossRequest {
     /// The card.
     pub card: CardRef,
@@ -63,6 +63,19 @@ impl Command for LossRequest {
         Ok((vec![Event::LossReported(report.clone())], report))
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(
+            match self
+                .card
+                .valid_from
+                .and_then(|d| crate::card::CardKey::new(self.card.number, d).ok())
+            {
+                Some(k) => crate::model::Subject::Card(k),
+                None => crate::model::Subject::Person(self.card.number),
+            },
+        )
+    }
+
     fn finish(r: LossReported, seq: u64, _: &State) -> LossReceipt {
         LossReceipt {
             card: r.card,
@@ -79,7 +92,7 @@ impl Command for LossRequest {
 
 /// Withdraw a loss report: the holder, in person, has the card again. A card replaced by a
 /// newer one stays listed (A4, F2).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct CancelLoss {
     /// The card.
     pub card: CardRef,
@@ -114,6 +127,19 @@ impl Command for CancelLoss {
         Ok((vec![event], card.key))
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(
+            match self
+                .card
+                .valid_from
+                .and_then(|d| crate::card::CardKey::new(self.card.number, d).ok())
+            {
+                Some(k) => crate::model::Subject::Card(k),
+                None => crate::model::Subject::Person(self.card.number),
+            },
+        )
+    }
+
     fn finish(key: CardKey, _: u64, _: &State) -> CardKey {
         key
     }
@@ -122,7 +148,7 @@ impl Command for CancelLoss {
 /// A hit report (L4): a card presented by someone other than its holder. Routed to a household
 /// registration police station of the unit's county (else prefecture, province), else to the
 /// county bureau of the holder's household registration.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ReportHit {
     /// The card presented.
     pub card: CardKey,
@@ -173,13 +199,17 @@ impl Command for ReportHit {
         Ok((vec![event], routed_to))
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Card(self.card))
+    }
+
     fn finish(routed_to: StationId, seq: u64, _: &State) -> HitReceipt {
         HitReceipt { id: seq, routed_to }
     }
 }
 
 /// Acknowledge a hit report at the station it was routed to (L4).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct AcknowledgeHit {
     /// The hit.
     pub hit: u64,

@@ -17,16 +17,20 @@
 //!
 //! ```
 //! use idcard::engine::{Engine, EngineOptions};
-//! use idcard::station::{Actor, Officer, Station, StationKind};
+//! use idcard::station::{Actor, Officer, OfficerKey, Station, StationKind};
+//! use idcard::trust::{Algorithm, SecretKey};
 //! use idcard::workflow::{Commands, registry::RegisterStation};
 //! use idcard::DivisionCode;
 //! let dir = tempfile::tempdir()?;
 //! let (engine, _) = Engine::open(dir.path(), EngineOptions::default())?;
 //! let station = |id: &str, kind| Station { id: id.parse().unwrap(), kind,
 //!     division: DivisionCode::new(110105).unwrap(), name: id.into() };
+//! let key = SecretKey::generate(Algorithm::Ed25519, "A1")?;
 //! engine.bootstrap(station("PSB", StationKind::CountyBureau),
-//!     Officer { id: "A1".parse()?, name: "王".into(), station: "PSB".parse()?, active: true })?;
-//! let chief = Actor::new("A1", "PSB")?;
+//!     Officer { id: "A1".parse()?, name: "王".into(), station: "PSB".parse()?, active: true,
+//!               key: Some(OfficerKey::of(&key.public())) })?;
+//! // Every command is signed with the officer's key (S1).
+//! let chief = Actor::new("A1", "PSB")?.with_key(key);
 //! engine.execute(&chief, &RegisterStation(station("HR-1", StationKind::HouseholdRegistrationStation)))?;
 //! // The same through the extension trait:
 //! engine.register_station(&chief, station("HR-2", StationKind::HouseholdRegistrationStation))?;
@@ -65,6 +69,13 @@ pub trait Commands {
     fn register_officer(&self, actor: &Actor, officer: Officer) -> Result<(), EngineError>;
     /// [`registry::DeactivateOfficer`].
     fn deactivate_officer(&self, actor: &Actor, officer: &OfficerId) -> Result<(), EngineError>;
+    /// [`registry::SetOfficerKey`].
+    fn set_officer_key(
+        &self,
+        actor: &Actor,
+        officer: &OfficerId,
+        key: crate::station::OfficerKey,
+    ) -> Result<(), EngineError>;
     /// [`registry::RegisterPeople`].
     fn register_people(&self, actor: &Actor, people: Vec<Person>) -> Result<usize, EngineError>;
     /// [`registry::RecordDeath`].
@@ -275,6 +286,21 @@ impl Commands for Engine {
 
     fn deactivate_officer(&self, actor: &Actor, officer: &OfficerId) -> Result<(), EngineError> {
         self.execute(actor, &registry::DeactivateOfficer(officer.clone()))
+    }
+
+    fn set_officer_key(
+        &self,
+        actor: &Actor,
+        officer: &OfficerId,
+        key: crate::station::OfficerKey,
+    ) -> Result<(), EngineError> {
+        self.execute(
+            actor,
+            &registry::SetOfficerKey {
+                officer: officer.clone(),
+                key,
+            },
+        )
     }
 
     fn register_people(&self, actor: &Actor, people: Vec<Person>) -> Result<usize, EngineError> {

@@ -91,7 +91,7 @@ impl Materials {
 }
 
 /// An application at the counter.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ApplicationRequest {
     /// What is asked for.
     pub kind: ApplicationKind,
@@ -264,6 +264,19 @@ impl Command for ApplicationRequest {
 
     /// The application as recorded: its identifier is the sequence number of the acceptance
     /// record (the last one).
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(
+            match self
+                .card
+                .valid_from
+                .and_then(|d| crate::card::CardKey::new(self.card.number, d).ok())
+            {
+                Some(k) => crate::model::Subject::Card(k),
+                None => crate::model::Subject::Person(self.card.number),
+            },
+        )
+    }
+
     fn finish(_: (), seq: u64, state: &State) -> Application {
         state.applications[&seq].clone()
     }
@@ -271,7 +284,7 @@ impl Command for ApplicationRequest {
 
 /// Review and sign off (or reject) an application at the hukou-place county bureau (A4, A11:
 /// verification stays with it).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ReviewApplication {
     /// The application.
     pub application: u64,
@@ -322,12 +335,16 @@ impl Command for ReviewApplication {
         }
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Application(self.application))
+    }
+
     fn finish(_: (), _: u64, _: &State) {}
 }
 
 /// Produce and check the new card at the accepting point (A4). The card is valid from the
 /// production date; its period follows the age at application (N5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ProduceCard {
     /// The application.
     pub application: u64,
@@ -368,6 +385,10 @@ impl Command for ProduceCard {
         Ok((vec![event], key))
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Application(self.application))
+    }
+
     fn finish(key: CardKey, _: u64, _: &State) -> CardKey {
         key
     }
@@ -376,7 +397,7 @@ impl Command for ProduceCard {
 /// Hand the new card to the applicant at the point, against the pickup receipt (A4). On
 /// renewal the old card is handed back and becomes superseded; a replaced (lost) card stays
 /// lost. A temporary card still out must be handed back too (T5).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct IssueCard {
     /// The application.
     pub application: u64,
@@ -477,6 +498,10 @@ impl Command for IssueCard {
         Ok((events, key))
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Application(self.application))
+    }
+
     fn finish(key: CardKey, _: u64, _: &State) -> CardKey {
         key
     }
@@ -484,7 +509,7 @@ impl Command for IssueCard {
 
 /// Extend an application's deadline for a remote area with poor transport, by at most the
 /// policy's maximum in all (A4: 30 days). Returns the new deadline.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ExtendDeadline {
     /// The application.
     pub application: u64,
@@ -540,6 +565,10 @@ impl Command for ExtendDeadline {
             reason: self.reason.trim().to_string(),
         });
         Ok((vec![event], deadline))
+    }
+
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Application(self.application))
     }
 
     fn finish(d: NaiveDate, _: u64, _: &State) -> NaiveDate {

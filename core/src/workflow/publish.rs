@@ -85,7 +85,7 @@ impl PublishOptions {
 }
 
 /// Register a subscriber (a county bureau officer; S2: its files are its own).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RegisterSubscriber {
     /// Identifier.
     pub id: SubscriberId,
@@ -119,7 +119,7 @@ impl Command for RegisterSubscriber {
 }
 
 /// Record that a snapshot or delta was published (the last step of a publication).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RecordPublication(pub PublishedV2);
 
 impl Command for RecordPublication {

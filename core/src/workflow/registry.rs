@@ -11,19 +11,20 @@ use crate::engine::{Command, Ctx, EngineError};
 use crate::index::ImportError;
 use crate::index::{CardReason, CardStatus};
 use crate::model::{
-    CardRegistration, CardStatusChanged, CardsRegistered, Event, OfficerDeactivated,
-    OfficerRegistered, PeopleRegistered, PersonDied, PersonEntry, State, StationRegistered,
+    CardRegistration, CardStatusChanged, CardsRegistered, Event, OfficerDeactivated, OfficerKeySet,
+    OfficerRegisteredV2, PeopleRegistered, PersonDied, PersonEntry, State, StationRegistered,
+    Subject,
 };
 use crate::number::{IdNumber, Parser};
 use crate::population::{Person, TemplateDigest};
-use crate::station::{CommandKind, Officer, OfficerId, Station};
+use crate::station::{CommandKind, Officer, OfficerId, OfficerKey, Station};
 
 /// Records per event in bulk registrations (keeps each journal record a few hundred KB).
 const BATCH: usize = 10_000;
 
 /// Register a station (a county bureau officer, S1). The division must exist in the division
 /// table; the id must be new.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RegisterStation(pub Station);
 
 impl Command for RegisterStation {
@@ -64,12 +65,16 @@ impl Command for RegisterStation {
         Ok(vec![self.0.division])
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Station(self.0.id.clone()))
+    }
+
     fn finish(_: (), _: u64, _: &State) {}
 }
 
 /// Register an officer at an existing station (a county bureau officer, S1). The officer is
 /// active from registration (`active` of the request is not consulted).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RegisterOfficer(pub Officer);
 
 impl Command for RegisterOfficer {
@@ -101,10 +106,19 @@ impl Command for RegisterOfficer {
                 ),
             ));
         }
-        let event = Event::OfficerRegistered(OfficerRegistered {
+        if let Some(key) = &o.key
+            && key.id().is_none()
+        {
+            return Err(ctx.refuse(
+                "invalid_key",
+                format!("officer {}'s public key is not a valid key", o.id),
+            ));
+        }
+        let event = Event::OfficerRegisteredV2(OfficerRegisteredV2 {
             id: o.id.clone(),
             name: o.name.clone(),
             station: o.station.clone(),
+            key: o.key.clone(),
         });
         Ok((vec![event], ()))
     }
@@ -119,11 +133,15 @@ impl Command for RegisterOfficer {
             .collect())
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Officer(self.0.id.clone()))
+    }
+
     fn finish(_: (), _: u64, _: &State) {}
 }
 
 /// Deactivate an officer: they may no longer act (S1).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct DeactivateOfficer(pub OfficerId);
 
 impl Command for DeactivateOfficer {
@@ -162,12 +180,79 @@ impl Command for DeactivateOfficer {
             .collect())
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Officer(self.0.clone()))
+    }
+
+    fn finish(_: (), _: u64, _: &State) {}
+}
+
+/// Give an officer a new key (a new certificate): from this record on only the new key signs
+/// for them. By whoever may register the officer (S1).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct SetOfficerKey {
+    /// The officer.
+    pub officer: OfficerId,
+    /// The new public key.
+    pub key: OfficerKey,
+}
+
+impl Command for SetOfficerKey {
+    const KIND: CommandKind = CommandKind::SetOfficerKey;
+    type Decided = ();
+    type Output = ();
+
+    fn decide(&self, ctx: &Ctx<'_>) -> Result<(Vec<Event>, ()), EngineError> {
+        let Some(officer) = ctx.state.officers.get(&self.officer) else {
+            return Err(ctx.refuse(
+                "unknown_officer",
+                format!("officer {} is not registered", self.officer),
+            ));
+        };
+        let station = ctx.state.stations.get(&officer.station);
+        if let Some(station) = station
+            && station.id != ctx.station.id
+            && !ctx.station.kind.may_register(station.kind)
+        {
+            return Err(ctx.refuse(
+                "may_not_register",
+                format!(
+                    "a {} may not set the keys of officers of a {}",
+                    ctx.station.kind, station.kind
+                ),
+            ));
+        }
+        if self.key.id().is_none() {
+            return Err(ctx.refuse("invalid_key", "the public key is not a valid key"));
+        }
+        let event = Event::OfficerKeySet(OfficerKeySet {
+            officer: self.officer.clone(),
+            key: self.key.clone(),
+        });
+        Ok((vec![event], ()))
+    }
+
+    fn territories(&self, ctx: &Ctx<'_>) -> Result<Vec<DivisionCode>, EngineError> {
+        Ok(ctx
+            .state
+            .officers
+            .get(&self.officer)
+            .and_then(|o| ctx.state.stations.get(&o.station))
+            .map(|s| s.division)
+            .into_iter()
+            .collect())
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        Some(Subject::Officer(self.officer.clone()))
+    }
+
     fn finish(_: (), _: u64, _: &State) {}
 }
 
 /// Enter people in the embedded population directory (a county bureau officer); returns how
 /// many.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RegisterPeople(pub Vec<Person>);
 
 impl Command for RegisterPeople {
@@ -228,7 +313,7 @@ fn person_entry(p: &Person) -> PersonEntry {
 /// Record a death (A10: a dead person's papers must not be used): the person's valid cards
 /// become invalidated (reason `holder_deceased`), so verifiers refuse them; lost or stolen
 /// cards stay listed as they are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RecordDeath(pub IdNumber);
 
 impl Command for RecordDeath {
@@ -256,12 +341,16 @@ impl Command for RecordDeath {
         Ok(vec![ctx.hukou_of(self.0)?])
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Person(self.0))
+    }
+
     fn finish(_: (), _: u64, _: &State) {}
 }
 
 /// Enter cards in the card register (an import of cards issued before or elsewhere); returns
 /// how many.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RegisterCards(pub Vec<CardRegistration>);
 
 impl Command for RegisterCards {

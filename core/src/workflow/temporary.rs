@@ -21,7 +21,7 @@ use crate::number::IdNumber;
 use crate::station::CommandKind;
 
 /// Papers for a temporary card (T3).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TempCardMaterials {
     /// The household register booklet.
     pub household_booklet: bool,
@@ -57,7 +57,7 @@ impl TempCardMaterials {
 
 /// Issue a temporary identity certificate for one trip (A8), after checking the person in the
 /// population system. Valid until the end of the next day in China.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct IssueTemporaryCertificate {
     /// Who it identifies.
     pub number: IdNumber,
@@ -90,6 +90,10 @@ impl Command for IssueTemporaryCertificate {
         Ok((vec![event], ()))
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Person(self.number))
+    }
+
     fn finish(_: (), seq: u64, state: &State) -> TempCertificate {
         state.temp_certs[&seq].clone()
     }
@@ -98,7 +102,7 @@ impl Command for IssueTemporaryCertificate {
 /// Use a certificate for its trip (boarding, checking in): it must be valid for this person and
 /// trip now, and afterwards it is used up (A8). Checked and used in one command, so two
 /// counters cannot both use it.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct UseTemporaryCertificate {
     /// The certificate.
     pub certificate: u64,
@@ -136,12 +140,18 @@ impl Command for UseTemporaryCertificate {
         }
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::TemporaryCertificate(
+            self.certificate,
+        ))
+    }
+
     fn finish(_: (), _: u64, _: &State) {}
 }
 
 /// Apply for a temporary resident card (T1-T3) at the station of permanent residence, while a
 /// renewal or replacement is in progress; under-16s through a guardian (T2).
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ApplyTemporaryCard {
     /// The holder.
     pub number: IdNumber,
@@ -237,6 +247,10 @@ impl Command for ApplyTemporaryCard {
         Ok(vec![ctx.hukou_of(self.number)?])
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::Person(self.number))
+    }
+
     fn finish(_: (), seq: u64, state: &State) -> TempCard {
         state.temp_cards[&seq].clone()
     }
@@ -244,7 +258,7 @@ impl Command for ApplyTemporaryCard {
 
 /// Issue a temporary card at the county bureau of permanent residence (T3-T4): valid 3 months
 /// from issue (T5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct IssueTemporaryCard {
     /// The temporary card application.
     pub temp_card: u64,
@@ -298,13 +312,17 @@ impl Command for IssueTemporaryCard {
         }
     }
 
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::TemporaryCard(self.temp_card))
+    }
+
     fn finish(id: u64, _: u64, state: &State) -> TempCard {
         state.temp_cards[&id].clone()
     }
 }
 
 /// Take back a temporary card (T5), at the station of permanent residence.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ReturnTemporaryCard {
     /// The temporary card.
     pub temp_card: u64,
@@ -337,6 +355,10 @@ impl Command for ReturnTemporaryCard {
             Some(t) => Ok(vec![ctx.hukou_of(t.number)?]),
             None => Ok(Vec::new()),
         }
+    }
+
+    fn subject(&self) -> Option<crate::model::Subject> {
+        Some(crate::model::Subject::TemporaryCard(self.temp_card))
     }
 
     fn finish(_: (), _: u64, _: &State) {}

@@ -96,11 +96,68 @@ impl World {
                     name: officer.clone(),
                     station: id.parse().unwrap(),
                     active: true,
+                    key: Some(public_key_of(&officer)),
                 },
             )
             .unwrap();
-        Actor::new(&officer, &id).unwrap()
+        signed(&officer, &id)
     }
+}
+
+/// The test key of officer `id` (derived from the id: tests only).
+pub fn key_of(id: impl AsRef<str>) -> idcard::trust::SecretKey {
+    let seed = *blake3::hash(format!("test officer {}", id.as_ref()).as_bytes()).as_bytes();
+    idcard::trust::SecretKey::from_seed(idcard::trust::Algorithm::Ed25519, seed, id.as_ref())
+}
+
+/// The public key a bureau registers for officer `id`.
+pub fn public_key_of(id: impl AsRef<str>) -> idcard::station::OfficerKey {
+    idcard::station::OfficerKey::of(&key_of(id).public())
+}
+
+/// A test officer's signer: their test key, and nonces from a counter (so a scenario writes the
+/// same journal bytes every run; production nonces are random).
+pub struct TestSigner {
+    key: idcard::trust::SecretKey,
+    counter: std::sync::atomic::AtomicU64,
+}
+
+impl idcard::station::CommandSigner for TestSigner {
+    fn key_id(&self) -> [u8; 8] {
+        self.key.public().id().0
+    }
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.key.sign(message)
+    }
+    fn nonce(&self, at_ms: i64, payload: &[u8; 32]) -> [u8; 16] {
+        let n = self
+            .counter
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut h = blake3::Hasher::new();
+        h.update(&self.key_id());
+        h.update(&at_ms.to_le_bytes());
+        h.update(payload);
+        h.update(&n.to_le_bytes());
+        h.finalize().as_bytes()[..16].try_into().unwrap()
+    }
+}
+
+/// An actor signing with the officer's test key (random nonces).
+pub fn signed(officer: &str, station: &str) -> Actor {
+    Actor::new(officer, station)
+        .unwrap()
+        .with_key(key_of(officer))
+}
+
+/// An actor signing with the officer's test key and nonces from its own counter: the world's
+/// actors, so a scenario writes the same journal every run.
+pub fn signed_counting(officer: &str, station: &str) -> Actor {
+    Actor::new(officer, station)
+        .unwrap()
+        .with_signer(Arc::new(TestSigner {
+            key: key_of(officer),
+            counter: Default::default(),
+        }))
 }
 
 /// The code of a refusal; panics on anything else.
@@ -145,6 +202,7 @@ pub fn world_with(dir: &Path, tweak: impl FnOnce(EngineOptions) -> EngineOptions
         name: "局长".into(),
         station: bureau_station.id.clone(),
         active: true,
+        key: Some(public_key_of("B0001")),
     };
     let mps = Station {
         id: "MPS".parse().unwrap(),
@@ -157,14 +215,15 @@ pub fn world_with(dir: &Path, tweak: impl FnOnce(EngineOptions) -> EngineOptions
         name: "部".into(),
         station: mps.id.clone(),
         active: true,
+        key: Some(public_key_of("M0001")),
     };
     engine.bootstrap(mps, minister).unwrap();
-    let ministry = Actor::new("M0001", "MPS").unwrap();
+    let ministry = signed_counting("M0001", "MPS");
     engine
         .register_station(&ministry, bureau_station.clone())
         .unwrap();
     engine.register_officer(&ministry, chief).unwrap();
-    let bureau = Actor::new("B0001", "110105-PSB").unwrap();
+    let bureau = signed_counting("B0001", "110105-PSB");
     let mut by_kind = Vec::new();
     for (i, kind) in StationKind::ALL.into_iter().enumerate() {
         if kind == StationKind::CountyBureau {
@@ -208,10 +267,11 @@ pub fn world_with(dir: &Path, tweak: impl FnOnce(EngineOptions) -> EngineOptions
                     name: format!("officer {i}"),
                     station: id.parse().unwrap(),
                     active: true,
+                    key: Some(public_key_of(&officer)),
                 },
             )
             .unwrap();
-        by_kind.push((kind, Actor::new(&officer, &id).unwrap()));
+        by_kind.push((kind, signed_counting(&officer, &id)));
     }
     let alice = number("11010519850312002");
     let bob = number("44010619700101001");

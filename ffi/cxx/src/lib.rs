@@ -53,16 +53,33 @@ mod ffi {
 
         type Matcher;
         fn matches(self: &Matcher, number: &str, sample: &[u8]) -> bool;
+
+        type OfficerSigner;
+        fn key_id(self: &OfficerSigner, officer: &str) -> Vec<u8>;
+        fn sign(self: &OfficerSigner, officer: &str, message: &[u8]) -> Vec<u8>;
+
+        type Authenticator;
+        fn verify(
+            self: &Authenticator,
+            officer: &str,
+            key_id: &[u8],
+            message: &[u8],
+            signature: &[u8],
+        ) -> bool;
     }
 
     extern "Rust" {
         type PlatformEngine;
 
-        /// Open (or create) a data directory with the platform's directory and matcher.
+        /// Open (or create) a data directory with the platform's directory, matcher and PKI:
+        /// every command is signed for its officer by `signer` and checked by `authenticator`
+        /// before anything else (S1).
         fn open_engine(
             dir: &str,
             directory: UniquePtr<Directory>,
             matcher: UniquePtr<Matcher>,
+            signer: UniquePtr<OfficerSigner>,
+            authenticator: UniquePtr<Authenticator>,
         ) -> Result<Box<PlatformEngine>>;
         /// Register the first station and its first officer: the ministry for the national
         /// platform (kind as in the CLI: "ministry", "provincial_department", "county_bureau").
@@ -160,6 +177,61 @@ unsafe impl Send for ffi::Directory {}
 unsafe impl Sync for ffi::Directory {}
 unsafe impl Send for ffi::Matcher {}
 unsafe impl Sync for ffi::Matcher {}
+// SAFETY: platform.h requires both to be thread-safe.
+unsafe impl Send for ffi::OfficerSigner {}
+unsafe impl Sync for ffi::OfficerSigner {}
+unsafe impl Send for ffi::Authenticator {}
+unsafe impl Sync for ffi::Authenticator {}
+
+/// An officer's signer through the platform's PKI.
+struct CppSigner {
+    signer: Arc<UniquePtr<ffi::OfficerSigner>>,
+    officer: String,
+}
+
+impl idcard::station::CommandSigner for CppSigner {
+    fn key_id(&self) -> [u8; 8] {
+        let mut id = [0u8; 8];
+        if let Some(s) = self.signer.as_ref().as_ref() {
+            let k = s.key_id(&self.officer);
+            let n = k.len().min(8);
+            id[..n].copy_from_slice(&k[..n]);
+        }
+        id
+    }
+    fn sign(&self, message: &[u8]) -> Vec<u8> {
+        self.signer
+            .as_ref()
+            .as_ref()
+            .map(|s| s.sign(&self.officer, message))
+            .unwrap_or_default()
+    }
+}
+
+/// The platform's PKI as the engine's authenticator.
+struct CppAuthenticator(UniquePtr<ffi::Authenticator>);
+
+impl idcard::engine::Authenticator for CppAuthenticator {
+    fn verify(
+        &self,
+        officer: &Officer,
+        message: &[u8],
+        auth: &idcard::model::CommandAuth,
+    ) -> Result<(), idcard::engine::AuthFailure> {
+        let a = self
+            .0
+            .as_ref()
+            .ok_or_else(|| idcard::engine::AuthFailure::new("bad_signature", "no authenticator"))?;
+        if a.verify(officer.id.as_str(), &auth.key_id, message, &auth.signature) {
+            Ok(())
+        } else {
+            Err(idcard::engine::AuthFailure::new(
+                "bad_signature",
+                "the platform's PKI does not accept the signature",
+            ))
+        }
+    }
+}
 
 struct CppDirectory(UniquePtr<ffi::Directory>);
 
@@ -217,20 +289,27 @@ impl FingerprintMatcher for CppMatcher {
 /// The engine, for C++.
 pub struct PlatformEngine {
     engine: Engine,
+    signer: Arc<UniquePtr<ffi::OfficerSigner>>,
 }
 
 fn open_engine(
     dir: &str,
     directory: UniquePtr<ffi::Directory>,
     matcher: UniquePtr<ffi::Matcher>,
+    signer: UniquePtr<ffi::OfficerSigner>,
+    authenticator: UniquePtr<ffi::Authenticator>,
 ) -> Result<Box<PlatformEngine>, EngineError> {
     let options = EngineOptions {
         directory: Some(Arc::new(CppDirectory(directory))),
         matcher: Some(Arc::new(CppMatcher(matcher))),
+        authenticator: Some(Arc::new(CppAuthenticator(authenticator))),
         ..Default::default()
     };
     let (engine, _) = Engine::open(dir, options)?;
-    Ok(Box::new(PlatformEngine { engine }))
+    Ok(Box::new(PlatformEngine {
+        engine,
+        signer: Arc::new(signer),
+    }))
 }
 
 fn bad(message: String) -> anyhow_like::Error {
@@ -253,8 +332,16 @@ mod anyhow_like {
 
 type R<T> = Result<T, Box<dyn std::error::Error>>;
 
-fn actor(officer: &str, station: &str) -> R<Actor> {
-    Ok(Actor::new(officer, station).map_err(bad)?)
+impl PlatformEngine {
+    /// The actor, signing through the platform's PKI.
+    fn actor(&self, officer: &str, station: &str) -> R<Actor> {
+        Ok(Actor::new(officer, station)
+            .map_err(bad)?
+            .with_signer(Arc::new(CppSigner {
+                signer: self.signer.clone(),
+                officer: officer.to_string(),
+            })))
+    }
 }
 
 fn number(s: &str) -> R<IdNumber> {
@@ -313,6 +400,8 @@ impl PlatformEngine {
             name: officer_id.into(),
             station: station.id.clone(),
             active: true,
+            // The platform's PKI knows the officer's key (its authenticator checks signatures).
+            key: None,
         };
         outcome(
             self.engine
@@ -339,7 +428,7 @@ impl PlatformEngine {
         };
         outcome(
             self.engine
-                .register_station(&actor(officer, station)?, s)
+                .register_station(&self.actor(officer, station)?, s)
                 .map(|_| String::new()),
         )
     }
@@ -357,10 +446,11 @@ impl PlatformEngine {
             name: name.into(),
             station: at.parse().map_err(bad)?,
             active: true,
+            key: None,
         };
         outcome(
             self.engine
-                .register_officer(&actor(officer, station)?, o)
+                .register_officer(&self.actor(officer, station)?, o)
                 .map(|_| String::new()),
         )
     }
@@ -383,7 +473,7 @@ impl PlatformEngine {
         };
         outcome(
             self.engine
-                .register_cards(&actor(officer, station)?, vec![reg])
+                .register_cards(&self.actor(officer, station)?, vec![reg])
                 .map(|_| String::new()),
         )
     }
@@ -406,7 +496,7 @@ impl PlatformEngine {
         };
         outcome(
             self.engine
-                .report_loss(&actor(officer, station)?, &req)
+                .report_loss(&self.actor(officer, station)?, &req)
                 .map(|r| r.status.to_string()),
         )
     }
@@ -424,7 +514,7 @@ impl PlatformEngine {
         outcome(
             self.engine
                 .cancel_loss(
-                    &actor(officer, station)?,
+                    &self.actor(officer, station)?,
                     CardRef::card(key),
                     &present(p, fingerprint)?,
                 )
@@ -443,7 +533,7 @@ impl PlatformEngine {
         let key = card(n, valid_from)?;
         outcome(
             self.engine
-                .report_hit(&actor(officer, station)?, key, note)
+                .report_hit(&self.actor(officer, station)?, key, note)
                 .map(|h| h.id.to_string()),
         )
     }
@@ -463,7 +553,7 @@ impl PlatformEngine {
         let profile: Profile = profile.parse().map_err(bad)?;
         outcome(
             self.engine
-                .publish_snapshot(&actor(officer, station)?, profile, path)
+                .publish_snapshot(&self.actor(officer, station)?, profile, path)
                 .map(|p| p.to_seq.to_string()),
         )
     }
@@ -477,7 +567,7 @@ impl PlatformEngine {
     ) -> R<ffi::Outcome> {
         outcome(
             self.engine
-                .publish_delta(&actor(officer, station)?, base, path)
+                .publish_delta(&self.actor(officer, station)?, base, path)
                 .map(|p| p.to_seq.to_string()),
         )
     }

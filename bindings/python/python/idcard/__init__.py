@@ -322,9 +322,16 @@ class Journal:
         """Every record, checked."""
         return list(self._j.events())
 
+    def trail(self, officer: str) -> "list[JournalEvent]":
+        """One officer's whole trail (S2): what they did, read and were refused, and the
+        attempts made in their name that failed authentication (recorded under
+        ``UNAUTHENTICATED``, with ``claimed_officer``)."""
+        return [e for e in self._j.events() if e.officer == officer or e.claimed_officer == officer]
+
     def to_pandas(self) -> Any:
         """A DataFrame: seq, at, month, officer, station, station_division, station_province,
-        station_kind, kind, reason, command, card, holder_division, holder_province."""
+        station_kind, kind, reason, command, card, holder_division, holder_province,
+        claimed_officer."""
         try:
             import pandas as pd  # type: ignore[import-untyped,unused-ignore]
         except ImportError as e:  # pragma: no cover - depends on the environment

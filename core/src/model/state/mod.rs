@@ -14,6 +14,7 @@
 //!     at_ms: 1_768_442_400_000,
 //!     actor: Actor::new("A0001", "110105-PSB")?,
 //!     event: Event::PersonDied(PersonDied { number: "11010519491231002X".parse()? }),
+//!     auth: None,
 //! };
 //! state.apply(1, &record);
 //! assert_eq!((state.last_seq, state.stats.events["person_died"]), (1, 1));
@@ -25,6 +26,7 @@ mod blacklist;
 mod cards;
 mod found;
 mod hits;
+mod nonces;
 mod org;
 mod people;
 mod publications;
@@ -39,6 +41,7 @@ pub use blacklist::{Blacklist, BlacklistRecord};
 pub use cards::{CardRecord, Cards, LossReport};
 pub use found::{FoundCard, FoundCards, FoundOutcome};
 pub use hits::{Hit, HitAcknowledgement, Hits};
+pub use nonces::{MAX_SKEW_MS, NONCE_WINDOW_MS, Nonces};
 pub use org::{Officers, Stations};
 pub use people::People;
 pub use publications::{Publication, Publications, Subscriber, Subscribers};
@@ -97,6 +100,8 @@ pub struct State {
     pub publications: Publications,
     /// Counters of events and refusals.
     pub stats: Stats,
+    /// Recently used command nonces (replays are refused).
+    pub nonces: Nonces,
 }
 
 impl State {
@@ -112,6 +117,7 @@ impl State {
             actor: &record.actor,
         };
         let e = &record.event;
+        self.nonces.apply(record.at_ms, record.auth.as_ref());
         self.stats.apply(e);
         self.stations.apply(e);
         self.officers.apply(e);

@@ -41,7 +41,8 @@ deref_map!(Officers => by_id: BTreeMap<OfficerId, Officer>);
 impl Officers {
     pub(super) fn apply(&mut self, event: &Event) {
         match event {
-            Event::OfficerRegistered(o) => {
+            // (Version-1 payloads arrive upcast as version 2.)
+            Event::OfficerRegisteredV2(o) => {
                 self.by_id.insert(
                     o.id.clone(),
                     Officer {
@@ -49,8 +50,14 @@ impl Officers {
                         name: o.name.clone(),
                         station: o.station.clone(),
                         active: true,
+                        key: o.key.clone(),
                     },
                 );
+            }
+            Event::OfficerKeySet(k) => {
+                if let Some(o) = self.by_id.get_mut(&k.officer) {
+                    o.key = Some(k.key.clone());
+                }
             }
             Event::OfficerDeactivated(d) => {
                 if let Some(o) = self.by_id.get_mut(&d.officer) {

@@ -25,11 +25,26 @@ impl Stats {
                 self.events.insert(kind.to_string(), 1);
             }
         }
-        if let Event::CommandRefused(r) = event {
-            *self
-                .refusals
-                .entry((r.command, r.code.clone()))
-                .or_default() += 1;
+        match event {
+            Event::CommandRefused(r) => {
+                *self
+                    .refusals
+                    .entry((r.command, r.code.clone()))
+                    .or_default() += 1;
+            }
+            Event::CommandRefusedV2(r) => {
+                *self
+                    .refusals
+                    .entry((r.command, r.code.clone()))
+                    .or_default() += 1;
+            }
+            Event::AuthenticationFailed(r) => {
+                *self
+                    .refusals
+                    .entry((r.command, r.code.clone()))
+                    .or_default() += 1;
+            }
+            _ => {}
         }
     }
 }
