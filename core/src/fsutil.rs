@@ -52,3 +52,19 @@ pub fn private_file(path: &Path) -> std::io::Result<File> {
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
     o.open(path)
 }
+
+/// Replace `path` with `bytes` atomically (a temporary file renamed into place), without waiting
+/// for the disk: for files derived from durable ones (a journal head can be signed again), where
+/// a crash may lose the new file but never leaves a torn one.
+pub fn replace_quickly(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".idcard-tmp-")
+        .tempfile_in(dir)?;
+    std::io::Write::write_all(&mut tmp, bytes)?;
+    tmp.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}

@@ -111,8 +111,15 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         .from_utc_datetime(&start_date().and_hms_opt(1, 0, 0).expect("time"))
         .to_utc();
     let clock = Arc::new(ManualClock::new(start));
+    // The platform's keys: its root (what banks pin) certifies a publishing key and the key that
+    // signs the journal's heads.
+    let publish = root.join("publish");
+    std::fs::create_dir_all(&publish)?;
+    let platform = Platform::new(&publish)?;
     let options = EngineOptions {
         clock: clock.clone(),
+        head_signer: Some(platform.head_signer.clone()),
+        head_trust: Some(platform.trust.clone()),
         ..Default::default()
     };
     let (engine, _) = Engine::open(root.join("record"), options)
@@ -232,9 +239,6 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     }
     timings.add("blacklist", t);
 
-    let publish = root.join("publish");
-    std::fs::create_dir_all(&publish)?;
-    let platform = Platform::new(&publish)?;
     let bank = Bank::new(&publish.join("bank-deltas"), platform.publishing())?;
     let tally = Tally::default();
     let sim = Sim {
@@ -386,21 +390,28 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
     timings.add("checks", t);
     let t = Instant::now();
     let spin = step(quiet_bars, "closing");
+    // A checkpoint (and a signed head) at the end, then the journal checked as an auditor would:
+    // every frame, the hash chain, the checkpoints, the heads against the platform's root.
+    engine.checkpoint()?;
     engine.close()?;
+    let journal = idcard::engine::verify_journal(root.join("record"), Some(&platform.trust), &[])?;
     spin.finish_and_clear();
     timings.add("close", t);
     let mut report = report;
+    report.journal_check(&journal);
     report.timings(&timings, total.elapsed().as_secs_f64());
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report.json())?);
     } else {
         print!("{}", report.table());
     }
-    Ok(if check.1.is_empty() && bank.unseen() == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
-    })
+    Ok(
+        if check.1.is_empty() && bank.unseen() == 0 && journal.ok() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        },
+    )
 }
 
 /// A spinner for a step without a count.
@@ -410,6 +421,7 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
 struct Platform {
     trust: TrustStore,
     signer: Arc<idcard::trust::Signer>,
+    head_signer: Arc<idcard::trust::Signer>,
 }
 
 impl Platform {
@@ -425,11 +437,22 @@ impl Platform {
             now - chrono::Duration::days(1),
             now + chrono::Duration::days(365),
         )?;
+        let head = SecretKey::generate(Algorithm::Ed25519, "demo journal head")?;
+        // Heads are checked at the time they were signed, which is the demo's simulated time.
+        let simulated = Utc.from_utc_datetime(&start_date().and_hms_opt(0, 0, 0).expect("time"));
+        let head_cert = KeyCertificate::issue(
+            &root,
+            &head.public(),
+            Roles::JOURNAL_HEAD,
+            simulated.min(now) - chrono::Duration::days(1),
+            now + chrono::Duration::days(365),
+        )?;
         let trust = TrustStore::new(vec![root.public()]);
         std::fs::write(publish.join("platform.trust"), trust.to_text())?;
         Ok(Platform {
             trust,
             signer: Arc::new(key.signer(Some(cert))),
+            head_signer: Arc::new(head.signer(Some(head_cert))),
         })
     }
 

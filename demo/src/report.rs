@@ -272,6 +272,18 @@ impl Report {
         self.json["seconds"] = json!({"steps": steps, "total": round3(total)});
     }
 
+    /// What `journal verify` found after the run (the hash chain, the checkpoints, the heads).
+    pub fn journal_check(&mut self, c: &idcard::engine::JournalCheck) {
+        self.json["journal"]["verified_records"] = json!(c.records);
+        self.json["journal"]["chain"] = json!(c.chain);
+        self.json["journal"]["heads_agree"] = json!(c.heads.iter().filter(|h| h.ok).count());
+        self.json["journal"]["heads"] = json!(c.heads.len());
+        self.json["journal"]["head_signed_by"] =
+            json!(c.heads.last().and_then(|h| h.signed_by.clone()));
+        self.json["journal"]["ok"] = json!(c.ok());
+        self.json["journal"]["problem"] = json!(c.problem);
+    }
+
     /// The JSON form.
     pub fn json(&self) -> &Value {
         &self.json
@@ -462,9 +474,26 @@ impl Report {
         );
         let _ = writeln!(
             o,
-            "\nJournal             {} records, {} bytes",
+            "\nJournal             {} records, {} bytes, every one signed by its officer",
             n(&j["journal"]["records"]),
             n(&j["journal"]["bytes"])
+        );
+        let chain = j["journal"]["chain"].as_str().unwrap_or("(missing)");
+        let _ = writeln!(
+            o,
+            "  journal verify    {}: {} records on the hash chain (head {}…), {} of {} signed heads agree (signed by {})",
+            if j["journal"]["ok"].as_bool() == Some(true) {
+                "ok"
+            } else {
+                "FAILED"
+            },
+            n(&j["journal"]["verified_records"]),
+            &chain[..chain.len().min(16)],
+            n(&j["journal"]["heads_agree"]),
+            n(&j["journal"]["heads"]),
+            j["journal"]["head_signed_by"]
+                .as_str()
+                .unwrap_or("(missing)")
         );
         let steps: Vec<String> = j["seconds"]["steps"]
             .as_array()

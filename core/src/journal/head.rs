@@ -88,7 +88,8 @@ impl Head {
         Ok(b)
     }
 
-    /// Write the signed head to `path` (atomically, owner-only).
+    /// Write the signed head to `path` (atomically, owner-only; not waiting for the disk: a head
+    /// is derived from the durable journal and can be signed again).
     pub fn write(&self, path: &Path, signer: &dyn Sign) -> Result<(), HeadError> {
         let bytes = self
             .encode_signed(signer)
@@ -96,11 +97,9 @@ impl Head {
                 path: path.display().to_string(),
                 source,
             })?;
-        crate::fsutil::write_atomically(path, |w| w.write_all(&bytes)).map_err(|source| {
-            HeadError::Io {
-                path: path.display().to_string(),
-                source,
-            }
+        crate::fsutil::replace_quickly(path, &bytes).map_err(|source| HeadError::Io {
+            path: path.display().to_string(),
+            source,
         })
     }
 
