@@ -128,6 +128,38 @@ fn bench(c: &mut Criterion) {
                 })
             })
         });
+        // The record's side only: commands signed beforehand, as officers' terminals do, then
+        // checked and executed (the signing is not timed).
+        let bare = Actor::new("U1", "BANK").unwrap();
+        g.bench_function(format!("report_hit_{threads}_threads_presigned"), |b| {
+            b.iter_custom(|iters| {
+                let per = iters.div_ceil(threads as u64);
+                let now = chrono::Utc::now().timestamp_millis();
+                let signed: Vec<Vec<_>> = (0..threads)
+                    .map(|t| {
+                        (0..per)
+                            .map(|i| {
+                                let cmd = idcard::workflow::loss::ReportHit {
+                                    card,
+                                    note: format!("bench {t} {i}"),
+                                };
+                                let auth = idcard::engine::auth::sign(
+                                    &unit,
+                                    idcard::station::CommandKind::ReportHit,
+                                    idcard::engine::auth::payload_hash(&cmd),
+                                    now,
+                                );
+                                (cmd, auth)
+                            })
+                            .collect()
+                    })
+                    .collect();
+                run_threads(threads, iters, |t, i| {
+                    let (cmd, auth) = &signed[t][i as usize];
+                    engine.execute_signed(&bare, cmd, auth.clone()).unwrap();
+                })
+            })
+        });
     }
     g.finish();
 }

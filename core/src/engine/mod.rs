@@ -509,10 +509,31 @@ pub struct Engine {
     live: Option<Arc<LiveVerifier>>,
     projections: Vec<Arc<dyn Projection>>,
     head_signer: Arc<dyn Sign + Send + Sync>,
-    /// Officers as the state has them, readable without the state lock: signatures are checked
-    /// outside it.
-    officers: dashmap::DashMap<OfficerId, Officer>,
-    authenticator: Arc<dyn Authenticator>,
+    /// Officers as the state has them, with their public keys parsed once, readable without the
+    /// state lock: signatures are checked outside it.
+    officers: dashmap::DashMap<OfficerId, Arc<KnownOfficer>>,
+    /// A platform's own authenticator; `None`: the officers' registered keys.
+    authenticator: Option<Arc<dyn Authenticator>>,
+}
+
+/// An officer as the engine checks signatures for them.
+struct KnownOfficer {
+    officer: Officer,
+    /// The registered key, parsed (and its id), when it is a valid one.
+    public: Option<(crate::trust::PublicKey, [u8; 8])>,
+}
+
+impl KnownOfficer {
+    fn of(officer: &Officer) -> Arc<KnownOfficer> {
+        let public = officer.key.as_ref().and_then(|k| k.public().ok()).map(|p| {
+            let id = p.id().0;
+            (p, id)
+        });
+        Arc::new(KnownOfficer {
+            officer: officer.clone(),
+            public,
+        })
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -638,16 +659,13 @@ impl Engine {
             live,
             projections,
             officers: dashmap::DashMap::new(),
-            authenticator: options
-                .authenticator
-                .clone()
-                .unwrap_or_else(|| Arc::new(RegisteredKeys)),
+            authenticator: options.authenticator.clone(),
             options,
             head_signer,
         };
         engine.with_state(|s| {
             for o in s.officers.values() {
-                engine.officers.insert(o.id.clone(), o.clone());
+                engine.officers.insert(o.id.clone(), KnownOfficer::of(o));
             }
         });
         Ok((engine, report))
@@ -842,7 +860,9 @@ impl Engine {
         let checked = self.verify_signature(actor, C::KIND, &payload, auth);
         let mut state = self.lock_state();
         let now = self.options.clock.now();
-        let auth = match checked.and_then(|a| check_current(&state, actor, &a, now).map(|()| a)) {
+        let auth = match checked
+            .and_then(|(a, k)| check_current(&state, actor, &a, &k, now).map(|()| a))
+        {
             Ok(a) => a,
             Err(f) => {
                 return Err(self.refuse_unauthenticated(&mut state, actor, C::KIND, now, f)?);
@@ -892,7 +912,7 @@ impl Engine {
         command: CommandKind,
         payload: &[u8; 32],
         auth: Option<CommandAuth>,
-    ) -> Result<CommandAuth, AuthFailure> {
+    ) -> Result<(CommandAuth, Arc<KnownOfficer>), AuthFailure> {
         let auth = auth.ok_or_else(|| {
             AuthFailure::new(
                 "no_signature",
@@ -905,10 +925,10 @@ impl Engine {
                 "the signature is over another command",
             ));
         }
-        let officer = self
+        let known = self
             .officers
             .get(&actor.officer)
-            .map(|o| o.clone())
+            .map(|o| Arc::clone(&o))
             .ok_or_else(|| {
                 AuthFailure::new(
                     "unknown_officer",
@@ -923,8 +943,33 @@ impl Engine {
             &auth.nonce,
             &auth.payload,
         );
-        self.authenticator.verify(&officer, &message, &auth)?;
-        Ok(auth)
+        match &self.authenticator {
+            Some(a) => a.verify(&known.officer, &message, &auth)?,
+            None => {
+                // The registered key, parsed once (RegisteredKeys, without parsing it again).
+                let Some((public, id)) = &known.public else {
+                    return Err(AuthFailure::new(
+                        "no_key",
+                        format!("officer {} has no registered key", actor.officer),
+                    ));
+                };
+                if *id != auth.key_id {
+                    return Err(AuthFailure::new(
+                        "wrong_key",
+                        format!(
+                            "signed by key {}, officer {}'s key is {}",
+                            crate::trust::KeyId(auth.key_id),
+                            actor.officer,
+                            crate::trust::KeyId(*id)
+                        ),
+                    ));
+                }
+                public.verify(&message, &auth.signature).map_err(|_| {
+                    AuthFailure::new("bad_signature", "the signature does not verify")
+                })?;
+            }
+        }
+        Ok((auth, known))
     }
 
     /// Record an attempt that failed authentication (under [`Actor::unauthenticated`]) and
@@ -969,7 +1014,9 @@ impl Engine {
         let checked = self.verify_signature(actor, command, &payload, signed);
         let mut state = self.lock_state();
         let now = self.options.clock.now();
-        let auth = match checked.and_then(|a| check_current(&state, actor, &a, now).map(|()| a)) {
+        let auth = match checked
+            .and_then(|(a, k)| check_current(&state, actor, &a, &k, now).map(|()| a))
+        {
             Ok(a) => a,
             Err(f) => return Err(self.refuse_unauthenticated(&mut state, actor, command, now, f)?),
         };
@@ -1021,7 +1068,9 @@ impl Engine {
         let checked = self.verify_signature(actor, command, &payload, signed);
         let mut state = self.lock_state();
         let now = self.options.clock.now();
-        let auth = match checked.and_then(|a| check_current(&state, actor, &a, now).map(|()| a)) {
+        let auth = match checked
+            .and_then(|(a, k)| check_current(&state, actor, &a, &k, now).map(|()| a))
+        {
             Ok(a) => a,
             Err(f) => return Err(self.refuse_unauthenticated(&mut state, actor, command, now, f)?),
         };
@@ -1090,7 +1139,7 @@ impl Engine {
             if let Some(id) = changed
                 && let Some(o) = state.officers.get(id)
             {
-                self.officers.insert(id.clone(), o.clone());
+                self.officers.insert(id.clone(), KnownOfficer::of(o));
             }
             for p in &self.projections {
                 p.applied(state, seq, &record)
@@ -1313,6 +1362,7 @@ fn check_current(
     state: &State,
     actor: &Actor,
     auth: &CommandAuth,
+    known: &KnownOfficer,
     now: DateTime<Utc>,
 ) -> Result<(), AuthFailure> {
     let officer = state.officers.get(&actor.officer).ok_or_else(|| {
@@ -1330,9 +1380,8 @@ fn check_current(
             ),
         ));
     }
-    if let Some(key) = &officer.key
-        && key.id().map(|k| k.0) != Some(auth.key_id)
-    {
+    // The key checked outside the lock is still the officer's (not replaced meanwhile).
+    if officer.key != known.officer.key {
         return Err(AuthFailure::new(
             "wrong_key",
             format!(
