@@ -107,6 +107,7 @@ fn s1_a_replayed_or_stale_signed_command_is_refused() {
     let req = bob_loss(&w);
     let now = w.clock.now().timestamp_millis();
     let auth = auth::sign(&hr, CommandKind::ReportLoss, payload_hash(&req), now);
+    let first = auth.clone();
     let bare = Actor::new(hr.officer.as_str(), hr.station.as_str()).unwrap();
     w.engine
         .execute_signed(&bare, &req, auth.clone())
@@ -143,6 +144,14 @@ fn s1_a_replayed_or_stale_signed_command_is_refused() {
     // Replays stay refused after a restart (the nonces are part of the state, and of the
     // checkpoint).
     w.engine.checkpoint().unwrap();
+    let World { engine, clock, .. } = w;
+    drop(engine);
+    let again = open(dir.path(), clock);
+    assert_eq!(
+        refused(again.execute_signed(&bare, &req, first)),
+        "replayed",
+        "the nonce is remembered across the restart"
+    );
 }
 
 /// S1: deactivating an officer revokes their key from that record on; a new key (a new

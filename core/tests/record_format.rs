@@ -591,6 +591,35 @@ fn data_v4_opens_with_the_same_state() {
         report.checkpoints_skipped
     );
     assert_same(&summary(&engine), &expected("data-v4"));
+    // Its officers have no keys: one of them is enrolled (only while none has one), and signs.
+    let chief = Actor::new("B0001", "110105-PSB").unwrap();
+    assert_eq!(
+        refused(engine.record_death(&signed("B0001", "110105-PSB"), w_alice())),
+        "no_key"
+    );
+    engine
+        .enroll_first_key(&chief.officer, public_key_of("B0001"))
+        .unwrap();
+    assert_eq!(
+        refused(engine.enroll_first_key(&"M0001".parse().unwrap(), public_key_of("M0001"))),
+        "keys_in_use"
+    );
+    engine
+        .register_station(
+            &signed("B0001", "110105-PSB"),
+            Station {
+                id: "AFTER-UPGRADE".parse().unwrap(),
+                kind: StationKind::LostAndFoundWindow,
+                division: DivisionCode::new(110105).unwrap(),
+                name: "after".into(),
+            },
+        )
+        .unwrap();
+}
+
+/// Alice of the common world (her number).
+fn w_alice() -> idcard::IdNumber {
+    number("11010519850312002")
 }
 
 /// The current version's golden journal is what the scenario writes today, byte for byte, and

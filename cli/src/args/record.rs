@@ -94,6 +94,18 @@ pub enum OfficerCommand {
         #[arg(long, value_name = "FILE.pub")]
         public_key: PathBuf,
     },
+    /// Give one officer a key in a record made before officers had keys (only while no officer
+    /// has one; recorded as done by SYSTEM). Every other key is set by a signed `rekey`.
+    Enroll {
+        #[command(flatten)]
+        data: Data,
+        /// The officer.
+        #[arg(long)]
+        id: String,
+        /// Their public key file.
+        #[arg(long, value_name = "FILE.pub")]
+        public_key: PathBuf,
+    },
     /// Give an officer a new key (a new certificate): the old one no longer signs.
     Rekey {
         #[command(flatten)]

@@ -118,6 +118,19 @@ pub fn officer(cmd: OfficerCommand) -> anyhow::Result<ExitCode> {
                 |_| format!("officer {oid} deactivated"),
             )
         }
+        OfficerCommand::Enroll {
+            data,
+            id: oid,
+            public_key: key,
+        } => {
+            let officer = id(&oid)?;
+            let key = public_key(&key)?;
+            command(
+                &data,
+                |e| Ok(e.enroll_first_key(&officer, key)?),
+                |_| format!("officer {oid} enrolled with a key"),
+            )
+        }
         OfficerCommand::Rekey {
             data,
             who,

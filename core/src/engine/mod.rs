@@ -480,6 +480,13 @@ pub fn verify_journal(
         }
     }
     for (seq, chain, _) in checkpoints {
+        if seq > last {
+            check.checkpoints.push((seq, false));
+            check.problem.get_or_insert(format!(
+                "checkpoint at sequence {seq} is beyond the journal's end ({last}): records were removed"
+            ));
+            continue;
+        }
         let chain_agrees = chains.get(&seq) == Some(&chain);
         let state_agrees = states.get(&seq).copied().unwrap_or(false);
         check.checkpoints.push((seq, chain_agrees && state_agrees));
@@ -604,7 +611,7 @@ impl Engine {
             Some(s) => s.clone(),
             None => Arc::new(secrets::head_signer(&dir)?),
         };
-        let head_trust = head_trust(&dir, &options)?;
+        let head_trust = head_trust(&dir, &options, head_signer.as_ref())?;
         let (journal, recovery) = Journal::open(dir.join("journal"), options.journal)?;
         // The newest signed head must agree with the journal: an edit that recomputed the chain
         // to the end no longer has the chain hash the head signed.
@@ -775,6 +782,59 @@ impl Engine {
             ),
         };
         let last = self.commit(&mut state, &actor, now, events, None)?;
+        drop(state);
+        self.journal.wait_durable(last)?;
+        result
+    }
+
+    /// Give an officer their first key in a record made before officers had keys (the golden
+    /// records of earlier formats, a record upgraded in place): allowed only while no officer of
+    /// the record has a key, recorded as done by [`Actor::system`]. From then on keys are set by
+    /// signed commands ([`crate::workflow::registry::SetOfficerKey`]).
+    pub fn enroll_first_key(
+        &self,
+        officer: &OfficerId,
+        key: crate::station::OfficerKey,
+    ) -> Result<(), EngineError> {
+        let command = CommandKind::SetOfficerKey;
+        let mut state = self.lock_state();
+        let now = self.options.clock.now();
+        let refusal = if state.officers.values().any(|o| o.key.is_some()) {
+            Some((
+                "keys_in_use",
+                "officers of this record have keys: set keys by a signed command".to_string(),
+            ))
+        } else if !state.officers.contains_key(officer) {
+            Some((
+                "unknown_officer",
+                format!("officer {officer} is not registered"),
+            ))
+        } else if key.id().is_none() {
+            Some((
+                "invalid_key",
+                "the public key is not a valid key".to_string(),
+            ))
+        } else {
+            None
+        };
+        let (event, result) = match refusal {
+            Some((code, message)) => {
+                let r = Refusal {
+                    command,
+                    code,
+                    message,
+                };
+                (refused_event(&r, None), Err(EngineError::Refused(r)))
+            }
+            None => (
+                Event::OfficerKeySet(crate::model::OfficerKeySet {
+                    officer: officer.clone(),
+                    key,
+                }),
+                Ok(()),
+            ),
+        };
+        let last = self.commit(&mut state, &Actor::system(), now, vec![event], None)?;
         drop(state);
         self.journal.wait_durable(last)?;
         result
@@ -1261,11 +1321,23 @@ fn check_jurisdiction<C: Command>(ctx: &Ctx<'_>, command: &C) -> Result<(), Engi
     Ok(())
 }
 
-/// What heads are checked against: the options' trust store, else the record's own head key.
-fn head_trust(dir: &Path, options: &EngineOptions) -> Result<TrustStore, EngineError> {
+/// What heads are checked against: the options' trust store, else the key that signs them (the
+/// record's own head key, or the one given in the options) and the record's own key.
+fn head_trust(
+    dir: &Path,
+    options: &EngineOptions,
+    signer: &(dyn Sign + Send + Sync),
+) -> Result<TrustStore, EngineError> {
     match &options.head_trust {
         Some(t) => Ok(t.clone()),
-        None => Ok(TrustStore::new(vec![secrets::head_public(dir)?])),
+        None => {
+            let own = secrets::head_public(dir)?;
+            let mut keys = vec![signer.public()];
+            if own.id() != keys[0].id() {
+                keys.push(own);
+            }
+            Ok(TrustStore::new(keys))
+        }
     }
 }
 

@@ -571,11 +571,7 @@ impl Journal {
                     _ => {
                         // Format 1: the chain over everything so far, then a format-2 segment
                         // (replacing the last one if it is empty: it holds nothing).
-                        let mut reader = read_dir(&dir, u64::MAX)?;
-                        for item in reader.by_ref() {
-                            item?;
-                        }
-                        let chain = reader.chain_hash().unwrap_or(GENESIS);
+                        let chain = chain_from_start(&dir)?;
                         let next = recovery.last_seq + 1;
                         recovery.segments += usize::from(next != *first_seq);
                         (create_segment(&dir, next, &chain)?, chain)
@@ -802,6 +798,29 @@ pub fn read_dir(dir: impl AsRef<Path>, from: u64) -> Result<JournalReader, Journ
         before_from: None,
         seen_v2: false,
     })
+}
+
+/// The chain hash after the last record of the journal in `dir`, computed from the first record
+/// of the first segment (every frame checked on the way).
+fn chain_from_start(dir: &Path) -> Result<Chain, JournalError> {
+    let mut reader = JournalReader {
+        chain: Some(GENESIS),
+        segments: list_segments(dir)?,
+        current: None,
+        // Past every record: nothing is returned, every frame is read and chained.
+        from: u64::MAX,
+        upto: u64::MAX,
+        expected: None,
+        tolerate_tail: true,
+        seek: None,
+        base: 0,
+        before_from: None,
+        seen_v2: false,
+    };
+    for item in reader.by_ref() {
+        item?;
+    }
+    Ok(reader.chain_hash().unwrap_or(GENESIS))
 }
 
 /// Iterator over `(seq, payload)` records (see [`Journal::read_from`]). It checks the hash
@@ -1051,6 +1070,42 @@ mod tests {
                 assert_eq!(p[0], ((from - 1) % 251) as u8);
             }
         }
+    }
+
+    /// A journal written before the hash chain (format-1 segments, several of them) continues
+    /// in a format-2 segment whose header carries the chain over every old record, computed from
+    /// the first one; the whole journal then checks out.
+    #[test]
+    fn a_format_1_journal_of_several_segments_continues_the_chain_from_its_first_record() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut chain = GENESIS;
+        let mut seq = 1u64;
+        for (first, n) in [(1u64, 3u64), (4, 2)] {
+            let mut bytes = Vec::new();
+            for _ in 0..n {
+                let payload = seq.to_le_bytes().repeat(3);
+                let mut body = seq.to_le_bytes().to_vec();
+                body.extend_from_slice(&payload);
+                bytes.extend_from_slice(&(body.len() as u32).to_le_bytes());
+                bytes.extend_from_slice(&xxh3_64(&body).to_le_bytes());
+                bytes.extend_from_slice(&body);
+                chain = chain_next(&chain, seq, &payload);
+                seq += 1;
+            }
+            std::fs::write(dir.path().join(segment_name(first)), bytes).unwrap();
+        }
+        let (j, r) = Journal::open(dir.path(), opts()).unwrap();
+        assert_eq!(r.last_seq, 5);
+        assert_eq!(j.last(), (5, chain), "the chain over the old records");
+        j.append(b"after the upgrade").unwrap();
+        drop(j);
+        let mut reader = read_dir(dir.path(), 1).unwrap();
+        let all: Vec<_> = reader.by_ref().map(Result::unwrap).collect();
+        assert_eq!(all.len(), 6);
+        assert_eq!(
+            reader.chain_hash(),
+            Some(chain_next(&chain, 6, b"after the upgrade"))
+        );
     }
 
     #[test]
