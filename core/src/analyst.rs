@@ -153,6 +153,13 @@ pub fn redact(seq: u64, r: &Record, p: &Pseudonymizer) -> AnalystEvent {
             set_card(e.old_card);
             reason = Some(e.kind.as_str().to_string());
         }
+        Event::ApplicationAcceptedV2(e) => {
+            match e.old_card {
+                Some(k) => set_card(k),
+                None => holder = division(e.number),
+            }
+            reason = Some(format!("{} ({})", e.kind.as_str(), e.place.as_str()));
+        }
         Event::BlacklistAdded(e) => {
             holder = division(e.number);
             reason = Some(e.entry.reasons.to_string());

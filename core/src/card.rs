@@ -133,6 +133,88 @@ impl CardKey {
     }
 }
 
+/// Second-generation cards are issued from this day (Resident Identity Card Law in force
+/// 2004-01-01): a card valid from an earlier day is a first-generation card.
+pub const SECOND_GENERATION_FROM: NaiveDate = match NaiveDate::from_ymd_opt(2004, 1, 1) {
+    Some(d) => d,
+    None => panic!(),
+};
+
+/// First-generation cards are no longer valid from this day (Resident Identity Card Law art.
+/// 17 as amended in 2011; MPS notice: 第一代居民身份证 stopped being valid on 2013-01-01).
+pub const FIRST_GENERATION_INVALID_FROM: NaiveDate = match NaiveDate::from_ymd_opt(2013, 1, 1) {
+    Some(d) => d,
+    None => panic!(),
+};
+
+const SECOND_GENERATION_DAYS: i32 = crate::civil::days_from_civil(2004, 1, 1);
+const FIRST_GENERATION_INVALID_DAYS: i32 = crate::civil::days_from_civil(2013, 1, 1);
+/// The shortest period (5 years) is never under 1826 days.
+const SHORTEST_PERIOD_DAYS: i32 = 5 * 365;
+
+impl CardKey {
+    /// The card's last day of validity as the key alone tells it (N5): the period of the age at
+    /// the validity start, which is never shorter than the period of the age at application (a
+    /// few weeks earlier), so a card is never answered expired before its printed end; `None`
+    /// for long-term cards. A first-generation card (valid from before 2004) ends on
+    /// 2012-12-31 at the latest.
+    ///
+    /// ```
+    /// use idcard::{CardKey, IdNumber};
+    /// use chrono::NaiveDate;
+    /// let d = |y, m, dd| NaiveDate::from_ymd_opt(y, m, dd).unwrap();
+    /// let n: IdNumber = "11010519491231002X".parse()?;
+    /// // Aged 60 at the start: long-term.
+    /// assert_eq!(CardKey::new(n, d(2010, 1, 1))?.valid_until(), None);
+    /// // Aged 40: twenty years.
+    /// assert_eq!(CardKey::new(n, d(1990, 3, 1))?.valid_until(), Some(d(2010, 3, 1)));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn valid_until(self) -> Option<NaiveDate> {
+        let end = self.end_days();
+        (end != i32::MAX).then(|| crate::civil::to_naive(end))
+    }
+
+    /// Whether the card is past its validity on the day `today` (days since 1970-01-01): the
+    /// verifier's `expired` (N5).
+    #[inline]
+    pub(crate) fn is_expired_on(self, today: i32) -> bool {
+        let v = self.valid_from_days();
+        if v >= SECOND_GENERATION_DAYS && today - v <= SHORTEST_PERIOD_DAYS {
+            return false;
+        }
+        today > self.end_days()
+    }
+
+    /// The last day of validity in days since 1970-01-01; `i32::MAX` for long-term.
+    #[inline]
+    fn end_days(self) -> i32 {
+        use crate::civil::{civil_from_days, days_from_civil};
+        let v = self.valid_from_days();
+        let (by, bm, bd) = civil_from_days(self.number().birth_days());
+        let (vy, vm, vd) = civil_from_days(v);
+        let age = vy - by - i32::from((vm, vd) < (bm, bd));
+        let end = match ValidityPeriod::for_age(age.max(0) as u32).years() {
+            None => i32::MAX,
+            Some(years) => {
+                let y = vy + years as i32;
+                // 29 February ends on 28 February in a common year.
+                let d = if vm == 2 && vd == 29 && !crate::civil::is_valid(y, 2, 29) {
+                    28
+                } else {
+                    vd
+                };
+                days_from_civil(y, vm, d)
+            }
+        };
+        if v < SECOND_GENERATION_DAYS {
+            end.min(FIRST_GENERATION_INVALID_DAYS - 1)
+        } else {
+            end
+        }
+    }
+}
+
 /// Why [`CardKey::from_days`] refused.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum DaysError {

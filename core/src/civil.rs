@@ -21,6 +21,22 @@ pub(crate) const fn days_from_civil(y: i32, m: u32, d: u32) -> i32 {
     era * 146_097 + doe as i32 - 719_468
 }
 
+/// The proleptic Gregorian date `(year, month, day)` of `days` after 1970-01-01 (the inverse
+/// of [`days_from_civil`]).
+#[inline]
+pub(crate) const fn civil_from_days(days: i32) -> (i32, u32, u32) {
+    let z = days + 719_468;
+    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
+    let doe = (z - era * 146_097) as u32;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe as i32 + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
 /// Whether `y-m-d` is a calendar date.
 #[inline]
 pub(crate) const fn is_valid(y: i32, m: u32, d: u32) -> bool {
@@ -92,5 +108,20 @@ mod tests {
         assert!(is_valid(2000, 2, 29));
         assert_eq!(days_from_yyyymmdd(19700101), Some(0));
         assert_eq!(days_from_yyyymmdd(20250230), None);
+    }
+}
+
+#[cfg(test)]
+mod civil_tests {
+    use super::*;
+
+    #[test]
+    fn civil_from_days_inverts_days_from_civil() {
+        for days in (-80_000..80_000).step_by(7) {
+            let (y, m, d) = civil_from_days(days);
+            assert!(is_valid(y, m, d));
+            assert_eq!(days_from_civil(y, m, d), days, "{y}-{m}-{d}");
+            assert_eq!(to_naive(days), NaiveDate::from_ymd_opt(y, m, d).unwrap());
+        }
     }
 }

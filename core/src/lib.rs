@@ -57,5 +57,5 @@ pub use card::{Card, CardError, CardKey, ValidityPeriod};
 pub use division::{
     Division, DivisionCode, DivisionMode, DivisionRecord, DivisionTable, TableError,
 };
-pub use number::{IdNumber, NumberError, ParsedNumber, Parser, Sex, check_character};
+pub use number::{IdNumber, NumberError, NumberKind, ParsedNumber, Parser, Sex, check_character};
 pub use time::china_today;

@@ -72,6 +72,98 @@ fn check_char_of(v: u8) -> char {
     if v == 10 { 'X' } else { (b'0' + v) as char }
 }
 
+/// What kind of holder an 18-character number of the GB 11643 layout belongs to. They share the
+/// layout (17 digits and a MOD 11-2 check character, birth date at positions 7-14, sex from the
+/// parity of the 17th digit) but not the first six digits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NumberKind {
+    /// A citizen's identity number (N1): the division code of first registration. The only kind
+    /// that has a resident identity card.
+    Citizen,
+    /// The 2023 Foreign Permanent Resident ID Card (外国人永久居留身份证, issued since
+    /// 2023-12-01 by the National Immigration Administration): `9`, the two-digit province code
+    /// of the place that accepted the application, the three-digit ISO 3166-1 numeric code of
+    /// the nationality, birth date, sequence, check (NIA, 新版外国人永久居留身份证适配性改造要点,
+    /// 2023; samples 932682198501010017 and 911124198108030024).
+    ForeignPermanentResident,
+    /// A Hong Kong resident's residence permit (港澳台居民居住证, since 2018-09-01): address code
+    /// 810000 (国办发〔2018〕81号 art. 3).
+    HongKongResident,
+    /// A Macao resident's residence permit: address code 820000.
+    MacaoResident,
+    /// A Taiwan resident's residence permit: address code 830000.
+    TaiwanResident,
+}
+
+impl NumberKind {
+    /// `citizen`, `foreign_permanent_resident`, `hong_kong_resident`, `macao_resident`,
+    /// `taiwan_resident`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NumberKind::Citizen => "citizen",
+            NumberKind::ForeignPermanentResident => "foreign_permanent_resident",
+            NumberKind::HongKongResident => "hong_kong_resident",
+            NumberKind::MacaoResident => "macao_resident",
+            NumberKind::TaiwanResident => "taiwan_resident",
+        }
+    }
+
+    /// The document a number of this kind is printed on, in words.
+    pub fn describe(self) -> &'static str {
+        match self {
+            NumberKind::Citizen => "citizen's identity number (resident identity card)",
+            NumberKind::ForeignPermanentResident => {
+                "foreign permanent resident ID card number (2023 version)"
+            }
+            NumberKind::HongKongResident => "Hong Kong resident's residence permit number",
+            NumberKind::MacaoResident => "Macao resident's residence permit number",
+            NumberKind::TaiwanResident => "Taiwan resident's residence permit number",
+        }
+    }
+
+    /// The kind of a number whose first six digits are `code`.
+    #[inline]
+    pub const fn of_code(code: u32) -> NumberKind {
+        match code {
+            810000 => NumberKind::HongKongResident,
+            820000 => NumberKind::MacaoResident,
+            830000 => NumberKind::TaiwanResident,
+            900000.. => NumberKind::ForeignPermanentResident,
+            _ => NumberKind::Citizen,
+        }
+    }
+}
+
+impl fmt::Display for NumberKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// ISO 3166-1 numeric country codes (from Debian's iso-codes), China (156) excepted: the
+/// nationalities a foreign permanent resident number may carry.
+const ISO_3166_NUMERIC: [u16; 248] = [
+    4, 8, 10, 12, 16, 20, 24, 28, 31, 32, 36, 40, 44, 48, 50, 51, 52, 56, 60, 64, 68, 70, 72, 74,
+    76, 84, 86, 90, 92, 96, 100, 104, 108, 112, 116, 120, 124, 132, 136, 140, 144, 148, 152, 158,
+    162, 166, 170, 174, 175, 178, 180, 184, 188, 191, 192, 196, 203, 204, 208, 212, 214, 218, 222,
+    226, 231, 232, 233, 234, 238, 239, 242, 246, 248, 250, 254, 258, 260, 262, 266, 268, 270, 275,
+    276, 288, 292, 296, 300, 304, 308, 312, 316, 320, 324, 328, 332, 334, 336, 340, 344, 348, 352,
+    356, 360, 364, 368, 372, 376, 380, 384, 388, 392, 398, 400, 404, 408, 410, 414, 417, 418, 422,
+    426, 428, 430, 434, 438, 440, 442, 446, 450, 454, 458, 462, 466, 470, 474, 478, 480, 484, 492,
+    496, 498, 499, 500, 504, 508, 512, 516, 520, 524, 528, 531, 533, 534, 535, 540, 548, 554, 558,
+    562, 566, 570, 574, 578, 580, 581, 583, 584, 585, 586, 591, 598, 600, 604, 608, 612, 616, 620,
+    624, 626, 630, 634, 638, 642, 643, 646, 652, 654, 659, 660, 662, 663, 666, 670, 674, 678, 682,
+    686, 688, 690, 694, 702, 703, 704, 705, 706, 710, 716, 724, 728, 729, 732, 740, 744, 748, 752,
+    756, 760, 762, 764, 768, 772, 776, 780, 784, 788, 792, 795, 796, 798, 800, 804, 807, 818, 826,
+    831, 832, 833, 834, 840, 850, 854, 858, 860, 862, 876, 882, 887, 894,
+];
+
+/// Whether `code` is an ISO 3166-1 numeric code of a country other than China.
+pub fn is_nationality_code(code: u16) -> bool {
+    ISO_3166_NUMERIC.binary_search(&code).is_ok()
+}
+
 /// Sex, from the parity of the sequence number (N1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -176,6 +268,26 @@ pub enum NumberError {
     /// A field out of range when building a number from parts or from its compact form.
     #[error("{0}")]
     OutOfRange(&'static str),
+    /// A foreign permanent resident number whose digits 2-3 are not a province code.
+    #[error("foreign permanent resident number: {code:02} at positions 2-3 is not a province code")]
+    UnknownProvince {
+        /// The two digits.
+        code: u8,
+    },
+    /// A foreign permanent resident number whose digits 4-6 are not a nationality code.
+    #[error(
+        "foreign permanent resident number: {code:03} at positions 4-6 is not an ISO 3166-1 numeric nationality code"
+    )]
+    UnknownNationality {
+        /// The three digits.
+        code: u16,
+    },
+    /// A 15-character number of a kind that only has 18-character numbers.
+    #[error("a {kind} number has 18 characters; there is no 15-character form")]
+    NoLegacyForm {
+        /// The kind.
+        kind: NumberKind,
+    },
 }
 
 impl NumberError {
@@ -192,6 +304,9 @@ impl NumberError {
             NumberError::UnknownDivision { .. } => "unknown_division",
             NumberError::DivisionNotInForce { .. } => "division_not_in_force",
             NumberError::OutOfRange(_) => "out_of_range",
+            NumberError::UnknownProvince { .. } => "unknown_province",
+            NumberError::UnknownNationality { .. } => "unknown_nationality",
+            NumberError::NoLegacyForm { .. } => "no_legacy_form",
         }
     }
 
@@ -306,7 +421,36 @@ impl IdNumber {
         Ok(Self::pack(division, days, seq))
     }
 
-    /// The division code of the place of first registration.
+    /// What kind of holder the number belongs to (a citizen, a foreign permanent resident, a
+    /// Hong Kong, Macao or Taiwan resident with a residence permit).
+    ///
+    /// ```
+    /// use idcard::{IdNumber, NumberKind};
+    /// let k = |s: &str| s.parse::<IdNumber>().unwrap().kind();
+    /// assert_eq!(k("11010519491231002X"), NumberKind::Citizen);
+    /// assert_eq!(k("932682198501010017"), NumberKind::ForeignPermanentResident);
+    /// assert_eq!(k("810000199408230021"), NumberKind::HongKongResident);
+    /// ```
+    #[inline]
+    pub fn kind(self) -> NumberKind {
+        NumberKind::of_code((self.to_u64() >> (BIRTH_BITS + SEQ_BITS)) as u32)
+    }
+
+    /// For a foreign permanent resident's number: the province code of the place that accepted
+    /// the application and the ISO 3166-1 numeric nationality code.
+    pub fn foreign_resident_fields(self) -> Option<(DivisionCode, u16)> {
+        if self.kind() != NumberKind::ForeignPermanentResident {
+            return None;
+        }
+        let code = self.division().get();
+        Some((
+            DivisionCode::new(code / 1000 % 100 * 10_000)?,
+            (code % 1000) as u16,
+        ))
+    }
+
+    /// The division code of the place of first registration (for other kinds of number: their
+    /// first six digits, see [`IdNumber::kind`]).
     #[inline]
     pub fn division(self) -> DivisionCode {
         DivisionCode::new((self.to_u64() >> (BIRTH_BITS + SEQ_BITS)) as u32)
@@ -566,11 +710,41 @@ impl<'t> Parser<'t> {
     pub fn parse_bytes(&self, input: &[u8]) -> Result<ParsedNumber, NumberError> {
         let (p, year) = self.parse_structure(input)?;
         let code = p.number.division();
+        let kind = NumberKind::of_code(code.get());
+        if kind != NumberKind::Citizen {
+            return self.check_other_kind(p, kind);
+        }
         if !self.table.contains(code) {
             return Err(NumberError::UnknownDivision { code });
         }
         if self.mode == DivisionMode::Strict && !self.table.in_force(code, year) {
             return Err(NumberError::DivisionNotInForce { code, year });
+        }
+        Ok(p)
+    }
+
+    /// The first six digits of a number that is not a citizen's: a permit's fixed address code,
+    /// or a foreign permanent resident's province and nationality.
+    #[cold]
+    fn check_other_kind(
+        &self,
+        p: ParsedNumber,
+        kind: NumberKind,
+    ) -> Result<ParsedNumber, NumberError> {
+        if p.upgraded_from_15 {
+            return Err(NumberError::NoLegacyForm { kind });
+        }
+        if kind == NumberKind::ForeignPermanentResident {
+            let code = p.number.division().get();
+            let province = (code / 1000 % 100) as u8;
+            let province_code = DivisionCode::new(province as u32 * 10_000);
+            if province < 11 || !province_code.is_some_and(|c| self.table.contains(c)) {
+                return Err(NumberError::UnknownProvince { code: province });
+            }
+            let nationality = (code % 1000) as u16;
+            if !is_nationality_code(nationality) {
+                return Err(NumberError::UnknownNationality { code: nationality });
+            }
         }
         Ok(p)
     }
@@ -841,15 +1015,61 @@ mod tests {
     #[test]
     fn n3_rejects_unknown_division() {
         let e = parser()
-            .parse(&with_check("99999919900101001"))
+            .parse(&with_check("89999919900101001"))
             .unwrap_err();
         assert_eq!(
             e,
             NumberError::UnknownDivision {
-                code: DivisionCode::new(999999).unwrap()
+                code: DivisionCode::new(899999).unwrap()
             }
         );
         assert_eq!(e.kind(), "unknown_division");
+    }
+
+    #[test]
+    fn n1_number_kinds_foreign_permanent_residents_and_residence_permits() {
+        // NIA's published samples (2023 foreign permanent resident ID card) and a validator's.
+        for (s, province, nationality) in [
+            ("932682198501010017", 320000, 682),
+            ("911124198108030024", 110000, 124),
+            ("911398199012310021", 110000, 398),
+        ] {
+            let n = parser().parse(s).unwrap().number;
+            assert_eq!(n.kind(), NumberKind::ForeignPermanentResident, "{s}");
+            assert_eq!(
+                n.foreign_resident_fields(),
+                Some((DivisionCode::new(province).unwrap(), nationality))
+            );
+            assert_eq!(n.to_string(), s);
+        }
+        assert_eq!(
+            parser().parse("932682198501010017").unwrap().number.sex(),
+            Sex::Male
+        );
+        // Beijing PSB's samples of residence permits.
+        let k = |s: &str| parser().parse(s).unwrap().number.kind();
+        assert_eq!(k("810000199408230021"), NumberKind::HongKongResident);
+        assert_eq!(k("830000199201300022"), NumberKind::TaiwanResident);
+        assert_eq!(
+            k(&with_check("82000019900101002")),
+            NumberKind::MacaoResident
+        );
+        assert_eq!(k("11010519491231002X"), NumberKind::Citizen);
+        // A bad province or nationality is named as such, not as a division.
+        let e = parser()
+            .parse(&with_check("99968219850101001"))
+            .unwrap_err();
+        assert_eq!(e, NumberError::UnknownProvince { code: 99 });
+        let e = parser()
+            .parse(&with_check("93215619850101001"))
+            .unwrap_err();
+        assert_eq!(e, NumberError::UnknownNationality { code: 156 });
+        assert_eq!(e.kind(), "unknown_nationality");
+        // No 15-character form.
+        assert!(matches!(
+            parser().parse("932682850101001"),
+            Err(NumberError::NoLegacyForm { .. })
+        ));
     }
 
     #[test]

@@ -6,6 +6,100 @@ use serde::{Deserialize, Serialize};
 
 use crate::division::DivisionCode;
 
+/// What an applicant asks for (换领, 补领).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationKind {
+    /// Renewal of a card that expires or has expired (换领).
+    Renewal,
+    /// Renewal of a damaged card (换领).
+    DamagedRenewal,
+    /// Replacement of a lost or stolen card (补领).
+    Replacement,
+    /// A first card (申领): at the household registration place only (A9; law art. 7-10).
+    FirstApplication,
+    /// Renewal because registered particulars changed, e.g. the name (换领, law art. 11): at the
+    /// household registration place only.
+    ParticularsChanged,
+}
+
+impl ApplicationKind {
+    /// Name used in the CLI and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ApplicationKind::Renewal => "renewal",
+            ApplicationKind::DamagedRenewal => "damaged_renewal",
+            ApplicationKind::Replacement => "replacement",
+            ApplicationKind::FirstApplication => "first_application",
+            ApplicationKind::ParticularsChanged => "particulars_changed",
+        }
+    }
+
+    /// Every kind.
+    pub const ALL: [ApplicationKind; 5] = [
+        ApplicationKind::Renewal,
+        ApplicationKind::DamagedRenewal,
+        ApplicationKind::Replacement,
+        ApplicationKind::FirstApplication,
+        ApplicationKind::ParticularsChanged,
+    ];
+
+    /// Whether the current card is handed in (a renewal of any kind) rather than lost
+    /// (replacement) or absent (first application).
+    pub fn is_renewal(self) -> bool {
+        matches!(
+            self,
+            ApplicationKind::Renewal
+                | ApplicationKind::DamagedRenewal
+                | ApplicationKind::ParticularsChanged
+        )
+    }
+
+    /// Whether an off-site acceptance point may take it (A1: renewal and replacement; A9: never a
+    /// first application; a change of particulars is made where the household is registered).
+    pub fn offsite_possible(self) -> bool {
+        matches!(
+            self,
+            ApplicationKind::Renewal
+                | ApplicationKind::DamagedRenewal
+                | ApplicationKind::Replacement
+        )
+    }
+}
+
+impl std::str::FromStr for ApplicationKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "renewal" => Ok(ApplicationKind::Renewal),
+            "damaged_renewal" => Ok(ApplicationKind::DamagedRenewal),
+            "replacement" => Ok(ApplicationKind::Replacement),
+            "first_application" | "first" => Ok(ApplicationKind::FirstApplication),
+            "particulars_changed" => Ok(ApplicationKind::ParticularsChanged),
+            _ => Err(format!(
+                "unknown application kind {s:?}: first_application, renewal, damaged_renewal, particulars_changed or replacement"
+            )),
+        }
+    }
+}
+
+/// Why the fee of an application is below the schedule (A7; law art. 21).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeeRelief {
+    /// The full fee of the schedule.
+    #[default]
+    None,
+    /// A first application since 2018-04-01: free nationwide.
+    FirstApplicationFree,
+    /// Waived: on minimum living allowance or in rural hardship, first application or renewal
+    /// (law art. 21).
+    Waived,
+    /// Halved: other hardship shown by a certificate of the township or street office, first
+    /// application or renewal (law art. 21: "may be reduced").
+    Reduced,
+}
+
 /// Card fees in fen (1 yuan = 100 fen), never floats (A7; NDRC Price [2003] No. 2322).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeeSchedule {
@@ -15,6 +109,71 @@ pub struct FeeSchedule {
     pub replacement_fen: u32,
     /// A temporary resident identity card: 10 yuan.
     pub temporary_card_fen: u32,
+}
+
+/// The national standard (NDRC and MoF Price [2003] No. 2322): no schedule may charge more
+/// (A7: nothing extra may be charged).
+pub const NATIONAL_STANDARD: FeeSchedule = FeeSchedule {
+    renewal_fen: 2000,
+    replacement_fen: 4000,
+    temporary_card_fen: 1000,
+};
+
+/// First applications are free nationwide from this day (State Council executive meeting of
+/// 2018-04-04; MPS notice of 2018-04-05).
+pub const FIRST_APPLICATION_FREE_FROM: NaiveDate = match NaiveDate::from_ymd_opt(2018, 4, 1) {
+    Some(d) => d,
+    None => panic!(),
+};
+
+impl FeeSchedule {
+    /// The fee of an application of `kind` on `date`, in fen, and why it is below the schedule
+    /// (A7; Resident Identity Card Law art. 21). The one place fees are computed.
+    ///
+    /// - application or renewal (申领, 换领): 20 yuan; a damaged card's renewal or a lost card's
+    ///   replacement (损坏换领, 丢失补领): 40 yuan;
+    /// - a first application is free from 2018-04-01;
+    /// - on minimum living allowance or in rural hardship (`low_income`, on record): a first
+    ///   application or a renewal is free; other hardship shown by a certificate
+    ///   (`hardship_certificate`): halved; a replacement is never reduced.
+    ///
+    /// ```
+    /// use idcard::policy::FeeSchedule;
+    /// use idcard::policy::{ApplicationKind as K, FeeRelief};
+    /// let f = FeeSchedule::default();
+    /// let day = chrono::NaiveDate::from_ymd_opt(2026, 1, 15).unwrap();
+    /// assert_eq!(f.fee(K::Renewal, day, false, false), (2000, FeeRelief::None));
+    /// assert_eq!(f.fee(K::Renewal, day, true, false), (0, FeeRelief::Waived));
+    /// assert_eq!(f.fee(K::Renewal, day, false, true), (1000, FeeRelief::Reduced));
+    /// assert_eq!(f.fee(K::Replacement, day, true, true), (4000, FeeRelief::None));
+    /// assert_eq!(f.fee(K::FirstApplication, day, false, false), (0, FeeRelief::FirstApplicationFree));
+    /// ```
+    pub fn fee(
+        &self,
+        kind: ApplicationKind,
+        date: NaiveDate,
+        low_income: bool,
+        hardship_certificate: bool,
+    ) -> (u32, FeeRelief) {
+        use self::{ApplicationKind as K, FeeRelief as R};
+        let full = match kind {
+            K::Renewal | K::ParticularsChanged | K::FirstApplication => self.renewal_fen,
+            K::DamagedRenewal | K::Replacement => self.replacement_fen,
+        };
+        if kind == K::Replacement {
+            return (full, R::None);
+        }
+        if kind == K::FirstApplication && date >= FIRST_APPLICATION_FREE_FROM {
+            return (0, R::FirstApplicationFree);
+        }
+        if low_income {
+            (0, R::Waived)
+        } else if hardship_certificate {
+            (full / 2, R::Reduced)
+        } else {
+            (full, R::None)
+        }
+    }
 }
 
 impl Default for FeeSchedule {
@@ -195,6 +354,18 @@ impl Policy {
                 self.max_extension_days
             ));
         }
+        let (f, n) = (&self.fees, &NATIONAL_STANDARD);
+        for (what, fee, max) in [
+            ("renewal", f.renewal_fen, n.renewal_fen),
+            ("replacement", f.replacement_fen, n.replacement_fen),
+            ("temporary card", f.temporary_card_fen, n.temporary_card_fen),
+        ] {
+            if fee > max {
+                return Err(format!(
+                    "the {what} fee of {fee} fen is above the national standard of {max} fen: nothing extra may be charged (A7)"
+                ));
+            }
+        }
         Ok(())
     }
 }
@@ -279,5 +450,51 @@ mod tests {
         p.processing_days = 30;
         p.max_extension_days = 31;
         assert!(p.check().is_err());
+    }
+
+    #[test]
+    fn a7_no_policy_charges_above_the_national_standard() {
+        let mut p = Policy::default();
+        p.fees.renewal_fen = 99_900;
+        assert!(p.check().unwrap_err().contains("national standard"));
+        let mut p = Policy::default();
+        p.fees.temporary_card_fen = 1001;
+        assert!(p.check().is_err());
+        // Lower fees are allowed (a local reduction).
+        let mut p = Policy::default();
+        p.fees.replacement_fen = 2000;
+        assert!(p.check().is_ok());
+    }
+
+    #[test]
+    fn a7_law_art_21_waivers_and_the_free_first_application() {
+        use super::{ApplicationKind as K, FeeRelief as R};
+        let f = FeeSchedule::default();
+        let before = date(2018, 3, 31);
+        assert_eq!(
+            f.fee(K::FirstApplication, before, false, false),
+            (2000, R::None)
+        );
+        assert_eq!(
+            f.fee(K::FirstApplication, before, true, false),
+            (0, R::Waived)
+        );
+        assert_eq!(
+            f.fee(K::FirstApplication, before, false, true),
+            (1000, R::Reduced)
+        );
+        assert_eq!(
+            f.fee(K::FirstApplication, date(2018, 4, 1), false, false),
+            (0, R::FirstApplicationFree)
+        );
+        assert_eq!(
+            f.fee(K::DamagedRenewal, before, false, false),
+            (4000, R::None)
+        );
+        assert_eq!(
+            f.fee(K::DamagedRenewal, before, true, false),
+            (0, R::Waived)
+        );
+        assert_eq!(f.fee(K::Replacement, before, true, true), (4000, R::None));
     }
 }

@@ -10,7 +10,9 @@ use crate::division::DivisionCode;
 use crate::number::IdNumber;
 
 /// Active servicemen and armed police follow the same loss-report and lost-and-found flows as
-/// other citizens (L5); the category is kept for statistics.
+/// other citizens (L5); their cards are applied for by their unit at the county bureau of their
+/// long-term fixed address, never off-site (State Council/CMC Order 510, art. 5), and a
+/// temporary identity certificate needs their unit's letter (A8).
 #[derive(
     Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize,
 )]
@@ -102,6 +104,13 @@ pub struct ExternalError {
 pub trait PopulationDirectory: Send + Sync {
     /// The person with this number, if any.
     fn person(&self, number: IdNumber) -> Result<Option<Person>, ExternalError>;
+
+    /// The guardians on record of `child` (law art. 7: an under-16 applies through a guardian).
+    /// The default knows none.
+    fn guardians(&self, child: IdNumber) -> Result<Vec<IdNumber>, ExternalError> {
+        let _ = child;
+        Ok(Vec::new())
+    }
 }
 
 /// The fingerprint matcher, as an outside system.

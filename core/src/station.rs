@@ -279,7 +279,8 @@ pub fn jurisdiction(command: CommandKind) -> Jurisdiction {
         // T2-T5: the hukou place's station and county bureau.
         | C::ApplyTemporaryCard
         | C::IssueTemporaryCard
-        | C::ReturnTemporaryCard => Jurisdiction::Territorial,
+        | C::ReturnTemporaryCard
+        | C::RecordGuardians => Jurisdiction::Territorial,
         C::ReportLoss
         | C::CancelLoss
         | C::ReportHit
@@ -298,7 +299,9 @@ pub fn jurisdiction(command: CommandKind) -> Jurisdiction {
         | C::Publish
         | C::RegisterSubscriber
         // The national population information system is queried from anywhere (A8).
-        | C::ReadPersonalData => Jurisdiction::Nationwide,
+        | C::ReadPersonalData
+        // Each overdue application goes to its own reviewing bureau (checked by the command).
+        | C::EscalateOverdue => Jurisdiction::Nationwide,
     }
 }
 
@@ -541,7 +544,8 @@ pub enum CommandKind {
     RemoveBlacklist,
     /// Apply a push of the national credit platform (A6).
     ImportCreditPush,
-    /// Apply for renewal or replacement off-site (A1-A5, A9-A11).
+    /// Apply for a card — first application, renewal, replacement — at home or off-site
+    /// (A1-A5, A9-A11; the name is kept from when only off-site applications existed).
     ApplyOffsite,
     /// Review and sign off an application at the hukou-place county bureau (A4, A11).
     ReviewApplication,
@@ -571,11 +575,15 @@ pub enum CommandKind {
     SetOfficerKey,
     /// Read personal data (S2: every read is recorded with its subject and purpose).
     ReadPersonalData,
+    /// Record guardians of minors in the embedded population directory (law art. 7, T2).
+    RecordGuardians,
+    /// Escalate the overdue applications a county bureau reviews (A4).
+    EscalateOverdue,
 }
 
 impl CommandKind {
     /// Every command.
-    pub const ALL: [CommandKind; 30] = [
+    pub const ALL: [CommandKind; 32] = [
         CommandKind::RegisterStation,
         CommandKind::RegisterOfficer,
         CommandKind::DeactivateOfficer,
@@ -606,6 +614,8 @@ impl CommandKind {
         CommandKind::RegisterSubscriber,
         CommandKind::SetOfficerKey,
         CommandKind::ReadPersonalData,
+        CommandKind::RecordGuardians,
+        CommandKind::EscalateOverdue,
     ];
 }
 
@@ -624,7 +634,9 @@ pub fn allowed(command: CommandKind, kind: StationKind) -> bool {
         }
         // Household registrations, deaths and the card register are kept by the county bureau
         // (bulk national imports by the ministry).
-        C::RegisterPeople | C::RegisterCards => matches!(kind, K::CountyBureau | K::Ministry),
+        C::RegisterPeople | C::RegisterCards | C::RecordGuardians => {
+            matches!(kind, K::CountyBureau | K::Ministry)
+        }
         C::RecordDeath => kind == K::CountyBureau,
         // A6: the hukou county bureau lists and delists; the ministry can too.
         C::AddBlacklist | C::RemoveBlacklist => matches!(kind, K::CountyBureau | K::Ministry),
@@ -652,10 +664,14 @@ pub fn allowed(command: CommandKind, kind: StationKind) -> bool {
                 K::LostAndFoundWindow | K::HouseholdRegistrationStation | K::RegistrationHall
             )
         }
-        // A1-A4: applications at acceptance points; review at the hukou-place county bureau;
-        // production and issue at the accepting side.
-        C::ApplyOffsite | C::ProduceCard | C::IssueCard => kind == K::OffsiteAcceptancePoint,
-        C::ReviewApplication | C::ExtendDeadline => kind == K::CountyBureau,
+        // A1-A4 and law art. 8-10: applications at home (household registration stations and
+        // halls) and off-site (acceptance points); review at the hukou-place county bureau;
+        // production and issue at the accepting station.
+        C::ApplyOffsite | C::ProduceCard | C::IssueCard => matches!(
+            kind,
+            K::OffsiteAcceptancePoint | K::HouseholdRegistrationStation | K::RegistrationHall
+        ),
+        C::ReviewApplication | C::ExtendDeadline | C::EscalateOverdue => kind == K::CountyBureau,
         // A8: airport, railway station and hotel precinct police.
         C::IssueTemporaryCertificate => matches!(
             kind,

@@ -29,7 +29,7 @@ fn number(i: u32) -> IdNumber {
 fn key(i: u32) -> CardKey {
     CardKey::new(
         number(i),
-        date(2000, 1, 1) + chrono::Days::new(i as u64 * 11),
+        date(2005, 1, 1) + chrono::Days::new(i as u64 * 11),
     )
     .unwrap()
 }

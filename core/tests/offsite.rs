@@ -10,7 +10,7 @@ use idcard::station::{Actor, Officer, Station, StationKind};
 use idcard::workflow::Commands;
 use idcard::workflow::loss::{CardRef, LossRequest};
 use idcard::workflow::offsite::{
-    Appearance, ApplicationKind, ApplicationRequest, ApplicationState, Materials,
+    Appearance, ApplicationKind, ApplicationRequest, ApplicationState, FeeRelief, Materials,
 };
 use idcard::workflow::temporary::{
     CertificateCheck, MissingCard, TempCardMaterials, TempCardState, Trip,
@@ -54,6 +54,9 @@ fn bob_renewal(w: &World) -> ApplicationRequest {
         appearance: Appearance::Matches,
         materials: Materials::complete(ApplicationKind::Renewal),
         fingerprints: true,
+        guardian: None,
+        hardship_certificate: false,
+        unit_application: false,
     }
 }
 
@@ -327,11 +330,18 @@ fn a1_a3_a5_a6_a9_a10_a12_every_refusal_reason() {
         refused(w.engine.apply_offsite(&point, &base)),
         "card_not_valid"
     );
-    // Only acceptance points accept (A2).
+    // Only acceptance points accept off-site (A2); a station away from home refuses.
     assert_eq!(
         refused(
             w.engine
                 .apply_offsite(w.actor(StationKind::HouseholdRegistrationStation), &base)
+        ),
+        "not_hukou_place"
+    );
+    assert_eq!(
+        refused(
+            w.engine
+                .apply_offsite(w.actor(StationKind::CheckingUnit), &base)
         ),
         "station_kind_not_allowed"
     );
@@ -373,6 +383,9 @@ fn a5_a9_fingerprints_confirm_a_changed_appearance() {
         appearance: Appearance::ChangedGreatly,
         materials: Materials::complete(ApplicationKind::DamagedRenewal),
         fingerprints: true,
+        guardian: None,
+        hardship_certificate: false,
+        unit_application: false,
     };
     assert_eq!(
         refused(w.engine.apply_offsite(&gz_point, &req)),
@@ -402,7 +415,7 @@ fn a7_fee_cases_and_exemptions() {
     bob.fee_exempt = true;
     w.engine.register_people(&w.ministry, vec![bob]).unwrap();
     let app = w.engine.apply_offsite(&point, &bob_renewal(&w)).unwrap();
-    assert_eq!((app.fee_fen, app.fee_exempt), (0, true));
+    assert_eq!((app.fee_fen, app.fee_relief), (0, FeeRelief::Waived));
     // ... a replacement is not (new data dir to start over).
     let dir2 = tempfile::tempdir().unwrap();
     let (w2, _) = setup(dir2.path());
@@ -416,12 +429,18 @@ fn a7_fee_cases_and_exemptions() {
         .engine
         .apply_offsite(w2.actor(StationKind::OffsiteAcceptancePoint), &req)
         .unwrap();
-    assert_eq!((app.fee_fen, app.fee_exempt), (4000, false));
+    assert_eq!((app.fee_fen, app.fee_relief), (4000, FeeRelief::None));
     // The schedule is data.
     let mut p = Policy::default();
-    p.fees.renewal_fen = 2500;
-    w2.engine.set_policy(&w2.ministry, p).unwrap();
-    assert_eq!(w2.engine.with_state(|s| s.policy.fees.renewal_fen), 2500);
+    p.fees.renewal_fen = 1500;
+    w2.engine.set_policy(&w2.ministry, p.clone()).unwrap();
+    assert_eq!(w2.engine.with_state(|s| s.policy.fees.renewal_fen), 1500);
+    // A7: nothing above the national standard (a 999-yuan renewal fee is refused).
+    p.fees.renewal_fen = 99_900;
+    assert_eq!(
+        refused(w2.engine.set_policy(&w2.ministry, p)),
+        "invalid_policy"
+    );
 }
 
 #[test]
@@ -607,7 +626,8 @@ fn t1_t2_t3_t4_t5_temporary_resident_card_from_application_to_return() {
         ),
         "no_application_in_progress"
     );
-    // Dan applies off-site for a renewal at a point away from home (Guangzhou).
+    // Dan (an active serviceman: never off-site, L5) applies for a renewal at home; a point
+    // away from home (Guangzhou) refuses him.
     w.engine
         .register_station(
             &w.ministry,
@@ -632,10 +652,17 @@ fn t1_t2_t3_t4_t5_temporary_resident_card_from_application_to_return() {
         )
         .unwrap();
     let gz_point = signed("GP1", "GZ-POINT");
+    assert_eq!(
+        refused(w.engine.apply_offsite(
+            &gz_point,
+            &ApplicationRequest::new(ApplicationKind::Renewal, CardRef::newest(w.dan))
+        )),
+        "serviceman_applies_through_unit"
+    );
     let app = w
         .engine
         .apply_offsite(
-            &gz_point,
+            &hr,
             &ApplicationRequest {
                 kind: ApplicationKind::Renewal,
                 card: CardRef::newest(w.dan),
@@ -643,6 +670,9 @@ fn t1_t2_t3_t4_t5_temporary_resident_card_from_application_to_return() {
                 appearance: Appearance::Matches,
                 materials: Materials::complete(ApplicationKind::Renewal),
                 fingerprints: false,
+                guardian: None,
+                hardship_certificate: false,
+                unit_application: false,
             },
         )
         .unwrap();
@@ -713,30 +743,19 @@ fn t1_t2_t3_t4_t5_temporary_resident_card_from_application_to_return() {
     // T5: handed back when the resident card is collected.
     let gz = signed("B0001", "110105-PSB");
     w.engine.review_application(&gz, app.id, true, "").unwrap();
-    w.engine.produce_card(&gz_point, app.id).unwrap();
+    w.engine.produce_card(&hr, app.id).unwrap();
     let receipt = w
         .engine
         .with_state(|s| s.applications[&app.id].pickup_receipt.clone());
     assert_eq!(
-        refused(w.engine.issue_card(
-            &gz_point,
-            app.id,
-            &receipt,
-            &InPerson::holder(w.dan),
-            true,
-            false
-        )),
+        refused(
+            w.engine
+                .issue_card(&hr, app.id, &receipt, &InPerson::holder(w.dan), true, false)
+        ),
         "items_not_returned"
     );
     w.engine
-        .issue_card(
-            &gz_point,
-            app.id,
-            &receipt,
-            &InPerson::holder(w.dan),
-            true,
-            true,
-        )
+        .issue_card(&hr, app.id, &receipt, &InPerson::holder(w.dan), true, true)
         .unwrap();
     assert_eq!(
         w.engine.with_state(|s| s.temp_cards[&t.id].state),
@@ -959,11 +978,14 @@ fn a2_acceptance_points_are_published_by_division_and_only_they_accept() {
         appearance: Appearance::Matches,
         materials: Materials::complete(ApplicationKind::Renewal),
         fingerprints: true,
+        guardian: None,
+        hardship_certificate: false,
+        unit_application: false,
     };
     let hall = w.actor(StationKind::RegistrationHall).clone();
     assert_eq!(
         refused(w.engine.apply_offsite(&hall, &req)),
-        "station_kind_not_allowed"
+        "not_hukou_place"
     );
     assert!(w.engine.apply_offsite(&tianhe, &req).is_ok());
 }
@@ -984,8 +1006,15 @@ fn t3_issued_by_the_bureau_of_permanent_residence_against_the_papers() {
         appearance: Appearance::Matches,
         materials: Materials::complete(ApplicationKind::Renewal),
         fingerprints: false,
+        guardian: None,
+        hardship_certificate: false,
+        unit_application: false,
     };
-    w.engine.apply_offsite(&gz_point, &renewal).unwrap();
+    assert_eq!(
+        refused(w.engine.apply_offsite(&gz_point, &renewal)),
+        "serviceman_applies_through_unit"
+    );
+    w.engine.apply_offsite(&hr, &renewal).unwrap();
     let none = TempCardMaterials::default();
     let err = w
         .engine

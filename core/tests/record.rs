@@ -611,6 +611,9 @@ fn try_command(w: &World, actor: &Actor, command: CommandKind) -> Option<Result<
                     appearance: idcard::workflow::offsite::Appearance::Matches,
                     materials: Default::default(),
                     fingerprints: false,
+                    guardian: None,
+                    hardship_certificate: false,
+                    unit_application: false,
                 },
             )
             .map(drop),
@@ -645,6 +648,15 @@ fn try_command(w: &World, actor: &Actor, command: CommandKind) -> Option<Result<
         CommandKind::SetOfficerKey => {
             e.set_officer_key(actor, &"NOBODY".parse().unwrap(), public_key_of("NOBODY"))
         }
+        CommandKind::RecordGuardians => e
+            .execute(
+                actor,
+                &idcard::workflow::registry::RecordGuardians(vec![(w.carl, w.alice)]),
+            )
+            .map(drop),
+        CommandKind::EscalateOverdue => e
+            .execute(actor, &idcard::workflow::offsite::EscalateOverdue)
+            .map(drop),
         CommandKind::ReadPersonalData => {
             e.read_personal(actor, "test", None, "matrix", |_| ((), 0))
         }
@@ -971,6 +983,12 @@ fn s1_jurisdiction_every_territorial_command_inside_and_outside() {
                 e.add_blacklist(who, person, BlacklistEntry::new(BlacklistReasons::FORGED))
             }
             CommandKind::RemoveBlacklist => e.remove_blacklist(who, person, "test"),
+            CommandKind::RecordGuardians => e
+                .execute(
+                    who,
+                    &idcard::workflow::registry::RecordGuardians(vec![(person, w.dan)]),
+                )
+                .map(drop),
             _ => unreachable!(),
         }
     };
@@ -984,6 +1002,7 @@ fn s1_jurisdiction_every_territorial_command_inside_and_outside() {
         CommandKind::RegisterCards,
         CommandKind::AddBlacklist,
         CommandKind::RemoveBlacklist,
+        CommandKind::RecordGuardians,
     ];
     let named_elsewhere = [
         CommandKind::ReviewApplication,

@@ -8,8 +8,9 @@
 //! `data-v1` (record version 1, checkpoint format 1, main up to c5b267a), `data-v2` (record
 //! version 2, checkpoint format 2), `data-v3` (record version 2 with the payloads added since,
 //! checkpoint format 3, journal segments of format 1), `data-v4` (journal segments of format 2
-//! with the hash chain, checkpoint format 4), `data-v5` (the current: record version 3 with
-//! officers' signatures, officers' keys, checkpoint format 5). The older ones are frozen; `IDCARD_BLESS=1 cargo test -p
+//! with the hash chain, checkpoint format 4), `data-v5` (record version 3 with officers'
+//! signatures, officers' keys, checkpoint format 5), `data-v6` (the current: applications at
+//! home, guardians and escalations, checkpoint format 6). The older ones are frozen; `IDCARD_BLESS=1 cargo test -p
 //! idcard --test record_format` rewrites the current one from the scenario (only when the format
 //! is meant to change: then first freeze it as the next `data-vN`).
 
@@ -160,6 +161,9 @@ fn scenario(dir: &Path) -> World {
         appearance: Appearance::Matches,
         materials: Materials::complete(kind),
         fingerprints: kind != ApplicationKind::Replacement,
+        guardian: None,
+        hardship_certificate: false,
+        unit_application: false,
     };
     let bob_app = e
         .apply_offsite(
@@ -185,10 +189,11 @@ fn scenario(dir: &Path) -> World {
     .unwrap();
     // Bob's old card handed in afterwards: destroyed (F2).
     e.intake_found(&window, w.bob_card, None).unwrap();
-    // Dan (hukou 110105) replaces off-site in Guangzhou, takes a temporary card at home.
+    // Dan (hukou 110105, an active serviceman: never off-site, L5) replaces at home, takes a
+    // temporary card there.
     let dan_app = e
         .apply_offsite(
-            &gz_point,
+            &hr,
             &request(ApplicationKind::Replacement, w.dan, InPerson::holder(w.dan)),
         )
         .unwrap();
@@ -205,10 +210,10 @@ fn scenario(dir: &Path) -> World {
     e.review_application(&w.bureau, dan_app.id, true, "ok")
         .unwrap();
     w.clock.advance(chrono::Duration::days(1));
-    e.produce_card(&gz_point, dan_app.id).unwrap();
+    e.produce_card(&hr, dan_app.id).unwrap();
     let receipt = e.with_state(|s| s.applications[&dan_app.id].pickup_receipt.clone());
     e.issue_card(
-        &gz_point,
+        &hr,
         dan_app.id,
         &receipt,
         &InPerson::holder(w.dan),
@@ -295,7 +300,8 @@ fn scenario_current(dir: &Path) -> World {
         )
         .unwrap();
     // Record version 3: an officer's new key, an attempt that fails authentication, a read of
-    // personal data (every record signed).
+    // personal data (every record signed). Since data-v6: a child and her guardian on record,
+    // a first application at home through the guardian, overdue applications escalated (A4).
     let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
     w.engine
         .set_officer_key(
@@ -314,6 +320,39 @@ fn scenario_current(dir: &Path) -> World {
             "golden scenario",
             |s| ((), s.cards.of(w.alice).count() as u64),
         )
+        .unwrap();
+    let child = number("11010520150601002");
+    w.engine
+        .register_people(
+            &w.bureau,
+            vec![idcard::population::Person {
+                number: child,
+                name: "Eve".into(),
+                hukou_division: DivisionCode::new(110105).unwrap(),
+                category: idcard::population::PersonCategory::Civilian,
+                fingerprint: None,
+                contact: None,
+                deceased: false,
+                fee_exempt: false,
+            }],
+        )
+        .unwrap();
+    w.engine
+        .execute(
+            &w.bureau,
+            &idcard::workflow::registry::RecordGuardians(vec![(child, w.alice)]),
+        )
+        .unwrap();
+    let mut first = ApplicationRequest::new(
+        ApplicationKind::FirstApplication,
+        idcard::engine::CardRef::newest(child),
+    );
+    first.present = InPerson::holder(w.alice);
+    first.guardian = Some(w.alice);
+    w.engine.apply_offsite(&hr, &first).unwrap();
+    w.clock.advance(chrono::Duration::days(61));
+    w.engine
+        .execute(&w.bureau, &idcard::workflow::offsite::EscalateOverdue)
         .unwrap();
     w
 }
@@ -352,7 +391,8 @@ fn summary(engine: &Engine) -> Vec<String> {
                 a.id,
                 a.kind.as_str(),
                 a.number,
-                a.old_card.valid_from(),
+                a.old_card
+                    .map_or("-".to_string(), |k| k.valid_from().to_string()),
                 a.point,
                 a.hukou_bureau,
                 a.accepted_on,
@@ -364,6 +404,17 @@ fn summary(engine: &Engine) -> Vec<String> {
                 a.new_card.map(|k| k.valid_from()),
                 a.state
             ));
+            // Since data-v6 (absent from older records).
+            if a.place == idcard::model::Place::Home || a.guardian.is_some() || a.escalated {
+                lines.push(format!(
+                    "application_v2\t{}\t{}\t{:?}\t{:?}\t{}",
+                    a.id,
+                    a.place.as_str(),
+                    a.guardian,
+                    a.fee_relief,
+                    a.escalated
+                ));
+            }
         }
         for t in s.temp_cards.values() {
             lines.push(format!(
@@ -617,6 +668,22 @@ fn data_v4_opens_with_the_same_state() {
         .unwrap();
 }
 
+/// A record of record version 3 and checkpoint format 5 (before applications at home) opens
+/// with the same state; its checkpoint is skipped and the journal replayed.
+#[test]
+fn data_v5_opens_with_the_same_state() {
+    let dir = tempfile::tempdir().unwrap();
+    copy_dir(&golden("data-v5"), dir.path());
+    let (engine, report) = Engine::open(dir.path(), options(clock())).unwrap();
+    assert_eq!(report.checkpoint_seq, None);
+    assert!(
+        report.checkpoints_skipped[0].contains("format version 5"),
+        "{:?}",
+        report.checkpoints_skipped
+    );
+    assert_same(&summary(&engine), &expected("data-v5"));
+}
+
 /// Alice of the common world (her number).
 fn w_alice() -> idcard::IdNumber {
     number("11010519850312002")
@@ -629,7 +696,7 @@ fn current_golden_journal_is_what_the_scenario_writes() {
     let dir = tempfile::tempdir().unwrap();
     let w = scenario_current(dir.path());
     drop(w);
-    let golden_dir = golden("data-v5");
+    let golden_dir = golden("data-v6");
     if std::env::var_os("IDCARD_BLESS").is_some() {
         let _ = std::fs::remove_dir_all(&golden_dir);
         std::fs::create_dir_all(golden_dir.join("journal")).unwrap();
@@ -679,7 +746,7 @@ fn current_golden_journal_is_what_the_scenario_writes() {
 #[test]
 fn current_golden_checkpoint_is_the_replayed_state() {
     let dir = tempfile::tempdir().unwrap();
-    copy_dir(&golden("data-v5"), dir.path());
+    copy_dir(&golden("data-v6"), dir.path());
     let (engine, report) = Engine::open(dir.path(), options(clock())).unwrap();
     assert_eq!(
         report.checkpoint_seq,
@@ -687,9 +754,9 @@ fn current_golden_checkpoint_is_the_replayed_state() {
         "{:?}",
         report.checkpoints_skipped
     );
-    assert_eq!(report.replayed, 6);
+    assert_eq!(report.replayed, 10);
     let from_checkpoint = engine.with_state(|s| s.clone());
-    assert_same(&summary(&engine), &expected("data-v5"));
+    assert_same(&summary(&engine), &expected("data-v6"));
     drop(engine);
     std::fs::remove_dir_all(dir.path().join("checkpoints")).unwrap();
     let (engine, _) = Engine::open(dir.path(), options(clock())).unwrap();
@@ -738,6 +805,8 @@ fn format_enums_keep_their_variant_indices() {
         "RegisterSubscriber",
         "SetOfficerKey",
         "ReadPersonalData",
+        "RecordGuardians",
+        "EscalateOverdue",
     ];
     assert_eq!(commands.len(), want.len());
     for (i, ((name, idx), w)) in commands.iter().zip(want).enumerate() {
@@ -748,7 +817,7 @@ fn format_enums_keep_their_variant_indices() {
     }
     // Event variants, by the kind names of the records in the golden journal (application
     // reviews are one variant, named by their outcome).
-    let want: [(&str, u8); 36] = [
+    let want: [(&str, u8); 38] = [
         ("station_registered", 0),
         ("officer_registered", 33),
         ("officer_deactivated", 2),
@@ -770,7 +839,7 @@ fn format_enums_keep_their_variant_indices() {
         ("command_refused", 36),
         ("card_status_changed", 19),
         ("policy_set", 20),
-        ("application_accepted", 21),
+        ("application_accepted", 38),
         ("application_approved", 22),
         ("application_rejected", 22),
         ("application_card_produced", 23),
@@ -785,9 +854,11 @@ fn format_enums_keep_their_variant_indices() {
         ("officer_key_set", 34),
         ("authentication_failed", 35),
         ("personal_data_read", 37),
+        ("guardians_recorded", 39),
+        ("application_escalated", 40),
     ];
     let mut seen = std::collections::BTreeMap::new();
-    for item in idcard::journal::read_dir(golden("data-v5").join("journal"), 1).unwrap() {
+    for item in idcard::journal::read_dir(golden("data-v6").join("journal"), 1).unwrap() {
         let (_, bytes) = item.unwrap();
         let r = Record::decode(&bytes).unwrap();
         seen.insert(r.event.kind(), postcard::to_allocvec(&r.event).unwrap()[0]);

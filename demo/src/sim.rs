@@ -436,6 +436,9 @@ impl Sim<'_> {
             appearance: Appearance::Matches,
             materials: Materials::complete(kind),
             fingerprints: f.enrolled,
+            guardian: None,
+            hardship_certificate: false,
+            unit_application: false,
         };
         let r: f64 = rng.random();
         if r < 0.005 {
@@ -956,6 +959,9 @@ impl Sim<'_> {
             appearance: Appearance::Matches,
             materials: Materials::complete(ApplicationKind::Replacement),
             fingerprints: false,
+            guardian: None,
+            hardship_certificate: false,
+            unit_application: false,
         };
         self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
         Ok(Vec::new())
@@ -972,6 +978,9 @@ impl Sim<'_> {
             appearance: Appearance::Matches,
             materials: Materials::complete(ApplicationKind::Renewal),
             fingerprints: false,
+            guardian: None,
+            hardship_certificate: false,
+            unit_application: false,
         };
         self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
         Ok(Vec::new())

@@ -28,6 +28,9 @@ pub fn offsite(cmd: OffsiteCommand) -> anyhow::Result<ExitCode> {
                     residence_permit: a.residence_permit,
                 },
                 fingerprints: a.new_fingerprints,
+                guardian: None,
+                hardship_certificate: false,
+                unit_application: false,
             };
             command(
                 &a.data,

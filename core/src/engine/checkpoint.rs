@@ -5,8 +5,8 @@
 //!
 //! Format versions: 1 (main up to c5b267a), 2 (before subscribers and publications were part
 //! of the state), 3 (before the journal's hash chain) and 4 (before officers' keys and command
-//! nonces) are no longer read: opening replays the journal (upcasting older records) and the
-//! next checkpoint is version 5. A checkpoint records the journal's chain hash at its sequence; at open it must agree with the
+//! nonces) and 5 (before applications at home, guardians and escalations) are no longer read:
+//! opening replays the journal (upcasting older records) and the next checkpoint is version 6. A checkpoint records the journal's chain hash at its sequence; at open it must agree with the
 //! journal, or it is skipped and the journal replayed (and checked) from the start.
 
 use std::path::Path;
@@ -19,7 +19,7 @@ use crate::model::State;
 
 const MAGIC: [u8; 8] = *b"IDCCKPT\0";
 /// The checkpoint format version this library writes and reads.
-pub(crate) const VERSION: u32 = 5;
+pub(crate) const VERSION: u32 = 6;
 const HEAD: usize = 72;
 
 /// The bytes of a checkpoint of `state` (header and body, then a signature block by `signer`,

@@ -128,6 +128,31 @@ impl Ctx<'_> {
         Ok(p)
     }
 
+    /// Refuse when an application in progress will replace `card` (one valid card per person:
+    /// a withdrawn loss or a returned found card cannot revive a card a new one replaces; the
+    /// card stays listed and, if held at a window, is destroyed at issue, F2).
+    pub fn no_replacement_in_progress(&self, card: CardKey) -> Result<(), EngineError> {
+        match self.state.applications.open_of(card.number()) {
+            Some(a) if a.old_card == Some(card) && !a.kind.is_renewal() => Err(self.refuse(
+                "replacement_in_progress",
+                format!(
+                    "application {} replaces this card: it stays listed, and the new card is issued as applied for",
+                    a.id
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    /// The guardians on record of `child` (law art. 7, T2): the population directory's, or the
+    /// embedded one's.
+    pub fn guardians_of(&self, child: IdNumber) -> Result<Vec<IdNumber>, EngineError> {
+        match &self.engine.options.directory {
+            Some(d) => Ok(d.guardians(child)?),
+            None => Ok(self.state.people.guardians_of(child).to_vec()),
+        }
+    }
+
     /// In-person identity (A10, L2): the person present must be `holder`, alive, and, when
     /// fingerprints are registered, give a matching sample.
     pub fn in_person(

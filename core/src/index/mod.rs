@@ -298,13 +298,18 @@ pub enum CardStatus {
     Invalidated = 4,
     /// Not listed, but the snapshot is older than the configured maximum age.
     Stale = 5,
-    /// The number or the validity date is not valid (N1).
+    /// The number or the validity date is not valid (N1), or the number is not a citizen's (a
+    /// foreign permanent resident's or a residence permit's: no resident identity card).
     InvalidNumber = 6,
+    /// Not listed, but past its validity end on the day of the check (N5: the period follows
+    /// from the age at the validity start; long-term cards never expire; first-generation cards
+    /// are invalid from 2013-01-01).
+    Expired = 7,
 }
 
 impl CardStatus {
     /// All statuses, by value.
-    pub const ALL: [CardStatus; 7] = [
+    pub const ALL: [CardStatus; 8] = [
         CardStatus::Valid,
         CardStatus::Lost,
         CardStatus::Stolen,
@@ -312,10 +317,11 @@ impl CardStatus {
         CardStatus::Invalidated,
         CardStatus::Stale,
         CardStatus::InvalidNumber,
+        CardStatus::Expired,
     ];
 
     /// The name used in CSV and JSON (`valid`, `lost`, `stolen`, `superseded`, `invalidated`,
-    /// `stale`, `invalid_number`).
+    /// `stale`, `invalid_number`, `expired`).
     pub fn as_str(self) -> &'static str {
         match self {
             CardStatus::Valid => "valid",
@@ -325,6 +331,7 @@ impl CardStatus {
             CardStatus::Invalidated => "invalidated",
             CardStatus::Stale => "stale",
             CardStatus::InvalidNumber => "invalid_number",
+            CardStatus::Expired => "expired",
         }
     }
 
@@ -970,7 +977,8 @@ mod tests {
             assert_eq!(CardStatus::from_u8(s as u8), Some(s));
         }
         assert!("gone".parse::<CardStatus>().is_err());
-        assert_eq!(CardStatus::from_u8(7), None);
+        assert_eq!(CardStatus::from_u8(7), Some(CardStatus::Expired));
+        assert_eq!(CardStatus::from_u8(8), None);
     }
 
     #[test]

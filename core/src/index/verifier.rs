@@ -135,7 +135,7 @@ unsafe fn pipeline_avx2(
     g: &Generation,
     out: &mut [CardStatus],
     unlisted: CardStatus,
-    hash_of: impl Fn(usize) -> Option<u64>,
+    hash_of: impl Fn(usize) -> Option<(u64, bool)>,
 ) {
     pipeline_impl::<true>(g, out, unlisted, hash_of)
 }
@@ -170,7 +170,7 @@ fn pipeline_impl<const AVX2: bool>(
     g: &Generation,
     out: &mut [CardStatus],
     unlisted: CardStatus,
-    hash_of: impl Fn(usize) -> Option<u64>,
+    hash_of: impl Fn(usize) -> Option<(u64, bool)>,
 ) {
     match g.snapshot.filter_blocks() {
         None => pipeline_table::<AVX2>(g, out, unlisted, hash_of),
@@ -184,24 +184,29 @@ fn pipeline_table<const AVX2: bool>(
     g: &Generation,
     out: &mut [CardStatus],
     unlisted: CardStatus,
-    hash_of: impl Fn(usize) -> Option<u64>,
+    hash_of: impl Fn(usize) -> Option<(u64, bool)>,
 ) {
     let n = out.len();
     let slots = g.snapshot.card_slots();
     let overlay = g.overlay();
     let mut ring = [0u64; PIPELINE];
-    for (i, r) in ring.iter_mut().enumerate().take(n) {
-        *r = issue(g, slots, overlay, hash_of(i));
+    let mut expired = [false; PIPELINE];
+    for i in 0..n.min(PIPELINE) {
+        let (h, e) = split(hash_of(i));
+        ring[i] = issue(g, slots, overlay, h);
+        expired[i] = e;
     }
     for i in 0..n {
-        let h = ring[i % PIPELINE];
+        let (h, e) = (ring[i % PIPELINE], expired[i % PIPELINE]);
         if i + PIPELINE < n {
-            ring[i % PIPELINE] = issue(g, slots, overlay, hash_of(i + PIPELINE));
+            let (h2, e2) = split(hash_of(i + PIPELINE));
+            ring[i % PIPELINE] = issue(g, slots, overlay, h2);
+            expired[i % PIPELINE] = e2;
         }
         out[i] = if h == 0 {
             CardStatus::InvalidNumber
         } else {
-            g.resolve::<AVX2>(slots, overlay, h, unlisted)
+            g.resolve::<AVX2>(slots, overlay, h, unlisted_or_expired(unlisted, e))
         };
     }
 }
@@ -215,25 +220,30 @@ fn pipeline_filtered<const AVX2: bool>(
     blocks: &[[u32; 8]],
     out: &mut [CardStatus],
     unlisted: CardStatus,
-    hash_of: impl Fn(usize) -> Option<u64>,
+    hash_of: impl Fn(usize) -> Option<(u64, bool)>,
 ) {
     const AHEAD: usize = PIPELINE / 2;
     let n = out.len();
     let slots = g.snapshot.card_slots();
     let overlay = g.overlay();
     let mut hs = [0u64; PIPELINE];
+    let mut expired = [false; PIPELINE];
     let mut maybe = [false; PIPELINE];
-    for (i, h) in hs.iter_mut().enumerate().take(n) {
-        *h = stage_a(blocks, overlay, hash_of(i));
+    for i in 0..n.min(PIPELINE) {
+        let (h, e) = split(hash_of(i));
+        hs[i] = stage_a(blocks, overlay, h);
+        expired[i] = e;
     }
 
     for i in 0..n.min(AHEAD) {
         maybe[i] = stage_b::<AVX2>(g, slots, hs[i]);
     }
     for i in 0..n {
-        let (h, m) = (hs[i % PIPELINE], maybe[i % PIPELINE]);
+        let (h, m, e) = (hs[i % PIPELINE], maybe[i % PIPELINE], expired[i % PIPELINE]);
         if i + PIPELINE < n {
-            hs[i % PIPELINE] = stage_a(blocks, overlay, hash_of(i + PIPELINE));
+            let (h2, e2) = split(hash_of(i + PIPELINE));
+            hs[i % PIPELINE] = stage_a(blocks, overlay, h2);
+            expired[i % PIPELINE] = e2;
         }
         if i + AHEAD < n {
             let k = (i + AHEAD) % PIPELINE;
@@ -242,8 +252,28 @@ fn pipeline_filtered<const AVX2: bool>(
         out[i] = if h == 0 {
             CardStatus::InvalidNumber
         } else {
-            g.resolve_maybe::<AVX2>(slots, overlay, h, unlisted, m)
+            g.resolve_maybe::<AVX2>(slots, overlay, h, unlisted_or_expired(unlisted, e), m)
         };
+    }
+}
+
+/// A pipeline item's hash (`None`: invalid) and whether the card is past its validity end.
+#[inline(always)]
+fn split(item: Option<(u64, bool)>) -> (Option<u64>, bool) {
+    match item {
+        Some((h, e)) => (Some(h), e),
+        None => (None, false),
+    }
+}
+
+/// What a card the snapshot does not list answers: `expired` past its validity end (a property
+/// of the card, whatever the snapshot's age), else `valid` or `stale`.
+#[inline(always)]
+fn unlisted_or_expired(unlisted: CardStatus, expired: bool) -> CardStatus {
+    if expired {
+        CardStatus::Expired
+    } else {
+        unlisted
     }
 }
 
@@ -563,7 +593,9 @@ impl Verifier {
         });
         shared.refresh_stale();
         shared.save_state()?;
-        let ticker = max_age.map(|_| Self::start_ticker(&shared));
+        // The ticker keeps "today" (expiry) and staleness current; Miri does not run it.
+        let ticker = (!cfg!(miri)).then(|| Self::start_ticker(&shared));
+        let _ = max_age;
         Ok(Verifier {
             shared,
             parser: std::sync::OnceLock::new(),
@@ -586,7 +618,8 @@ impl Verifier {
         }
     }
 
-    /// A thread that re-evaluates staleness at least once a second while a maximum age is set.
+    /// A thread that re-evaluates staleness and the date of the day (for expiry) at least once a
+    /// second.
     fn start_ticker(shared: &Arc<Shared>) -> Ticker {
         let stop = Arc::new((Mutex::new(false), Condvar::new()));
         let (s, st) = (Arc::clone(shared), Arc::clone(&stop));
@@ -616,10 +649,29 @@ impl Verifier {
         }
     }
 
-    /// The status of one card.
+    /// The status of one card, on today's date in China (kept by the verifier: refreshed every
+    /// second).
     #[inline]
     pub fn verify(&self, key: CardKey) -> CardStatus {
-        let unlisted = self.unlisted();
+        self.verify_on_days(key, self.shared.today.load(Ordering::Relaxed))
+    }
+
+    /// The status of one card on `date` (for an expiry check on another day than today: a
+    /// booking, an audit). Lists and freshness are the verifier's now.
+    ///
+    /// ```no_run
+    /// # fn f(v: &idcard::index::Verifier, key: idcard::CardKey) {
+    /// let on = chrono::NaiveDate::from_ymd_opt(2040, 1, 1).unwrap();
+    /// let status = v.verify_on(key, on);
+    /// # }
+    /// ```
+    pub fn verify_on(&self, key: CardKey, date: NaiveDate) -> CardStatus {
+        self.verify_on_days(key, from_naive(date))
+    }
+
+    #[inline(always)]
+    fn verify_on_days(&self, key: CardKey, today: i32) -> CardStatus {
+        let unlisted = unlisted_or_expired(self.unlisted(), key.is_expired_on(today));
         let avx2 = have_avx2();
         self.shared.with_generation(|g| {
             let h = g.snapshot.card_hash(key);
@@ -676,8 +728,7 @@ impl Verifier {
             "verify_batch: keys and out differ in length"
         );
         let g = self.shared.current.load();
-        let snap = &g.snapshot;
-        self.pipeline(&g, out, |i| Some(snap.card_hash(keys[i])));
+        self.pipeline(&g, out, |i| Some(keys[i]));
     }
 
     /// Statuses of many cards given as packed 18-byte numbers and `yyyymmdd` dates (the C and
@@ -697,10 +748,9 @@ impl Verifier {
             "verify_batch_packed: dates length"
         );
         let g = self.shared.current.load();
-        let snap = &g.snapshot;
         self.pipeline(&g, out, |i| {
             let days = days_from_yyyymmdd(valid_from[i])?;
-            Some(snap.card_hash(self.key_of(&numbers[18 * i..18 * i + 18], days)?))
+            self.key_of(&numbers[18 * i..18 * i + 18], days)
         });
     }
 
@@ -726,10 +776,9 @@ impl Verifier {
             "verify_batch_packed_days: dates length"
         );
         let g = self.shared.current.load();
-        let snap = &g.snapshot;
         self.pipeline(&g, out, |i| {
             let days = i32::try_from(valid_from_days[i]).ok()?;
-            Some(snap.card_hash(self.key_of(&numbers[18 * i..18 * i + 18], days)?))
+            self.key_of(&numbers[18 * i..18 * i + 18], days)
         });
     }
 
@@ -750,9 +799,8 @@ impl Verifier {
             "verify_batch_str: dates length"
         );
         let g = self.shared.current.load();
-        let snap = &g.snapshot;
         self.pipeline(&g, out, |i| {
-            Some(snap.card_hash(self.key_of(numbers[i].as_ref(), from_naive(valid_from[i]))?))
+            self.key_of(numbers[i].as_ref(), from_naive(valid_from[i]))
         });
     }
 
@@ -763,9 +811,12 @@ impl Verifier {
         &self,
         g: &Generation,
         out: &mut [CardStatus],
-        hash_of: impl Fn(usize) -> Option<u64>,
+        key_of: impl Fn(usize) -> Option<CardKey>,
     ) {
         let unlisted = self.unlisted();
+        let today = self.shared.today.load(Ordering::Relaxed);
+        let snap = &g.snapshot;
+        let hash_of = |i| key_of(i).map(|k: CardKey| (snap.card_hash(k), k.is_expired_on(today)));
         #[cfg(all(target_arch = "x86_64", target_endian = "little", not(miri)))]
         if have_avx2() {
             // SAFETY: AVX2 was detected.

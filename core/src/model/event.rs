@@ -23,6 +23,7 @@ use crate::card::{CardKey, ValidityPeriod};
 use crate::division::DivisionCode;
 use crate::index::{BlacklistEntry, CardReason, CardStatus, Profile};
 use crate::number::IdNumber;
+pub use crate::policy::{ApplicationKind, FeeRelief};
 use crate::population::{FingerprintCheck, PersonCategory, TemplateDigest};
 use crate::station::{Actor, CommandKind, OfficerId, StationId, StationKind, SubscriberId};
 
@@ -435,48 +436,6 @@ pub struct PolicySet {
     pub policy_json: String,
 }
 
-/// What an applicant asks for (换领, 补领).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApplicationKind {
-    /// Renewal of a card that expires or has expired (换领).
-    Renewal,
-    /// Renewal of a damaged card (换领).
-    DamagedRenewal,
-    /// Replacement of a lost or stolen card (补领).
-    Replacement,
-}
-
-impl ApplicationKind {
-    /// Name used in the CLI and JSON.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ApplicationKind::Renewal => "renewal",
-            ApplicationKind::DamagedRenewal => "damaged_renewal",
-            ApplicationKind::Replacement => "replacement",
-        }
-    }
-
-    /// Whether the old card is handed in (renewal) rather than lost (replacement).
-    pub fn is_renewal(self) -> bool {
-        self != ApplicationKind::Replacement
-    }
-}
-
-impl std::str::FromStr for ApplicationKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "renewal" => Ok(ApplicationKind::Renewal),
-            "damaged_renewal" => Ok(ApplicationKind::DamagedRenewal),
-            "replacement" => Ok(ApplicationKind::Replacement),
-            _ => Err(format!(
-                "unknown application kind {s:?}: renewal, damaged_renewal or replacement"
-            )),
-        }
-    }
-}
-
 /// An application was accepted at the acting station (A1-A7, A9-A12). Its identifier is this
 /// record's sequence number.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -501,6 +460,79 @@ pub struct ApplicationAccepted {
     pub period: ValidityPeriod,
     /// Fingerprints registered on the new card (N6).
     pub fingerprints: bool,
+}
+
+/// Where an application is made: at the household registration place (the county of the
+/// applicant's hukou: a household registration station or hall) or off-site (an acceptance
+/// point elsewhere, A1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Place {
+    /// At the household registration place.
+    Home,
+    /// At an off-site acceptance point (异地受理, A1-A12).
+    Offsite,
+}
+
+impl Place {
+    /// `home` or `offsite`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Place::Home => "home",
+            Place::Offsite => "offsite",
+        }
+    }
+}
+
+/// An application was accepted at the acting station (payload version 2 of
+/// [`ApplicationAccepted`]: the place, first applications, guardians and fee relief). Its
+/// identifier is this record's sequence number.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationAcceptedV2 {
+    /// What is asked for.
+    pub kind: ApplicationKind,
+    /// At home or off-site.
+    pub place: Place,
+    /// The applicant.
+    pub number: IdNumber,
+    /// The card renewed or replaced (`None` for a first application).
+    pub old_card: Option<CardKey>,
+    /// The guardian who applied for an under-16 (law art. 7).
+    pub guardian: Option<IdNumber>,
+    /// The county bureau of the household registration place that reviews it (A4, A11).
+    pub hukou_bureau: StationId,
+    /// Date of the registration form.
+    pub accepted_on: NaiveDate,
+    /// Date by which the card must be issued (A4).
+    pub deadline: NaiveDate,
+    /// The fee charged, in fen (A7).
+    pub fee_fen: u32,
+    /// Why it is below the schedule, if it is.
+    pub fee_relief: FeeRelief,
+    /// Validity period of the new card (N5).
+    pub period: ValidityPeriod,
+    /// Fingerprints registered on the new card (N6).
+    pub fingerprints: bool,
+}
+
+/// Guardians on record in the embedded population directory (law art. 7, T2: an under-16 applies
+/// through a guardian).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GuardiansRecorded {
+    /// (child, guardian) pairs.
+    pub pairs: Vec<(IdNumber, IdNumber)>,
+}
+
+/// An open application passed its deadline and was escalated to the county bureau that
+/// reviews it (A4: 60 days, extensions included).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApplicationEscalated {
+    /// The application.
+    pub application: u64,
+    /// The deadline it missed.
+    pub deadline: NaiveDate,
+    /// The bureau it is escalated to.
+    pub to: StationId,
 }
 
 /// The hukou-place county bureau signed off or rejected an application (A4, A11).
@@ -730,6 +762,12 @@ pub enum Event {
     CommandRefusedV2(CommandRefusedV2),
     /// A read of personal data.
     PersonalDataRead(PersonalDataRead),
+    /// An application accepted at home or off-site (payload version 2).
+    ApplicationAcceptedV2(ApplicationAcceptedV2),
+    /// Guardians recorded.
+    GuardiansRecorded(GuardiansRecorded),
+    /// An overdue application escalated (A4).
+    ApplicationEscalated(ApplicationEscalated),
 }
 
 impl Event {
@@ -775,6 +813,9 @@ impl Event {
             Event::AuthenticationFailed(_) => "authentication_failed",
             Event::CommandRefusedV2(_) => "command_refused",
             Event::PersonalDataRead(_) => "personal_data_read",
+            Event::ApplicationAcceptedV2(_) => "application_accepted",
+            Event::GuardiansRecorded(_) => "guardians_recorded",
+            Event::ApplicationEscalated(_) => "application_escalated",
         }
     }
 

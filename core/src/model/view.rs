@@ -282,6 +282,16 @@ pub fn overdue_applications(
         .collect()
 }
 
+/// The escalated applications still open that `bureau` reviews (A4): its list to chase.
+pub fn escalated_applications(state: &State, bureau: &StationId) -> Vec<Application> {
+    state
+        .applications
+        .values()
+        .filter(|a| a.escalated && a.is_open() && &a.hukou_bureau == bureau)
+        .cloned()
+        .collect()
+}
+
 /// Temporary cards overdue on `today`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TempCardsOverdue {

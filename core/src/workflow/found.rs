@@ -124,6 +124,7 @@ impl Command for ReturnFoundCard {
                 "the owner has a newer card since: destroy this one, do not return it (F2)",
             ));
         }
+        ctx.no_replacement_in_progress(card)?;
         let fingerprint = ctx.in_person(card.number(), &self.present, record.fingerprints)?;
         if self.photo_ref.trim().is_empty() {
             return Err(ctx.refuse(

@@ -120,6 +120,7 @@ impl Command for CancelLoss {
                 "the card has been replaced by a newer one: it stays invalid (A4)",
             ));
         }
+        ctx.no_replacement_in_progress(card.key)?;
         let event = Event::LossCancelled(LossCancelled {
             card: card.key,
             fingerprint,

@@ -1,12 +1,21 @@
-//! Off-site acceptance of renewals and replacements (异地受理) — requirements A1-A7, A9-A12, N5,
-//! N6.
+//! Applications for a card — first application (申领), renewal (换领) and replacement (补领) —
+//! at the household registration place or off-site (异地受理): one pipeline whose place is
+//! [`Place::Home`] or [`Place::Offsite`]. Requirements A1-A12, N5, N6, L5 and the Resident
+//! Identity Card Law (art. 7-12, 21).
 //!
-//! An application is accepted at an off-site acceptance point, in person (A3, A10); it goes to
-//! the county bureau of the applicant's household registration place for review and sign-off
-//! (A4, A11); the accepting side produces and checks the card, and the applicant collects it
-//! at the point against the pickup receipt, handing back the old card on renewal (A4). Deadline:
-//! 60 days from the registration form, shortened by policy, extended in remote areas by at most
-//! 30 days (A4). Fees at the national standard, in fen, computed (never entered) (A7).
+//! - Where: a household registration station or hall of the applicant's hukou county takes
+//!   every kind (home); an off-site acceptance point takes renewals and replacements of people
+//!   registered elsewhere, within the rollout (A1, A12), never a first application (A9).
+//! - Who: the applicant in person (A10); an under-16 at home through a guardian on record (law
+//!   art. 7); an active serviceman or armed policeman through their unit, at home only (L5:
+//!   State Council/CMC Order 510, art. 5).
+//! - Then: the hukou county bureau reviews and signs off (A4, A11); the accepting station
+//!   produces and checks the card and the applicant collects it there against the pickup
+//!   receipt, handing back the old card on renewal (A4). Issuing a card supersedes every other
+//!   valid card of the person: one valid card per person, always.
+//! - Deadline: 60 days from the registration form, shortened by policy, extended in remote
+//!   areas by at most 30 days; overdue applications are escalated (A4). Fees at the national
+//!   standard with the law's waivers, computed (never entered) (A7).
 
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
@@ -15,14 +24,14 @@ use crate::card::{CardKey, ValidityPeriod};
 pub use crate::engine::CardRef;
 use crate::engine::{Command, Ctx, EngineError, InPerson};
 use crate::index::{CardReason, CardStatus};
-pub use crate::model::{Application, ApplicationKind, ApplicationState};
+pub use crate::model::{Application, ApplicationKind, ApplicationState, FeeRelief, Place};
 use crate::model::{
-    ApplicationAccepted, ApplicationCardIssued, ApplicationCardProduced, ApplicationReviewed,
-    CardRegistration, CardStatusChanged, CardsRegistered, DeadlineExtended, Event,
+    ApplicationAcceptedV2, ApplicationCardIssued, ApplicationCardProduced, ApplicationEscalated,
+    ApplicationReviewed, CardRegistration, CardsRegistered, DeadlineExtended, Event,
     FoundCardDestroyed, LossReported, State, TempCardState, TemporaryCardReturned,
 };
-use crate::population::FingerprintCheck;
-use crate::station::CommandKind;
+use crate::population::{FingerprintCheck, PersonCategory};
+use crate::station::{CommandKind, StationKind};
 
 /// The officer's comparison of the applicant with the population system's photograph (A5, A9).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -30,9 +39,10 @@ use crate::station::CommandKind;
 pub enum Appearance {
     /// The applicant matches.
     Matches,
-    /// Changed greatly: acceptable only if fingerprints registered on the card match (A5).
+    /// Changed greatly: acceptable off-site only if fingerprints registered on the card match
+    /// (A5); at home the household register confirms identity.
     ChangedGreatly,
-    /// Does not match (A9).
+    /// Does not match (A9, S1).
     DoesNotMatch,
 }
 
@@ -50,61 +60,121 @@ impl std::str::FromStr for Appearance {
     }
 }
 
-/// The papers presented (A3).
+/// The papers presented (A3; law art. 10).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Materials {
-    /// The off-site acceptance registration form (异地受理登记表), filled in.
+    /// The registration form, filled in: the off-site acceptance registration form
+    /// (异地受理登记表) off-site, the application registration form (申领登记表) at home.
     pub registration_form: bool,
     /// The current card, handed in (renewal).
     pub current_card: bool,
-    /// The household register booklet (replacement: booklet or residence permit).
+    /// The household register booklet (at home always; off-site for a replacement: booklet or
+    /// residence permit).
     pub household_booklet: bool,
     /// A residence permit (居住证).
     pub residence_permit: bool,
 }
 
 impl Materials {
-    /// Everything an applicant of `kind` needs.
+    /// Everything an applicant of `kind` needs, wherever they apply.
     pub fn complete(kind: ApplicationKind) -> Materials {
         Materials {
             registration_form: true,
             current_card: kind.is_renewal(),
-            household_booklet: !kind.is_renewal(),
+            household_booklet: true,
             residence_permit: false,
         }
     }
 
-    /// Every missing item, at once (A3).
-    pub fn missing(&self, kind: ApplicationKind) -> Vec<&'static str> {
+    /// Every missing item, at once (A3). `unit` is an application filed by a serviceman's unit
+    /// (L5: the unit's form and the military papers stand for the household booklet).
+    pub fn missing(&self, kind: ApplicationKind, place: Place, unit: bool) -> Vec<&'static str> {
         let mut out = Vec::new();
         if !self.registration_form {
-            out.push("the off-site acceptance registration form");
+            out.push(match place {
+                Place::Offsite => "the off-site acceptance registration form",
+                Place::Home => "the resident identity card application registration form",
+            });
         }
         if kind.is_renewal() && !self.current_card {
             out.push("the current card (handed in on renewal)");
         }
-        if !kind.is_renewal() && !self.household_booklet && !self.residence_permit {
-            out.push("the household register booklet or a residence permit");
+        match place {
+            Place::Home if !unit && !self.household_booklet => {
+                out.push("the household register booklet")
+            }
+            Place::Offsite
+                if !kind.is_renewal() && !self.household_booklet && !self.residence_permit =>
+            {
+                out.push("the household register booklet or a residence permit")
+            }
+            _ => {}
         }
         out
     }
 }
 
-/// An application at the counter.
+/// An application at the counter, at home or off-site (the place follows from the station).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct ApplicationRequest {
     /// What is asked for.
     pub kind: ApplicationKind,
-    /// The applicant's card renewed or replaced (`None`: the newest).
+    /// The applicant, and the card renewed or replaced (`valid_from: None`: the newest; a first
+    /// application names the applicant only).
     pub card: CardRef,
-    /// The person present.
+    /// The person present: the applicant, or the guardian of an under-16 at home.
     pub present: InPerson,
+    /// The guardian applying for an under-16 (must be on record as the applicant's guardian).
+    pub guardian: Option<crate::IdNumber>,
     /// The officer's comparison with the population system's photograph.
     pub appearance: Appearance,
     /// The papers presented.
     pub materials: Materials,
     /// Register fingerprints on the new card.
     pub fingerprints: bool,
+    /// A certificate of hardship from the township or street office was shown (law art. 21:
+    /// the fee of a first application or renewal may be halved).
+    pub hardship_certificate: bool,
+    /// Filed by the unit of an active serviceman or armed policeman on their behalf (L5).
+    pub unit_application: bool,
+}
+
+impl ApplicationRequest {
+    /// A request of `kind` for `card`, the holder present, matching the photograph, with every
+    /// paper (the common case; change the fields for the others).
+    pub fn new(kind: ApplicationKind, card: CardRef) -> ApplicationRequest {
+        ApplicationRequest {
+            kind,
+            card,
+            present: InPerson::holder(card.number),
+            guardian: None,
+            appearance: Appearance::Matches,
+            materials: Materials::complete(kind),
+            fingerprints: true,
+            hardship_certificate: false,
+            unit_application: false,
+        }
+    }
+}
+
+/// Where an application made at `station` by someone registered in `hukou` is made, or why it
+/// cannot be made there.
+fn place_of(ctx: &Ctx<'_>, hukou: crate::DivisionCode) -> Result<Place, EngineError> {
+    let st = ctx.station;
+    match st.kind {
+        StationKind::OffsiteAcceptancePoint => Ok(Place::Offsite),
+        StationKind::HouseholdRegistrationStation | StationKind::RegistrationHall
+            if st.division.contains(hukou) =>
+        {
+            Ok(Place::Home)
+        }
+        _ => Err(ctx.refuse(
+            "not_hukou_place",
+            format!(
+                "the applicant's household is registered in {hukou}: apply at a household registration station or hall there, or at an off-site acceptance point"
+            ),
+        )),
+    }
 }
 
 impl Command for ApplicationRequest {
@@ -112,71 +182,164 @@ impl Command for ApplicationRequest {
     type Decided = ();
     type Output = Application;
 
-    /// Accept an off-site application (A1-A7, A9-A12). Each refusal says why; missing papers are
-    /// listed all at once (A3). A replacement checks the loss-report system (the card is marked
-    /// lost if it was not yet) and the found-card database (a found card is collected, not
-    /// replaced).
+    /// Accept an application (A1-A12, L5, law art. 7-12, 21). Each refusal says why; missing
+    /// papers are listed all at once (A3). A replacement checks the loss-report system (the card
+    /// is marked lost if it was not yet) and the found-card database (a found card is
+    /// collected, not replaced).
     fn decide(&self, ctx: &Ctx<'_>) -> Result<(Vec<Event>, ()), EngineError> {
         let req = self;
-        // A9: first-time applicants apply at home (the register knows no card of them).
-        if !ctx.state.cards.has_any(req.card.number) {
+        let number = req.card.number;
+        if number.kind() != crate::number::NumberKind::Citizen {
             return Err(ctx.refuse(
-                "first_time_applicant",
-                "first-time applicants are not accepted off-site (A9)",
-            ));
-        }
-        let card = ctx.card(req.card)?.clone();
-        let number = card.key.number();
-        if req.present.number != number {
-            return Err(ctx.refuse(
-                "not_the_holder",
-                "only the applicant in person may apply (A10)",
+                "not_a_citizen",
+                format!(
+                    "{number} is a {}: such holders have no resident identity card",
+                    number.kind().describe()
+                ),
             ));
         }
         let person = ctx.living_person(number)?;
-        // A12 and A1: may this point accept someone registered there, today?
-        ctx.state
-            .policy
-            .rollout
-            .may_accept(person.hukou_division, ctx.station.division, ctx.today)
-            .map_err(|n| ctx.refuse(n.code, n.message))?;
-        // A5, A9: identity against the population system.
-        let fingerprint = match (&req.present.fingerprint, card.fingerprints) {
-            (Some(sample), true) => {
-                if !ctx.fingerprint_matches(number, sample)? {
-                    return Err(ctx.refuse(
-                        "fingerprint_mismatch",
-                        "the fingerprints do not match those registered (A9)",
-                    ));
-                }
-                FingerprintCheck::Matched
-            }
-            (None, true) => {
+        let place = place_of(ctx, person.hukou_division)?;
+        let first = req.kind == ApplicationKind::FirstApplication;
+        let has_card = ctx.state.cards.has_any(number);
+        let serviceman = matches!(
+            person.category,
+            PersonCategory::Serviceman | PersonCategory::ArmedPolice
+        );
+        if place == Place::Offsite {
+            // A9: first-time applicants apply at home (the register knows no card of them).
+            if first || !has_card {
                 return Err(ctx.refuse(
-                    "fingerprint_required",
-                    "the card has registered fingerprints: compare them (A9)",
+                    "first_time_applicant",
+                    "first-time applicants are not accepted off-site (A9): apply at the household registration place",
                 ));
             }
-            (_, false) => FingerprintCheck::NotRegistered,
+            if !req.kind.offsite_possible() {
+                return Err(ctx.refuse(
+                    "not_offsite_kind",
+                    format!(
+                        "a {} is made at the household registration place",
+                        req.kind.as_str()
+                    ),
+                ));
+            }
+            // L5: a serviceman's unit applies to the county bureau of the fixed address.
+            if serviceman {
+                return Err(ctx.refuse(
+                    "serviceman_applies_through_unit",
+                    "active servicemen and armed police apply through their unit at the county bureau of their long-term fixed address, not off-site (L5; Order 510 art. 5)",
+                ));
+            }
+        }
+        if first && has_card {
+            return Err(ctx.refuse(
+                "has_card",
+                "the register knows a card of this person: renew or replace it",
+            ));
+        }
+        // Who applies.
+        let age = number.age_on(ctx.today).unwrap_or(0);
+        let mut guardian = None;
+        if req.unit_application {
+            if !serviceman {
+                return Err(ctx.refuse(
+                    "not_a_serviceman",
+                    "only an active serviceman's or armed policeman's unit applies on their behalf (L5)",
+                ));
+            }
+        } else if req.present.number != number {
+            match req.guardian {
+                Some(g) if place == Place::Home && age < 16 && req.present.number == g => {
+                    ctx.living_person(g)?;
+                    if !ctx.guardians_of(number)?.contains(&g) {
+                        return Err(ctx.refuse(
+                            "not_the_guardian",
+                            format!(
+                                "{g} is not on record as the guardian of the applicant (law art. 7)"
+                            ),
+                        ));
+                    }
+                    guardian = Some(g);
+                }
+                Some(_) if age >= 16 => {
+                    return Err(ctx.refuse(
+                        "not_the_holder",
+                        "an applicant of 16 or over applies in person (A10)",
+                    ));
+                }
+                Some(_) if place == Place::Offsite => {
+                    return Err(ctx.refuse(
+                        "not_the_holder",
+                        "only the applicant in person may apply off-site (A10)",
+                    ));
+                }
+                Some(_) => {
+                    return Err(ctx.refuse(
+                        "not_the_guardian",
+                        "the guardian named must be the person present",
+                    ));
+                }
+                None => {
+                    return Err(ctx.refuse(
+                        "not_the_holder",
+                        "only the applicant in person may apply (A10); an under-16's guardian names themself",
+                    ));
+                }
+            }
+        }
+        let card = if first {
+            None
+        } else {
+            Some(ctx.card(req.card)?.clone())
         };
-        match (req.appearance, fingerprint) {
-            (Appearance::DoesNotMatch, _) => {
+        // A5, A9: identity against the population system (fingerprints on the current card).
+        let present_is_applicant = req.present.number == number && !req.unit_application;
+        let fingerprint = match (card.as_ref().map(|c| c.fingerprints), present_is_applicant) {
+            (Some(true), true) => match &req.present.fingerprint {
+                Some(sample) => {
+                    if !ctx.fingerprint_matches(number, sample)? {
+                        return Err(ctx.refuse(
+                            "fingerprint_mismatch",
+                            "the fingerprints do not match those registered (A9)",
+                        ));
+                    }
+                    FingerprintCheck::Matched
+                }
+                None => {
+                    return Err(ctx.refuse(
+                        "fingerprint_required",
+                        "the card has registered fingerprints: compare them (A9)",
+                    ));
+                }
+            },
+            _ => FingerprintCheck::NotRegistered,
+        };
+        match (req.appearance, fingerprint, place) {
+            (Appearance::DoesNotMatch, _, _) => {
                 return Err(ctx.refuse(
                     "appearance_mismatch",
                     "the applicant does not match the population system's photograph (A9)",
                 ));
             }
-            (Appearance::ChangedGreatly, FingerprintCheck::NotRegistered) => {
+            (Appearance::ChangedGreatly, FingerprintCheck::NotRegistered, Place::Offsite) => {
                 return Err(ctx.refuse(
                     "appearance_changed_no_fingerprints",
-                    "appearance changed greatly and the card has no fingerprints to confirm identity (A5)",
+                    "appearance changed greatly and the card has no fingerprints to confirm identity (A5): apply at the household registration place",
                 ));
             }
             _ => {}
         }
-        // A6.
-        if ctx.state.blacklist.contains_key(&number) {
-            return Err(ctx.refuse("blacklisted", "the applicant is on the list of people refused off-site applications (A6): apply at the household registration place"));
+        if place == Place::Offsite {
+            // A12 and A1: may this point accept someone registered there, today?
+            ctx.state
+                .policy
+                .rollout
+                .may_accept(person.hukou_division, ctx.station.division, ctx.today)
+                .map_err(|n| ctx.refuse(n.code, n.message))?;
+            // A6.
+            if ctx.state.blacklist.contains_key(&number) {
+                return Err(ctx.refuse("blacklisted", "the applicant is on the list of people refused off-site applications (A6): apply at the household registration place"));
+            }
         }
         if ctx.state.applications.open_of(number).is_some() {
             return Err(ctx.refuse(
@@ -186,41 +349,43 @@ impl Command for ApplicationRequest {
         }
         // The card asked about.
         let mut events = Vec::new();
-        if req.kind.is_renewal() {
-            if card.status != CardStatus::Valid {
-                return Err(ctx.refuse(
-                    "card_not_valid",
-                    format!("the card is {}: renewal needs the current card (for a lost card, apply for a replacement)", card.status),
-                ));
-            }
-        } else {
-            if let Some(f) = ctx.state.found.held(card.key) {
-                return Err(ctx.refuse(
-                    "card_found",
-                    format!(
-                        "the card was found and is held at {}: collect it there (F1)",
-                        f.window
-                    ),
-                ));
-            }
-            match card.status {
-                CardStatus::Lost | CardStatus::Stolen => {}
-                CardStatus::Valid => events.push(Event::LossReported(LossReported {
-                    card: card.key,
-                    stolen: false,
-                    at_hukou_place: false,
-                    fingerprint,
-                })),
-                other => {
+        if let Some(card) = &card {
+            if req.kind.is_renewal() {
+                if card.status != CardStatus::Valid {
                     return Err(ctx.refuse(
                         "card_not_valid",
-                        format!("the card is {other}: nothing to replace"),
+                        format!("the card is {}: renewal needs the current card (for a lost card, apply for a replacement)", card.status),
                     ));
+                }
+            } else {
+                if let Some(f) = ctx.state.found.held(card.key) {
+                    return Err(ctx.refuse(
+                        "card_found",
+                        format!(
+                            "the card was found and is held at {}: collect it there (F1)",
+                            f.window
+                        ),
+                    ));
+                }
+                match card.status {
+                    CardStatus::Lost | CardStatus::Stolen => {}
+                    CardStatus::Valid => events.push(Event::LossReported(LossReported {
+                        card: card.key,
+                        stolen: false,
+                        at_hukou_place: place == Place::Home,
+                        fingerprint,
+                    })),
+                    other => {
+                        return Err(ctx.refuse(
+                            "card_not_valid",
+                            format!("the card is {other}: nothing to replace"),
+                        ));
+                    }
                 }
             }
         }
         // A3: every missing item at once.
-        let missing = req.materials.missing(req.kind);
+        let missing = req.materials.missing(req.kind, place, req.unit_application);
         if !missing.is_empty() {
             return Err(ctx.refuse(
                 "materials_incomplete",
@@ -236,26 +401,26 @@ impl Command for ApplicationRequest {
                 ),
             )
         })?;
-        // A7 and law art. 20: renewals free for people on minimum living allowance or in
-        // rural hardship; replacements always paid.
         let policy = &ctx.state.policy;
-        let fee_exempt = person.fee_exempt && req.kind == ApplicationKind::Renewal;
-        let fee_fen = match (req.kind, fee_exempt) {
-            (_, true) => 0,
-            (ApplicationKind::Renewal, false) => policy.fees.renewal_fen,
-            (_, false) => policy.fees.replacement_fen,
-        };
+        let (fee_fen, fee_relief) = policy.fees.fee(
+            req.kind,
+            ctx.today,
+            person.fee_exempt,
+            req.hardship_certificate,
+        );
         let period = ValidityPeriod::on_application(number, ctx.today)
             .map_err(|e| ctx.refuse("invalid_card", e.to_string()))?;
-        events.push(Event::ApplicationAccepted(ApplicationAccepted {
+        events.push(Event::ApplicationAcceptedV2(ApplicationAcceptedV2 {
             kind: req.kind,
+            place,
             number,
-            old_card: card.key,
+            old_card: card.map(|c| c.key),
+            guardian,
             hukou_bureau,
             accepted_on: ctx.today,
             deadline: ctx.today + chrono::Days::new(policy.processing_days as u64),
             fee_fen,
-            fee_exempt,
+            fee_relief,
             period,
             fingerprints: req.fingerprints,
         }));
@@ -474,23 +639,29 @@ impl Command for IssueCard {
                 fingerprints: app.fingerprints,
             }],
         })];
-        if app.kind.is_renewal() {
-            events.push(Event::CardStatusChanged(CardStatusChanged {
-                card: app.old_card,
-                status: CardStatus::Superseded,
-                reason: CardReason::RENEWED,
-            }));
-        }
+        // One valid card per person: every other valid card of the person is superseded (the
+        // renewed card handed back, and any card whose loss report was withdrawn meanwhile); a
+        // replaced card stays lost or stolen.
+        events.extend(super::registry::supersede_all_but(
+            ctx.state,
+            app.number,
+            key,
+            if app.kind.is_renewal() {
+                CardReason::RENEWED
+            } else {
+                CardReason::REPLACED
+            },
+        ));
         if let Some(t) = temp {
             events.push(Event::TemporaryCardReturned(TemporaryCardReturned {
                 temp_card: t.id,
             }));
         }
         // F2: a replaced card held at a lost-and-found window is destroyed, not returned.
-        if ctx.state.found.held(app.old_card).is_some() {
-            events.push(Event::FoundCardDestroyed(FoundCardDestroyed {
-                card: app.old_card,
-            }));
+        if let Some(old) = app.old_card
+            && ctx.state.found.held(old).is_some()
+        {
+            events.push(Event::FoundCardDestroyed(FoundCardDestroyed { card: old }));
         }
         events.push(Event::ApplicationCardIssued(ApplicationCardIssued {
             application: id,
@@ -573,5 +744,43 @@ impl Command for ExtendDeadline {
 
     fn finish(d: NaiveDate, _: u64, _: &State) -> NaiveDate {
         d
+    }
+}
+
+/// Escalate every open application past its deadline that the acting county bureau reviews
+/// and that was not escalated yet (A4): one [`ApplicationEscalated`] each, so the bureau's list
+/// ([`crate::model::view::escalated_applications`]) shows what it must chase. Returns the
+/// applications escalated.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct EscalateOverdue;
+
+impl Command for EscalateOverdue {
+    const KIND: CommandKind = CommandKind::EscalateOverdue;
+    type Decided = Vec<u64>;
+    type Output = Vec<u64>;
+
+    fn decide(&self, ctx: &Ctx<'_>) -> Result<(Vec<Event>, Vec<u64>), EngineError> {
+        let mut ids = Vec::new();
+        let events = ctx
+            .state
+            .applications
+            .values()
+            .filter(|a| {
+                a.is_overdue(ctx.today) && !a.escalated && a.hukou_bureau == ctx.actor.station
+            })
+            .map(|a| {
+                ids.push(a.id);
+                Event::ApplicationEscalated(ApplicationEscalated {
+                    application: a.id,
+                    deadline: a.deadline,
+                    to: a.hukou_bureau.clone(),
+                })
+            })
+            .collect();
+        Ok((events, ids))
+    }
+
+    fn finish(ids: Vec<u64>, _: u64, _: &State) -> Vec<u64> {
+        ids
     }
 }

@@ -15,7 +15,7 @@ use crate::model::{
     OfficerRegisteredV2, PeopleRegistered, PersonDied, PersonEntry, State, StationRegistered,
     Subject,
 };
-use crate::number::{IdNumber, Parser};
+use crate::number::{IdNumber, NumberKind, Parser};
 use crate::population::{Person, TemplateDigest};
 use crate::station::{CommandKind, Officer, OfficerId, OfficerKey, Station};
 
@@ -264,6 +264,12 @@ impl Command for RegisterPeople {
         let people = &self.0;
         if let Some(p) = people
             .iter()
+            .find(|p| p.number.kind() != NumberKind::Citizen)
+        {
+            return Err(not_a_citizen(ctx, p.number));
+        }
+        if let Some(p) = people
+            .iter()
             .find(|p| !DivisionTable::builtin().contains(p.hukou_division))
         {
             return Err(ctx.refuse(
@@ -353,6 +359,131 @@ impl Command for RecordDeath {
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct RegisterCards(pub Vec<CardRegistration>);
 
+/// The refusal for a number that is not a citizen's: the household register and the card
+/// register hold citizens only (a foreign permanent resident's card is the National Immigration
+/// Administration's; a residence permit holder has no resident identity card).
+fn not_a_citizen(ctx: &Ctx<'_>, number: IdNumber) -> EngineError {
+    ctx.refuse(
+        "not_a_citizen",
+        format!(
+            "{number} is a {}: the household and card registers hold citizens only",
+            number.kind().describe()
+        ),
+    )
+}
+
+/// Record guardians of minors in the embedded population directory (law art. 7, T2): `(child,
+/// guardian)` pairs, both people on record, the guardian of age. Returns how many pairs.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct RecordGuardians(pub Vec<(IdNumber, IdNumber)>);
+
+impl Command for RecordGuardians {
+    const KIND: CommandKind = CommandKind::RecordGuardians;
+    type Decided = usize;
+    type Output = usize;
+
+    fn decide(&self, ctx: &Ctx<'_>) -> Result<(Vec<Event>, usize), EngineError> {
+        for &(child, guardian) in &self.0 {
+            ctx.living_person(child)?;
+            ctx.living_person(guardian)?;
+            if child == guardian {
+                return Err(ctx.refuse(
+                    "not_a_guardian",
+                    format!("{child} cannot be their own guardian"),
+                ));
+            }
+            if guardian.age_on(ctx.today).unwrap_or(0) < 18 {
+                return Err(ctx.refuse(
+                    "guardian_minor",
+                    format!("the guardian {guardian} is not of age"),
+                ));
+            }
+        }
+        let event = Event::GuardiansRecorded(crate::model::GuardiansRecorded {
+            pairs: self.0.clone(),
+        });
+        Ok((vec![event], self.0.len()))
+    }
+
+    fn territories(&self, ctx: &Ctx<'_>) -> Result<Vec<DivisionCode>, EngineError> {
+        let mut d = Vec::new();
+        for (child, _) in &self.0 {
+            d.push(ctx.hukou_of(*child)?);
+        }
+        d.sort_unstable();
+        d.dedup();
+        Ok(d)
+    }
+
+    fn subject(&self) -> Option<Subject> {
+        match self.0.as_slice() {
+            [(child, _)] => Some(Subject::Person(*child)),
+            _ => Some(Subject::Many(format!("{} guardianships", self.0.len()))),
+        }
+    }
+
+    fn finish(n: usize, _: u64, _: &State) -> usize {
+        n
+    }
+}
+
+/// Read `GUARDIANS.csv`: `child,guardian` (a header row, then one pair per line).
+pub fn read_guardians_csv<R: Read>(input: R) -> Result<Vec<(IdNumber, IdNumber)>, ImportError> {
+    let parser = Parser::new();
+    let mut rdr = csv_reader(input);
+    let headers = rdr
+        .headers()
+        .map_err(|e| ImportError::Csv {
+            line: csv_line(&e),
+            message: e.to_string(),
+        })?
+        .clone();
+    let cols = header_index(&headers, &["child", "guardian"], &[])?;
+    let mut out = Vec::new();
+    for rec in rdr.records() {
+        let rec = rec.map_err(|e| ImportError::Csv {
+            line: csv_line(&e),
+            message: e.to_string(),
+        })?;
+        let line = rec.position().map_or(0, crate::index::import_line_of);
+        let num = |c: Option<usize>, column: &'static str| {
+            parser
+                .parse(get(&rec, c))
+                .map(|p| p.number)
+                .map_err(|e| ImportError::Field {
+                    line,
+                    column,
+                    message: e.to_string(),
+                })
+        };
+        out.push((num(cols[0], "child")?, num(cols[1], "guardian")?));
+    }
+    Ok(out)
+}
+
+/// The events that leave `keep` the only valid card of `number`: every other card of the person
+/// still valid becomes superseded with `reason` (cards lost, stolen or invalidated stay so).
+/// The one place the rule "one valid card per person" is applied.
+pub(crate) fn supersede_all_but(
+    state: &State,
+    number: IdNumber,
+    keep: CardKey,
+    reason: CardReason,
+) -> Vec<Event> {
+    state
+        .cards
+        .of(number)
+        .filter(|c| c.key != keep && c.status == CardStatus::Valid)
+        .map(|c| {
+            Event::CardStatusChanged(CardStatusChanged {
+                card: c.key,
+                status: CardStatus::Superseded,
+                reason,
+            })
+        })
+        .collect()
+}
+
 impl Command for RegisterCards {
     const KIND: CommandKind = CommandKind::RegisterCards;
     type Decided = usize;
@@ -360,16 +491,66 @@ impl Command for RegisterCards {
 
     fn decide(&self, ctx: &Ctx<'_>) -> Result<(Vec<Event>, usize), EngineError> {
         let cards = &self.0;
+        if let Some(c) = cards
+            .iter()
+            .find(|c| c.key.number().kind() != NumberKind::Citizen)
+        {
+            return Err(not_a_citizen(ctx, c.key.number()));
+        }
         if let Some(c) = cards.iter().find(|c| ctx.state.cards.contains_key(&c.key)) {
             return Err(ctx.refuse(
                 "already_exists",
                 format!("card {:?} is already registered", c.key),
             ));
         }
-        let events = cards
+        let mut events: Vec<Event> = cards
             .chunks(BATCH)
             .map(|c| Event::CardsRegistered(CardsRegistered { cards: c.to_vec() }))
             .collect();
+        // One valid card per person: of a person's cards (on record and in this batch) only the
+        // newest stays valid; older valid ones are registered as superseded by it.
+        let mut newest: std::collections::HashMap<IdNumber, CardKey> = Default::default();
+        let mut people_with_several = Vec::new();
+        for c in cards {
+            let n = c.key.number();
+            match newest.entry(n) {
+                std::collections::hash_map::Entry::Vacant(v) => {
+                    v.insert(c.key);
+                    if ctx.state.cards.has_any(n) {
+                        people_with_several.push(n);
+                    }
+                }
+                std::collections::hash_map::Entry::Occupied(mut o) => {
+                    if o.get().valid_from() < c.key.valid_from() {
+                        o.insert(c.key);
+                    }
+                    people_with_several.push(n);
+                }
+            }
+        }
+        people_with_several.sort_unstable();
+        people_with_several.dedup();
+        for n in people_with_several {
+            let on_record = ctx.state.cards.current(n).map(|c| c.key);
+            let batch_newest = newest[&n];
+            let keep = match on_record {
+                Some(k) if k.valid_from() > batch_newest.valid_from() => k,
+                _ => batch_newest,
+            };
+            events.extend(supersede_all_but(ctx.state, n, keep, CardReason::RENEWED));
+            events.extend(
+                cards
+                    .iter()
+                    .filter(|c| c.key.number() == n && c.key != keep)
+                    .map(|c| {
+                        Event::CardStatusChanged(CardStatusChanged {
+                            card: c.key,
+                            status: CardStatus::Superseded,
+                            reason: CardReason::RENEWED,
+                        })
+                    }),
+            );
+        }
         Ok((events, cards.len()))
     }
 

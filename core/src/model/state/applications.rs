@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{Applied, deref_map};
 use crate::card::{CardKey, ValidityPeriod};
-use crate::model::event::{ApplicationKind, Event};
+use crate::model::event::{ApplicationKind, Event, FeeRelief, Place};
 use crate::number::IdNumber;
 use crate::station::StationId;
 
@@ -45,13 +45,18 @@ impl ApplicationState {
 pub struct Application {
     /// Identifier: the sequence number of its acceptance.
     pub id: u64,
-    /// Renewal, damaged renewal, replacement.
+    /// First application, renewal (expiry, damage, changed particulars), replacement.
     pub kind: ApplicationKind,
+    /// At the household registration place or off-site.
+    pub place: Place,
     /// The applicant.
     pub number: IdNumber,
-    /// The card renewed or replaced.
-    pub old_card: CardKey,
-    /// The acceptance point.
+    /// The card renewed or replaced (`None` for a first application).
+    pub old_card: Option<CardKey>,
+    /// The guardian who applied for an under-16.
+    pub guardian: Option<IdNumber>,
+    /// Where it was accepted (and the card is produced and collected): the acceptance point
+    /// or the household registration station or hall.
     pub point: StationId,
     /// The county bureau of the household registration place that reviews it (A4, A11).
     pub hukou_bureau: StationId,
@@ -63,8 +68,8 @@ pub struct Application {
     pub extended_days: u32,
     /// The fee charged, in fen (A7).
     pub fee_fen: u32,
-    /// Whether the fee was waived (A7).
-    pub fee_exempt: bool,
+    /// Why the fee is below the schedule, if it is (A7).
+    pub fee_relief: FeeRelief,
     /// Validity period of the new card, from the age on the application date (N5).
     pub period: ValidityPeriod,
     /// Fingerprints registered on the new card (N6).
@@ -75,6 +80,8 @@ pub struct Application {
     pub new_card: Option<CardKey>,
     /// Where it stands.
     pub state: ApplicationState,
+    /// Escalated to the reviewing bureau for missing its deadline (A4).
+    pub escalated: bool,
 }
 
 impl Application {
@@ -125,34 +132,66 @@ impl Applications {
     }
 
     pub(super) fn apply(&mut self, at: &Applied<'_>, event: &Event) {
+        let app = match event {
+            Event::ApplicationAccepted(e) => Some(Application {
+                id: at.seq,
+                kind: e.kind,
+                place: Place::Offsite,
+                number: e.number,
+                old_card: Some(e.old_card),
+                guardian: None,
+                point: at.actor.station.clone(),
+                hukou_bureau: e.hukou_bureau.clone(),
+                accepted_on: e.accepted_on,
+                deadline: e.deadline,
+                extended_days: 0,
+                fee_fen: e.fee_fen,
+                fee_relief: if e.fee_exempt {
+                    FeeRelief::Waived
+                } else {
+                    FeeRelief::None
+                },
+                period: e.period,
+                fingerprints: e.fingerprints,
+                pickup_receipt: receipt(at.seq, e.number),
+                new_card: None,
+                state: ApplicationState::Accepted,
+                escalated: false,
+            }),
+            Event::ApplicationAcceptedV2(e) => Some(Application {
+                id: at.seq,
+                kind: e.kind,
+                place: e.place,
+                number: e.number,
+                old_card: e.old_card,
+                guardian: e.guardian,
+                point: at.actor.station.clone(),
+                hukou_bureau: e.hukou_bureau.clone(),
+                accepted_on: e.accepted_on,
+                deadline: e.deadline,
+                extended_days: 0,
+                fee_fen: e.fee_fen,
+                fee_relief: e.fee_relief,
+                period: e.period,
+                fingerprints: e.fingerprints,
+                pickup_receipt: receipt(at.seq, e.number),
+                new_card: None,
+                state: ApplicationState::Accepted,
+                escalated: false,
+            }),
+            _ => None,
+        };
+        if let Some(app) = app {
+            self.accept(at, app);
+            return;
+        }
         let mut with = |id: &u64, f: &mut dyn FnMut(&mut Application)| {
             if let Some(a) = self.by_id.get_mut(id) {
                 f(a)
             }
         };
         match event {
-            Event::ApplicationAccepted(e) => {
-                let app = Application {
-                    id: at.seq,
-                    kind: e.kind,
-                    number: e.number,
-                    old_card: e.old_card,
-                    point: at.actor.station.clone(),
-                    hukou_bureau: e.hukou_bureau.clone(),
-                    accepted_on: e.accepted_on,
-                    deadline: e.deadline,
-                    extended_days: 0,
-                    fee_fen: e.fee_fen,
-                    fee_exempt: e.fee_exempt,
-                    period: e.period,
-                    fingerprints: e.fingerprints,
-                    pickup_receipt: receipt(at.seq, e.number),
-                    new_card: None,
-                    state: ApplicationState::Accepted,
-                };
-                self.by_person.entry(app.number).or_default().push(at.seq);
-                self.by_id.insert(at.seq, app);
-            }
+            Event::ApplicationEscalated(e) => with(&e.application, &mut |a| a.escalated = true),
             Event::ApplicationReviewed(e) => with(&e.application, &mut |a| {
                 a.state = if e.approved {
                     ApplicationState::Approved
@@ -173,6 +212,11 @@ impl Applications {
             }),
             _ => {}
         }
+    }
+
+    fn accept(&mut self, at: &Applied<'_>, app: Application) {
+        self.by_person.entry(app.number).or_default().push(at.seq);
+        self.by_id.insert(at.seq, app);
     }
 
     pub(super) fn rebuild_derived(&mut self) {

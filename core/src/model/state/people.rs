@@ -13,10 +13,17 @@ use crate::population::Person;
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct People {
     by_number: HashMap<IdNumber, Person>,
+    /// Guardians on record, by child (law art. 7).
+    guardians: HashMap<IdNumber, Vec<IdNumber>>,
 }
 deref_map!(People => by_number: HashMap<IdNumber, Person>);
 
 impl People {
+    /// The guardians on record of `child`.
+    pub fn guardians_of(&self, child: IdNumber) -> &[IdNumber] {
+        self.guardians.get(&child).map_or(&[], |v| v.as_slice())
+    }
+
     pub(super) fn apply(&mut self, event: &Event) {
         match event {
             Event::PeopleRegistered(e) => {
@@ -34,6 +41,14 @@ impl People {
                             fee_exempt: p.fee_exempt,
                         },
                     );
+                }
+            }
+            Event::GuardiansRecorded(e) => {
+                for (child, guardian) in &e.pairs {
+                    let list = self.guardians.entry(*child).or_default();
+                    if !list.contains(guardian) {
+                        list.push(*guardian);
+                    }
                 }
             }
             Event::PersonDied(e) => {
