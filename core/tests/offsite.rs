@@ -13,7 +13,8 @@ use idcard::workflow::offsite::{
     Appearance, ApplicationKind, ApplicationRequest, ApplicationState, FeeRelief, Materials,
 };
 use idcard::workflow::temporary::{
-    CertificateCheck, MissingCard, TempCardMaterials, TempCardState, Trip,
+    CertificateCheck, IssueTemporaryCertificate, MissingCard, TempCardMaterials, TempCardState,
+    Trip,
 };
 use idcard::{DivisionCode, ValidityPeriod};
 
@@ -517,6 +518,103 @@ fn a4_deadlines_60_extended_by_at_most_30_or_shortened() {
     assert_eq!(app2.deadline, app2.accepted_on + chrono::Days::new(30));
 }
 
+/// A8's loose ends: each issuer its own kind of trip; the traveller present; a trip booked ahead
+/// gets a certificate valid on its date (not expired on arrival), none for a past trip or one
+/// more than 15 days ahead; two counters using a one-trip certificate at once: one succeeds.
+#[test]
+fn a8_trip_kinds_by_issuer_trip_date_presence_and_one_use_under_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let (w, _) = setup(dir.path());
+    let airport = w.actor(StationKind::AirportPolice).clone();
+    let hotel = w.actor(StationKind::HotelPrecinctStation).clone();
+    let railway = w.actor(StationKind::RailwayPolice).clone();
+    let stay = Trip::HotelStay("Hotel B".into());
+    // Airport police issued a hotel-stay certificate: refused.
+    assert_eq!(
+        refused(w.engine.issue_temporary_certificate(
+            &airport,
+            w.bob,
+            MissingCard::Lost,
+            stay.clone()
+        )),
+        "trip_kind_not_issued_here"
+    );
+    assert_eq!(
+        refused(w.engine.issue_temporary_certificate(
+            &hotel,
+            w.bob,
+            MissingCard::Lost,
+            Trip::Train("G1".into())
+        )),
+        "trip_kind_not_issued_here"
+    );
+    assert!(
+        w.engine
+            .issue_temporary_certificate(
+                &railway,
+                w.bob,
+                MissingCard::Lost,
+                Trip::Train("G1".into())
+            )
+            .is_ok()
+    );
+    // Someone else present for Bob: refused.
+    let mut req = IssueTemporaryCertificate::new(w.bob, MissingCard::Lost, stay.clone());
+    req.present = InPerson::holder(w.alice);
+    assert_eq!(refused(w.engine.execute(&hotel, &req)), "not_the_holder");
+    // A stay booked two days ahead: valid on arrival and the day after, expired later.
+    req.present = InPerson::holder(w.bob);
+    req.trip_date = Some(idcard::engine::Clock::now(&*w.clock).date_naive() + chrono::Days::new(2));
+    let cert = w.engine.execute(&hotel, &req).unwrap();
+    w.clock.advance(chrono::Duration::days(2));
+    assert_eq!(
+        w.engine
+            .check_temporary_certificate(cert.id, w.bob, "Hotel B"),
+        CertificateCheck::Valid
+    );
+    w.clock.advance(chrono::Duration::days(2));
+    assert_eq!(
+        w.engine
+            .check_temporary_certificate(cert.id, w.bob, "Hotel B"),
+        CertificateCheck::Expired
+    );
+    req.trip_date = Some(idcard::engine::Clock::now(&*w.clock).date_naive() - chrono::Days::new(1));
+    assert_eq!(refused(w.engine.execute(&hotel, &req)), "trip_in_the_past");
+    req.trip_date =
+        Some(idcard::engine::Clock::now(&*w.clock).date_naive() + chrono::Days::new(16));
+    assert_eq!(
+        refused(w.engine.execute(&hotel, &req)),
+        "trip_too_far_ahead"
+    );
+    // Two counters at once: exactly one use succeeds.
+    let cert = w
+        .engine
+        .issue_temporary_certificate(
+            &airport,
+            w.bob,
+            MissingCard::Forgotten,
+            Trip::Flight("CA1".into()),
+        )
+        .unwrap();
+    let unit = w.actor(StationKind::CheckingUnit).clone();
+    let ok = std::thread::scope(|s| {
+        let uses: Vec<_> = (0..8)
+            .map(|_| {
+                let (e, unit) = (&w.engine, unit.clone());
+                s.spawn(move || {
+                    e.use_temporary_certificate(&unit, cert.id, w.bob, "CA1")
+                        .is_ok()
+                })
+            })
+            .collect();
+        uses.into_iter()
+            .map(|h| h.join().unwrap())
+            .filter(|ok| *ok)
+            .count()
+    });
+    assert_eq!(ok, 1);
+}
+
 #[test]
 fn a8_temporary_certificate_for_one_trip() {
     let dir = tempfile::tempdir().unwrap();
@@ -574,17 +672,20 @@ fn a8_temporary_certificate_for_one_trip() {
         )),
         "certificate_not_valid"
     );
-    // Expiry: a certificate not used by the end of the next day.
+    // Expiry: a certificate not used by the end of the day after the trip. Dan is an active
+    // serviceman: his unit's letter is needed (L5).
     let hotel = w.actor(StationKind::HotelPrecinctStation).clone();
-    let c2 = w
-        .engine
-        .issue_temporary_certificate(
-            &hotel,
-            w.dan,
-            MissingCard::Lost,
-            Trip::HotelStay("Hotel A 2026-01-15".into()),
-        )
-        .unwrap();
+    let mut stay = IssueTemporaryCertificate::new(
+        w.dan,
+        MissingCard::Lost,
+        Trip::HotelStay("Hotel A 2026-01-15".into()),
+    );
+    assert_eq!(
+        refused(w.engine.execute(&hotel, &stay)),
+        "unit_letter_required"
+    );
+    stay.unit_letter = true;
+    let c2 = w.engine.execute(&hotel, &stay).unwrap();
     w.clock.advance(chrono::Duration::days(3));
     assert_eq!(
         w.engine

@@ -242,14 +242,14 @@ fn scenario(dir: &Path) -> World {
         &airport,
         w.alice,
         MissingCard::Lost,
-        Trip::Train("G101 2026-01-19".into()),
+        Trip::Flight("MU5101 2026-01-19".into()),
     )
     .unwrap();
     e.issue_temporary_certificate(
         &airport,
         w.alice,
         MissingCard::Stolen,
-        Trip::HotelStay("Hotel A 2026-01-19".into()),
+        Trip::Flight("CZ3101 2026-01-19".into()),
     )
     .unwrap();
     // Publications (a refusal between them: the fingerprint does not match).

@@ -711,6 +711,11 @@ impl Verifier {
             Parser::new().with_today(NaiveDate::from_ymd_opt(2200, 1, 1).expect("date"))
         });
         let n = parser.parse_bytes(number).ok()?.number;
+        // A foreign permanent resident's or a residence permit's number: no resident identity
+        // card has it.
+        if n.kind() != crate::number::NumberKind::Citizen {
+            return None;
+        }
         if self.shared.is_future_birth(n.birth_days()) {
             return None;
         }

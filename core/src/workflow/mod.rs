@@ -520,11 +520,7 @@ impl Commands for Engine {
     ) -> Result<TempCertificate, EngineError> {
         self.execute(
             actor,
-            &temporary::IssueTemporaryCertificate {
-                number,
-                missing,
-                trip,
-            },
+            &temporary::IssueTemporaryCertificate::new(number, missing, trip),
         )
     }
 

@@ -18,7 +18,8 @@ use crate::model::{
 };
 pub use crate::model::{MissingCard, TempCard, TempCardState, TempCertificate, Trip};
 use crate::number::IdNumber;
-use crate::station::CommandKind;
+use crate::population::PersonCategory;
+use crate::station::{CommandKind, StationKind};
 
 /// Papers for a temporary card (T3).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -55,8 +56,12 @@ impl TempCardMaterials {
     }
 }
 
-/// Issue a temporary identity certificate for one trip (A8), after checking the person in the
-/// population system. Valid until the end of the next day in China.
+/// Issue a temporary identity certificate for one trip (A8), after checking the traveller, in
+/// person, in the population system: airport police for a flight, railway station police for a
+/// train, the hotel's precinct station for a stay. Valid from issue to the end of the day after
+/// the trip's date in China (a margin for a departure after midnight); the trip is at most
+/// [`MAX_DAYS_AHEAD`] days ahead. An active serviceman or armed policeman shows their unit's
+/// letter (L5).
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct IssueTemporaryCertificate {
     /// Who it identifies.
@@ -65,6 +70,30 @@ pub struct IssueTemporaryCertificate {
     pub missing: MissingCard,
     /// The one trip it is for.
     pub trip: Trip,
+    /// The trip's date (`None`: today).
+    pub trip_date: Option<chrono::NaiveDate>,
+    /// The person present: must be the traveller.
+    pub present: InPerson,
+    /// A serviceman's unit letter was shown (L5).
+    pub unit_letter: bool,
+}
+
+/// How many days ahead a certificate may be issued for (the airport police's longest validity
+/// of 15 days).
+pub const MAX_DAYS_AHEAD: u64 = 15;
+
+impl IssueTemporaryCertificate {
+    /// A certificate for `number`, present in person, for `trip` today.
+    pub fn new(number: IdNumber, missing: MissingCard, trip: Trip) -> Self {
+        IssueTemporaryCertificate {
+            number,
+            missing,
+            trip,
+            trip_date: None,
+            present: InPerson::holder(number),
+            unit_letter: false,
+        }
+    }
 }
 
 impl Command for IssueTemporaryCertificate {
@@ -73,19 +102,68 @@ impl Command for IssueTemporaryCertificate {
     type Output = TempCertificate;
 
     fn decide(&self, ctx: &Ctx<'_>) -> Result<(Vec<Event>, ()), EngineError> {
-        ctx.living_person(self.number)?;
+        let issued_here = matches!(
+            (ctx.station.kind, &self.trip),
+            (StationKind::AirportPolice, Trip::Flight(_))
+                | (StationKind::RailwayPolice, Trip::Train(_))
+                | (StationKind::HotelPrecinctStation, Trip::HotelStay(_))
+        );
+        if !issued_here {
+            return Err(ctx.refuse(
+                "trip_kind_not_issued_here",
+                format!(
+                    "a {} issues certificates for {} only (A8)",
+                    ctx.station.kind,
+                    match ctx.station.kind {
+                        StationKind::AirportPolice => "flights",
+                        StationKind::RailwayPolice => "trains",
+                        _ => "hotel stays in its precinct",
+                    }
+                ),
+            ));
+        }
+        if self.present.number != self.number {
+            return Err(ctx.refuse(
+                "not_the_holder",
+                "the certificate is issued to the traveller in person, checked against the population system (A8)",
+            ));
+        }
+        let person = ctx.living_person(self.number)?;
+        if matches!(
+            person.category,
+            PersonCategory::Serviceman | PersonCategory::ArmedPolice
+        ) && !self.unit_letter
+        {
+            return Err(ctx.refuse(
+                "unit_letter_required",
+                "an active serviceman or armed policeman shows a letter of their unit (L5)",
+            ));
+        }
         if self.trip.reference().trim().is_empty() {
             return Err(ctx.refuse(
                 "trip_required",
                 "name the flight, train or stay the certificate is for (A8)",
             ));
         }
-        let tomorrow = ctx.today + chrono::Days::new(1);
+        let trip_date = self.trip_date.unwrap_or(ctx.today);
+        if trip_date < ctx.today {
+            return Err(ctx.refuse(
+                "trip_in_the_past",
+                format!("the trip's date {trip_date} is before today {}", ctx.today),
+            ));
+        }
+        if trip_date > ctx.today + chrono::Days::new(MAX_DAYS_AHEAD) {
+            return Err(ctx.refuse(
+                "trip_too_far_ahead",
+                format!("a certificate is issued at most {MAX_DAYS_AHEAD} days before the trip"),
+            ));
+        }
         let event = Event::TemporaryCertificateIssued(TemporaryCertificateIssued {
             number: self.number,
             missing: self.missing,
             trip: self.trip.clone(),
-            valid_until_ms: crate::time::end_of_china_day(tomorrow).timestamp_millis(),
+            valid_until_ms: crate::time::end_of_china_day(trip_date + chrono::Days::new(1))
+                .timestamp_millis(),
         });
         Ok((vec![event], ()))
     }
