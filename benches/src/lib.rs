@@ -54,13 +54,23 @@ impl KeyGen {
         IdNumber::from_parts(code, birth, self.rng.below(1000) as u16).expect("in range")
     }
 
-    /// A random card key: a random holder, a validity start after 16 and after 1985.
+    /// A random card key: a random holder, a validity start after 16 and after 1985, and the
+    /// card still in force (as presented at a counter: an expired card answers `expired`, which
+    /// the peers' membership tests do not model).
     pub fn card(&mut self) -> CardKey {
-        let n = self.number();
-        let earliest = (n.birth_date() + chrono::Days::new(16 * 365))
-            .max(NaiveDate::from_ymd_opt(1985, 1, 1).unwrap());
-        let from = earliest + chrono::Days::new(self.rng.below(30 * 365));
-        CardKey::new(n, from).expect("after birth, in range")
+        let soon = chrono::Utc::now().date_naive() + chrono::Days::new(60);
+        loop {
+            let n = self.number();
+            let earliest = (n.birth_date() + chrono::Days::new(16 * 365))
+                .max(NaiveDate::from_ymd_opt(1985, 1, 1).unwrap());
+            let from = earliest + chrono::Days::new(self.rng.below(30 * 365));
+            let Ok(k) = CardKey::new(n, from) else {
+                continue;
+            };
+            if k.valid_until().is_none_or(|end| end > soon) {
+                return k;
+            }
+        }
     }
 }
 

@@ -80,9 +80,10 @@ enum Command {
     /// The journal: show, verify, statistics, checkpoint.
     #[command(subcommand)]
     Journal(args::journal::JournalCommand),
-    /// Off-site acceptance of renewals and replacements (A1-A12).
-    #[command(subcommand)]
-    Offsite(args::offsite::OffsiteCommand),
+    /// Applications for a card at home or off-site: first application, renewal, replacement
+    /// (A1-A12; `offsite` is the same command).
+    #[command(subcommand, visible_alias = "offsite")]
+    Application(args::offsite::OffsiteCommand),
     /// Temporary identity certificates (A8) and temporary resident cards (T1-T5).
     #[command(subcommand)]
     Temporary(args::temporary::TemporaryCommand),
@@ -113,7 +114,7 @@ fn main() -> ExitCode {
         Command::Subscriber(c) => cmd::subscriber::subscriber(c),
         Command::Key(c) => cmd::key::key(c),
         Command::Journal(c) => cmd::journal::journal(c),
-        Command::Offsite(c) => cmd::offsite::offsite(c),
+        Command::Application(c) => cmd::offsite::offsite(c),
         Command::Temporary(c) => cmd::temporary::temporary(c),
         Command::Policy(c) => cmd::policy::policy(c),
     };

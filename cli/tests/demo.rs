@@ -142,12 +142,35 @@ fn l3_s1_demo_report_agrees_with_the_journal_and_every_lost_card_is_lost_at_the_
         verifier.apply_delta_file(d).unwrap();
     }
     assert_eq!(verifier.info().deltas_verified, deltas.len() as u64);
-    // Every card, valid ones included: a withdrawn loss or a returned card must answer valid.
+    // Every card, valid ones included: a withdrawn loss or a returned card must answer valid
+    // (or expired, past its validity end: N5); and no living person holds two valid cards.
     let mut count: std::collections::HashMap<CardStatus, u64> = Default::default();
+    let today = idcard::time::china_today();
+    let mut valid_of: std::collections::HashMap<idcard::IdNumber, u32> = Default::default();
     for c in state.cards.values() {
-        assert_eq!(verifier.verify(c.key), c.status, "{:?}", c.key);
+        let want = if c.status == CardStatus::Valid
+            && c.key.valid_until().is_some_and(|end| end < today)
+        {
+            CardStatus::Expired
+        } else {
+            c.status
+        };
+        assert_eq!(verifier.verify(c.key), want, "{:?}", c.key);
         *count.entry(c.status).or_default() += 1;
+        if c.status == CardStatus::Valid
+            && state
+                .people
+                .get(&c.key.number())
+                .is_some_and(|p| !p.deceased)
+        {
+            *valid_of.entry(c.key.number()).or_default() += 1;
+        }
     }
+    assert!(
+        valid_of.values().all(|&n| n == 1),
+        "a person with two valid cards"
+    );
+    assert!(count.get(&CardStatus::Valid).copied().unwrap_or(0) > 1000);
     let lost = count.get(&CardStatus::Lost).copied().unwrap_or(0)
         + count.get(&CardStatus::Stolen).copied().unwrap_or(0);
     assert!(lost > 20, "{count:?}");

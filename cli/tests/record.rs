@@ -177,13 +177,19 @@ fn l1_f1_a6_record_flow_through_the_cli() {
         dir,
         &with(
             HR,
-            "loss report --number 440524188001010014 --data d --json",
+            "loss report --number 440524188001010014 --present 440524188001010014 --data d --json",
         ),
     );
     assert_eq!(o.status.code(), Some(1));
     let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["refused"]["code"], "fingerprint_required");
-    let v = ok(dir, &with(HR, "loss report --number 11010519491231002X"));
+    let v = ok(
+        dir,
+        &with(
+            HR,
+            "loss report --number 11010519491231002X --present 11010519491231002X",
+        ),
+    );
     assert_eq!(
         (v["status"].as_str(), v["at_hukou_place"].as_bool()),
         (Some("lost"), Some(true))
@@ -210,18 +216,24 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     assert_eq!(v["held"]["notified"], "138");
     let q = run(
         dir,
-        "found query --number 11010519491231002X --officer W1 --station WIN --purpose test --data d --json",
+        "found query --number 11010519491231002X --data d --json",
     );
+    assert_eq!(q.status.code(), Some(0));
     let q: serde_json::Value = serde_json::from_slice(&q.stdout).unwrap();
     assert_eq!(
-        (q["state"].as_str(), q["window"].as_str()),
+        (q[0]["state"].as_str(), q[0]["window"].as_str()),
         (Some("held"), Some("WIN"))
     );
+    // The citizen learns the window and the day, nothing about the finder.
+    assert!(q[0].get("finder").is_none() && q[0]["since"].is_string());
+    let none = run(dir, "found query --number 440524188001010014 --data d");
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stdout).contains("no found card"));
     ok(
         dir,
         &with(
             WIN,
-            "found return --number 11010519491231002X --photo img-1",
+            "found return --number 11010519491231002X --present 11010519491231002X --photo img-1",
         ),
     );
     let d = ok(
@@ -321,7 +333,7 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
         dir,
         &with(
             point,
-            "offsite apply --kind renewal --number 11010519491231002X --data d --json",
+            "offsite apply --kind renewal --number 11010519491231002X --present 11010519491231002X --appearance matches --data d --json",
         ),
     );
     assert_eq!(o.status.code(), Some(1));
@@ -331,7 +343,7 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
         dir,
         &with(
             point,
-            "offsite apply --kind renewal --number 11010519491231002X --form --current-card",
+            "application apply --kind renewal --number 11010519491231002X --present 11010519491231002X --appearance matches --form --current-card",
         ),
     );
     assert_eq!(
@@ -339,14 +351,19 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
         (Some(2000), Some("PSB"))
     );
     let id = app["id"].as_u64().unwrap().to_string();
-    ok(dir, &with(BUREAU, &format!("offsite review --id {id}")));
+    ok(
+        dir,
+        &with(BUREAU, &format!("offsite review --id {id} --approve")),
+    );
     ok(dir, &with(point, &format!("offsite produce --id {id}")));
     let receipt = app["pickup_receipt"].as_str().unwrap();
     ok(
         dir,
         &with(
             point,
-            &format!("offsite issue --id {id} --receipt {receipt} --old-card-returned"),
+            &format!(
+                "offsite issue --id {id} --receipt {receipt} --present 11010519491231002X --old-card-returned"
+            ),
         ),
     );
     let cards = run(
@@ -359,7 +376,7 @@ fn a1_a4_a8_offsite_flow_and_policy_through_the_cli() {
         dir,
         &with(
             "--officer A1 --station AIR",
-            "temporary certificate --number 11010519491231002X --missing forgotten --flight CZ3101",
+            "temporary certificate --number 11010519491231002X --present 11010519491231002X --missing forgotten --flight CZ3101",
         ),
     );
     let cid = c["id"].as_u64().unwrap().to_string();
@@ -466,7 +483,13 @@ fn l3_s2_signed_publication_through_the_cli() {
             &format!("publish snapshot --profile bank --subscriber BANK-2 -o b2.idcs {sign}"),
         ),
     );
-    ok(dir, &with(HR, "loss report --number 11010519491231002X"));
+    ok(
+        dir,
+        &with(
+            HR,
+            "loss report --number 11010519491231002X --present 11010519491231002X",
+        ),
+    );
     let d = ok(
         dir,
         &with(
@@ -512,7 +535,13 @@ fn l3_s2_signed_publication_through_the_cli() {
         "{o:?}"
     );
     // An unsigned delta dropped into the folder is skipped and named, never applied.
-    ok(dir, &with(HR, "loss cancel --number 11010519491231002X"));
+    ok(
+        dir,
+        &with(
+            HR,
+            "loss cancel --number 11010519491231002X --present 11010519491231002X",
+        ),
+    );
     ok(
         dir,
         &with(MINISTRY, "publish delta --base b1.idcs -o feed/d2.idcd"),
@@ -599,7 +628,7 @@ fn s1_s2_signed_commands_and_audited_reads_through_the_cli() {
     let bare = raw(
         dir,
         &split(
-            "loss report --number 11010519491231002X --officer P1 --station HR1 --data d --json",
+            "loss report --number 11010519491231002X --present 11010519491231002X --officer P1 --station HR1 --data d --json",
         ),
     );
     assert_eq!(bare.status.code(), Some(1));
@@ -609,13 +638,19 @@ fn s1_s2_signed_commands_and_audited_reads_through_the_cli() {
     let forged = raw(
         dir,
         &split(
-            "loss report --number 11010519491231002X --officer P1 --station HR1 --key B1.key --data d --json",
+            "loss report --number 11010519491231002X --present 11010519491231002X --officer P1 --station HR1 --key B1.key --data d --json",
         ),
     );
     let v: serde_json::Value = serde_json::from_slice(&forged.stdout).unwrap();
     assert_eq!(v["refused"]["code"], "wrong_key");
     // With the officer's own key it works.
-    ok(dir, &with(HR, "loss report --number 11010519491231002X"));
+    ok(
+        dir,
+        &with(
+            HR,
+            "loss report --number 11010519491231002X --present 11010519491231002X",
+        ),
+    );
     // A read: the purpose is required, and it is recorded.
     let o = run(
         dir,

@@ -67,7 +67,7 @@ pub struct Counters {
     pub threads: usize,
     pub checks: u64,
     pub seconds: f64,
-    pub answers: [u64; 7],
+    pub answers: [u64; CardStatus::ALL.len()],
     pub latency: Option<Histogram<u64>>,
 }
 
@@ -180,15 +180,16 @@ impl Bank {
     /// One check in 64 is timed.
     pub fn counters(&self, threads: usize, cards: &[Presented], stop: &AtomicBool) -> Counters {
         let start = Instant::now();
-        let per_thread: Vec<(u64, [u64; 7], Histogram<u64>)> = std::thread::scope(|s| {
-            let handles: Vec<_> = (0..threads)
-                .map(|t| s.spawn(move || self.counter(t as u64, cards, stop)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("counter thread"))
-                .collect()
-        });
+        let per_thread: Vec<(u64, [u64; CardStatus::ALL.len()], Histogram<u64>)> =
+            std::thread::scope(|s| {
+                let handles: Vec<_> = (0..threads)
+                    .map(|t| s.spawn(move || self.counter(t as u64, cards, stop)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("counter thread"))
+                    .collect()
+            });
         let mut out = Counters {
             threads,
             seconds: start.elapsed().as_secs_f64(),
@@ -211,7 +212,7 @@ impl Bank {
         seed: u64,
         cards: &[Presented],
         stop: &AtomicBool,
-    ) -> (u64, [u64; 7], Histogram<u64>) {
+    ) -> (u64, [u64; CardStatus::ALL.len()], Histogram<u64>) {
         let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ (seed + 1).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         let mut next = move || {
             x ^= x << 13;
@@ -220,7 +221,7 @@ impl Bank {
             x
         };
         let mut hist = new_histogram();
-        let mut answers = [0u64; 7];
+        let mut answers = [0u64; CardStatus::ALL.len()];
         let mut checks = 0u64;
         let mut version = u64::MAX;
         let mut changed: Arc<Vec<Presented>> = Arc::new(Vec::new());

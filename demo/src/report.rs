@@ -39,7 +39,7 @@ pub struct Inputs<'a> {
     pub police_deltas: &'a [u64],
     pub overdue: &'a [Application],
     pub overdue_by_day: &'a [usize],
-    pub check: &'a (u64, Vec<String>, u64),
+    pub check: &'a (u64, Vec<String>, u64, u64, u64),
     pub left_over: u64,
 }
 
@@ -53,6 +53,15 @@ fn name(c: CommandKind) -> String {
         .ok()
         .and_then(|v| v.as_str().map(str::to_string))
         .unwrap_or_else(|| format!("{c:?}"))
+}
+
+/// A figure as printed: "(none)" when the run has no data for it (a JSON null).
+fn shown(v: &Value) -> String {
+    if v.is_null() {
+        "(none)".into()
+    } else {
+        v.to_string()
+    }
 }
 
 fn ms(d: Duration) -> f64 {
@@ -147,9 +156,14 @@ impl Report {
         let (events, refusals, stations, officers, apps, last_seq, lost_now, temp_certs) =
             i.engine.with_state(|s| {
                 let mut apps: BTreeMap<&'static str, u64> = BTreeMap::new();
+                let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
                 for a in s.applications.values() {
                     *apps.entry(a.state.as_str()).or_default() += 1;
+                    *kinds
+                        .entry(format!("{} {}", a.kind.as_str(), a.place.as_str()))
+                        .or_default() += 1;
                 }
+                let apps = (apps, kinds);
                 let lost_now = s
                     .cards
                     .values()
@@ -213,7 +227,8 @@ impl Report {
             "commands": commands,
             "refusals": refusals,
             "applications": {
-                "by_state": apps,
+                "by_state": apps.0,
+                "by_kind_and_place": apps.1,
                 "overdue_at_end": i.overdue.len(),
                 "overdue_at_end_extended": overdue_extended,
                 "overdue_by_day": i.overdue_by_day,
@@ -250,6 +265,8 @@ impl Report {
             "consistency": {
                 "cards_checked": i.check.0 + i.check.1.len() as u64,
                 "cards_not_valid": i.check.2,
+                "cards_expired": i.check.3,
+                "people_with_two_valid_cards": i.check.4,
                 "bank_agrees": i.check.0,
                 "bank_disagrees": i.check.1,
                 "lost_or_stolen_in_record": lost_now,
@@ -373,7 +390,14 @@ impl Report {
             .flatten()
             .map(|(k, v)| format!("{k} {}", n(v)))
             .collect();
-        let _ = writeln!(o, "\nOff-site applications");
+        let by_kind: Vec<String> = a["by_kind_and_place"]
+            .as_object()
+            .into_iter()
+            .flatten()
+            .map(|(k, v)| format!("{k} {}", n(v)))
+            .collect();
+        let _ = writeln!(o, "\nApplications (at home and off-site)");
+        let _ = writeln!(o, "  by kind, place    {}", by_kind.join(", "));
         let _ = writeln!(o, "  by state          {}", by_state.join(", "));
         let _ = writeln!(
             o,
@@ -406,9 +430,9 @@ impl Report {
                 v["checks_per_second"].as_f64().unwrap_or(0.0) / 1e6,
                 thousands(v["checks"].as_u64().unwrap_or(0)),
                 v["seconds"].as_f64().unwrap_or(0.0),
-                l["median"],
-                l["p99"],
-                l["p99_9"],
+                shown(&l["median"]),
+                shown(&l["p99"]),
+                shown(&l["p99_9"]),
                 n(&l["max"]),
             );
         }
@@ -426,9 +450,9 @@ impl Report {
             o,
             "  loss report -> lost at the bank: {} reports, median {} ms, p99 {} ms, max {} ms (includes waiting for the end of the hour's counter work, then publishing and applying the delta)",
             n(&lb["count"]),
-            lb["median"],
-            lb["p99"],
-            lb["max"]
+            shown(&lb["median"]),
+            shown(&lb["p99"]),
+            shown(&lb["max"])
         );
 
         let pb = &j["publishing"];
@@ -449,8 +473,8 @@ impl Report {
             n(&pb["bank_delta_card_changes"]),
             n(&pb["bank_delta_bytes_median"]),
             n(&pb["bank_delta_bytes_max"]),
-            pb["bank_delta_publish_ms"]["median"],
-            pb["bank_delta_apply_ms"]["median"]
+            shown(&pb["bank_delta_publish_ms"]["median"]),
+            shown(&pb["bank_delta_apply_ms"]["median"])
         );
         let _ = writeln!(
             o,
@@ -462,7 +486,7 @@ impl Report {
         let disagree = c["bank_disagrees"].as_array().map_or(0, Vec::len);
         let _ = writeln!(
             o,
-            "  at the end        the bank verifier {} the record on {} cards ({} not valid, {} of them lost or stolen)",
+            "  at the end        the bank verifier {} the record on {} cards ({} not valid, {} of them lost or stolen; {} expired); {} living people with two valid cards",
             if disagree == 0 {
                 "agrees with"
             } else {
@@ -470,7 +494,9 @@ impl Report {
             },
             n(&c["cards_checked"]),
             n(&c["cards_not_valid"]),
-            n(&c["lost_or_stolen_in_record"])
+            n(&c["lost_or_stolen_in_record"]),
+            n(&c["cards_expired"]),
+            n(&c["people_with_two_valid_cards"])
         );
         let _ = writeln!(
             o,

@@ -90,7 +90,7 @@ pub enum Job {
     Loss { stolen: bool },
     /// Withdraw the loss report: the card turned up.
     CancelLoss { card: CardKey, station: Actor },
-    /// Apply off-site at the work province's acceptance point.
+    /// Apply: at home, or off-site at the work province's acceptance point for migrants.
     Apply { kind: ApplicationKind },
     /// The hukou-place bureau reviews the application.
     Review,
@@ -358,8 +358,8 @@ impl Sim<'_> {
                 );
                 self.note(CommandKind::ApplyTemporaryCard, r)?;
             }
-            // What happens next.
-            if away && rng.random_bool(0.6) {
+            // What happens next: a replacement (off-site when away, at home otherwise, L1).
+            if rng.random_bool(0.6) {
                 if rng.random_bool(0.04) {
                     // Asks to renew first: the card is lost, so that is refused.
                     next.push((
@@ -412,7 +412,9 @@ impl Sim<'_> {
         Ok(Vec::new())
     }
 
-    /// Apply off-site at the work province's acceptance point (A1-A12), with the mistakes people make.
+    /// Apply for a card — at home (the household registration station of the hukou county) for
+    /// people who live there and for first applications, off-site at the work province's
+    /// acceptance point for migrants (A1-A12) — with the mistakes people make.
     fn apply(
         &self,
         who: usize,
@@ -425,7 +427,12 @@ impl Sim<'_> {
         if f.dead {
             return Ok(next);
         }
-        let point = provincial(f.work, "POINT");
+        let home = !f.migrant || kind == ApplicationKind::FirstApplication;
+        let point = if home {
+            local(f.hukou, "HR")
+        } else {
+            provincial(f.work, "POINT")
+        };
         let mut req = ApplicationRequest {
             kind,
             card: match f.card {
@@ -592,7 +599,7 @@ impl Sim<'_> {
             let r = e.issue_card(&app.point, app.id, "R0-000000", &present, true, temp_out);
             self.note(CommandKind::IssueCard, r)?;
         }
-        let renewal = app.kind != ApplicationKind::Replacement;
+        let renewal = app.kind.is_renewal();
         let forgot_old = renewal && rng.random_bool(0.03);
         let forgot_temp = temp_out && rng.random_bool(0.1);
         let r = e.issue_card(
@@ -967,7 +974,8 @@ impl Sim<'_> {
         Ok(Vec::new())
     }
 
-    /// Someone who never had a card applies off-site (A9).
+    /// Someone who never had a card applies off-site (A9: refused), then applies for a first
+    /// card at home.
     fn first_timer(&self, f: &mut Folk) -> Result<Vec<FollowUp>, EngineError> {
         let e = self.engine;
         let point = provincial(f.work, "POINT");
@@ -983,7 +991,12 @@ impl Sim<'_> {
             unit_application: false,
         };
         self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
-        Ok(Vec::new())
+        Ok(vec![(
+            2,
+            Job::Apply {
+                kind: ApplicationKind::FirstApplication,
+            },
+        )])
     }
 
     /// Someone other than `who`.

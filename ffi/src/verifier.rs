@@ -28,8 +28,13 @@ pub const IDC_CARD_SUPERSEDED: u8 = 3;
 pub const IDC_CARD_INVALIDATED: u8 = 4;
 /// Not listed, but the data is older than the configured maximum age: do not rely on it.
 pub const IDC_CARD_STALE: u8 = 5;
-/// The number or the validity date is not valid.
+/// The number or the validity date is not valid, or the number is not a citizen's (a foreign
+/// permanent resident's or a residence permit's: no resident identity card has it).
 pub const IDC_CARD_INVALID_NUMBER: u8 = 6;
+/// Not listed, but past its validity end today in China (the period follows from the holder's
+/// age at the validity start; long-term cards never expire; first-generation cards, valid from
+/// before 2004, are invalid from 2013-01-01).
+pub const IDC_CARD_EXPIRED: u8 = 7;
 
 /// Snapshot profile: cards only.
 pub const IDC_PROFILE_BANK: u8 = 1;

@@ -220,6 +220,12 @@ static void test_verify(void) {
   CHECK(s == IDC_CARD_INVALID_NUMBER);
   CHECK_RC(idc_verify(v, "\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 18, 20100101, &s), IDC_OK);
   CHECK(s == IDC_CARD_INVALID_NUMBER);
+  /* A card past its validity end: a 20-year-old's card from 2010 ran ten years (N5). */
+  CHECK_RC(idc_verify(v, "110105199001010010", 18, 20100101, &s), IDC_OK);
+  CHECK(s == IDC_CARD_EXPIRED);
+  /* A foreign permanent resident's number: no resident identity card has it. */
+  CHECK_RC(idc_verify(v, "932682198501010017", 18, 20240101, &s), IDC_OK);
+  CHECK(s == IDC_CARD_INVALID_NUMBER);
   /* Lower case and blanks are normalised. */
   char spaced[32];
   snprintf(spaced, sizeof spaced, "  %s ", cards[0].number);

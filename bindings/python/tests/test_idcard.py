@@ -108,7 +108,9 @@ def random_cards(rng: random.Random, n: int):
         div = rng.choice(["110105", "440106", "310101", "510104", "420111"])
         birth = dt.date(1950, 1, 1) + dt.timedelta(days=rng.randrange(60 * 365))
         num = with_check(f"{div}{birth:%Y%m%d}{rng.randrange(1000):03d}")
-        start = max(birth + dt.timedelta(days=16 * 365), dt.date(1990, 1, 1)) + dt.timedelta(days=rng.randrange(8000))
+        # Valid from within the last four years: no card has expired (N5: five years at least).
+        recent = dt.date.today() - dt.timedelta(days=4 * 365)
+        start = max(birth + dt.timedelta(days=16 * 365), recent) + dt.timedelta(days=rng.randrange(365))
         if (num, start) not in seen:
             seen.add((num, start))
             cards.append((num, start))
@@ -155,6 +157,17 @@ def test_l3_verify_many_every_input_type(model):
     # One date for every card; lower case and blanks normalised.
     same_day = v.verify_many([nums[0], " " + nums[1].lower() + " "], dates[0])
     assert same_day[0] == listed.get((nums[0], dates[0]), CardStatus.VALID)
+
+
+def test_n5_expired_cards_and_other_kinds_of_number(model):
+    v, _, _ = model
+    # A 20-year-old's card from 2010 ran ten years (N5): expired, one at a time and in batches.
+    assert v.verify("110105199001010010", dt.date(2010, 1, 1)) == CardStatus.EXPIRED
+    out = v.verify_many(["110105199001010010"], [dt.date(2010, 1, 1)])
+    assert out.tolist() == [CardStatus.EXPIRED]
+    assert CardStatus.EXPIRED.refused
+    # A foreign permanent resident's number has no resident identity card.
+    assert v.verify("932682198501010017", dt.date(2024, 1, 1)) == CardStatus.INVALID_NUMBER
 
 
 def test_l3_verify_many_bad_inputs(model):

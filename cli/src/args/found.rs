@@ -32,12 +32,12 @@ pub enum FoundCommand {
         #[arg(long)]
         photo: String,
     },
-    /// A citizen's query: were my cards found, where can I collect them (F1)?
+    /// A citizen's own query: were my cards found, where can I collect them, since when (F1)?
+    /// Answers the window and the day only (never the finder or who took it in). Exit status 1
+    /// when no card of the number was found.
     Query {
         #[command(flatten)]
         data: Data,
-        #[command(flatten)]
-        reader: Reader,
         /// The citizen's number.
         #[arg(long)]
         number: String,

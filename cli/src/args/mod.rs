@@ -184,26 +184,24 @@ impl CardArg {
     }
 }
 
-/// `[--present NUMBER] [--fingerprint SAMPLE]`: the person at the counter.
+/// `--present NUMBER [--fingerprint SAMPLE]`: the person at the counter (always named: "in
+/// person" is never met by leaving it out).
 #[derive(Args, Clone)]
 pub struct Present {
-    /// The identity number of the person at the counter (default: the card holder).
+    /// The identity number of the person at the counter (the holder, or whoever the rule
+    /// allows: a guardian, an officer of a serviceman's unit).
     #[arg(long, value_name = "NUMBER")]
-    pub present: Option<String>,
+    pub present: String,
     /// A fingerprint sample taken on the spot (required when the card has fingerprints, L2).
     #[arg(long, value_name = "SAMPLE")]
     pub fingerprint: Option<String>,
 }
 
 impl Present {
-    /// The person present; `holder` when `--present` is not given.
-    pub fn person(&self, holder: IdNumber) -> anyhow::Result<InPerson> {
-        let number = match &self.present {
-            Some(s) => number(s)?,
-            None => holder,
-        };
+    /// The person present.
+    pub fn person(&self) -> anyhow::Result<InPerson> {
         Ok(InPerson {
-            number,
+            number: number(&self.present)?,
             fingerprint: self.fingerprint.as_ref().map(|f| f.as_bytes().to_vec()),
         })
     }

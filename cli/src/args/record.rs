@@ -150,6 +150,17 @@ pub enum PopulationCommand {
         #[arg(long, value_name = "PEOPLE.csv")]
         file: PathBuf,
     },
+    /// Load GUARDIANS.csv (`child,guardian`): the guardians through whom under-16s apply
+    /// (law art. 7, T2).
+    Guardians {
+        #[command(flatten)]
+        data: Data,
+        #[command(flatten)]
+        who: Who,
+        /// child,guardian (a header row, then one pair per line).
+        #[arg(long, value_name = "GUARDIANS.csv")]
+        file: PathBuf,
+    },
     /// Record a death (A10).
     Death {
         #[command(flatten)]

@@ -30,6 +30,15 @@ pub enum TemporaryCommand {
         /// A hotel stay.
         #[arg(long, group = "trip")]
         hotel: Option<String>,
+        /// The trip's date, YYYY-MM-DD (default: today in China; at most 15 days ahead).
+        #[arg(long, value_name = "DATE")]
+        date: Option<NaiveDate>,
+        /// The person at the counter: must be the traveller (A8).
+        #[arg(long, value_name = "NUMBER")]
+        present: String,
+        /// A serviceman's unit letter was shown (L5).
+        #[arg(long)]
+        unit_letter: bool,
     },
     /// Check a certificate presented for a trip (no record written).
     Check {
@@ -70,9 +79,9 @@ pub enum TemporaryCommand {
         /// The holder.
         #[arg(long)]
         number: String,
-        /// The person present (default: the holder; the guardian for under-16s).
-        #[arg(long)]
-        present: Option<String>,
+        /// The person present: the holder, or the guardian of an under-16.
+        #[arg(long, value_name = "NUMBER")]
+        present: String,
         /// The guardian applying for an under-16 (T2).
         #[arg(long)]
         guardian: Option<String>,

@@ -43,32 +43,38 @@ pub fn found(cmd: FoundCommand) -> anyhow::Result<ExitCode> {
             &data,
             |e| {
                 let key = card_key(&card, e)?;
-                let present = present.person(key.number())?;
+                let present = present.person()?;
                 Ok(e.return_found(&who.actor()?, key, &present, &photo)?)
             },
             |_| "returned to the owner".into(),
         ),
-        FoundCommand::Query {
-            data,
-            reader,
-            number: n,
-        } => {
+        FoundCommand::Query { data, number: n } => {
             let holder = number(&n)?;
-            read_list(
-                &data,
-                &reader,
-                "found_query",
-                Some(Subject::Person(holder)),
-                |s| view::found_query(s, holder),
-                |a| {
-                    let at = a
-                        .window
-                        .as_ref()
-                        .map(|w| format!(" at {w}"))
-                        .unwrap_or_default();
-                    format!("card valid from {}: {}{at}", a.valid_from, a.state)
-                },
-            )
+            let engine = crate::output::open(&data)?;
+            let answers = engine.with_state(|s| view::found_query(s, holder));
+            engine.close()?;
+            if data.json {
+                println!("{}", serde_json::to_string(&answers)?);
+            } else if answers.is_empty() {
+                println!("no found card of {n}");
+            } else {
+                for a in &answers {
+                    let at = match (&a.window, &a.window_name) {
+                        (Some(w), Some(name)) => format!(" at {w} ({name})"),
+                        (Some(w), None) => format!(" at {w}"),
+                        _ => String::new(),
+                    };
+                    println!(
+                        "card valid from {}: {}{at}, handed in on {}",
+                        a.valid_from, a.state, a.since
+                    );
+                }
+            }
+            Ok(if answers.is_empty() {
+                ExitCode::from(1)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
         FoundCommand::List {
             data,

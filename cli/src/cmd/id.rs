@@ -27,6 +27,12 @@ struct CheckJson<'a> {
     input: &'a str,
     valid: bool,
     number: Option<String>,
+    /// `citizen`, `foreign_permanent_resident`, `hong_kong_resident`, `macao_resident` or
+    /// `taiwan_resident`.
+    kind: Option<&'static str>,
+    /// For a foreign permanent resident: the ISO 3166-1 numeric nationality code.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nationality: Option<u16>,
     upgraded_from_15: bool,
     division_code: Option<String>,
     division_name: Option<&'a str>,
@@ -99,13 +105,23 @@ fn to_json<'a>(
         Ok(p) => {
             let n = p.number;
             let birth = n.birth_date();
-            let d = table.division_on(n.division(), birth);
+            let foreign = n.foreign_resident_fields();
+            // The division named: a citizen's place of first registration, a foreign permanent
+            // resident's province of acceptance, none for a residence permit.
+            let code = match (n.kind(), foreign) {
+                (idcard::NumberKind::Citizen, _) => Some(n.division()),
+                (_, Some((province, _))) => Some(province),
+                _ => None,
+            };
+            let d = code.and_then(|c| table.division_on(c, birth));
             CheckJson {
                 input,
                 valid: true,
                 number: Some(n.to_string()),
+                kind: Some(n.kind().as_str()),
+                nationality: foreign.map(|(_, nat)| nat),
                 upgraded_from_15: p.upgraded_from_15,
-                division_code: Some(n.division().to_string()),
+                division_code: code.map(|c| c.to_string()),
                 division_name: d.map(|d| d.name),
                 province: d.and_then(|d| d.province),
                 prefecture: d.and_then(|d| d.prefecture),
@@ -138,26 +154,38 @@ fn write_plain(
         Ok(p) => {
             let n = p.number;
             let birth = n.birth_date();
-            let place = table
-                .division_on(n.division(), birth)
-                .map(|d| {
-                    [d.province, d.prefecture, d.county]
-                        .into_iter()
-                        .flatten()
-                        .collect::<Vec<_>>()
-                        .join(" ")
-                })
-                .unwrap_or_default();
+            let place_of = |code| {
+                table
+                    .division_on(code, birth)
+                    .map(|d| {
+                        [d.province, d.prefecture, d.county]
+                            .into_iter()
+                            .flatten()
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    })
+                    .unwrap_or_default()
+            };
+            let place = match (n.kind(), n.foreign_resident_fields()) {
+                (idcard::NumberKind::Citizen, _) => {
+                    format!("{} {}", n.division(), place_of(n.division()))
+                }
+                (_, Some((province, nationality))) => format!(
+                    "accepted in {province} {}, nationality {nationality:03}",
+                    place_of(province)
+                ),
+                (kind, None) => kind.describe().to_string(),
+            };
             writeln!(
                 out,
-                "{input}\tvalid\t{n}{}\t{} {place}\t{birth}\t{}",
+                "{input}\tvalid\t{n}{}\t{place}\t{birth}\t{}\t{}",
                 if p.upgraded_from_15 {
                     " (upgraded from 15 digits)"
                 } else {
                     ""
                 },
-                n.division(),
-                n.sex()
+                n.sex(),
+                n.kind()
             )
         }
         Err(e) => writeln!(out, "{input}\tinvalid\t{e}"),

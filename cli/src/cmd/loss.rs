@@ -27,7 +27,7 @@ pub fn loss(cmd: LossCommand) -> anyhow::Result<ExitCode> {
             let req = LossRequest {
                 card: r,
                 stolen,
-                present: present.person(r.number)?,
+                present: present.person()?,
             };
             command(
                 &data,
@@ -58,7 +58,7 @@ pub fn loss(cmd: LossCommand) -> anyhow::Result<ExitCode> {
             present,
         } => {
             let r = card.card_ref()?;
-            let present = present.person(r.number)?;
+            let present = present.person()?;
             command(
                 &data,
                 |e| {

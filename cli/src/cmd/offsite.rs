@@ -19,7 +19,7 @@ pub fn offsite(cmd: OffsiteCommand) -> anyhow::Result<ExitCode> {
             let req = ApplicationRequest {
                 kind: a.kind,
                 card,
-                present: a.present.person(card.number)?,
+                present: a.present.person()?,
                 appearance: a.appearance,
                 materials: Materials {
                     registration_form: a.form,
@@ -28,20 +28,29 @@ pub fn offsite(cmd: OffsiteCommand) -> anyhow::Result<ExitCode> {
                     residence_permit: a.residence_permit,
                 },
                 fingerprints: a.new_fingerprints,
-                guardian: None,
-                hardship_certificate: false,
-                unit_application: false,
+                guardian: a.guardian.as_deref().map(number).transpose()?,
+                hardship_certificate: a.hardship_certificate,
+                unit_application: a.unit_application,
             };
             command(
                 &a.data,
                 |e| Ok(e.apply_offsite(&a.who.actor()?, &req)?),
                 |app| {
                     format!(
-                        "application {} accepted; to {} for review; fee {}.{:02} yuan; deadline {}; pickup receipt {}",
+                        "application {} ({}, {}) accepted; to {} for review; fee {}.{:02} yuan{}; deadline {}; pickup receipt {}",
                         app.id,
+                        app.kind.as_str(),
+                        app.place.as_str(),
                         app.hukou_bureau,
                         app.fee_fen / 100,
                         app.fee_fen % 100,
+                        match app.fee_relief {
+                            idcard::model::FeeRelief::None => "",
+                            idcard::model::FeeRelief::FirstApplicationFree =>
+                                " (first application: free)",
+                            idcard::model::FeeRelief::Waived => " (waived: low income)",
+                            idcard::model::FeeRelief::Reduced => " (halved: hardship certificate)",
+                        },
                         app.deadline,
                         app.pickup_receipt
                     )
@@ -52,6 +61,7 @@ pub fn offsite(cmd: OffsiteCommand) -> anyhow::Result<ExitCode> {
             data,
             who,
             id: app,
+            approve: _,
             reject,
             note,
         } => command(
@@ -88,14 +98,10 @@ pub fn offsite(cmd: OffsiteCommand) -> anyhow::Result<ExitCode> {
             old_card_returned,
             temporary_card_returned,
         } => {
-            let present = present.as_deref().map(number).transpose()?;
+            let present = InPerson::holder(number(&present)?);
             command(
                 &data,
                 |e| {
-                    let applicant = e
-                        .with_state(|s| s.applications.get(&app).map(|a| a.number))
-                        .ok_or_else(|| anyhow::anyhow!("no application {app}"))?;
-                    let present = InPerson::holder(present.unwrap_or(applicant));
                     let k = e.issue_card(
                         &who.actor()?,
                         app,
@@ -140,6 +146,54 @@ pub fn offsite(cmd: OffsiteCommand) -> anyhow::Result<ExitCode> {
                     format!(
                         "{}\t{}\t{}\tdeadline {}\t{:?}",
                         a.id, a.point, a.hukou_bureau, a.deadline, a.state
+                    )
+                },
+            )
+        }
+        OffsiteCommand::Escalate { data, who } => command(
+            &data,
+            |e| Ok(e.execute(&who.actor()?, &idcard::workflow::offsite::EscalateOverdue)?),
+            |ids: &Vec<u64>| {
+                if ids.is_empty() {
+                    "no overdue application to escalate".to_string()
+                } else {
+                    format!(
+                        "escalated {} overdue application(s): {}",
+                        ids.len(),
+                        ids.iter()
+                            .map(u64::to_string)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )
+                }
+            },
+        ),
+        OffsiteCommand::Escalated {
+            data,
+            reader,
+            bureau,
+        } => {
+            let bureau: idcard::station::StationId = match bureau {
+                Some(b) => id(&b)?,
+                None => id(&reader.who.station)?,
+            };
+            crate::output::read_list(
+                &data,
+                &reader,
+                "applications_escalated",
+                Some(idcard::model::Subject::Many(
+                    "escalated applications".into(),
+                )),
+                |s| view::escalated_applications(s, &bureau),
+                |a| {
+                    format!(
+                        "{}\t{}\t{}\t{}\tdeadline {}\t{}",
+                        a.id,
+                        a.kind.as_str(),
+                        a.place.as_str(),
+                        a.point,
+                        a.deadline,
+                        a.state.as_str()
                     )
                 },
             )

@@ -178,6 +178,22 @@ pub fn population(cmd: PopulationCommand, quiet: bool) -> anyhow::Result<ExitCod
                 |v| format!("{} people imported", v["imported"]),
             )
         }
+        PopulationCommand::Guardians { data, who, file } => {
+            let pairs =
+                idcard::workflow::registry::read_guardians_csv(BufReader::new(read_file(&file)?))
+                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            command(
+                &data,
+                |e| {
+                    let n = e.execute(
+                        &who.actor()?,
+                        &idcard::workflow::registry::RecordGuardians(pairs),
+                    )?;
+                    Ok(json!({ "recorded": n }))
+                },
+                |v| format!("{} guardianships recorded", v["recorded"]),
+            )
+        }
         PopulationCommand::Death {
             data,
             who,
@@ -217,7 +233,7 @@ pub fn card(cmd: CardCommand) -> anyhow::Result<ExitCode> {
                 &reader,
                 "card_show",
                 Some(Subject::Person(holder)),
-                |s| view::cards_of(s, holder),
+                |s| view::cards_of(s, holder, idcard::time::china_today()),
                 |c| {
                     format!(
                         "{}\t{}\t{}\t{}",

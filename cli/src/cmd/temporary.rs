@@ -22,6 +22,9 @@ pub fn temporary(cmd: TemporaryCommand) -> anyhow::Result<ExitCode> {
             flight,
             train,
             hotel,
+            date,
+            present,
+            unit_letter,
         } => {
             let trip = match (flight, train, hotel) {
                 (Some(f), _, _) => Trip::Flight(f),
@@ -29,11 +32,29 @@ pub fn temporary(cmd: TemporaryCommand) -> anyhow::Result<ExitCode> {
                 (_, _, Some(h)) => Trip::HotelStay(h),
                 _ => anyhow::bail!("name the trip: --flight, --train or --hotel"),
             };
-            let traveller = number(&n)?;
+            let mut req = idcard::workflow::temporary::IssueTemporaryCertificate::new(
+                number(&n)?,
+                missing,
+                trip,
+            );
+            req.trip_date = date;
+            req.present = InPerson::holder(number(&present)?);
+            req.unit_letter = unit_letter;
             command(
                 &data,
-                |e| Ok(e.issue_temporary_certificate(&who.actor()?, traveller, missing, trip)?),
-                |c| format!("certificate {} for {} issued", c.id, c.trip.reference()),
+                |e| Ok(e.execute(&who.actor()?, &req)?),
+                |c| {
+                    format!(
+                        "certificate {} for {} issued, valid until {}",
+                        c.id,
+                        c.trip.reference(),
+                        chrono::DateTime::from_timestamp_millis(c.valid_until_ms)
+                            .map(|t| t
+                                .with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap())
+                                .to_rfc3339())
+                            .unwrap_or_default()
+                    )
+                },
             )
         }
         TemporaryCommand::Check {
@@ -82,10 +103,7 @@ pub fn temporary(cmd: TemporaryCommand) -> anyhow::Result<ExitCode> {
         } => {
             let holder = number(&n)?;
             let guardian = guardian.as_deref().map(number).transpose()?;
-            let present = match &present {
-                Some(p) => number(p)?,
-                None => guardian.unwrap_or(holder),
-            };
+            let present = number(&present)?;
             let materials = TempCardMaterials {
                 household_booklet,
                 photo,

@@ -14,6 +14,7 @@ use serde::Serialize;
 use super::state::{Application, FoundOutcome, Hit, State, TempCard, TempCertificate};
 use crate::card::CardKey;
 use crate::division::DivisionCode;
+use crate::index::CardStatus;
 use crate::number::IdNumber;
 use crate::station::{Officer, Station, StationId, StationKind};
 
@@ -28,7 +29,8 @@ pub struct CardView {
     pub valid_until: Option<NaiveDate>,
     /// Fingerprints registered (N6).
     pub fingerprints: bool,
-    /// `valid`, `lost`, `stolen`, `superseded`, `invalidated`.
+    /// `valid`, `expired` (valid, but past its validity end on the day asked), `lost`,
+    /// `stolen`, `superseded`, `invalidated`.
     pub status: &'static str,
     /// Why (a reason name).
     pub reason: String,
@@ -36,8 +38,9 @@ pub struct CardView {
     pub changed_on: Option<NaiveDate>,
 }
 
-/// A person's cards, oldest first.
-pub fn cards_of(state: &State, number: IdNumber) -> Vec<CardView> {
+/// A person's cards, oldest first, as they stand on `today` (a valid card past its validity
+/// end shows as `expired`, N5).
+pub fn cards_of(state: &State, number: IdNumber, today: NaiveDate) -> Vec<CardView> {
     state
         .cards
         .of(number)
@@ -46,7 +49,12 @@ pub fn cards_of(state: &State, number: IdNumber) -> Vec<CardView> {
             valid_from: c.key.valid_from(),
             valid_until: c.card().valid_until(),
             fingerprints: c.fingerprints,
-            status: c.status.as_str(),
+            status: match c.card().valid_until() {
+                Some(end) if c.status == CardStatus::Valid && end < today => {
+                    CardStatus::Expired.as_str()
+                }
+                _ => c.status.as_str(),
+            },
             reason: c.reason.to_string(),
             changed_on: c.changed_on,
         })
@@ -140,8 +148,8 @@ pub fn found(state: &State, window: Option<&StationId>) -> Vec<FoundView> {
     v
 }
 
-/// What a citizen learns when asking about their lost cards (F1; S2: where to collect, nothing
-/// more).
+/// What a citizen learns when asking about their own lost cards (F1; S2: where to collect and
+/// since when, nothing more — not the finder, not the contact used, not who took it in).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FoundAnswer {
     /// Validity start of the card (the citizen knows their own cards).
@@ -150,18 +158,31 @@ pub struct FoundAnswer {
     pub state: &'static str,
     /// Where to collect it, when held.
     pub window: Option<StationId>,
+    /// The window's name, when held.
+    pub window_name: Option<String>,
+    /// The day (in China) it was handed in.
+    pub since: NaiveDate,
 }
 
-/// A citizen's query (F1): were any of my cards found, and where can I collect them?
+/// A citizen's query (F1): were any of my cards found, where can I collect them, since when?
 pub fn found_query(state: &State, number: IdNumber) -> Vec<FoundAnswer> {
     state
         .cards
         .of(number)
         .filter_map(|c| state.found.get(&c.key))
-        .map(|f| FoundAnswer {
-            valid_from: f.card.valid_from(),
-            state: f.outcome.as_str(),
-            window: (f.outcome == FoundOutcome::Held).then(|| f.window.clone()),
+        .map(|f| {
+            let held = f.outcome == FoundOutcome::Held;
+            FoundAnswer {
+                valid_from: f.card.valid_from(),
+                state: f.outcome.as_str(),
+                window: held.then(|| f.window.clone()),
+                window_name: held
+                    .then(|| state.stations.get(&f.window).map(|s| s.name.clone()))
+                    .flatten(),
+                since: crate::time::china_date(
+                    chrono::DateTime::from_timestamp_millis(f.at_ms).unwrap_or_default(),
+                ),
+            }
         })
         .collect()
 }

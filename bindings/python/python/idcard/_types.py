@@ -13,6 +13,7 @@ class CardStatus(enum.IntEnum):
     INVALIDATED = 4
     STALE = 5
     INVALID_NUMBER = 6
+    EXPIRED = 7
 
     @property
     def refused(self) -> bool:
