@@ -41,7 +41,11 @@ impl KeyGen {
     /// A generator from a seed.
     pub fn new(seed: u64) -> KeyGen {
         KeyGen {
-            codes: DivisionTable::builtin().codes().collect(),
+            // Citizens' codes only: the residence permits' 810000-830000 have no card.
+            codes: DivisionTable::builtin()
+                .codes()
+                .filter(|c| idcard::NumberKind::of_code(c.get()) == idcard::NumberKind::Citizen)
+                .collect(),
             rng: SplitMix64(seed),
             base: NaiveDate::from_ymd_opt(1930, 1, 1).unwrap(),
         }

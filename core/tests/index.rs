@@ -18,7 +18,11 @@ fn date(y: i32, m: u32, d: u32) -> NaiveDate {
 
 /// A deterministic population of card keys: `n` distinct people, each with up to three cards.
 fn keys(n: usize, seed: u64) -> Vec<CardKey> {
-    let codes: Vec<_> = DivisionTable::builtin().codes().collect();
+    // Citizens' division codes (not the residence permits' 810000-830000: no card has those).
+    let codes: Vec<_> = DivisionTable::builtin()
+        .codes()
+        .filter(|c| idcard::NumberKind::of_code(c.get()) == idcard::NumberKind::Citizen)
+        .collect();
     let mut x = seed.wrapping_mul(0x9E37_79B9_7F4A_7C15) | 1;
     let mut next = move || {
         x ^= x << 13;

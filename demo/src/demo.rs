@@ -182,10 +182,13 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                     .period
                     .valid_until(card.key.valid_from())
                     .is_some_and(|d| d <= soon);
-                if due && migrant {
+                // Renewals: at home for residents, off-site for migrants.
+                if due {
                     renewal_due.push(i);
                 }
-            } else if migrant && number.age_on(start_date()).unwrap_or(0) >= 16 {
+            } else if number.age_on(start_date()).unwrap_or(0) >= 16 {
+                // A first card: migrants first try off-site (refused, A9), everyone gets it at
+                // home.
                 never_had.push(i);
             }
             if number.age_on(start_date()).unwrap_or(0) >= 18 {

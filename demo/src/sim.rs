@@ -977,6 +977,15 @@ impl Sim<'_> {
     /// Someone who never had a card applies off-site (A9: refused), then applies for a first
     /// card at home.
     fn first_timer(&self, f: &mut Folk) -> Result<Vec<FollowUp>, EngineError> {
+        let first_at_home = (
+            1,
+            Job::Apply {
+                kind: ApplicationKind::FirstApplication,
+            },
+        );
+        if !f.migrant {
+            return Ok(vec![first_at_home]);
+        }
         let e = self.engine;
         let point = provincial(f.work, "POINT");
         let req = ApplicationRequest {
@@ -991,12 +1000,7 @@ impl Sim<'_> {
             unit_application: false,
         };
         self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))?;
-        Ok(vec![(
-            2,
-            Job::Apply {
-                kind: ApplicationKind::FirstApplication,
-            },
-        )])
+        Ok(vec![first_at_home])
     }
 
     /// Someone other than `who`.

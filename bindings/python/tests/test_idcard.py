@@ -415,10 +415,12 @@ def journal_dir(tmp_path_factory, idcard_cli):
     run("population", "import", *bureau, "--file", str(people))
     run("card", "import", *bureau, "--file", str(issued))
     hr = ["--officer", "P1", "--station", "HR", "--key", str(key("P1"))]
-    run("loss", "report", *hr, "--number", "11010519491231002X")
-    run("loss", "report", *hr, "--number", "440524188001010014", ok=(1,))  # refused: fingerprints
+    run("loss", "report", *hr, "--number", "11010519491231002X", "--present", "11010519491231002X")
+    # Refused: fingerprints.
+    run("loss", "report", *hr, "--number", "440524188001010014", "--present", "440524188001010014", ok=(1,))
     # An attempt in P1's name without P1's key: refused, recorded as unauthenticated (S1).
-    run("loss", "report", "--officer", "P1", "--station", "HR", "--number", "11010519491231002X", ok=(1,))
+    run("loss", "report", "--officer", "P1", "--station", "HR", "--number", "11010519491231002X",
+        "--present", "11010519491231002X", ok=(1,))
     return d
 
 

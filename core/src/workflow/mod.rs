@@ -3,11 +3,11 @@
 //!
 //! | module | commands | requirements |
 //! |---|---|---|
-//! | [`registry`] | stations, officers, people, deaths, cards | S1, A2, A10, N4-N6 |
+//! | [`registry`] | stations, officers, people, guardians, deaths, cards (one valid card per person) | S1, A2, A10, N4-N6 |
 //! | [`loss`] | loss reports, withdrawals, hit reports | L1-L5, A10 |
 //! | [`found`] | found cards taken in, returned, destroyed | F1, F2 |
 //! | [`blacklist`] | blacklist entries, credit platform pushes | A6 |
-//! | [`offsite`] | applications: acceptance, review, production, issue, deadlines | A1-A12, N5 |
+//! | [`offsite`] | applications at home and off-site: acceptance, review, production, issue, deadlines, escalation | A1-A12, N5, L5 |
 //! | [`temporary`] | temporary certificates and temporary cards | A8, T1-T5 |
 //! | [`policy`] | rollout and fees as data | A7, A12 |
 //! | [`publish`] | subscribers, signed snapshots, deltas and timestamps | L3, A6, S2 |
