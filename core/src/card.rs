@@ -149,8 +149,6 @@ pub const FIRST_GENERATION_INVALID_FROM: NaiveDate = match NaiveDate::from_ymd_o
 
 const SECOND_GENERATION_DAYS: i32 = crate::civil::days_from_civil(2004, 1, 1);
 const FIRST_GENERATION_INVALID_DAYS: i32 = crate::civil::days_from_civil(2013, 1, 1);
-/// The shortest period (5 years) is never under 1826 days.
-const SHORTEST_PERIOD_DAYS: i32 = 5 * 365;
 
 impl CardKey {
     /// The card's last day of validity as the key alone tells it (N5): the period of the age at
@@ -175,37 +173,20 @@ impl CardKey {
         (end != i32::MAX).then(|| crate::civil::to_naive(end))
     }
 
-    /// Whether the card is past its validity on the day `today` (days since 1970-01-01): the
-    /// verifier's `expired` (N5).
-    #[inline]
-    pub(crate) fn is_expired_on(self, today: i32) -> bool {
-        let v = self.valid_from_days();
-        if v >= SECOND_GENERATION_DAYS && today - v <= SHORTEST_PERIOD_DAYS {
-            return false;
-        }
-        today > self.end_days()
+    /// The holder's birth date in days since 1970-01-01, straight from the compact form.
+    #[inline(always)]
+    fn birth_days_fast(self) -> i32 {
+        // The compact number is bits 16.. of the key; its birth days are bits 10..27 of it.
+        crate::number::birth_days_of_compact(self.0 >> VALID_FROM_BITS)
     }
 
     /// The last day of validity in days since 1970-01-01; `i32::MAX` for long-term.
-    #[inline]
     fn end_days(self) -> i32 {
-        use crate::civil::{civil_from_days, days_from_civil};
         let v = self.valid_from_days();
-        let (by, bm, bd) = civil_from_days(self.number().birth_days());
-        let (vy, vm, vd) = civil_from_days(v);
-        let age = vy - by - i32::from((vm, vd) < (bm, bd));
+        let age = age_exact(self.birth_days_fast(), v);
         let end = match ValidityPeriod::for_age(age.max(0) as u32).years() {
             None => i32::MAX,
-            Some(years) => {
-                let y = vy + years as i32;
-                // 29 February ends on 28 February in a common year.
-                let d = if vm == 2 && vd == 29 && !crate::civil::is_valid(y, 2, 29) {
-                    28
-                } else {
-                    vd
-                };
-                days_from_civil(y, vm, d)
-            }
+            Some(years) => end_of_period(v, years as i32),
         };
         if v < SECOND_GENERATION_DAYS {
             end.min(FIRST_GENERATION_INVALID_DAYS - 1)
@@ -213,6 +194,123 @@ impl CardKey {
             end
         }
     }
+}
+
+/// The expiry rule (N5) for one day, precomputed so that a check is a few integer comparisons:
+/// for each period of 5, 10 and 20 years, the earliest validity start whose period has not ended
+/// by `today`. A card valid from on or after the 5-year cutoff has not expired whatever its
+/// period; before it, the holder's age at the validity start decides the period (compared on day
+/// counts, exactly only near a birthday).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct ExpiryDay {
+    /// The day, as days since 1970-01-01.
+    pub(crate) today: i32,
+    c5: i32,
+    c10: i32,
+    c20: i32,
+}
+
+impl ExpiryDay {
+    /// The cutoffs of `today` (days since 1970-01-01).
+    pub(crate) fn new(today: i32) -> ExpiryDay {
+        ExpiryDay {
+            today,
+            c5: cutoff(today, 5),
+            c10: cutoff(today, 10),
+            c20: cutoff(today, 20),
+        }
+    }
+
+    /// Two words, for a verifier to keep in atomics.
+    pub(crate) fn pack(self) -> (u64, u64) {
+        (
+            (self.today as u32 as u64) << 32 | self.c5 as u32 as u64,
+            (self.c10 as u32 as u64) << 32 | self.c20 as u32 as u64,
+        )
+    }
+
+    /// The inverse of [`ExpiryDay::pack`].
+    #[inline(always)]
+    pub(crate) fn unpack(a: u64, b: u64) -> ExpiryDay {
+        ExpiryDay {
+            today: (a >> 32) as u32 as i32,
+            c5: a as u32 as i32,
+            c10: (b >> 32) as u32 as i32,
+            c20: b as u32 as i32,
+        }
+    }
+
+    /// Whether `key` is past its validity end on this day. Branch-free on the common path (the
+    /// keys a counter presents come in no order a predictor could learn): the age thresholds
+    /// are day counts, exact except within two days of a birthday, where the calendar decides.
+    #[inline(always)]
+    pub(crate) fn is_expired(&self, key: CardKey) -> bool {
+        let v = key.valid_from_days();
+        let b = key.birth_days_fast();
+        let d = v - b;
+        if near(d, 16) | near(d, 26) | near(d, 46) {
+            return self.is_expired_exact(v, b);
+        }
+        let (u16_, u26, u46) = (d < typical(16), d < typical(26), d < typical(46));
+        let first_generation =
+            (v < SECOND_GENERATION_DAYS) & (self.today >= FIRST_GENERATION_INVALID_DAYS);
+        // Under 16: five years; under 26: ten; under 46: twenty; else long-term (N5).
+        ((v < self.c5) & u16_) | ((v < self.c10) & u26) | ((v < self.c20) & u46) | first_generation
+    }
+
+    #[cold]
+    fn is_expired_exact(&self, v: i32, b: i32) -> bool {
+        if v < SECOND_GENERATION_DAYS && self.today >= FIRST_GENERATION_INVALID_DAYS {
+            return true;
+        }
+        let age = age_exact(b, v);
+        (v < self.c5 && age < 16) || (v < self.c10 && age < 26) || (v < self.c20 && age < 46)
+    }
+}
+
+/// About `years` years in days (365.25 a year): within two days of the exact span.
+#[inline(always)]
+const fn typical(years: i32) -> i32 {
+    years * 365 + years / 4
+}
+
+/// Whether `d` days is within two days of `years` years (where only the calendar can tell).
+#[inline(always)]
+fn near(d: i32, years: i32) -> bool {
+    (d - typical(years) + 2) as u32 <= 4
+}
+
+#[cold]
+fn age_exact(b: i32, v: i32) -> i32 {
+    let (by, bm, bd) = crate::civil::civil_from_days(b);
+    let (vy, vm, vd) = crate::civil::civil_from_days(v);
+    vy - by - i32::from((vm, vd) < (bm, bd))
+}
+
+/// The last day of a `years` period valid from day `v` (the same calendar day later; 29
+/// February ends on 28 February in a common year).
+fn end_of_period(v: i32, years: i32) -> i32 {
+    let (vy, vm, vd) = crate::civil::civil_from_days(v);
+    let y = vy + years;
+    let d = if vm == 2 && vd == 29 && !crate::civil::is_valid(y, 2, 29) {
+        28
+    } else {
+        vd
+    };
+    crate::civil::days_from_civil(y, vm, d)
+}
+
+/// The earliest validity start whose `years` period has not ended by `today`.
+fn cutoff(today: i32, years: i32) -> i32 {
+    // Start near it (a period spans about 365.2425 days a year), then step to the exact day.
+    let mut v = today - (years * 365 + years / 4);
+    while end_of_period(v, years) >= today {
+        v -= 1;
+    }
+    while end_of_period(v, years) < today {
+        v += 1;
+    }
+    v
 }
 
 /// Why [`CardKey::from_days`] refused.
@@ -393,6 +491,31 @@ impl Card {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        /// N5: the precomputed cutoffs agree with the calendar rule (the period of the age at
+        /// the validity start, the same calendar day later; first generation to 2012-12-31).
+        #[test]
+        fn n5_expiry_cutoffs_agree_with_the_calendar(
+            birth in 0i64..(200 * 365),
+            start_after in 0i64..(90 * 365),
+            today_after in 0i64..(100 * 365),
+            seq in 0u16..1000,
+        ) {
+            let birth = date(1900, 1, 1) + chrono::Days::new(birth as u64);
+            let n = IdNumber::from_parts(
+                crate::DivisionCode::new(110105).unwrap(), birth, seq).unwrap();
+            let from = (birth + chrono::Days::new(start_after as u64)).max(date(1970, 1, 1));
+            let Ok(k) = CardKey::new(n, from) else { return Ok(()); };
+            let today = crate::civil::from_naive(from) + today_after as i32;
+            proptest::prop_assert_eq!(
+                ExpiryDay::new(today).is_expired(k),
+                today > k.end_days(),
+                "{:?} on {}", k, crate::civil::to_naive(today)
+            );
+        }
+    }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()

@@ -339,6 +339,12 @@ pub struct ParsedNumber {
     pub upgraded_from_15: bool,
 }
 
+/// The birth date, as days since 1970-01-01, of a compact number ([`IdNumber::to_u64`]).
+#[inline(always)]
+pub(crate) fn birth_days_of_compact(v: u64) -> i32 {
+    ((v >> SEQ_BITS) & ((1 << BIRTH_BITS) - 1)) as i32 + EARLIEST_BIRTH_DAYS
+}
+
 /// Days from 1970-01-01 to [`EARLIEST_BIRTH`].
 const EARLIEST_BIRTH_DAYS: i32 = crate::civil::days_from_civil(1850, 1, 1);
 

@@ -21,6 +21,7 @@ use super::snapshot::{OpenOptions, Snapshot, status_of_payload};
 use super::timestamp::Timestamp;
 use super::{BlacklistEntry, CardEntry, CardStatus, IndexError, Profile};
 use crate::card::CardKey;
+use crate::card::ExpiryDay;
 use crate::civil::{days_from_yyyymmdd, from_naive};
 use crate::number::{IdNumber, Parser};
 use crate::time::china_today;
@@ -396,6 +397,8 @@ struct Shared {
     /// Today (China) as last seen, as days since 1970-01-01, for the future-birth-date check
     /// of raw numbers without reading the clock on every query.
     today: AtomicI32,
+    /// Today's expiry cutoffs ([`ExpiryDay::pack`]), refreshed with `today`.
+    expiry: [AtomicU64; 2],
 }
 
 static NEXT_VERIFIER_ID: AtomicU64 = AtomicU64::new(1);
@@ -487,8 +490,28 @@ impl Shared {
             age.to_std().is_ok_and(|a| a > max)
         });
         self.stale.store(stale, Ordering::Release);
-        self.today
-            .store(from_naive(china_today()), Ordering::Relaxed);
+        self.set_today(from_naive(china_today()));
+    }
+
+    /// Take `today` as the day of the checks (expiry and future births).
+    fn set_today(&self, today: i32) {
+        if self.today.load(Ordering::Relaxed) != today
+            || self.expiry[0].load(Ordering::Relaxed) == 0
+        {
+            let (a, b) = ExpiryDay::new(today).pack();
+            self.expiry[0].store(a, Ordering::Relaxed);
+            self.expiry[1].store(b, Ordering::Relaxed);
+            self.today.store(today, Ordering::Relaxed);
+        }
+    }
+
+    /// Today's expiry cutoffs.
+    #[inline(always)]
+    fn expiry_day(&self) -> ExpiryDay {
+        ExpiryDay::unpack(
+            self.expiry[0].load(Ordering::Relaxed),
+            self.expiry[1].load(Ordering::Relaxed),
+        )
     }
 
     /// Whether a birth date is after today. The cached date can only be behind the clock, so a
@@ -505,7 +528,7 @@ impl Shared {
     #[cold]
     fn future_birth_slow(&self, birth_days: i32) -> bool {
         let today = from_naive(china_today());
-        self.today.store(today, Ordering::Relaxed);
+        self.set_today(today);
         birth_days > today
     }
 }
@@ -589,8 +612,10 @@ impl Verifier {
             stale: AtomicBool::new(false),
             max_age,
             today: AtomicI32::new(from_naive(china_today())),
+            expiry: [AtomicU64::new(0), AtomicU64::new(0)],
             options,
         });
+        shared.set_today(from_naive(china_today()));
         shared.refresh_stale();
         shared.save_state()?;
         // The ticker keeps "today" (expiry) and staleness current; Miri does not run it.
@@ -653,7 +678,7 @@ impl Verifier {
     /// second).
     #[inline]
     pub fn verify(&self, key: CardKey) -> CardStatus {
-        self.verify_on_days(key, self.shared.today.load(Ordering::Relaxed))
+        self.verify_with(key, self.shared.expiry_day())
     }
 
     /// The status of one card on `date` (for an expiry check on another day than today: a
@@ -666,12 +691,12 @@ impl Verifier {
     /// # }
     /// ```
     pub fn verify_on(&self, key: CardKey, date: NaiveDate) -> CardStatus {
-        self.verify_on_days(key, from_naive(date))
+        self.verify_with(key, ExpiryDay::new(from_naive(date)))
     }
 
     #[inline(always)]
-    fn verify_on_days(&self, key: CardKey, today: i32) -> CardStatus {
-        let unlisted = unlisted_or_expired(self.unlisted(), key.is_expired_on(today));
+    fn verify_with(&self, key: CardKey, day: ExpiryDay) -> CardStatus {
+        let unlisted = unlisted_or_expired(self.unlisted(), day.is_expired(key));
         let avx2 = have_avx2();
         self.shared.with_generation(|g| {
             let h = g.snapshot.card_hash(key);
@@ -819,9 +844,9 @@ impl Verifier {
         key_of: impl Fn(usize) -> Option<CardKey>,
     ) {
         let unlisted = self.unlisted();
-        let today = self.shared.today.load(Ordering::Relaxed);
+        let day = self.shared.expiry_day();
         let snap = &g.snapshot;
-        let hash_of = |i| key_of(i).map(|k: CardKey| (snap.card_hash(k), k.is_expired_on(today)));
+        let hash_of = |i| key_of(i).map(|k: CardKey| (snap.card_hash(k), day.is_expired(k)));
         #[cfg(all(target_arch = "x86_64", target_endian = "little", not(miri)))]
         if have_avx2() {
             // SAFETY: AVX2 was detected.
