@@ -80,6 +80,20 @@ pub fn read_list<T: Serialize>(
     view: impl FnOnce(&State) -> Vec<T>,
     line: impl Fn(&T) -> String,
 ) -> anyhow::Result<ExitCode> {
+    read_list_or(data, reader, what, subject, view, line, None)
+}
+
+/// As [`read_list`]; when the list is empty and `none` is given, print it (plain output) and
+/// exit 1.
+pub fn read_list_or<T: Serialize>(
+    data: &Data,
+    reader: &crate::args::Reader,
+    what: &str,
+    subject: Option<idcard::model::Subject>,
+    view: impl FnOnce(&State) -> Vec<T>,
+    line: impl Fn(&T) -> String,
+    none: Option<&str>,
+) -> anyhow::Result<ExitCode> {
     let engine = open(data)?;
     let actor = reader.who.actor()?;
     let items = match engine.read_personal(&actor, what, subject, &reader.purpose, |s| {
@@ -97,8 +111,16 @@ pub fn read_list<T: Serialize>(
         }
         Err(e) => return Err(e.into()),
     };
-    print_list(data.json, &items, line)?;
     engine.close()?;
+    if let (true, Some(none)) = (items.is_empty(), none) {
+        if data.json {
+            println!("[]");
+        } else {
+            println!("{none}");
+        }
+        return Ok(ExitCode::from(1));
+    }
+    print_list(data.json, &items, line)?;
     Ok(ExitCode::SUCCESS)
 }
 

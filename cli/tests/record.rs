@@ -216,17 +216,20 @@ fn l1_f1_a6_record_flow_through_the_cli() {
     assert_eq!(v["held"]["notified"], "138");
     let q = run(
         dir,
-        "found query --number 11010519491231002X --data d --json",
+        "found query --number 11010519491231002X --officer W1 --station WIN --purpose test --data d --json",
     );
     assert_eq!(q.status.code(), Some(0));
     let q: serde_json::Value = serde_json::from_slice(&q.stdout).unwrap();
     assert_eq!(
-        (q[0]["state"].as_str(), q[0]["window"].as_str()),
+        (q["state"].as_str(), q["window"].as_str()),
         (Some("held"), Some("WIN"))
     );
     // The citizen learns the window and the day, nothing about the finder.
-    assert!(q[0].get("finder").is_none() && q[0]["since"].is_string());
-    let none = run(dir, "found query --number 440524188001010014 --data d");
+    assert!(q.get("finder").is_none() && q["since"].is_string());
+    let none = run(
+        dir,
+        "found query --number 440524188001010014 --officer W1 --station WIN --purpose test --data d",
+    );
     assert_eq!(none.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&none.stdout).contains("no found card"));
     ok(

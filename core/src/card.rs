@@ -173,6 +173,15 @@ impl CardKey {
         (end != i32::MAX).then(|| crate::civil::to_naive(end))
     }
 
+    /// Whether the holder's number is a citizen's (the only kind a resident identity card has;
+    /// [`crate::NumberKind`]).
+    #[inline(always)]
+    pub(crate) fn is_citizens(self) -> bool {
+        let division = (self.0 >> (VALID_FROM_BITS + 27)) as u32;
+        division < 810_000
+            || crate::number::NumberKind::of_code(division) == crate::number::NumberKind::Citizen
+    }
+
     /// The holder's birth date in days since 1970-01-01, straight from the compact form.
     #[inline(always)]
     fn birth_days_fast(self) -> i32 {
@@ -221,22 +230,23 @@ impl ExpiryDay {
         }
     }
 
-    /// Two words, for a verifier to keep in atomics.
-    pub(crate) fn pack(self) -> (u64, u64) {
-        (
-            (self.today as u32 as u64) << 32 | self.c5 as u32 as u64,
-            (self.c10 as u32 as u64) << 32 | self.c20 as u32 as u64,
-        )
+    /// One word (four 16-bit day counts, like a card key's validity start), so a verifier
+    /// keeps the day and its cutoffs in one atomic: never a mix of two days.
+    pub(crate) fn pack(self) -> u64 {
+        let f = |d: i32| d.clamp(0, (1 << VALID_FROM_BITS) - 1) as u64;
+        f(self.today) << 48 | f(self.c5) << 32 | f(self.c10) << 16 | f(self.c20)
     }
 
-    /// The inverse of [`ExpiryDay::pack`].
+    /// The inverse of [`ExpiryDay::pack`] (a cutoff before 1970 reads as 1970: no validity
+    /// start is earlier, so it decides nothing differently).
     #[inline(always)]
-    pub(crate) fn unpack(a: u64, b: u64) -> ExpiryDay {
+    pub(crate) fn unpack(w: u64) -> ExpiryDay {
+        let f = |shift: u32| ((w >> shift) & 0xffff) as i32;
         ExpiryDay {
-            today: (a >> 32) as u32 as i32,
-            c5: a as u32 as i32,
-            c10: (b >> 32) as u32 as i32,
-            c20: b as u32 as i32,
+            today: f(48),
+            c5: f(32),
+            c10: f(16),
+            c20: f(0),
         }
     }
 
@@ -477,9 +487,18 @@ impl Card {
         self.fingerprints_registered
     }
 
-    /// Last day of validity; `None` for long-term.
+    /// Last day of validity as printed; `None` for long-term. A first-generation card (valid
+    /// from before 2004) ends on 2012-12-31 at the latest, whatever is printed.
     pub fn valid_until(&self) -> Option<NaiveDate> {
-        self.period.valid_until(self.key.valid_from())
+        let printed = self.period.valid_until(self.key.valid_from());
+        if self.key.valid_from() < SECOND_GENERATION_FROM {
+            let last = FIRST_GENERATION_INVALID_FROM
+                .pred_opt()
+                .expect("a day before");
+            Some(printed.map_or(last, |p| p.min(last)))
+        } else {
+            printed
+        }
     }
 
     /// Whether the card is within its validity period on `date`.
@@ -514,6 +533,11 @@ mod tests {
                 today > k.end_days(),
                 "{:?} on {}", k, crate::civil::to_naive(today)
             );
+            // Packed into one word and back, it decides the same (for any day a key can hold).
+            if today < 1 << VALID_FROM_BITS {
+                let day = ExpiryDay::unpack(ExpiryDay::new(today).pack());
+                proptest::prop_assert_eq!(day.is_expired(k), today > k.end_days());
+            }
         }
     }
 

@@ -172,10 +172,22 @@ fn a9_l1_first_application_renewal_and_replacement_at_home() {
         .register_people(&w.bureau, vec![person(teen, 110105)])
         .unwrap();
     let first = ApplicationRequest::new(ApplicationKind::FirstApplication, CardRef::newest(teen));
+    let gz_point = w.station(StationKind::OffsiteAcceptancePoint, 440106);
     assert_eq!(
-        refused(w.engine.apply_offsite(&point, &first)),
+        refused(w.engine.apply_offsite(&gz_point, &first)),
         "first_time_applicant"
     );
+    // An acceptance point in one's own county works as a hall: Bob (hukou Guangzhou) renews
+    // at a Guangzhou point at home.
+    w.station(StationKind::CountyBureau, 440106);
+    let bob = w
+        .engine
+        .apply_offsite(
+            &gz_point,
+            &ApplicationRequest::new(ApplicationKind::Renewal, CardRef::newest(w.bob)),
+        )
+        .unwrap();
+    assert_eq!(bob.place, Place::Home);
     let mut no_booklet = first.clone();
     no_booklet.materials = Materials {
         household_booklet: false,
@@ -461,6 +473,12 @@ fn n1_numbers_of_other_kinds_are_not_citizens() {
                 .live_verifier()
                 .unwrap()
                 .verify_number(s.as_bytes(), date(2024, 1, 1)),
+            CardStatus::InvalidNumber
+        );
+        // By key too (a key can be formed from any number).
+        let key = CardKey::new(n, date(2024, 1, 1)).unwrap();
+        assert_eq!(
+            w.engine.live_verifier().unwrap().verify(key),
             CardStatus::InvalidNumber
         );
     }
@@ -849,4 +867,92 @@ fn a4_l1_f2_property_at_most_one_valid_card_per_person() {
             );
         }
     }
+}
+
+/// A10: a death closes the applicant's application (no card is made for the dead), and a card
+/// imported for a dead person is registered invalidated; a card already replaced cannot be
+/// replaced again (its replacement would supersede the holder's real current card); a
+/// guardian who applied for an under-16 collects the card.
+#[test]
+fn a10_death_closes_applications_replaced_cards_stay_replaced_guardians_collect() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
+    let mut renewal = ApplicationRequest::new(ApplicationKind::Renewal, CardRef::newest(w.alice));
+    renewal.present = InPerson::holder(w.alice).with_fingerprint("alice-fp");
+    let app = w.engine.apply_offsite(&hr, &renewal).unwrap();
+    w.engine
+        .review_application(&w.bureau, app.id, true, "ok")
+        .unwrap();
+    w.engine.record_death(&w.bureau, w.alice).unwrap();
+    assert_eq!(refused(w.engine.produce_card(&hr, app.id)), "wrong_state");
+    assert!(valid_cards(&w, w.alice).is_empty());
+    let late = CardRegistration {
+        key: CardKey::new(w.alice, date(2020, 1, 1)).unwrap(),
+        period: ValidityPeriod::TwentyYears,
+        fingerprints: false,
+    };
+    w.engine.register_cards(&w.bureau, vec![late]).unwrap();
+    assert!(valid_cards(&w, w.alice).is_empty());
+
+    // Dan's card is lost and replaced; the old card cannot be "replaced" again.
+    w.engine.report_loss(&hr, &loss(w.dan_card)).unwrap();
+    let app = w
+        .engine
+        .apply_offsite(
+            &hr,
+            &ApplicationRequest::new(ApplicationKind::Replacement, CardRef::card(w.dan_card)),
+        )
+        .unwrap();
+    let new = complete(&w, &hr, &w.bureau, app.id, false);
+    assert_eq!(
+        refused(w.engine.apply_offsite(
+            &hr,
+            &ApplicationRequest::new(ApplicationKind::Replacement, CardRef::card(w.dan_card))
+        )),
+        "card_replaced"
+    );
+    assert_eq!(valid_cards(&w, w.dan), [new]);
+
+    // A child's first card, applied for and collected by her guardian.
+    let child = number("11010520150601002");
+    w.engine
+        .register_people(&w.bureau, vec![person(child, 110105)])
+        .unwrap();
+    w.engine
+        .execute(&w.bureau, &RecordGuardians(vec![(child, w.dan)]))
+        .unwrap();
+    let mut first =
+        ApplicationRequest::new(ApplicationKind::FirstApplication, CardRef::newest(child));
+    first.present = InPerson::holder(w.dan);
+    first.guardian = Some(w.dan);
+    let app = w.engine.apply_offsite(&hr, &first).unwrap();
+    w.engine
+        .review_application(&w.bureau, app.id, true, "ok")
+        .unwrap();
+    w.clock.advance(chrono::Duration::days(1));
+    w.engine.produce_card(&hr, app.id).unwrap();
+    assert_eq!(
+        refused(w.engine.issue_card(
+            &hr,
+            app.id,
+            &app.pickup_receipt,
+            &InPerson::holder(w.bob),
+            false,
+            false
+        )),
+        "not_the_holder"
+    );
+    let card = w
+        .engine
+        .issue_card(
+            &hr,
+            app.id,
+            &app.pickup_receipt,
+            &InPerson::holder(w.dan),
+            false,
+            false,
+        )
+        .unwrap();
+    assert_eq!(valid_cards(&w, child), [card]);
 }

@@ -241,10 +241,6 @@ fn a1_a3_a5_a6_a9_a10_a12_every_refusal_reason() {
         ("not_the_holder", |w, r| {
             r.present = InPerson::holder(w.alice)
         }),
-        ("not_offsite", |w, r| {
-            r.card = CardRef::newest(w.alice);
-            r.present = InPerson::holder(w.alice).with_fingerprint("alice-fp");
-        }),
         ("first_time_applicant", |_, r| {
             let eve = number("44010620000101002");
             r.card = CardRef::newest(eve);
@@ -269,6 +265,13 @@ fn a1_a3_a5_a6_a9_a10_a12_every_refusal_reason() {
         tweak(&w, &mut r);
         assert_eq!(refused(w.engine.apply_offsite(&point, &r)), want);
     }
+    // Someone registered in the point's own county is not off-site: the point takes the
+    // application as the hall of their household registration place (no rollout applies).
+    let mut home = base.clone();
+    home.card = CardRef::newest(w.alice);
+    home.present = InPerson::holder(w.alice).with_fingerprint("alice-fp");
+    let app = w.engine.apply_offsite(&point, &home).unwrap();
+    assert_eq!(app.place, idcard::model::Place::Home);
     // A3: every missing item at once.
     let mut r = base.clone();
     r.materials = Materials::default();

@@ -838,7 +838,8 @@ fn l3_a6_publish_snapshot_and_delta() {
         .engine
         .publish_snapshot(&w.ministry, Profile::Police, out.path().join("police.idcs"))
         .unwrap();
-    assert_eq!((bank.cards, bank.blacklist, police.blacklist), (1, 0, 1));
+    // Bob's lost card, and Carl's: registered after his death, it was registered invalidated.
+    assert_eq!((bank.cards, bank.blacklist, police.blacklist), (2, 0, 1));
     assert_eq!(
         refused(
             w.engine

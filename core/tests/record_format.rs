@@ -750,7 +750,7 @@ fn current_golden_checkpoint_is_the_replayed_state() {
     let (engine, report) = Engine::open(dir.path(), options(clock())).unwrap();
     assert_eq!(
         report.checkpoint_seq,
-        Some(69),
+        Some(70),
         "{:?}",
         report.checkpoints_skipped
     );

@@ -32,12 +32,14 @@ pub enum FoundCommand {
         #[arg(long)]
         photo: String,
     },
-    /// A citizen's own query: were my cards found, where can I collect them, since when (F1)?
-    /// Answers the window and the day only (never the finder or who took it in). Exit status 1
-    /// when no card of the number was found.
+    /// A citizen's query at the counter: were my cards found, where can I collect them, since
+    /// when (F1)? Answers the window and the day only (never the finder or the contact used);
+    /// the officer's read is recorded (S2). Exit status 1 when no card of the number was found.
     Query {
         #[command(flatten)]
         data: Data,
+        #[command(flatten)]
+        reader: Reader,
         /// The citizen's number.
         #[arg(long)]
         number: String,

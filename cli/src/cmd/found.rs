@@ -48,33 +48,31 @@ pub fn found(cmd: FoundCommand) -> anyhow::Result<ExitCode> {
             },
             |_| "returned to the owner".into(),
         ),
-        FoundCommand::Query { data, number: n } => {
+        FoundCommand::Query {
+            data,
+            reader,
+            number: n,
+        } => {
             let holder = number(&n)?;
-            let engine = crate::output::open(&data)?;
-            let answers = engine.with_state(|s| view::found_query(s, holder));
-            engine.close()?;
-            if data.json {
-                println!("{}", serde_json::to_string(&answers)?);
-            } else if answers.is_empty() {
-                println!("no found card of {n}");
-            } else {
-                for a in &answers {
+            crate::output::read_list_or(
+                &data,
+                &reader,
+                "found_query",
+                Some(Subject::Person(holder)),
+                |s| view::found_query(s, holder),
+                |a| {
                     let at = match (&a.window, &a.window_name) {
                         (Some(w), Some(name)) => format!(" at {w} ({name})"),
                         (Some(w), None) => format!(" at {w}"),
                         _ => String::new(),
                     };
-                    println!(
+                    format!(
                         "card valid from {}: {}{at}, handed in on {}",
                         a.valid_from, a.state, a.since
-                    );
-                }
-            }
-            Ok(if answers.is_empty() {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            })
+                    )
+                },
+                Some(&format!("no found card of {n}")),
+            )
         }
         FoundCommand::List {
             data,

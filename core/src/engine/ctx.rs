@@ -144,13 +144,18 @@ impl Ctx<'_> {
         }
     }
 
-    /// The guardians on record of `child` (law art. 7, T2): the population directory's, or the
-    /// embedded one's.
+    /// The guardians on record of `child` (law art. 7, T2): those recorded here
+    /// (`RecordGuardians`) and those the population directory knows.
     pub fn guardians_of(&self, child: IdNumber) -> Result<Vec<IdNumber>, EngineError> {
-        match &self.engine.options.directory {
-            Some(d) => Ok(d.guardians(child)?),
-            None => Ok(self.state.people.guardians_of(child).to_vec()),
+        let mut all = self.state.people.guardians_of(child).to_vec();
+        if let Some(d) = &self.engine.options.directory {
+            for g in d.guardians(child)? {
+                if !all.contains(&g) {
+                    all.push(g);
+                }
+            }
         }
+        Ok(all)
     }
 
     /// In-person identity (A10, L2): the person present must be `holder`, alive, and, when

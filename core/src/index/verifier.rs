@@ -397,8 +397,9 @@ struct Shared {
     /// Today (China) as last seen, as days since 1970-01-01, for the future-birth-date check
     /// of raw numbers without reading the clock on every query.
     today: AtomicI32,
-    /// Today's expiry cutoffs ([`ExpiryDay::pack`]), refreshed with `today`.
-    expiry: [AtomicU64; 2],
+    /// Today and its expiry cutoffs in one word ([`ExpiryDay::pack`]): readers never see two
+    /// days mixed, and a writer never moves it back a day.
+    expiry: AtomicU64,
 }
 
 static NEXT_VERIFIER_ID: AtomicU64 = AtomicU64::new(1);
@@ -493,25 +494,30 @@ impl Shared {
         self.set_today(from_naive(china_today()));
     }
 
-    /// Take `today` as the day of the checks (expiry and future births).
+    /// Take `today` as the day of the checks (expiry and future births), unless a later day
+    /// is already set (two writers racing at midnight cannot move it back).
     fn set_today(&self, today: i32) {
-        if self.today.load(Ordering::Relaxed) != today
-            || self.expiry[0].load(Ordering::Relaxed) == 0
-        {
-            let (a, b) = ExpiryDay::new(today).pack();
-            self.expiry[0].store(a, Ordering::Relaxed);
-            self.expiry[1].store(b, Ordering::Relaxed);
-            self.today.store(today, Ordering::Relaxed);
+        self.today.fetch_max(today, Ordering::Relaxed);
+        let mut cur = self.expiry.load(Ordering::Acquire);
+        loop {
+            if cur != 0 && ExpiryDay::unpack(cur).today >= today {
+                return;
+            }
+            let new = ExpiryDay::new(today).pack();
+            match self
+                .expiry
+                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
+            {
+                Ok(_) => return,
+                Err(now) => cur = now,
+            }
         }
     }
 
     /// Today's expiry cutoffs.
     #[inline(always)]
     fn expiry_day(&self) -> ExpiryDay {
-        ExpiryDay::unpack(
-            self.expiry[0].load(Ordering::Relaxed),
-            self.expiry[1].load(Ordering::Relaxed),
-        )
+        ExpiryDay::unpack(self.expiry.load(Ordering::Relaxed))
     }
 
     /// Whether a birth date is after today. The cached date can only be behind the clock, so a
@@ -612,7 +618,7 @@ impl Verifier {
             stale: AtomicBool::new(false),
             max_age,
             today: AtomicI32::new(from_naive(china_today())),
-            expiry: [AtomicU64::new(0), AtomicU64::new(0)],
+            expiry: AtomicU64::new(0),
             options,
         });
         shared.set_today(from_naive(china_today()));
@@ -696,6 +702,9 @@ impl Verifier {
 
     #[inline(always)]
     fn verify_with(&self, key: CardKey, day: ExpiryDay) -> CardStatus {
+        if !key.is_citizens() {
+            return CardStatus::InvalidNumber;
+        }
         let unlisted = unlisted_or_expired(self.unlisted(), day.is_expired(key));
         let avx2 = have_avx2();
         self.shared.with_generation(|g| {
@@ -846,7 +855,11 @@ impl Verifier {
         let unlisted = self.unlisted();
         let day = self.shared.expiry_day();
         let snap = &g.snapshot;
-        let hash_of = |i| key_of(i).map(|k: CardKey| (snap.card_hash(k), day.is_expired(k)));
+        let hash_of = |i| {
+            key_of(i)
+                .filter(|k: &CardKey| k.is_citizens())
+                .map(|k: CardKey| (snap.card_hash(k), day.is_expired(k)))
+        };
         #[cfg(all(target_arch = "x86_64", target_endian = "little", not(miri)))]
         if have_avx2() {
             // SAFETY: AVX2 was detected.

@@ -162,12 +162,15 @@ impl ApplicationRequest {
 fn place_of(ctx: &Ctx<'_>, hukou: crate::DivisionCode) -> Result<Place, EngineError> {
     let st = ctx.station;
     match st.kind {
-        StationKind::OffsiteAcceptancePoint => Ok(Place::Offsite),
-        StationKind::HouseholdRegistrationStation | StationKind::RegistrationHall
+        // A point in the applicant's own county works as the registration hall it usually is.
+        StationKind::OffsiteAcceptancePoint
+        | StationKind::HouseholdRegistrationStation
+        | StationKind::RegistrationHall
             if st.division.contains(hukou) =>
         {
             Ok(Place::Home)
         }
+        StationKind::OffsiteAcceptancePoint => Ok(Place::Offsite),
         _ => Err(ctx.refuse(
             "not_hukou_place",
             format!(
@@ -198,14 +201,62 @@ impl Command for ApplicationRequest {
                 ),
             ));
         }
+        // Who applies comes first: nothing about the person (alive, where registered, whether
+        // they have a card, their category) is told to someone who may not apply for them.
+        let age = number.age_on(ctx.today).unwrap_or(0);
+        let mut guardian = None;
+        if !req.unit_application && req.present.number != number {
+            match req.guardian {
+                Some(g) if age < 16 && req.present.number == g => {
+                    if !ctx.guardians_of(number)?.contains(&g) {
+                        return Err(ctx.refuse(
+                            "not_the_guardian",
+                            "the person present is not on record as the applicant's guardian (law art. 7)",
+                        ));
+                    }
+                    ctx.living_person(g)?;
+                    guardian = Some(g);
+                }
+                Some(_) if age >= 16 => {
+                    return Err(ctx.refuse(
+                        "not_the_holder",
+                        "an applicant of 16 or over applies in person (A10)",
+                    ));
+                }
+                Some(_) => {
+                    return Err(ctx.refuse(
+                        "not_the_guardian",
+                        "the guardian named must be the person present",
+                    ));
+                }
+                None => {
+                    return Err(ctx.refuse(
+                        "not_the_holder",
+                        "only the applicant in person may apply (A10); an under-16's guardian names themself",
+                    ));
+                }
+            }
+        }
         let person = ctx.living_person(number)?;
-        let place = place_of(ctx, person.hukou_division)?;
-        let first = req.kind == ApplicationKind::FirstApplication;
-        let has_card = ctx.state.cards.has_any(number);
         let serviceman = matches!(
             person.category,
             PersonCategory::Serviceman | PersonCategory::ArmedPolice
         );
+        if req.unit_application && !serviceman {
+            return Err(ctx.refuse(
+                "not_a_serviceman",
+                "only an active serviceman's or armed policeman's unit applies on their behalf (L5)",
+            ));
+        }
+        let place = place_of(ctx, person.hukou_division)?;
+        if guardian.is_some() && place == Place::Offsite {
+            return Err(ctx.refuse(
+                "not_the_holder",
+                "only the applicant in person may apply off-site (A10); a guardian applies at the household registration place",
+            ));
+        }
+        let first = req.kind == ApplicationKind::FirstApplication;
+        let has_card = ctx.state.cards.has_any(number);
         if place == Place::Offsite {
             // A9: first-time applicants apply at home (the register knows no card of them).
             if first || !has_card {
@@ -236,56 +287,6 @@ impl Command for ApplicationRequest {
                 "has_card",
                 "the register knows a card of this person: renew or replace it",
             ));
-        }
-        // Who applies.
-        let age = number.age_on(ctx.today).unwrap_or(0);
-        let mut guardian = None;
-        if req.unit_application {
-            if !serviceman {
-                return Err(ctx.refuse(
-                    "not_a_serviceman",
-                    "only an active serviceman's or armed policeman's unit applies on their behalf (L5)",
-                ));
-            }
-        } else if req.present.number != number {
-            match req.guardian {
-                Some(g) if place == Place::Home && age < 16 && req.present.number == g => {
-                    ctx.living_person(g)?;
-                    if !ctx.guardians_of(number)?.contains(&g) {
-                        return Err(ctx.refuse(
-                            "not_the_guardian",
-                            format!(
-                                "{g} is not on record as the guardian of the applicant (law art. 7)"
-                            ),
-                        ));
-                    }
-                    guardian = Some(g);
-                }
-                Some(_) if age >= 16 => {
-                    return Err(ctx.refuse(
-                        "not_the_holder",
-                        "an applicant of 16 or over applies in person (A10)",
-                    ));
-                }
-                Some(_) if place == Place::Offsite => {
-                    return Err(ctx.refuse(
-                        "not_the_holder",
-                        "only the applicant in person may apply off-site (A10)",
-                    ));
-                }
-                Some(_) => {
-                    return Err(ctx.refuse(
-                        "not_the_guardian",
-                        "the guardian named must be the person present",
-                    ));
-                }
-                None => {
-                    return Err(ctx.refuse(
-                        "not_the_holder",
-                        "only the applicant in person may apply (A10); an under-16's guardian names themself",
-                    ));
-                }
-            }
         }
         let card = if first {
             None
@@ -350,6 +351,13 @@ impl Command for ApplicationRequest {
         // The card asked about.
         let mut events = Vec::new();
         if let Some(card) = &card {
+            // Only the current card is renewed or replaced: an older one was replaced already.
+            if ctx.state.cards.has_newer(card.key) {
+                return Err(ctx.refuse(
+                    "card_replaced",
+                    "the card was replaced by a newer one: renew or replace the current card",
+                ));
+            }
             if req.kind.is_renewal() {
                 if card.status != CardStatus::Valid {
                     return Err(ctx.refuse(
@@ -535,6 +543,7 @@ impl Command for ProduceCard {
                 format!("application {id} is {:?}, not signed off", app.state),
             ));
         }
+        ctx.living_person(app.number)?;
         let key = CardKey::new(app.number, ctx.today)
             .map_err(|e| ctx.refuse("invalid_card", e.to_string()))?;
         if ctx.state.cards.contains_key(&key) {
@@ -602,12 +611,14 @@ impl Command for IssueCard {
                 "the pickup receipt does not match the application",
             ));
         }
-        if self.present.number != app.number {
+        // The applicant in person (A10), or the guardian who applied for an under-16.
+        if self.present.number != app.number && Some(self.present.number) != app.guardian {
             return Err(ctx.refuse(
                 "not_the_holder",
-                "the card is handed to the applicant in person (A10)",
+                "the card is handed to the applicant in person (A10), or to the guardian who applied",
             ));
         }
+        ctx.living_person(app.number)?;
         let mut missing = Vec::new();
         if app.kind.is_renewal() && !self.old_card_returned {
             missing.push("the old card (handed back on renewal, A4)");

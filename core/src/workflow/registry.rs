@@ -340,6 +340,16 @@ impl Command for RecordDeath {
                 }));
             }
         }
+        // An application in progress is closed: no card is made for the dead (A10).
+        for a in ctx.state.applications.of(number).filter(|a| a.is_open()) {
+            events.push(Event::ApplicationReviewed(
+                crate::model::ApplicationReviewed {
+                    application: a.id,
+                    approved: false,
+                    note: "the applicant died".into(),
+                },
+            ));
+        }
         Ok((events, ()))
     }
 
@@ -526,6 +536,21 @@ impl Command for RegisterCards {
                     }
                     people_with_several.push(n);
                 }
+            }
+        }
+        // A dead person's cards are registered invalidated (A10): history, never a valid card.
+        for c in cards {
+            if ctx
+                .state
+                .people
+                .get(&c.key.number())
+                .is_some_and(|p| p.deceased)
+            {
+                events.push(Event::CardStatusChanged(CardStatusChanged {
+                    card: c.key,
+                    status: CardStatus::Invalidated,
+                    reason: CardReason::HOLDER_DECEASED,
+                }));
             }
         }
         people_with_several.sort_unstable();
