@@ -577,9 +577,14 @@ mod tests {
         assert!(c.is_within_validity(date(1995, 5, 10)));
         assert!(!c.is_within_validity(date(1995, 5, 11)));
         assert!(c.fingerprints_registered());
-        let long = Card::issue(n, date(2000, 1, 1), date(2000, 1, 5), false).unwrap();
+        let long = Card::issue(n, date(2005, 1, 1), date(2005, 1, 5), false).unwrap();
         assert_eq!(long.valid_until(), None);
         assert!(long.is_within_validity(date(2100, 1, 1)));
+        // A first-generation card (before 2004), long-term as printed, ended on 2012-12-31.
+        let first = Card::issue(n, date(2000, 1, 1), date(2000, 1, 5), false).unwrap();
+        assert_eq!(first.period(), ValidityPeriod::LongTerm);
+        assert_eq!(first.valid_until(), Some(date(2012, 12, 31)));
+        assert!(!first.is_within_validity(date(2013, 1, 1)));
         assert_eq!(
             ValidityPeriod::FiveYears.valid_until(date(2000, 2, 29)),
             Some(date(2005, 2, 28))
