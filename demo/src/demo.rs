@@ -1027,6 +1027,25 @@ impl Plan {
             )?;
             self.police_since = Some(p.to_seq);
             self.police_deltas.push(p.bytes);
+            // A4: each reviewing bureau escalates what became overdue (once each).
+            let bureaus: std::collections::BTreeSet<idcard::station::StationId> =
+                sim.engine.with_state(|s| {
+                    s.applications
+                        .values()
+                        .filter(|a| a.is_overdue(today) && !a.escalated)
+                        .map(|a| a.hukou_bureau.clone())
+                        .collect()
+                });
+            for b in bureaus {
+                record(
+                    &sim,
+                    idcard::station::CommandKind::EscalateOverdue,
+                    sim.engine.execute(
+                        &crate::sim::actor(b.as_str()),
+                        &idcard::workflow::offsite::EscalateOverdue,
+                    ),
+                )?;
+            }
             // Overdue at the end of the day: not issued by a deadline that has passed.
             self.overdue_by_day.push(
                 sim.engine

@@ -157,13 +157,14 @@ impl Report {
             i.engine.with_state(|s| {
                 let mut apps: BTreeMap<&'static str, u64> = BTreeMap::new();
                 let mut kinds: BTreeMap<String, u64> = BTreeMap::new();
+                let escalated = s.applications.values().filter(|a| a.escalated).count();
                 for a in s.applications.values() {
                     *apps.entry(a.state.as_str()).or_default() += 1;
                     *kinds
                         .entry(format!("{} {}", a.kind.as_str(), a.place.as_str()))
                         .or_default() += 1;
                 }
-                let apps = (apps, kinds);
+                let apps = (apps, kinds, escalated);
                 let lost_now = s
                     .cards
                     .values()
@@ -229,6 +230,7 @@ impl Report {
             "applications": {
                 "by_state": apps.0,
                 "by_kind_and_place": apps.1,
+                "escalated": apps.2,
                 "overdue_at_end": i.overdue.len(),
                 "overdue_at_end_extended": overdue_extended,
                 "overdue_by_day": i.overdue_by_day,
@@ -401,9 +403,10 @@ impl Report {
         let _ = writeln!(o, "  by state          {}", by_state.join(", "));
         let _ = writeln!(
             o,
-            "  overdue at end    {} (of which {} had their deadline extended)",
+            "  overdue at end    {} (of which {} had their deadline extended); {} escalated to their reviewing bureau during the run (A4)",
             n(&a["overdue_at_end"]),
-            n(&a["overdue_at_end_extended"])
+            n(&a["overdue_at_end_extended"]),
+            n(&a["escalated"])
         );
         let _ = writeln!(
             o,
