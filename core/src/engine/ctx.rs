@@ -65,6 +65,18 @@ impl CardRef {
             valid_from: None,
         }
     }
+
+    /// What a command on this card concerns (for its refusal): the card when named, else the
+    /// holder.
+    pub fn subject(&self) -> crate::model::Subject {
+        match self
+            .valid_from
+            .and_then(|d| CardKey::new(self.number, d).ok())
+        {
+            Some(k) => crate::model::Subject::Card(k),
+            None => crate::model::Subject::Person(self.number),
+        }
+    }
 }
 
 /// What a decision sees (see the module documentation).

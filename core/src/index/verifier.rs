@@ -744,12 +744,9 @@ impl Verifier {
         let parser = self.parser.get_or_init(|| {
             Parser::new().with_today(NaiveDate::from_ymd_opt(2200, 1, 1).expect("date"))
         });
+        // (A number that is not a citizen's parses; every verify path answers it
+        // `invalid_number` by its key: `CardKey::is_citizens`.)
         let n = parser.parse_bytes(number).ok()?.number;
-        // A foreign permanent resident's or a residence permit's number: no resident identity
-        // card has it.
-        if n.kind() != crate::number::NumberKind::Citizen {
-            return None;
-        }
         if self.shared.is_future_birth(n.birth_days()) {
             return None;
         }

@@ -64,16 +64,7 @@ impl Command for LossRequest {
     }
 
     fn subject(&self) -> Option<crate::model::Subject> {
-        Some(
-            match self
-                .card
-                .valid_from
-                .and_then(|d| crate::card::CardKey::new(self.card.number, d).ok())
-            {
-                Some(k) => crate::model::Subject::Card(k),
-                None => crate::model::Subject::Person(self.card.number),
-            },
-        )
+        Some(self.card.subject())
     }
 
     fn finish(r: LossReported, seq: u64, _: &State) -> LossReceipt {
@@ -129,16 +120,7 @@ impl Command for CancelLoss {
     }
 
     fn subject(&self) -> Option<crate::model::Subject> {
-        Some(
-            match self
-                .card
-                .valid_from
-                .and_then(|d| crate::card::CardKey::new(self.card.number, d).ok())
-            {
-                Some(k) => crate::model::Subject::Card(k),
-                None => crate::model::Subject::Person(self.card.number),
-            },
-        )
+        Some(self.card.subject())
     }
 
     fn finish(key: CardKey, _: u64, _: &State) -> CardKey {

@@ -438,16 +438,7 @@ impl Command for ApplicationRequest {
     /// The application as recorded: its identifier is the sequence number of the acceptance
     /// record (the last one).
     fn subject(&self) -> Option<crate::model::Subject> {
-        Some(
-            match self
-                .card
-                .valid_from
-                .and_then(|d| crate::card::CardKey::new(self.card.number, d).ok())
-            {
-                Some(k) => crate::model::Subject::Card(k),
-                None => crate::model::Subject::Person(self.card.number),
-            },
-        )
+        Some(self.card.subject())
     }
 
     fn finish(_: (), seq: u64, state: &State) -> Application {

@@ -441,20 +441,11 @@ impl Command for RecordGuardians {
 pub fn read_guardians_csv<R: Read>(input: R) -> Result<Vec<(IdNumber, IdNumber)>, ImportError> {
     let parser = Parser::new();
     let mut rdr = csv_reader(input);
-    let headers = rdr
-        .headers()
-        .map_err(|e| ImportError::Csv {
-            line: csv_line(&e),
-            message: e.to_string(),
-        })?
-        .clone();
+    let headers = rdr.headers().map_err(|e| csv_error(&e))?.clone();
     let cols = header_index(&headers, &["child", "guardian"], &[])?;
     let mut out = Vec::new();
     for rec in rdr.records() {
-        let rec = rec.map_err(|e| ImportError::Csv {
-            line: csv_line(&e),
-            message: e.to_string(),
-        })?;
+        let rec = rec.map_err(|e| csv_error(&e))?;
         let line = rec.position().map_or(0, crate::index::import_line_of);
         let num = |c: Option<usize>, column: &'static str| {
             parser
@@ -646,6 +637,14 @@ fn parse_bool(s: &str, line: u64, column: &'static str) -> Result<bool, ImportEr
     }
 }
 
+/// A CSV error with the line it names.
+fn csv_error(e: &csv::Error) -> ImportError {
+    ImportError::Csv {
+        line: csv_line(e),
+        message: e.to_string(),
+    }
+}
+
 fn csv_line(e: &csv::Error) -> u64 {
     e.position().map_or(0, crate::index::import_line_of)
 }
@@ -654,13 +653,7 @@ fn csv_line(e: &csv::Error) -> u64 {
 /// `fingerprint` is the enrolled template (only its digest is kept).
 pub fn read_people_csv<R: Read>(input: R) -> Result<Vec<Person>, ImportError> {
     let mut r = csv_reader(input);
-    let headers = r
-        .headers()
-        .map_err(|e| ImportError::Csv {
-            line: csv_line(&e),
-            message: e.to_string(),
-        })?
-        .clone();
+    let headers = r.headers().map_err(|e| csv_error(&e))?.clone();
     let cols = header_index(
         &headers,
         &["number", "name", "hukou_division"],
@@ -675,10 +668,7 @@ pub fn read_people_csv<R: Read>(input: R) -> Result<Vec<Person>, ImportError> {
     let parser = Parser::new();
     let mut out = Vec::new();
     for rec in r.records() {
-        let rec = rec.map_err(|e| ImportError::Csv {
-            line: csv_line(&e),
-            message: e.to_string(),
-        })?;
+        let rec = rec.map_err(|e| csv_error(&e))?;
         let line = rec.position().map_or(0, crate::index::import_line_of);
         let number = parser
             .parse(get(&rec, cols[0]))
@@ -719,13 +709,7 @@ pub fn read_people_csv<R: Read>(input: R) -> Result<Vec<Person>, ImportError> {
 /// follows the age on `applied_on` (default: `valid_from`), N5.
 pub fn read_issued_cards_csv<R: Read>(input: R) -> Result<Vec<CardRegistration>, ImportError> {
     let mut r = csv_reader(input);
-    let headers = r
-        .headers()
-        .map_err(|e| ImportError::Csv {
-            line: csv_line(&e),
-            message: e.to_string(),
-        })?
-        .clone();
+    let headers = r.headers().map_err(|e| csv_error(&e))?.clone();
     let cols = header_index(
         &headers,
         &["number", "valid_from"],
@@ -738,10 +722,7 @@ pub fn read_issued_cards_csv<R: Read>(input: R) -> Result<Vec<CardRegistration>,
     };
     let mut out = Vec::new();
     for rec in r.records() {
-        let rec = rec.map_err(|e| ImportError::Csv {
-            line: csv_line(&e),
-            message: e.to_string(),
-        })?;
+        let rec = rec.map_err(|e| csv_error(&e))?;
         let line = rec.position().map_or(0, crate::index::import_line_of);
         let number = parser
             .parse(get(&rec, cols[0]))
