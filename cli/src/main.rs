@@ -90,6 +90,17 @@ enum Command {
     /// The rollout policy and fee schedule in force (A7, A12).
     #[command(subcommand)]
     Policy(args::policy::PolicyCommand),
+    /// Run the national platform: signed commands over HTTP, online verification, citizens'
+    /// queries, and the signed delta feed (until SIGINT or SIGTERM).
+    Serve(args::serve::ServeArgs),
+    /// Keep a verifier's folder current from the platform's feed.
+    Subscribe(args::serve::SubscribeArgs),
+    /// Sign a command here and send it to the platform (exit 1 when refused).
+    Send(args::serve::SendArgs),
+    /// Open a session at the platform and print its bearer token (for online verification).
+    Session(args::serve::SessionArgs),
+    /// Load the platform on loopback: station clients, subscribers, units verifying online.
+    Load(args::serve::LoadArgs),
 }
 
 fn main() -> ExitCode {
@@ -117,6 +128,11 @@ fn main() -> ExitCode {
         Command::Application(c) => cmd::offsite::offsite(c),
         Command::Temporary(c) => cmd::temporary::temporary(c),
         Command::Policy(c) => cmd::policy::policy(c),
+        Command::Serve(a) => cmd::serve::serve(a),
+        Command::Subscribe(a) => cmd::serve::subscribe(a),
+        Command::Send(a) => cmd::serve::send(a),
+        Command::Session(a) => cmd::serve::session(a),
+        Command::Load(a) => cmd::serve::load(a),
     };
     match result {
         Ok(code) => code,

@@ -301,7 +301,9 @@ pub fn jurisdiction(command: CommandKind) -> Jurisdiction {
         // The national population information system is queried from anywhere (A8).
         | C::ReadPersonalData
         // Each overdue application goes to its own reviewing bureau (checked by the command).
-        | C::EscalateOverdue => Jurisdiction::Nationwide,
+        | C::EscalateOverdue
+        | C::VerifyOnline
+        | C::CheckTemporaryCertificate => Jurisdiction::Nationwide,
     }
 }
 
@@ -579,11 +581,18 @@ pub enum CommandKind {
     RecordGuardians,
     /// Escalate the overdue applications a county bureau reviews (A4).
     EscalateOverdue,
+    /// Verify cards online (L3): a unit without an offline copy asks the platform's live
+    /// verifier. Authenticated, not recorded when it succeeds (the answers are the statuses a
+    /// bank's own snapshot gives).
+    VerifyOnline,
+    /// Check a temporary identity certificate presented for a trip (A8): airlines, railways and
+    /// hotels. Authenticated, not recorded when it succeeds.
+    CheckTemporaryCertificate,
 }
 
 impl CommandKind {
     /// Every command.
-    pub const ALL: [CommandKind; 32] = [
+    pub const ALL: [CommandKind; 34] = [
         CommandKind::RegisterStation,
         CommandKind::RegisterOfficer,
         CommandKind::DeactivateOfficer,
@@ -616,6 +625,8 @@ impl CommandKind {
         CommandKind::ReadPersonalData,
         CommandKind::RecordGuardians,
         CommandKind::EscalateOverdue,
+        CommandKind::VerifyOnline,
+        CommandKind::CheckTemporaryCertificate,
     ];
 }
 
@@ -648,8 +659,8 @@ pub fn allowed(command: CommandKind, kind: StationKind) -> bool {
         C::ReportLoss | C::CancelLoss => {
             matches!(kind, K::HouseholdRegistrationStation | K::RegistrationHall)
         }
-        // L4: any unit that checks cards, and the police.
-        C::ReportHit => true,
+        // L4: any unit that checks cards, and the police. L3: so may they verify online.
+        C::ReportHit | C::VerifyOnline => true,
         C::AcknowledgeHit => {
             kind.is_police()
                 && !matches!(
@@ -678,7 +689,7 @@ pub fn allowed(command: CommandKind, kind: StationKind) -> bool {
             K::AirportPolice | K::RailwayPolice | K::HotelPrecinctStation
         ),
         // The airline, railway or hotel that boards or checks in the traveller, or the police.
-        C::UseTemporaryCertificate => matches!(
+        C::UseTemporaryCertificate | C::CheckTemporaryCertificate => matches!(
             kind,
             K::AirportPolice | K::RailwayPolice | K::HotelPrecinctStation | K::CheckingUnit
         ),

@@ -12,6 +12,7 @@ pub mod offsite;
 pub mod policy;
 pub mod publish;
 pub mod record;
+pub mod serve;
 pub mod snapshot;
 pub mod subscriber;
 pub mod temporary;

@@ -15,7 +15,7 @@ use crate::station::{Actor, CommandKind, Station, StationId, StationKind};
 
 /// The person present at the counter: their number (as read from their papers) and, when
 /// needed, a fingerprint sample.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct InPerson {
     /// Who is present.
     pub number: IdNumber,
@@ -41,7 +41,7 @@ impl InPerson {
 
 /// Which card: the holder's number and the card's validity start; without a date, the holder's
 /// newest card.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CardRef {
     /// The holder.
     pub number: IdNumber,

@@ -1109,6 +1109,60 @@ impl Engine {
         }
     }
 
+    /// Authenticate and authorise a request signed elsewhere that records nothing when it
+    /// succeeds: online verification (L3) and certificate checks (A8), whose answers are what a
+    /// unit's own offline copy would give. The same checks as [`Engine::execute_signed`], in the
+    /// same order (signature outside the lock; then officer active, key current, time within
+    /// [`auth::MAX_SKEW_MS`], station and kind); a failure is recorded as `execute_signed`
+    /// records it. Nonces are not remembered (nothing is recorded): a replayed request within
+    /// the skew window gets the same kind of answer again, and changes nothing.
+    ///
+    /// ```
+    /// use idcard::engine::{Engine, EngineOptions, auth};
+    /// use idcard::station::{Actor, CommandKind};
+    /// # let dir = tempfile::tempdir()?;
+    /// let (engine, _) = Engine::open(dir.path(), EngineOptions::default())?;
+    /// let unit = Actor::new("BANK-1", "UNIT-1")?;
+    /// let payload = auth::payload_hash(&"a batch of cards");
+    /// // Not signed: refused, and the attempt is recorded.
+    /// let refused = engine.authenticate(&unit, CommandKind::VerifyOnline, payload, None);
+    /// assert_eq!(refused.unwrap_err().refusal().unwrap().code, "no_signature");
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn authenticate(
+        &self,
+        actor: &Actor,
+        command: CommandKind,
+        payload: [u8; 32],
+        auth: Option<CommandAuth>,
+    ) -> Result<(), EngineError> {
+        let checked = self.verify_signature(actor, command, &payload, auth);
+        let mut state = self.lock_state();
+        let now = self.options.clock.now();
+        let auth = match checked
+            .and_then(|(a, k)| check_current(&state, actor, &a, &k, now).map(|()| a))
+        {
+            Ok(a) => a,
+            Err(f) => return Err(self.refuse_unauthenticated(&mut state, actor, command, now, f)?),
+        };
+        match self.authorize(&state, actor, command) {
+            Ok(_) => Ok(()),
+            Err(EngineError::Refused(r)) => {
+                let last = self.commit(
+                    &mut state,
+                    actor,
+                    now,
+                    vec![refused_event(&r, None)],
+                    Some(&auth),
+                )?;
+                drop(state);
+                self.journal.wait_durable(last)?;
+                Err(EngineError::Refused(r))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
     /// Read personal data (S2): authenticated and authorised like a command (kind
     /// [`CommandKind::ReadPersonalData`]: police stations only), and recorded — what was read
     /// (`what`, e.g. `card_show`), about whom (`subject`), why (`purpose`, required) and how many

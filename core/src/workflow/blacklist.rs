@@ -58,7 +58,7 @@ impl<R: Read> CreditFeed for CsvCreditFeed<R> {
 }
 
 /// What an import did.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImportSummary {
     /// Entries recorded.
     pub imported: u64,
@@ -68,7 +68,7 @@ pub struct ImportSummary {
 
 /// Blacklist a person or change their entry (A6). A county bureau officer; an entry without a
 /// source is recorded as from public security, without a date as of today.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AddBlacklist {
     /// The person.
     pub number: IdNumber,
@@ -109,7 +109,7 @@ impl Command for AddBlacklist {
 }
 
 /// Remove a person from the blacklist, with the reason (recorded for audit, A6).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RemoveBlacklist {
     /// The person.
     pub number: IdNumber,
@@ -153,7 +153,7 @@ impl Command for RemoveBlacklist {
 
 /// One batch of a push of the national credit platform (A6): every entry is a bad credit
 /// record (source: credit platform). See [`import_credit_push`].
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ImportCreditBatch(pub Vec<(IdNumber, BlacklistEntry)>);
 
 impl Command for ImportCreditBatch {

@@ -15,7 +15,7 @@ use crate::model::{
 use crate::station::CommandKind;
 
 /// Take in a found card at a lost-and-found window (F1, F2).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IntakeFoundCard {
     /// The card.
     pub card: CardKey,
@@ -24,7 +24,7 @@ pub struct IntakeFoundCard {
 }
 
 /// What happened to a card handed in.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IntakeOutcome {
     /// Held at the window; `notified` is the contact the owner was told through, if any.
@@ -85,7 +85,7 @@ impl Command for IntakeFoundCard {
 /// Return a held card to its owner: the holder in person (A10), identity verified (and
 /// fingerprints when registered), photographed (F2: `photo_ref` names the image record). A loss
 /// report on the card is withdrawn: it answers valid again.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReturnFoundCard {
     /// The card.
     pub card: CardKey,

@@ -16,7 +16,7 @@ use crate::model::{Event, HitAcknowledged, HitReported, LossCancelled, LossRepor
 use crate::station::{CommandKind, StationId, StationKind};
 
 /// A loss report at the counter (L1, L2, A10). The card's answer changes at once.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LossRequest {
     /// The card.
     pub card: CardRef,
@@ -27,7 +27,7 @@ pub struct LossRequest {
 }
 
 /// What an accepted loss report did.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct LossReceipt {
     /// The card now listed.
     pub card: CardKey,
@@ -83,7 +83,7 @@ impl Command for LossRequest {
 
 /// Withdraw a loss report: the holder, in person, has the card again. A card replaced by a
 /// newer one stays listed (A4, F2).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct CancelLoss {
     /// The card.
     pub card: CardRef,
@@ -131,7 +131,7 @@ impl Command for CancelLoss {
 /// A hit report (L4): a card presented by someone other than its holder. Routed to a household
 /// registration police station of the unit's county (else prefecture, province), else to the
 /// county bureau of the holder's household registration.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReportHit {
     /// The card presented.
     pub card: CardKey,
@@ -140,7 +140,7 @@ pub struct ReportHit {
 }
 
 /// A hit report: who filed it, where it went.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct HitReceipt {
     /// The hit's identifier.
     pub id: u64,
@@ -192,7 +192,7 @@ impl Command for ReportHit {
 }
 
 /// Acknowledge a hit report at the station it was routed to (L4).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct AcknowledgeHit {
     /// The hit.
     pub hit: u64,

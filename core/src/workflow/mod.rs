@@ -45,6 +45,7 @@ pub mod offsite;
 pub mod policy;
 pub mod publish;
 pub mod registry;
+pub mod remote;
 pub mod temporary;
 
 use std::path::Path;

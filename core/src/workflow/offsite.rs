@@ -115,7 +115,7 @@ impl Materials {
 }
 
 /// An application at the counter, at home or off-site (the place follows from the station).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApplicationRequest {
     /// What is asked for.
     pub kind: ApplicationKind,
@@ -448,7 +448,7 @@ impl Command for ApplicationRequest {
 
 /// Review and sign off (or reject) an application at the hukou-place county bureau (A4, A11:
 /// verification stays with it).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReviewApplication {
     /// The application.
     pub application: u64,
@@ -508,7 +508,7 @@ impl Command for ReviewApplication {
 
 /// Produce and check the new card at the accepting point (A4). The card is valid from the
 /// production date; its period follows the age at application (N5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ProduceCard {
     /// The application.
     pub application: u64,
@@ -562,7 +562,7 @@ impl Command for ProduceCard {
 /// Hand the new card to the applicant at the point, against the pickup receipt (A4). On
 /// renewal the old card is handed back and becomes superseded; a replaced (lost) card stays
 /// lost. A temporary card still out must be handed back too (T5).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IssueCard {
     /// The application.
     pub application: u64,
@@ -682,7 +682,7 @@ impl Command for IssueCard {
 
 /// Extend an application's deadline for a remote area with poor transport, by at most the
 /// policy's maximum in all (A4: 30 days). Returns the new deadline.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ExtendDeadline {
     /// The application.
     pub application: u64,
@@ -753,7 +753,7 @@ impl Command for ExtendDeadline {
 /// and that was not escalated yet (A4): one [`ApplicationEscalated`] each, so the bureau's list
 /// ([`crate::model::view::escalated_applications`]) shows what it must chase. Returns the
 /// applications escalated.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct EscalateOverdue;
 
 impl Command for EscalateOverdue {

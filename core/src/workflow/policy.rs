@@ -7,7 +7,7 @@ use crate::policy::Policy;
 use crate::station::CommandKind;
 
 /// Put a new policy in force. A county bureau officer; recorded like every change.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SetPolicy(pub Policy);
 
 impl Command for SetPolicy {

@@ -23,7 +23,7 @@ use crate::station::{Actor, CommandKind, SubscriberId};
 use crate::trust::signed::Sign;
 
 /// What a publication produced.
-#[derive(Clone, Debug, serde::Serialize)]
+#[derive(Clone, Debug, serde::Serialize, serde::Deserialize)]
 pub struct Published {
     /// The file written.
     pub path: String,
@@ -85,7 +85,7 @@ impl PublishOptions {
 }
 
 /// Register a subscriber (a county bureau officer; S2: its files are its own).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RegisterSubscriber {
     /// Identifier.
     pub id: SubscriberId,
@@ -119,7 +119,7 @@ impl Command for RegisterSubscriber {
 }
 
 /// Record that a snapshot or delta was published (the last step of a publication).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordPublication(pub PublishedV2);
 
 impl Command for RecordPublication {
@@ -348,7 +348,7 @@ pub fn publish_timestamp(
 }
 
 /// Whose file a snapshot is.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Attribution {
     /// The subscriber (`None`: the common file, or a file this record did not publish).
     pub subscriber: Option<SubscriberId>,

@@ -24,7 +24,7 @@ const BATCH: usize = 10_000;
 
 /// Register a station (a county bureau officer, S1). The division must exist in the division
 /// table; the id must be new.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RegisterStation(pub Station);
 
 impl Command for RegisterStation {
@@ -74,7 +74,7 @@ impl Command for RegisterStation {
 
 /// Register an officer at an existing station (a county bureau officer, S1). The officer is
 /// active from registration (`active` of the request is not consulted).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RegisterOfficer(pub Officer);
 
 impl Command for RegisterOfficer {
@@ -141,7 +141,7 @@ impl Command for RegisterOfficer {
 }
 
 /// Deactivate an officer: they may no longer act (S1).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct DeactivateOfficer(pub OfficerId);
 
 impl Command for DeactivateOfficer {
@@ -189,7 +189,7 @@ impl Command for DeactivateOfficer {
 
 /// Give an officer a new key (a new certificate): from this record on only the new key signs
 /// for them. By whoever may register the officer (S1).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SetOfficerKey {
     /// The officer.
     pub officer: OfficerId,
@@ -252,7 +252,7 @@ impl Command for SetOfficerKey {
 
 /// Enter people in the embedded population directory (a county bureau officer); returns how
 /// many.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RegisterPeople(pub Vec<Person>);
 
 impl Command for RegisterPeople {
@@ -319,7 +319,7 @@ fn person_entry(p: &Person) -> PersonEntry {
 /// Record a death (A10: a dead person's papers must not be used): the person's valid cards
 /// become invalidated (reason `holder_deceased`), so verifiers refuse them; lost or stolen
 /// cards stay listed as they are.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordDeath(pub IdNumber);
 
 impl Command for RecordDeath {
@@ -366,7 +366,7 @@ impl Command for RecordDeath {
 
 /// Enter cards in the card register (an import of cards issued before or elsewhere); returns
 /// how many.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RegisterCards(pub Vec<CardRegistration>);
 
 /// The refusal for a number that is not a citizen's: the household register and the card
@@ -384,7 +384,7 @@ fn not_a_citizen(ctx: &Ctx<'_>, number: IdNumber) -> EngineError {
 
 /// Record guardians of minors in the embedded population directory (law art. 7, T2): `(child,
 /// guardian)` pairs, both people on record, the guardian of age. Returns how many pairs.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RecordGuardians(pub Vec<(IdNumber, IdNumber)>);
 
 impl Command for RecordGuardians {

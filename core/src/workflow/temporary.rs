@@ -22,7 +22,7 @@ use crate::population::PersonCategory;
 use crate::station::{CommandKind, StationKind};
 
 /// Papers for a temporary card (T3).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct TempCardMaterials {
     /// The household register booklet.
     pub household_booklet: bool,
@@ -62,7 +62,7 @@ impl TempCardMaterials {
 /// the trip's date in China (a margin for a departure after midnight); the trip is at most
 /// [`MAX_DAYS_AHEAD`] days ahead. An active serviceman or armed policeman shows their unit's
 /// letter (L5).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IssueTemporaryCertificate {
     /// Who it identifies.
     pub number: IdNumber,
@@ -180,7 +180,7 @@ impl Command for IssueTemporaryCertificate {
 /// Use a certificate for its trip (boarding, checking in): it must be valid for this person and
 /// trip now, and afterwards it is used up (A8). Checked and used in one command, so two
 /// counters cannot both use it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct UseTemporaryCertificate {
     /// The certificate.
     pub certificate: u64,
@@ -229,7 +229,7 @@ impl Command for UseTemporaryCertificate {
 
 /// Apply for a temporary resident card (T1-T3) at the station of permanent residence, while a
 /// renewal or replacement is in progress; under-16s through a guardian (T2).
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ApplyTemporaryCard {
     /// The holder.
     pub number: IdNumber,
@@ -336,7 +336,7 @@ impl Command for ApplyTemporaryCard {
 
 /// Issue a temporary card at the county bureau of permanent residence (T3-T4): valid 3 months
 /// from issue (T5).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct IssueTemporaryCard {
     /// The temporary card application.
     pub temp_card: u64,
@@ -400,7 +400,7 @@ impl Command for IssueTemporaryCard {
 }
 
 /// Take back a temporary card (T5), at the station of permanent residence.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReturnTemporaryCard {
     /// The temporary card.
     pub temp_card: u64,

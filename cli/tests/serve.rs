@@ -1,0 +1,181 @@
+//! `idcard serve` killed with SIGKILL under load loses no acknowledged command, and
+//! `idcard subscribe` killed with SIGKILL and restarted misses no delta (the brief: nothing
+//! acknowledged is ever lost).
+//!
+//! Each round starts the server on a port it chooses, starts a subscriber on a folder, sends
+//! loss reports from 16 concurrent station clients (a report is acknowledged when its answer
+//! arrives: durable), kills the subscriber half-way and restarts it, then kills the server at a
+//! moment that varies by round. At the end the record is reopened: every acknowledged report is
+//! there; and the subscriber's folder, after one last sync, answers `lost` for every one of them
+//! through a fresh verifier (as a bank's C library would read it).
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use idcard::engine::{CardRef, Engine, EngineOptions, InPerson};
+use idcard::index::{CardStatus, Verifier, VerifierOptions};
+use idcard::station::CommandKind;
+use idcard::workflow::loss::LossRequest;
+use idcard_server::client::Client;
+use idcard_server::load::{derived_key, setup};
+
+fn idcard() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_idcard"))
+}
+
+fn serve(dir: &Path) -> (Child, String) {
+    let mut child = idcard()
+        .args(["serve", "--listen", "127.0.0.1:0", "--interval-ms", "20"])
+        .arg("--data")
+        .arg(dir.join("data"))
+        .args(["--officer", "M0", "--station", "MPS", "--key"])
+        .arg(dir.join("m0.key"))
+        .arg("--sign-key")
+        .arg(dir.join("root.key"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let url = line
+        .trim()
+        .strip_prefix("listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
+        .to_string();
+    (child, url)
+}
+
+fn subscribe(dir: &Path, url: &str, once: bool) -> Command {
+    let mut c = idcard();
+    c.args([
+        "subscribe",
+        "--from",
+        url,
+        "--officer",
+        "U0",
+        "--station",
+        "BANK0",
+    ])
+    .arg("--key")
+    .arg(dir.join("u0.key"))
+    .arg("--trust")
+    .arg(dir.join("platform.trust"))
+    .arg("--dir")
+    .arg(dir.join("folder"))
+    .stdout(Stdio::null());
+    if once {
+        c.arg("--once");
+    }
+    c
+}
+
+fn kill9(child: &mut Child) {
+    // SAFETY: sending a signal to our own child's pid.
+    unsafe {
+        libc::kill(child.id() as i32, libc::SIGKILL);
+    }
+    let _ = child.wait();
+}
+
+#[test]
+fn kill_9_of_server_and_subscriber_under_load_loses_nothing_acknowledged() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let s = setup(&dir.join("data"), 6_000, 4, 1).unwrap();
+    derived_key("M0").write_files(dir.join("m0.key")).unwrap();
+    derived_key("U0").write_files(dir.join("u0.key")).unwrap();
+    derived_key("platform root")
+        .write_files(dir.join("root.key"))
+        .unwrap();
+    std::fs::write(dir.join("platform.trust"), s.trust.to_text()).unwrap();
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let acked: Arc<Mutex<Vec<idcard::CardKey>>> = Arc::default();
+    let cards = Arc::new(s.cards.clone());
+    let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let rounds = 4;
+    for round in 0..rounds {
+        let (mut server, url) = serve(dir);
+        let mut sub = subscribe(dir, &url, false).spawn().unwrap();
+        let client = Client::new(&url, None).unwrap();
+        let kill_after = Duration::from_millis(400 + 250 * round as u64);
+        rt.block_on(async {
+            let mut tasks = Vec::new();
+            for t in 0..16 {
+                let (client, acked, cards, next) = (
+                    client.clone(),
+                    Arc::clone(&acked),
+                    Arc::clone(&cards),
+                    Arc::clone(&next),
+                );
+                let actor = s.stations[t % s.stations.len()].clone();
+                tasks.push(tokio::spawn(async move {
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&card) = cards.get(i) else { return };
+                        let req = serde_json::to_value(LossRequest {
+                            card: CardRef::card(card),
+                            stolen: false,
+                            present: InPerson::holder(card.number()),
+                        })
+                        .unwrap();
+                        match client.send(&actor, CommandKind::ReportLoss, req).await {
+                            Ok(_) => acked.lock().unwrap().push(card),
+                            // The server is gone: this round is over.
+                            Err(_) => return,
+                        }
+                    }
+                }));
+            }
+            tokio::time::sleep(kill_after / 2).await;
+            kill9(&mut sub);
+            sub = subscribe(dir, &url, false).spawn().unwrap();
+            tokio::time::sleep(kill_after / 2).await;
+            kill9(&mut server);
+            for t in tasks {
+                let _ = t.await;
+            }
+        });
+        kill9(&mut sub);
+    }
+    let acked = acked.lock().unwrap().clone();
+    assert!(
+        acked.len() > 100,
+        "only {} reports acknowledged",
+        acked.len()
+    );
+
+    // The folder catches up from where it was killed, against a server restarted once more.
+    let (mut server, url) = serve(dir);
+    let status = subscribe(dir, &url, true).status().unwrap();
+    assert!(status.success());
+    kill9(&mut server);
+
+    let folder = dir.join("folder");
+    let v = Verifier::open_with(
+        folder.join("snapshot.idcs"),
+        VerifierOptions::trusting(s.trust.clone()),
+    )
+    .unwrap();
+    let report = v.apply_delta_dir(&folder).unwrap();
+    assert!(report.skipped.is_empty(), "{report:?}");
+    let (engine, _) = Engine::open_existing(dir.join("data"), EngineOptions::default()).unwrap();
+    for card in &acked {
+        assert_eq!(
+            engine.with_state(|st| idcard::model::view::card_status(st, *card)),
+            CardStatus::Lost,
+            "an acknowledged loss report is missing from the record"
+        );
+        assert_eq!(
+            v.verify(*card),
+            CardStatus::Lost,
+            "the folder missed a delta"
+        );
+    }
+    engine.close().unwrap();
+}

@@ -1,0 +1,477 @@
+//! The load generator (`idcard load`): a platform on loopback with N station clients sending
+//! signed loss reports, S subscribers following the feed (each with its own folder and
+//! verifier), then M units verifying online in batches; bounded in count and time. Figures are
+//! medians and tails of what it measured, on this machine, with every client in the same
+//! process as the server (they share its cores).
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use chrono::NaiveDate;
+use hdrhistogram::Histogram;
+use idcard::engine::{CardRef, Engine, EngineOptions, InPerson};
+use idcard::index::CardStatus;
+use idcard::model::CardRegistration;
+use idcard::population::{Person, PersonCategory};
+use idcard::station::{Actor, CommandKind, Officer, Station, StationKind};
+use idcard::trust::{Algorithm, SecretKey, Signer, TrustStore};
+use idcard::workflow::Commands;
+use idcard::workflow::loss::LossRequest;
+use idcard::workflow::publish::PublishOptions;
+use idcard::{CardKey, DivisionCode, IdNumber, ValidityPeriod};
+use serde::Serialize;
+
+use crate::api::{CardQuery, VerifyRequest};
+use crate::client::Client;
+use crate::subscribe::{SubscribeOptions, Subscriber};
+
+/// A key derived from a name: for load runs and tests only (anyone can derive it).
+pub fn derived_key(name: &str) -> SecretKey {
+    let seed = *blake3::hash(format!("idcard load key {name}").as_bytes()).as_bytes();
+    SecretKey::from_seed(Algorithm::Ed25519, seed, name)
+}
+
+fn actor(officer: &str, station: &str) -> Actor {
+    Actor::new(officer, station)
+        .expect("ids")
+        .with_key(derived_key(officer))
+}
+
+/// A platform's data directory made for a load run or a test.
+pub struct Setup {
+    /// The data directory.
+    pub data: PathBuf,
+    /// What verifiers pin (the root that signs the feed).
+    pub trust: TrustStore,
+    /// The feed's signer.
+    pub publisher: Arc<Signer>,
+    /// The ministry's service officer.
+    pub ministry: Actor,
+    /// One officer per household registration station.
+    pub stations: Vec<Actor>,
+    /// One officer per bank unit.
+    pub units: Vec<Actor>,
+    /// An airport police officer (A8) and a lost-and-found window's officer (F1).
+    pub airport: Actor,
+    /// A lost-and-found window's officer.
+    pub window: Actor,
+    /// The people's cards (each person holds one).
+    pub cards: Vec<CardKey>,
+}
+
+fn citizen(i: usize) -> IdNumber {
+    let birth =
+        NaiveDate::from_ymd_opt(1980, 1, 1).expect("date") + chrono::Days::new((i / 900) as u64);
+    let body = format!("110105{}{:03}", birth.format("%Y%m%d"), 100 + i % 900);
+    let w = [7u32, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
+    let s: u32 = body
+        .bytes()
+        .zip(w)
+        .map(|(b, w)| (b - b'0') as u32 * w)
+        .sum();
+    format!("{body}{}", b"10X98765432"[(s % 11) as usize] as char)
+        .parse()
+        .expect("a valid number")
+}
+
+/// Make a data directory: the ministry (`MPS`, officer `M0`), a county bureau in Chaoyang
+/// (110105), `stations` household registration stations, `units` banks, an airport police
+/// station and a lost-and-found window, each with one officer whose key is [`derived_key`] of
+/// its id, and `people` people with one card each (valid from 2020-01-01).
+pub fn setup(data: &Path, people: usize, stations: usize, units: usize) -> anyhow::Result<Setup> {
+    let (engine, _) = Engine::open(data, EngineOptions::default())?;
+    let div = DivisionCode::new(110105).context("division")?;
+    let station = |id: &str, kind, division| Station {
+        id: id.parse().expect("id"),
+        kind,
+        division,
+        name: id.into(),
+    };
+    let officer = |id: &str, st: &str| Officer {
+        id: id.parse().expect("id"),
+        name: id.into(),
+        station: st.parse().expect("id"),
+        active: true,
+        key: Some(idcard::station::OfficerKey::of(&derived_key(id).public())),
+    };
+    engine.bootstrap(
+        station(
+            "MPS",
+            StationKind::Ministry,
+            DivisionCode::new(110000).context("division")?,
+        ),
+        officer("M0", "MPS"),
+    )?;
+    let ministry = actor("M0", "MPS");
+    engine.register_station(&ministry, station("PSB", StationKind::CountyBureau, div))?;
+    engine.register_officer(&ministry, officer("B0", "PSB"))?;
+    let bureau = actor("B0", "PSB");
+    let add = |id: String, kind, n: &str| -> anyhow::Result<Actor> {
+        engine.register_station(&bureau, station(&id, kind, div))?;
+        engine.register_officer(&bureau, officer(n, &id))?;
+        Ok(actor(n, &id))
+    };
+    let stations = (0..stations)
+        .map(|i| {
+            add(
+                format!("HR{i}"),
+                StationKind::HouseholdRegistrationStation,
+                &format!("H{i}"),
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let units = (0..units)
+        .map(|i| {
+            add(
+                format!("BANK{i}"),
+                StationKind::CheckingUnit,
+                &format!("U{i}"),
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let airport = add("AIRPORT".into(), StationKind::AirportPolice, "A0")?;
+    let window = add("WINDOW".into(), StationKind::LostAndFoundWindow, "W0")?;
+    let applied = NaiveDate::from_ymd_opt(2020, 1, 1).expect("date");
+    let mut cards = Vec::with_capacity(people);
+    for chunk in (0..people).collect::<Vec<_>>().chunks(50_000) {
+        let persons: Vec<Person> = chunk
+            .iter()
+            .map(|&i| Person {
+                number: citizen(i),
+                name: format!("person {i}"),
+                hukou_division: div,
+                category: PersonCategory::Civilian,
+                fingerprint: None,
+                contact: None,
+                deceased: false,
+                fee_exempt: false,
+            })
+            .collect();
+        let regs: Vec<CardRegistration> = persons
+            .iter()
+            .map(|p| {
+                let key = CardKey::new(p.number, applied).expect("card");
+                cards.push(key);
+                CardRegistration {
+                    key,
+                    period: ValidityPeriod::on_application(p.number, applied).expect("period"),
+                    fingerprints: false,
+                }
+            })
+            .collect();
+        engine.register_people(&bureau, persons)?;
+        engine.register_cards(&bureau, regs)?;
+    }
+    engine.close()?;
+    let root = derived_key("platform root");
+    let trust = TrustStore::new(vec![root.public()]);
+    Ok(Setup {
+        data: data.to_path_buf(),
+        trust,
+        publisher: Arc::new(root.signer(None)),
+        ministry,
+        stations,
+        units,
+        airport,
+        window,
+        cards,
+    })
+}
+
+/// What a load run does.
+#[derive(Clone, Debug)]
+pub struct LoadOptions {
+    /// Station clients sending loss reports concurrently.
+    pub stations: usize,
+    /// Units verifying online concurrently.
+    pub units: usize,
+    /// Subscribers following the feed.
+    pub subscribers: usize,
+    /// Seconds of each phase.
+    pub seconds: f64,
+    /// Cards per verification request.
+    pub batch: usize,
+    /// People (and cards) in the record: the most loss reports a run can make.
+    pub people: usize,
+    /// Where to make the data directory (a temporary one by default).
+    pub dir: Option<PathBuf>,
+}
+
+/// Percentiles in milliseconds.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct Latency {
+    /// Observations.
+    pub count: u64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Largest.
+    pub max_ms: f64,
+}
+
+impl Latency {
+    fn of(h: &Histogram<u64>) -> Latency {
+        Latency {
+            count: h.len(),
+            p50_ms: h.value_at_quantile(0.5) as f64 / 1000.0,
+            p99_ms: h.value_at_quantile(0.99) as f64 / 1000.0,
+            max_ms: h.max() as f64 / 1000.0,
+        }
+    }
+}
+
+/// What a load run measured.
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct LoadReport {
+    /// The options (as text).
+    pub options: String,
+    /// Loss reports acknowledged (durable).
+    pub commands: u64,
+    /// Commands that failed.
+    pub command_errors: u64,
+    /// Acknowledged commands per second.
+    pub commands_per_s: f64,
+    /// From sending to the durable answer.
+    pub command_latency: Latency,
+    /// From a loss report's answer to a subscriber's verifier answering `lost`, over every
+    /// subscriber and every sampled report.
+    pub propagation: Latency,
+    /// Cards verified online.
+    pub verified_cards: u64,
+    /// Cards per second.
+    pub verified_per_s: f64,
+    /// Per verification request.
+    pub verify_latency: Latency,
+}
+
+fn hist() -> Histogram<u64> {
+    Histogram::new_with_bounds(1, 600_000_000, 3).expect("bounds")
+}
+
+/// Run: set up, serve on loopback, drive, stop, report.
+pub async fn run(o: LoadOptions) -> anyhow::Result<LoadReport> {
+    let tmp;
+    let dir = match &o.dir {
+        Some(d) => d.clone(),
+        None => {
+            tmp = tempfile::tempdir()?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let data = dir.join("data");
+    let (people, stations, units) = (o.people, o.stations.max(1), o.units.max(1));
+    let s = tokio::task::spawn_blocking(move || setup(&data, people, stations, units)).await??;
+    let engine = crate::open_engine(&s.data)?;
+    let mut serve = crate::ServeOptions::new(
+        "127.0.0.1:0".parse()?,
+        s.ministry.clone(),
+        PublishOptions::signed(s.publisher.clone()),
+    );
+    serve.profiles = vec![idcard::index::Profile::Bank];
+    let running = crate::start(engine, serve).await?;
+    let base = format!("http://{}", running.addr);
+    let client = Client::new(&base, None)?;
+    let mut report = LoadReport {
+        options: format!("{o:?}"),
+        ..LoadReport::default()
+    };
+
+    // Subscribers, each with its own folder, checking the sampled reports after every round.
+    let samples: Arc<Mutex<Vec<(CardKey, Instant)>>> = Arc::default();
+    let propagation = Arc::new(Mutex::new(hist()));
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut subs = Vec::new();
+    for i in 0..o.subscribers {
+        let mut sub = Subscriber::new(
+            client.clone(),
+            s.units[i % s.units.len()].clone(),
+            SubscribeOptions {
+                profile: "bank".into(),
+                dir: dir.join(format!("sub{i}")),
+                trust: s.trust.clone(),
+                wait: Duration::from_millis(500),
+                verbose: false,
+            },
+        )
+        .await?;
+        sub.sync(Duration::ZERO).await?;
+        let samples = Arc::clone(&samples);
+        let propagation = Arc::clone(&propagation);
+        let stop = Arc::clone(&stop);
+        subs.push(tokio::spawn(async move {
+            let mut next = 0;
+            let mut pending: Vec<(CardKey, Instant)> = Vec::new();
+            let mut idle_rounds = 0;
+            loop {
+                if stop.load(Ordering::Acquire) && pending.is_empty() {
+                    idle_rounds += 1;
+                    if idle_rounds > 1 {
+                        break;
+                    }
+                }
+                {
+                    let s = samples.lock().expect("samples");
+                    pending.extend_from_slice(&s[next..]);
+                    next = s.len();
+                }
+                if let Some(v) = sub.verifier() {
+                    let now = Instant::now();
+                    let mut h = propagation.lock().expect("hist");
+                    pending.retain(|(k, at)| {
+                        if v.verify(*k) == CardStatus::Lost {
+                            let _ = h.record(
+                                now.saturating_duration_since(*at).as_micros().max(1) as u64
+                            );
+                            false
+                        } else {
+                            true
+                        }
+                    });
+                }
+                if stop.load(Ordering::Acquire) && !pending.is_empty() {
+                    // Draining: give up on what does not arrive within 10 s of the stop.
+                    idle_rounds += 1;
+                    if idle_rounds > 20 {
+                        break;
+                    }
+                }
+                if let Err(e) = sub.sync(Duration::from_millis(500)).await {
+                    eprintln!("load: subscriber: {e:#}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+        }));
+    }
+
+    // Phase 1: station clients file loss reports.
+    let next_card = Arc::new(AtomicUsize::new(0));
+    let cards = Arc::new(s.cards.clone());
+    let latency = Arc::new(Mutex::new(hist()));
+    let errors = Arc::new(AtomicU64::new(0));
+    let done = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + Duration::from_secs_f64(o.seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for t in 0..o.stations {
+        let actor = s.stations[t % s.stations.len()].clone();
+        let (client, next_card, cards) =
+            (client.clone(), Arc::clone(&next_card), Arc::clone(&cards));
+        let (latency, errors, done, samples) = (
+            Arc::clone(&latency),
+            Arc::clone(&errors),
+            Arc::clone(&done),
+            Arc::clone(&samples),
+        );
+        tasks.push(tokio::spawn(async move {
+            while Instant::now() < deadline {
+                let i = next_card.fetch_add(1, Ordering::Relaxed);
+                let Some(&card) = cards.get(i) else { break };
+                let req = LossRequest {
+                    card: CardRef::card(card),
+                    stolen: false,
+                    present: InPerson::holder(card.number()),
+                };
+                let body = serde_json::to_value(&req).expect("json");
+                let t0 = Instant::now();
+                match client.send(&actor, CommandKind::ReportLoss, body).await {
+                    Ok(_) => {
+                        let now = Instant::now();
+                        let _ = latency
+                            .lock()
+                            .expect("hist")
+                            .record((now - t0).as_micros().max(1) as u64);
+                        done.fetch_add(1, Ordering::Relaxed);
+                        if i % 50 == 0 {
+                            samples.lock().expect("samples").push((card, now));
+                        }
+                    }
+                    Err(e) => {
+                        if errors.fetch_add(1, Ordering::Relaxed) < 5 {
+                            eprintln!("load: command: {e:#}");
+                        }
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    report.commands = done.load(Ordering::Relaxed);
+    report.command_errors = errors.load(Ordering::Relaxed);
+    report.commands_per_s = report.commands as f64 / elapsed;
+    report.command_latency = Latency::of(&latency.lock().expect("hist"));
+    stop.store(true, Ordering::Release);
+    for s in subs {
+        let _ = tokio::time::timeout(Duration::from_secs(30), s).await;
+    }
+    report.propagation = Latency::of(&propagation.lock().expect("hist"));
+
+    // Phase 2: units verify online, in batches.
+    let queries: Arc<Vec<CardQuery>> = Arc::new(
+        s.cards
+            .iter()
+            .map(|k| CardQuery {
+                number: k.number().to_string(),
+                valid_from: k.valid_from().to_string(),
+            })
+            .collect(),
+    );
+    let verified = Arc::new(AtomicU64::new(0));
+    let vlat = Arc::new(Mutex::new(hist()));
+    let deadline = Instant::now() + Duration::from_secs_f64(o.seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for u in 0..o.units {
+        let unit = client.clone().login(&s.units[u % s.units.len()]).await?;
+        let (queries, verified, vlat) = (
+            Arc::clone(&queries),
+            Arc::clone(&verified),
+            Arc::clone(&vlat),
+        );
+        let batch = o.batch.max(1);
+        tasks.push(tokio::spawn(async move {
+            let mut at = (u * 7919) % queries.len().max(1);
+            while Instant::now() < deadline {
+                let cards: Vec<CardQuery> = (0..batch)
+                    .map(|j| {
+                        let q = &queries[(at + j) % queries.len()];
+                        CardQuery {
+                            number: q.number.clone(),
+                            valid_from: q.valid_from.clone(),
+                        }
+                    })
+                    .collect();
+                at = (at + batch) % queries.len();
+                let t0 = Instant::now();
+                match unit.verify(&VerifyRequest { cards }).await {
+                    Ok(r) => {
+                        let _ = vlat
+                            .lock()
+                            .expect("hist")
+                            .record(t0.elapsed().as_micros().max(1) as u64);
+                        verified.fetch_add(r.statuses.len() as u64, Ordering::Relaxed);
+                    }
+                    Err(e) => {
+                        eprintln!("load: verify: {e:#}");
+                        break;
+                    }
+                }
+            }
+        }));
+    }
+    for t in tasks {
+        t.await?;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    report.verified_cards = verified.load(Ordering::Relaxed);
+    report.verified_per_s = report.verified_cards as f64 / elapsed;
+    report.verify_latency = Latency::of(&vlat.lock().expect("hist"));
+    running.stop().await.context("stopping the server")?;
+    Ok(report)
+}
