@@ -5,6 +5,10 @@
  *   ./ffi/install.sh --prefix /opt/idcard
  *   cc examples/c/bank_check.c $(PKG_CONFIG_PATH=/opt/idcard/lib/pkgconfig pkg-config --cflags --libs idcard) -o bank_check
  *   ./bank_check platform.trust bank.idcs 11010519491231002X 20050601
+ *   ./bank_check platform.trust bank/snapshot.idcs 11010519491231002X 20050601 bank
+ *
+ * The optional fifth argument is a folder of signed deltas and timestamps (what `idcard
+ * subscribe` keeps current): applied in order before the card is checked.
  */
 #include <idcard.h>
 
@@ -13,8 +17,8 @@
 #include <string.h>
 
 int main(int argc, char **argv) {
-  if (argc != 5) {
-    fprintf(stderr, "usage: %s TRUST_FILE SNAPSHOT NUMBER VALID_FROM_YYYYMMDD\n", argv[0]);
+  if (argc != 5 && argc != 6) {
+    fprintf(stderr, "usage: %s TRUST_FILE SNAPSHOT NUMBER VALID_FROM_YYYYMMDD [DELTA_DIR]\n", argv[0]);
     return 2;
   }
   /* Open once at start-up; share the verifier between all counter threads. An unsigned, forged
@@ -24,6 +28,20 @@ int main(int argc, char **argv) {
   if (rc != IDC_OK) {
     fprintf(stderr, "cannot open %s: %s (%s)\n", argv[2], idc_last_error_message(), idc_result_name(rc));
     return 2;
+  }
+
+  if (argc == 6) {
+    /* A bad file is skipped (and named in idc_last_error_message); the good ones still apply. */
+    size_t applied = 0, skipped = 0;
+    rc = idc_verifier_apply_delta_dir(verifier, argv[5], &applied, &skipped);
+    if (rc != IDC_OK) {
+      fprintf(stderr, "cannot read %s: %s\n", argv[5], idc_last_error_message());
+      idc_verifier_free(verifier);
+      return 2;
+    }
+    if (skipped > 0) {
+      fprintf(stderr, "skipped %zu files: %s\n", skipped, idc_last_error_message());
+    }
   }
 
   uint8_t status = 0;

@@ -70,6 +70,24 @@ out=$("$work/bank_check" "$work/data/platform.trust" "$work/data/bank.idcs" ${fi
 echo "$out"
 case "$out" in LOST*) ;; *) echo "bank_check: unexpected answer" >&2; exit 1 ;; esac
 
+echo "== README \"Run the platform\": a loss report over HTTP answered LOST by the subscribed C verifier"
+if ! command -v curl >/dev/null 2>&1; then
+  (apt-get install -y -qq curl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq curl)) || true
+fi
+cargo build --locked -q -p idcard-cli
+mkdir -p "$work/platform/bin"
+ln -s "$work/bank_check" "$work/platform/bin/bank_check"
+ln -s "${CARGO_TARGET_DIR:-$root/target}/debug/idcard" "$work/platform/bin/idcard"
+port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+awk '/<!-- platform:begin -->/{grab=1; next} /<!-- platform:end -->/{grab=0} grab && !/^```/' README.md \
+  | sed "s/127.0.0.1:8443/127.0.0.1:$port/g" > "$work/platform/run.sh"
+out=$(cd "$work/platform" && PATH="$work/platform/bin:$PATH" timeout 120 bash -e run.sh 2>&1) || { echo "$out"; exit 1; }
+echo "$out" | tail -8
+echo "$out" | grep -q "^valid: the card may be accepted" || { echo "$out"; echo "platform: the card was not valid before the report" >&2; exit 1; }
+echo "$out" | grep -q "^LOST: refuse the card" || { echo "$out"; echo "platform: the C verifier did not answer LOST" >&2; exit 1; }
+echo "$out" | grep -q '"statuses":\["lost"\]' || { echo "$out"; echo "platform: online verification did not answer lost" >&2; exit 1; }
+echo "$out" | grep -q '"status":"lost"' || { echo "$out"; echo "platform: the citizen's query did not answer lost" >&2; exit 1; }
+
 echo "== cxx bridge for the national platform"
 cargo build --release --locked -q -p idcard-cxx
 target_dir="${CARGO_TARGET_DIR:-$root/target}"
