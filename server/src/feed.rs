@@ -214,6 +214,9 @@ pub struct Publisher {
     checked: u64,
     dirty_since: Option<i64>,
     last_timestamp: Option<Instant>,
+    /// Per channel, the files it failed to take, in order: offered again, before anything
+    /// newer, at every tick (a NATS restart delays its subscribers, never leaves a gap).
+    backlog: Vec<std::sync::Mutex<std::collections::VecDeque<(FeedFile, PathBuf)>>>,
 }
 
 fn file_name_of_delta(snapshot_id: u64, from: u64, to: u64) -> String {
@@ -244,6 +247,7 @@ impl Publisher {
         Publisher {
             engine,
             options,
+            backlog: channels.iter().map(|_| Default::default()).collect(),
             channels,
             metrics,
             chains: Vec::new(),
@@ -254,15 +258,49 @@ impl Publisher {
     }
 
     fn offer(&self, file: &FeedFile, path: &Path) {
-        for c in &self.channels {
-            if let Err(e) = c.publish(file, path) {
-                self.metrics.publish_errors.fetch_add(1, Ordering::Relaxed);
-                eprintln!(
-                    "idcard serve: {} channel: {} {}: {e:#}",
-                    c.name(),
-                    file.profile,
-                    file.name
-                );
+        for (i, c) in self.channels.iter().enumerate() {
+            let mut backlog = self.backlog[i].lock().unwrap_or_else(|p| p.into_inner());
+            backlog.push_back((file.clone(), path.to_path_buf()));
+            self.drain(c.as_ref(), &mut backlog);
+        }
+    }
+
+    /// Offer a channel its backlog in order, up to the first failure.
+    fn drain(
+        &self,
+        c: &dyn Channel,
+        backlog: &mut std::collections::VecDeque<(FeedFile, PathBuf)>,
+    ) {
+        while let Some((file, path)) = backlog.front() {
+            if !path.exists() {
+                // A file of an older chain, pruned since: the new snapshot supersedes it.
+                backlog.pop_front();
+                continue;
+            }
+            match c.publish(file, path) {
+                Ok(()) => {
+                    backlog.pop_front();
+                }
+                Err(e) => {
+                    self.metrics.publish_errors.fetch_add(1, Ordering::Relaxed);
+                    eprintln!(
+                        "idcard serve: {} channel: {} {}: {e:#} ({} files waiting)",
+                        c.name(),
+                        file.profile,
+                        file.name,
+                        backlog.len()
+                    );
+                    return;
+                }
+            }
+        }
+    }
+
+    fn retry(&self) {
+        for (i, c) in self.channels.iter().enumerate() {
+            let mut backlog = self.backlog[i].lock().unwrap_or_else(|p| p.into_inner());
+            if !backlog.is_empty() {
+                self.drain(c.as_ref(), &mut backlog);
             }
         }
     }
@@ -476,6 +514,7 @@ impl Publisher {
     /// One round: publish a delta on every chain if something changed, a new snapshot when a
     /// chain is long, a timestamp when due.
     pub fn tick(&mut self) -> anyhow::Result<()> {
+        self.retry();
         self.look()?;
         if let Some(since_ms) = self.dirty_since {
             for i in 0..self.chains.len() {

@@ -21,6 +21,7 @@ pub mod client;
 pub mod feed;
 pub mod load;
 pub mod metrics;
+pub mod nats;
 pub mod openapi;
 pub mod subscribe;
 

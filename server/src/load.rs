@@ -198,6 +198,10 @@ pub struct LoadOptions {
     pub people: usize,
     /// Where to make the data directory (a temporary one by default).
     pub dir: Option<PathBuf>,
+    /// Subscribers follow NATS JetStream here (the server publishes there too).
+    pub nats: Option<String>,
+    /// Compare online verification with this `redis-server`.
+    pub redis: Option<PathBuf>,
 }
 
 /// Percentiles in milliseconds.
@@ -246,6 +250,11 @@ pub struct LoadReport {
     pub verified_per_s: f64,
     /// Per verification request.
     pub verify_latency: Latency,
+    /// Redis `SISMEMBER`, pipelined in the same batches by as many connections: cards per
+    /// second (when asked for).
+    pub redis_per_s: Option<f64>,
+    /// Per pipelined batch.
+    pub redis_latency: Option<Latency>,
 }
 
 fn hist() -> Histogram<u64> {
@@ -272,6 +281,11 @@ pub async fn run(o: LoadOptions) -> anyhow::Result<LoadReport> {
         PublishOptions::signed(s.publisher.clone()),
     );
     serve.profiles = vec![idcard::index::Profile::Bank];
+    if let Some(url) = &o.nats {
+        serve
+            .channels
+            .push(Arc::new(crate::nats::NatsChannel::connect(url).await?));
+    }
     let running = crate::start(engine, serve).await?;
     let base = format!("http://{}", running.addr);
     let client = Client::new(&base, None)?;
@@ -280,68 +294,103 @@ pub async fn run(o: LoadOptions) -> anyhow::Result<LoadReport> {
         ..LoadReport::default()
     };
 
-    // Subscribers, each with its own folder, checking the sampled reports after every round.
+    // Subscribers, each with its own folder, checking the sampled reports after every snapshot
+    // and delta they take. A sample's clock starts when its report is sent.
     let samples: Arc<Mutex<Vec<(CardKey, Instant)>>> = Arc::default();
     let propagation = Arc::new(Mutex::new(hist()));
     let stop = Arc::new(AtomicBool::new(false));
     let mut subs = Vec::new();
     for i in 0..o.subscribers {
-        let mut sub = Subscriber::new(
-            client.clone(),
-            s.units[i % s.units.len()].clone(),
-            SubscribeOptions {
-                profile: "bank".into(),
-                dir: dir.join(format!("sub{i}")),
-                trust: s.trust.clone(),
-                wait: Duration::from_millis(500),
-                verbose: false,
-            },
-        )
-        .await?;
-        sub.sync(Duration::ZERO).await?;
-        let samples = Arc::clone(&samples);
-        let propagation = Arc::clone(&propagation);
-        let stop = Arc::clone(&stop);
-        subs.push(tokio::spawn(async move {
+        let options = SubscribeOptions {
+            profile: "bank".into(),
+            dir: dir.join(format!("sub{i}")),
+            trust: s.trust.clone(),
+            wait: Duration::from_millis(500),
+            verbose: false,
+        };
+        let mut sub = match &o.nats {
+            Some(_) => Subscriber::local(options)?,
+            None => {
+                let mut sub =
+                    Subscriber::new(client.clone(), s.units[i % s.units.len()].clone(), options)
+                        .await?;
+                sub.sync(Duration::ZERO).await?;
+                sub
+            }
+        };
+        let pending: Arc<Mutex<Vec<(CardKey, Instant)>>> = Arc::default();
+        let seen = Arc::new(AtomicUsize::new(0));
+        {
+            let (samples, pending, propagation, seen) = (
+                Arc::clone(&samples),
+                Arc::clone(&pending),
+                Arc::clone(&propagation),
+                Arc::clone(&seen),
+            );
             let mut next = 0;
-            let mut pending: Vec<(CardKey, Instant)> = Vec::new();
-            let mut idle_rounds = 0;
-            loop {
-                if stop.load(Ordering::Acquire) && pending.is_empty() {
-                    idle_rounds += 1;
-                    if idle_rounds > 1 {
-                        break;
-                    }
-                }
+            sub.on_change(Box::new(move |v| {
+                let mut p = pending.lock().expect("pending");
                 {
                     let s = samples.lock().expect("samples");
-                    pending.extend_from_slice(&s[next..]);
+                    p.extend_from_slice(&s[next..]);
                     next = s.len();
+                    seen.store(next, Ordering::Release);
                 }
-                if let Some(v) = sub.verifier() {
-                    let now = Instant::now();
-                    let mut h = propagation.lock().expect("hist");
-                    pending.retain(|(k, at)| {
-                        if v.verify(*k) == CardStatus::Lost {
-                            let _ = h.record(
-                                now.saturating_duration_since(*at).as_micros().max(1) as u64
-                            );
-                            false
-                        } else {
-                            true
-                        }
-                    });
+                let now = Instant::now();
+                let mut h = propagation.lock().expect("hist");
+                p.retain(|(k, at)| {
+                    if v.verify(*k) == CardStatus::Lost {
+                        let _ =
+                            h.record(now.saturating_duration_since(*at).as_micros().max(1) as u64);
+                        false
+                    } else {
+                        true
+                    }
+                });
+            }));
+        }
+        // Stop once told to and every sample seen (at most 10 s after the stop).
+        let done = {
+            let (stop, samples, pending, seen) = (
+                Arc::clone(&stop),
+                Arc::clone(&samples),
+                Arc::clone(&pending),
+                Arc::clone(&seen),
+            );
+            async move {
+                while !stop.load(Ordering::Acquire) {
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                if stop.load(Ordering::Acquire) && !pending.is_empty() {
-                    // Draining: give up on what does not arrive within 10 s of the stop.
-                    idle_rounds += 1;
-                    if idle_rounds > 20 {
+                for _ in 0..200 {
+                    // Every sample taken, and none left waiting.
+                    let taken = samples.lock().expect("samples").len();
+                    let p = pending.lock().expect("pending").len();
+                    if p == 0 && seen.load(Ordering::Acquire) >= taken {
                         break;
                     }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                if let Err(e) = sub.sync(Duration::from_millis(500)).await {
-                    eprintln!("load: subscriber: {e:#}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        };
+        let nats = o.nats.clone();
+        subs.push(tokio::spawn(async move {
+            match nats {
+                Some(url) => {
+                    if let Err(e) = crate::nats::follow(&url, sub, done).await {
+                        eprintln!("load: subscriber: {e:#}");
+                    }
+                }
+                None => {
+                    tokio::pin!(done);
+                    loop {
+                        tokio::select! {
+                            _ = &mut done => break,
+                            r = sub.sync(Duration::from_millis(500)) => if let Err(e) = r {
+                                eprintln!("load: subscriber: {e:#}");
+                                tokio::time::sleep(Duration::from_millis(100)).await;
+                            },
+                        }
+                    }
                 }
             }
         }));
@@ -377,6 +426,9 @@ pub async fn run(o: LoadOptions) -> anyhow::Result<LoadReport> {
                 };
                 let body = serde_json::to_value(&req).expect("json");
                 let t0 = Instant::now();
+                if i % 50 == 0 {
+                    samples.lock().expect("samples").push((card, t0));
+                }
                 match client.send(&actor, CommandKind::ReportLoss, body).await {
                     Ok(_) => {
                         let now = Instant::now();
@@ -385,9 +437,6 @@ pub async fn run(o: LoadOptions) -> anyhow::Result<LoadReport> {
                             .expect("hist")
                             .record((now - t0).as_micros().max(1) as u64);
                         done.fetch_add(1, Ordering::Relaxed);
-                        if i % 50 == 0 {
-                            samples.lock().expect("samples").push((card, now));
-                        }
                     }
                     Err(e) => {
                         if errors.fetch_add(1, Ordering::Relaxed) < 5 {
@@ -473,5 +522,139 @@ pub async fn run(o: LoadOptions) -> anyhow::Result<LoadReport> {
     report.verified_per_s = report.verified_cards as f64 / elapsed;
     report.verify_latency = Latency::of(&vlat.lock().expect("hist"));
     running.stop().await.context("stopping the server")?;
+    if let Some(redis) = &o.redis {
+        let listed: Vec<CardKey> =
+            s.cards[..(report.commands as usize).min(s.cards.len())].to_vec();
+        let (per_s, lat) = redis_peer(redis, &s.cards, &listed, &o).await?;
+        report.redis_per_s = Some(per_s);
+        report.redis_latency = Some(lat);
+    }
     Ok(report)
+}
+
+fn redis_key(k: &CardKey) -> String {
+    format!("{}:{}", k.number(), k.valid_from())
+}
+
+fn resp(args: &[&[u8]], out: &mut Vec<u8>) {
+    out.extend_from_slice(format!("*{}\r\n", args.len()).as_bytes());
+    for a in args {
+        out.extend_from_slice(format!("${}\r\n", a.len()).as_bytes());
+        out.extend_from_slice(a);
+        out.extend_from_slice(b"\r\n");
+    }
+}
+
+/// Read `n` integer replies (`:0`/`:1`) of a pipeline; their sum.
+async fn read_replies(
+    r: &mut tokio::io::BufReader<tokio::net::tcp::OwnedReadHalf>,
+    n: usize,
+) -> anyhow::Result<u64> {
+    use tokio::io::AsyncBufReadExt;
+    let mut line = String::new();
+    let mut sum = 0;
+    for _ in 0..n {
+        line.clear();
+        r.read_line(&mut line).await?;
+        let v = line.trim_end();
+        match v.strip_prefix(':') {
+            Some(x) => sum += x.parse::<u64>()?,
+            None => anyhow::bail!("redis answered {v:?}"),
+        }
+    }
+    Ok(sum)
+}
+
+/// The peer: a user who would otherwise stand up Redis keeps the listed cards in a set and asks
+/// `SISMEMBER` for each card, pipelined in batches of the same size, over as many loopback
+/// connections as units verify online. (It answers membership only: no expiry, no kinds of
+/// number, no signatures; a lower bound on what a Redis-based check costs.)
+async fn redis_peer(
+    redis: &Path,
+    cards: &[CardKey],
+    listed: &[CardKey],
+    o: &LoadOptions,
+) -> anyhow::Result<(f64, Latency)> {
+    use tokio::io::AsyncWriteExt;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")?
+        .local_addr()?
+        .port();
+    let mut child = tokio::process::Command::new(redis)
+        .args([
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
+        .stdout(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("starting {}", redis.display()))?;
+    let addr = format!("127.0.0.1:{port}");
+    let mut conn = None;
+    for _ in 0..100 {
+        if let Ok(c) = tokio::net::TcpStream::connect(&addr).await {
+            conn = Some(c);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let conn = conn.context("redis-server did not start")?;
+    let (r, mut w) = conn.into_split();
+    let mut r = tokio::io::BufReader::new(r);
+    for chunk in listed.chunks(1000) {
+        let mut buf = Vec::new();
+        for k in chunk {
+            resp(&[b"SADD", b"lost", redis_key(k).as_bytes()], &mut buf);
+        }
+        w.write_all(&buf).await?;
+        read_replies(&mut r, chunk.len()).await?;
+    }
+    let keys: Arc<Vec<String>> = Arc::new(cards.iter().map(redis_key).collect());
+    let verified = Arc::new(AtomicU64::new(0));
+    let lat = Arc::new(Mutex::new(hist()));
+    let deadline = Instant::now() + Duration::from_secs_f64(o.seconds);
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for u in 0..o.units.max(1) {
+        let (keys, verified, lat, addr) = (
+            Arc::clone(&keys),
+            Arc::clone(&verified),
+            Arc::clone(&lat),
+            addr.clone(),
+        );
+        let batch = o.batch.max(1);
+        tasks.push(tokio::spawn(async move {
+            let (r, mut w) = tokio::net::TcpStream::connect(&addr).await?.into_split();
+            let mut r = tokio::io::BufReader::new(r);
+            let mut at = (u * 7919) % keys.len().max(1);
+            while Instant::now() < deadline {
+                let t0 = Instant::now();
+                let mut buf = Vec::with_capacity(batch * 64);
+                for j in 0..batch {
+                    let k = &keys[(at + j) % keys.len()];
+                    resp(&[b"SISMEMBER", b"lost", k.as_bytes()], &mut buf);
+                }
+                at = (at + batch) % keys.len();
+                w.write_all(&buf).await?;
+                read_replies(&mut r, batch).await?;
+                let _ = lat
+                    .lock()
+                    .expect("hist")
+                    .record(t0.elapsed().as_micros().max(1) as u64);
+                verified.fetch_add(batch as u64, Ordering::Relaxed);
+            }
+            anyhow::Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    let per_s = verified.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let _ = child.kill().await;
+    Ok((per_s, Latency::of(&lat.lock().expect("hist"))))
 }

@@ -40,10 +40,14 @@ pub struct SubscribeOptions {
     pub verbose: bool,
 }
 
+/// What [`Subscriber::on_change`] calls.
+pub type OnChange = Box<dyn FnMut(&Verifier) + Send>;
+
 /// Where a subscriber is.
 pub struct Subscriber {
-    client: Client,
-    actor: Actor,
+    on_change: Option<OnChange>,
+    client: Option<Client>,
+    actor: Option<Actor>,
     options: SubscribeOptions,
     verifier: Option<Verifier>,
     timestamp: Option<(String, u64, u64)>,
@@ -57,9 +61,11 @@ fn verifier_options(o: &SubscribeOptions) -> VerifierOptions {
     }
 }
 
+/// Write a downloaded file under its hidden name. Not synced: the feed keeps the durable copy,
+/// and after a crash the folder opens at whatever whole files it holds (a file is renamed into
+/// place only once complete and checked) and fetches the rest again.
 fn write_file(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    idcard::fsutil::write_atomically(path, |w| std::io::Write::write_all(w, bytes))
-        .with_context(|| format!("writing {}", path.display()))
+    std::fs::write(path, bytes).with_context(|| format!("writing {}", path.display()))
 }
 
 impl Subscriber {
@@ -73,15 +79,53 @@ impl Subscriber {
         idcard::fsutil::create_private_dir(&options.dir)
             .with_context(|| format!("creating {}", options.dir.display()))?;
         let client = client.login(&actor).await.context("opening a session")?;
+        let mut s = Subscriber::local(options)?;
+        s.client = Some(client);
+        s.actor = Some(actor);
+        Ok(s)
+    }
+
+    /// A subscriber fed by another channel (NATS JetStream: [`crate::nats`]), resuming from what
+    /// the folder holds.
+    pub fn local(options: SubscribeOptions) -> anyhow::Result<Subscriber> {
+        idcard::fsutil::create_private_dir(&options.dir)
+            .with_context(|| format!("creating {}", options.dir.display()))?;
         let mut s = Subscriber {
-            client,
-            actor,
+            on_change: None,
+            client: None,
+            actor: None,
             options,
             verifier: None,
             timestamp: None,
         };
         s.resume();
         Ok(s)
+    }
+
+    /// Call `f` with the folder's verifier after every snapshot and delta taken (the load
+    /// generator measures propagation with it).
+    pub fn on_change(&mut self, f: OnChange) {
+        self.on_change = Some(f);
+    }
+
+    fn changed(&mut self) {
+        if let (Some(f), Some(v)) = (self.on_change.as_mut(), self.verifier.as_ref()) {
+            f(v);
+        }
+    }
+
+    fn http(&self) -> anyhow::Result<&Client> {
+        self.client
+            .as_ref()
+            .context("this subscriber has no HTTP feed")
+    }
+
+    async fn relogin(&mut self) -> anyhow::Result<()> {
+        let (Some(c), Some(a)) = (&self.client, &self.actor) else {
+            return Ok(());
+        };
+        self.client = Some(c.clone().login(a).await?);
+        Ok(())
     }
 
     fn resume(&mut self) {
@@ -115,7 +159,13 @@ impl Subscriber {
         self.verifier.as_ref().map_or(0, |v| v.info().journal_seq)
     }
 
-    fn snapshot_id(&self) -> Option<String> {
+    /// The profile followed.
+    pub fn profile(&self) -> &str {
+        &self.options.profile
+    }
+
+    /// The folder's snapshot, 16 hex digits.
+    pub fn snapshot_id(&self) -> Option<String> {
         self.verifier
             .as_ref()
             .map(|v| format!("{:016x}", v.info().snapshot.snapshot_id))
@@ -123,7 +173,7 @@ impl Subscriber {
 
     async fn listing(&mut self, after: u64, wait: Duration) -> anyhow::Result<Listing> {
         match self
-            .client
+            .http()?
             .listing(&self.options.profile, after, wait)
             .await
         {
@@ -132,8 +182,8 @@ impl Subscriber {
                     .is_some_and(|s| s.status == 401) =>
             {
                 // The session expired: sign in again.
-                self.client = self.client.clone().login(&self.actor).await?;
-                self.client
+                self.relogin().await?;
+                self.http()?
                     .listing(&self.options.profile, after, wait)
                     .await
             }
@@ -142,9 +192,15 @@ impl Subscriber {
     }
 
     async fn take_snapshot(&mut self, f: &FeedFile) -> anyhow::Result<()> {
-        let bytes = self.client.file(&self.options.profile, &f.name).await?;
+        let bytes = self.http()?.file(&self.options.profile, &f.name).await?;
+        self.install_snapshot(f, &bytes)
+    }
+
+    /// Check a snapshot and make it the folder's (the deltas and timestamps of the chain before
+    /// go).
+    pub fn install_snapshot(&mut self, f: &FeedFile, bytes: &[u8]) -> anyhow::Result<()> {
         let incoming = self.options.dir.join(".incoming.part");
-        write_file(&incoming, &bytes)?;
+        write_file(&incoming, bytes)?;
         // Checked before it replaces anything: signature, time, not older than the folder.
         Verifier::open_with(&incoming, verifier_options(&self.options))
             .with_context(|| format!("the feed's snapshot {}", f.name))?;
@@ -160,10 +216,10 @@ impl Subscriber {
                 let _ = std::fs::remove_file(p);
             }
         }
-        idcard::fsutil::sync_dir(&self.options.dir)?;
         let v = Verifier::open_with(&path, verifier_options(&self.options))?;
         self.verifier = Some(v);
         self.timestamp = None;
+        self.changed();
         if self.options.verbose {
             println!(
                 "snapshot {} (sequence {}, {} bytes)",
@@ -176,14 +232,23 @@ impl Subscriber {
     }
 
     async fn take_delta(&mut self, f: &FeedFile) -> anyhow::Result<()> {
-        let bytes = self.client.file(&self.options.profile, &f.name).await?;
+        let bytes = self.http()?.file(&self.options.profile, &f.name).await?;
+        self.install_delta(f, &bytes)
+    }
+
+    /// Check a delta (signature, chain, time) by applying it to the folder's verifier, then put
+    /// it in the folder.
+    pub fn install_delta(&mut self, f: &FeedFile, bytes: &[u8]) -> anyhow::Result<()> {
+        if f.name.contains('/') || f.name.starts_with('.') || !f.name.ends_with(".idcd") {
+            anyhow::bail!("refusing a delta named {:?}", f.name);
+        }
         let incoming = self.options.dir.join(".incoming.part");
-        write_file(&incoming, &bytes)?;
+        write_file(&incoming, bytes)?;
         let v = self.verifier.as_ref().context("no snapshot")?;
         v.apply_delta_file(&incoming)
             .with_context(|| format!("the feed's delta {}", f.name))?;
         std::fs::rename(&incoming, self.options.dir.join(&f.name))?;
-        idcard::fsutil::sync_dir(&self.options.dir)?;
+        self.changed();
         if self.options.verbose {
             println!("delta {} (sequence {} to {})", f.name, f.from, f.to);
         }
@@ -191,9 +256,17 @@ impl Subscriber {
     }
 
     async fn take_timestamp(&mut self, f: &FeedFile) -> anyhow::Result<()> {
-        let bytes = self.client.file(&self.options.profile, &f.name).await?;
+        let bytes = self.http()?.file(&self.options.profile, &f.name).await?;
+        self.install_timestamp(f, &bytes)
+    }
+
+    /// Check a timestamp with the folder's verifier, then put it in the folder.
+    pub fn install_timestamp(&mut self, f: &FeedFile, bytes: &[u8]) -> anyhow::Result<()> {
+        if f.name.contains('/') || f.name.starts_with('.') || !f.name.ends_with(".idct") {
+            anyhow::bail!("refusing a timestamp named {:?}", f.name);
+        }
         let incoming = self.options.dir.join(".incoming.part");
-        write_file(&incoming, &bytes)?;
+        write_file(&incoming, bytes)?;
         let v = self.verifier.as_ref().context("no snapshot")?;
         v.apply_timestamp_file(&incoming)
             .with_context(|| format!("the feed's timestamp {}", f.name))?;
@@ -262,14 +335,10 @@ impl Subscriber {
                         }
                         let _ = started;
                         pause = (pause * 2).min(Duration::from_secs(5));
-                        if let Some(ServerError { status: 401, .. }) = e.downcast_ref::<ServerError>() {
-                            self.client = match self.client.clone().login(&self.actor).await {
-                                Ok(c) => c,
-                                Err(e) => {
-                                    eprintln!("idcard subscribe: signing in: {e:#}");
-                                    continue;
-                                }
-                            };
+                        if let Some(ServerError { status: 401, .. }) = e.downcast_ref::<ServerError>()
+                            && let Err(e) = self.relogin().await
+                        {
+                            eprintln!("idcard subscribe: signing in: {e:#}");
                         }
                     }
                 },

@@ -39,14 +39,22 @@ pub struct ServeArgs {
     /// Publish a new snapshot once a chain carries this many changes.
     #[arg(long, default_value_t = 1_000_000)]
     pub snapshot_after: u64,
+    /// Also publish the feed to NATS JetStream at this URL (`nats://127.0.0.1:4222`): a stream
+    /// per profile, snapshots in the object store.
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
 }
 
 /// `idcard subscribe`.
 #[derive(Args)]
+#[command(group(clap::ArgGroup::new("source").required(true).args(["from", "nats"])))]
 pub struct SubscribeArgs {
-    /// The platform's URL (`http://127.0.0.1:8443`).
-    #[arg(long = "from", value_name = "URL")]
-    pub from: String,
+    /// The platform's URL (`http://127.0.0.1:8443`): its own HTTP feed.
+    #[arg(long = "from", value_name = "URL", requires = "officer")]
+    pub from: Option<String>,
+    /// NATS JetStream instead (`nats://127.0.0.1:4222`): NATS's own credentials apply.
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
     /// The platform's trust file (`idcard key trust`): every file must be signed under it.
     #[arg(long, value_name = "FILE")]
     pub trust: PathBuf,
@@ -56,9 +64,15 @@ pub struct SubscribeArgs {
     /// bank or police (the police profile needs a police station's officer).
     #[arg(long, default_value = "bank")]
     pub profile: String,
-    /// The unit's officer that signs in.
-    #[command(flatten)]
-    pub who: Who,
+    /// The unit's officer that signs in to the HTTP feed.
+    #[arg(long, value_name = "ID")]
+    pub officer: Option<String>,
+    /// The officer's station.
+    #[arg(long, value_name = "ID", requires = "officer")]
+    pub station: Option<String>,
+    /// The officer's private key file.
+    #[arg(long = "key", value_name = "FILE", env = "IDCARD_OFFICER_KEY")]
+    pub key: Option<PathBuf>,
     /// A PEM CA certificate to trust for https (besides the system's).
     #[arg(long, value_name = "FILE")]
     pub ca: Option<PathBuf>,
@@ -121,6 +135,14 @@ pub struct LoadArgs {
     /// People (and cards) in the record: the most loss reports a run can make.
     #[arg(long, default_value_t = 200_000)]
     pub people: usize,
+    /// Subscribers follow NATS JetStream at this URL (the server publishes there too) instead
+    /// of the HTTP feed.
+    #[arg(long, value_name = "URL")]
+    pub nats: Option<String>,
+    /// Compare online verification with Redis `SISMEMBER`, pipelined in the same batches over
+    /// loopback: the path of `redis-server` (started on a free port, stopped after).
+    #[arg(long, value_name = "PATH")]
+    pub redis: Option<PathBuf>,
     /// Make the data directory here (default: a temporary one, removed after).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,

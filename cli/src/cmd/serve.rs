@@ -64,8 +64,6 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
 
 pub fn subscribe(a: SubscribeArgs) -> anyhow::Result<ExitCode> {
     let trust = TrustStore::read(&a.trust)?;
-    let actor = a.who.actor()?;
-    let client = Client::new(&a.from, a.ca.as_deref())?;
     let options = SubscribeOptions {
         profile: a.profile,
         dir: a.dir,
@@ -73,6 +71,24 @@ pub fn subscribe(a: SubscribeArgs) -> anyhow::Result<ExitCode> {
         wait: Duration::from_secs(25),
         verbose: true,
     };
+    if let Some(url) = a.nats {
+        if a.once {
+            anyhow::bail!("--once is for the HTTP feed (--from)");
+        }
+        let s = Subscriber::local(options)?;
+        return runtime()?.block_on(async move {
+            idcard_server::nats::follow(&url, s, terminated()).await?;
+            Ok(ExitCode::SUCCESS)
+        });
+    }
+    let from = a.from.context("--from or --nats")?;
+    let who = crate::args::Who {
+        officer: a.officer.context("--officer: who signs in to the feed")?,
+        station: a.station.context("--station")?,
+        officer_key: a.key,
+    };
+    let actor = who.actor()?;
+    let client = Client::new(&from, a.ca.as_deref())?;
     runtime()?.block_on(async move {
         let mut s = Subscriber::new(client, actor, options).await?;
         if a.once {
@@ -149,6 +165,8 @@ pub fn load(a: crate::args::serve::LoadArgs) -> anyhow::Result<ExitCode> {
         batch: a.batch,
         people: a.people,
         dir: a.dir,
+        nats: a.nats,
+        redis: a.redis,
     };
     let r = runtime()?.block_on(idcard_server::load::run(options))?;
     if a.json {
