@@ -4,6 +4,12 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The NATS JetStream test starts Debian's nats-server on a loopback port of its own.
+if ! command -v nats-server >/dev/null 2>&1 && [ ! -x /usr/sbin/nats-server ]; then
+  echo "== installing nats-server"
+  apt-get install -y -qq nats-server >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq nats-server >/dev/null)
+fi
+
 echo "== Rust: unit, integration, property and doc tests (whole workspace)"
 cargo test --workspace --locked
 

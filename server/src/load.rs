@@ -200,6 +200,10 @@ pub struct LoadOptions {
     pub dir: Option<PathBuf>,
     /// Subscribers follow NATS JetStream here (the server publishes there too).
     pub nats: Option<String>,
+    /// Where the subscribers' folders go (default: beside the data directory). Each real
+    /// subscriber has a disk of its own: on this one machine, a tmpfs here keeps a hundred
+    /// subscribers' writes off the journal's disk.
+    pub subscribers_dir: Option<PathBuf>,
     /// Compare online verification with this `redis-server`.
     pub redis: Option<PathBuf>,
 }
@@ -282,6 +286,7 @@ pub async fn run(o: LoadOptions) -> anyhow::Result<LoadReport> {
     );
     serve.profiles = vec![idcard::index::Profile::Bank];
     if let Some(url) = &o.nats {
+        crate::nats::delete_profile(url, "bank").await?;
         serve
             .channels
             .push(Arc::new(crate::nats::NatsChannel::connect(url).await?));
@@ -303,7 +308,11 @@ pub async fn run(o: LoadOptions) -> anyhow::Result<LoadReport> {
     for i in 0..o.subscribers {
         let options = SubscribeOptions {
             profile: "bank".into(),
-            dir: dir.join(format!("sub{i}")),
+            dir: o
+                .subscribers_dir
+                .as_deref()
+                .unwrap_or(&dir)
+                .join(format!("sub{i}")),
             trust: s.trust.clone(),
             wait: Duration::from_millis(500),
             verbose: false,

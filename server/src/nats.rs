@@ -183,6 +183,15 @@ impl Channel for NatsChannel {
     }
 }
 
+/// Delete a profile's stream and object store (the load generator starts from nothing; never
+/// point it at a platform's NATS).
+pub async fn delete_profile(url: &str, profile: &str) -> anyhow::Result<()> {
+    let js = jetstream::new(async_nats::connect(url).await?);
+    let _ = js.delete_stream(stream_name(profile)).await;
+    let _ = js.delete_object_store(bucket(profile)).await;
+    Ok(())
+}
+
 fn file_of(m: &async_nats::Message) -> anyhow::Result<FeedFile> {
     let h = m
         .headers

@@ -136,9 +136,13 @@ pub struct LoadArgs {
     #[arg(long, default_value_t = 200_000)]
     pub people: usize,
     /// Subscribers follow NATS JetStream at this URL (the server publishes there too) instead
-    /// of the HTTP feed.
+    /// of the HTTP feed. The run deletes the bank stream there first: never a platform's NATS.
     #[arg(long, value_name = "URL")]
     pub nats: Option<String>,
+    /// Where the subscribers' folders go (each real subscriber has a disk of its own: a tmpfs
+    /// such as /dev/shm keeps their writes off the journal's disk).
+    #[arg(long, value_name = "DIR")]
+    pub subscribers_dir: Option<PathBuf>,
     /// Compare online verification with Redis `SISMEMBER`, pipelined in the same batches over
     /// loopback: the path of `redis-server` (started on a free port, stopped after).
     #[arg(long, value_name = "PATH")]
