@@ -28,7 +28,7 @@ trap 'rm -rf "$data"' EXIT
 cargo run --release --locked -q -p idcard-ffi --example make_test_data -- "$data" >/dev/null
 cargo build --locked -q -p idcard-cli
 (cd "$data" && "$OLDPWD/.venv/bin/python" -m mypy.stubtest idcard)
-IDCARD_TEST_DATA="$data" IDCARD_CLI="$PWD/target/debug/idcard" .venv/bin/python -m pytest -q bindings/python/tests
+IDCARD_TEST_DATA="$data" IDCARD_CLI="${CARGO_TARGET_DIR:-$PWD/target}/debug/idcard" .venv/bin/python -m pytest -q bindings/python/tests
 
 echo "== Miri on the index's byte-reading code"
 ./scripts/miri.sh

@@ -62,6 +62,12 @@ fn main() {
         TrustStore::new(vec![root.public()]).to_text(),
     )
     .unwrap();
+    // A bank officer's key for the hit report (L4) test.
+    let _ = std::fs::remove_file(dir.join("officer.key"));
+    let _ = std::fs::remove_file(dir.join("officer.pub"));
+    SecretKey::from_seed(Algorithm::Ed25519, [23; 32], "U1")
+        .write_files(dir.join("officer.key"))
+        .unwrap();
     let date = |y, m, d| NaiveDate::from_ymd_opt(y, m, d).unwrap();
     // 60 people in 110105, born 1960.., one card each valid from 2010-01-01 + i days.
     let keys: Vec<CardKey> = (0..60)

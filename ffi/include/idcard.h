@@ -51,6 +51,9 @@
 // An argument is out of range: a length, a date, a count.
 #define IDC_ERR_INVALID_ARGUMENT 101
 
+// An output buffer is too small; the message says the size needed.
+#define IDC_ERR_BUFFER_TOO_SMALL 102
+
 // The identity number is not valid (range 200: numbers); the message says why.
 #define IDC_ERR_INVALID_NUMBER 200
 
@@ -263,6 +266,30 @@ const char *idc_result_name(int code);
 // For integration tests of the panic boundary: panics inside the library and returns
 // `IDC_ERR_PANIC`, leaving the process and every verifier as they were.
 int idc_debug_panic(void);
+
+// Sign a hit report (L4) for the platform: the card presented (`number`, `number_len` bytes,
+// and its validity start `valid_from` as `yyyymmdd`) and what happened (`note`), as officer
+// `officer` of unit `station` with the private key in `key_file` (`idcard key generate`). The
+// result is the JSON body of `POST /v1/commands` (docs/FORMAT.md §13), NUL-terminated, in `buf`
+// of `cap` bytes; `*out_len` is its length without the NUL. The platform checks the signature,
+// that the officer is registered and active at that unit, and that the signing time is within
+// five minutes of its clock: send it at once. A buffer too small gives
+// `IDC_ERR_BUFFER_TOO_SMALL` and the size needed in the message (4,096 bytes always suffice
+// for a note under 2,000 bytes).
+//
+// # Safety
+// `key_file`, `officer`, `station`, `note` NUL-terminated strings; `number` valid for
+// `number_len` bytes; `buf` writable for `cap` bytes; `out_len` writable.
+int idc_hit_report_sign(const char *key_file,
+                        const char *officer,
+                        const char *station,
+                        const char *number,
+                        size_t number_len,
+                        uint32_t valid_from,
+                        const char *note,
+                        char *buf,
+                        size_t cap,
+                        size_t *out_len);
 
 // Check an identity number (N1-N3, lenient division mode); see `idc_number_check_ex`.
 //

@@ -14,6 +14,8 @@ pub const IDC_OK: c_int = 0;
 pub const IDC_ERR_NULL_ARGUMENT: c_int = 100;
 /// An argument is out of range: a length, a date, a count.
 pub const IDC_ERR_INVALID_ARGUMENT: c_int = 101;
+/// An output buffer is too small; the message says the size needed.
+pub const IDC_ERR_BUFFER_TOO_SMALL: c_int = 102;
 
 /// The identity number is not valid (range 200: numbers); the message says why.
 pub const IDC_ERR_INVALID_NUMBER: c_int = 200;
@@ -137,6 +139,7 @@ pub extern "C" fn idc_result_name(code: c_int) -> *const c_char {
         IDC_OK => "IDC_OK\0",
         IDC_ERR_NULL_ARGUMENT => "IDC_ERR_NULL_ARGUMENT\0",
         IDC_ERR_INVALID_ARGUMENT => "IDC_ERR_INVALID_ARGUMENT\0",
+        IDC_ERR_BUFFER_TOO_SMALL => "IDC_ERR_BUFFER_TOO_SMALL\0",
         IDC_ERR_INVALID_NUMBER => "IDC_ERR_INVALID_NUMBER\0",
         IDC_ERR_IO => "IDC_ERR_IO\0",
         IDC_ERR_CORRUPT_FILE => "IDC_ERR_CORRUPT_FILE\0",

@@ -18,10 +18,12 @@
 #![allow(non_camel_case_types)]
 
 mod error;
+mod hit;
 mod number;
 mod verifier;
 
 pub use error::*;
+pub use hit::*;
 pub use number::*;
 pub use verifier::*;
 

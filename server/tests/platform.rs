@@ -243,6 +243,51 @@ async fn l3_l4_s1_f1_the_platform_over_http() {
     running.stop().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tls_through_rustls_and_plain_http_on_loopback_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = setup(&dir.path().join("data"), 5, 1, 1).unwrap();
+    let options = |listen: &str| {
+        idcard_server::ServeOptions::new(
+            listen.parse().unwrap(),
+            s.ministry.clone(),
+            PublishOptions::signed(s.publisher.clone()),
+        )
+    };
+    // Plain HTTP elsewhere than on loopback: refused before anything listens.
+    let engine = idcard_server::open_engine(&s.data).unwrap();
+    let Err(e) = idcard_server::start(engine, options("0.0.0.0:0")).await else {
+        panic!("plain HTTP on 0.0.0.0 was served");
+    };
+    assert!(e.to_string().contains("loopback only"), "{e}");
+
+    let cert = rcgen::generate_simple_self_signed(vec!["127.0.0.1".into()]).unwrap();
+    let (cert_pem, key_pem) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    std::fs::write(&cert_pem, cert.cert.pem()).unwrap();
+    std::fs::write(&key_pem, cert.key_pair.serialize_pem()).unwrap();
+    let mut o = options("127.0.0.1:0");
+    o.tls = Some((cert_pem.clone(), key_pem));
+    let engine = idcard_server::open_engine(&s.data).unwrap();
+    let running = idcard_server::start(engine, o).await.unwrap();
+    let port = running.addr.port();
+    let tls = Client::new(&format!("https://127.0.0.1:{port}"), Some(&cert_pem)).unwrap();
+    let health = tls.get_text("/healthz").await.unwrap();
+    assert!(health.contains("\"status\":\"ok\""), "{health}");
+    // A command over TLS, signed as always.
+    let card = s.cards[0];
+    let out = tls
+        .send(&s.stations[0], CommandKind::ReportLoss, loss(card))
+        .await
+        .unwrap();
+    assert_eq!(out["status"], "lost");
+    // Without the CA, the client refuses the server; plain HTTP to the TLS port gets nothing.
+    let untrusting = Client::new(&format!("https://127.0.0.1:{port}"), None).unwrap();
+    assert!(untrusting.get_text("/healthz").await.is_err());
+    let plain = Client::new(&format!("http://127.0.0.1:{port}"), None).unwrap();
+    assert!(plain.get_text("/healthz").await.is_err());
+    running.stop().await.unwrap();
+}
+
 fn now() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }

@@ -75,8 +75,10 @@ if ! command -v curl >/dev/null 2>&1; then
   (apt-get install -y -qq curl >/dev/null 2>&1 || (apt-get update -qq && apt-get install -y -qq curl)) || true
 fi
 cargo build --locked -q -p idcard-cli
+cc -std=c11 -Wall -Wextra -Werror examples/c/report_hit.c $flags -o "$work/report_hit"
 mkdir -p "$work/platform/bin"
 ln -s "$work/bank_check" "$work/platform/bin/bank_check"
+ln -s "$work/report_hit" "$work/platform/bin/report_hit"
 ln -s "${CARGO_TARGET_DIR:-$root/target}/debug/idcard" "$work/platform/bin/idcard"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 awk '/<!-- platform:begin -->/{grab=1; next} /<!-- platform:end -->/{grab=0} grab && !/^```/' README.md \
@@ -85,6 +87,7 @@ out=$(cd "$work/platform" && PATH="$work/platform/bin:$PATH" timeout 120 bash -e
 echo "$out" | tail -8
 echo "$out" | grep -q "^valid: the card may be accepted" || { echo "$out"; echo "platform: the card was not valid before the report" >&2; exit 1; }
 echo "$out" | grep -q "^LOST: refuse the card" || { echo "$out"; echo "platform: the C verifier did not answer LOST" >&2; exit 1; }
+echo "$out" | grep -q '"ok":true,"output":{"id":' || { echo "$out"; echo "platform: the C library's hit report was not accepted" >&2; exit 1; }
 echo "$out" | grep -q '"statuses":\["lost"\]' || { echo "$out"; echo "platform: online verification did not answer lost" >&2; exit 1; }
 echo "$out" | grep -q '"status":"lost"' || { echo "$out"; echo "platform: the citizen's query did not answer lost" >&2; exit 1; }
 

@@ -425,6 +425,38 @@ static void test_delta_dir(void) {
   idc_verifier_free(v);
 }
 
+/* ---- hit reports (L4): signed here, sent to the platform by the bank's own HTTP client ---- */
+
+static void test_hit_report(void) {
+  char json[4096];
+  size_t len = 0;
+  const char *n = chain[0].number;
+  CHECK_RC(idc_hit_report_sign(path("officer.key"), "U1", "BANK", n, 18, chain[0].date,
+                               "presented by someone else", json, sizeof json, &len), IDC_OK);
+  CHECK(len == strlen(json));
+  CHECK(strstr(json, "\"command\":\"report_hit\"") != NULL);
+  CHECK(strstr(json, "\"officer\":\"U1\"") != NULL);
+  CHECK(strstr(json, "\"signature\":\"") != NULL);
+  CHECK(strstr(json, n) != NULL);
+  /* Too small a buffer: nothing written, the size needed in the message. */
+  char small[16] = "untouched";
+  size_t len2 = 7;
+  CHECK_RC(idc_hit_report_sign(path("officer.key"), "U1", "BANK", n, 18, chain[0].date, "x", small,
+                               sizeof small, &len2), IDC_ERR_BUFFER_TOO_SMALL);
+  CHECK(len2 == 7 && strcmp(small, "untouched") == 0);
+  CHECK(strstr(idc_last_error_message(), "bytes") != NULL);
+  CHECK_RC(idc_hit_report_sign(path("officer.key"), "U1", "BANK", "110105194912310021", 18,
+                               20050601, "x", json, sizeof json, &len), IDC_ERR_INVALID_NUMBER);
+  CHECK_RC(idc_hit_report_sign(path("officer.key"), "U1", "BANK", n, 18, 20051341, "x", json,
+                               sizeof json, &len), IDC_ERR_INVALID_ARGUMENT);
+  CHECK_RC(idc_hit_report_sign(path("no-such.key"), "U1", "BANK", n, 18, chain[0].date, "x", json,
+                               sizeof json, &len), IDC_ERR_TRUST_FILE);
+  CHECK_RC(idc_hit_report_sign(NULL, "U1", "BANK", n, 18, chain[0].date, "x", json, sizeof json,
+                               &len), IDC_ERR_NULL_ARGUMENT);
+  CHECK_RC(idc_hit_report_sign(path("officer.key"), "U1", "BANK", n, 18, chain[0].date, "x", NULL,
+                               0, &len), IDC_ERR_NULL_ARGUMENT);
+}
+
 /* ---- trust: what a bank's verifier refuses ---- */
 
 static void test_trust(void) {
@@ -506,6 +538,7 @@ int main(int argc, char **argv) {
   test_deltas_and_swaps();
   test_delta_dir();
   test_trust();
+  test_hit_report();
   test_stale();
   test_panic_boundary();
   test_threads();
