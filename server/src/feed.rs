@@ -320,12 +320,13 @@ impl Publisher {
                 }
             }
         }
-        // Anything recorded after a resumed chain's end is published at the first tick.
+        // Anything recorded after a resumed chain's end (commands acknowledged just before a
+        // crash) is published now, before the server listens: the feed is current from its
+        // first answer (a subscriber syncing once right after a restart misses nothing).
         if self.chains.iter().any(|c| c.seq < self.engine.last_seq()) {
             self.checked = self.chains.iter().map(|c| c.seq).min().unwrap_or(0);
         }
-        self.timestamps()?;
-        Ok(())
+        self.tick()
     }
 
     fn resume(&self, profile: Profile, dir: &Path) -> anyhow::Result<Option<ProfileChain>> {
