@@ -174,7 +174,9 @@ fn kill_9_of_server_and_subscriber_under_load_loses_nothing_acknowledged() {
         assert_eq!(
             v.verify(*card),
             CardStatus::Lost,
-            "the folder missed a delta"
+            "the folder missed a delta: it is at {}, the record at {}",
+            v.info().journal_seq,
+            engine.last_seq()
         );
     }
     engine.close().unwrap();

@@ -232,6 +232,29 @@ fn parse_delta_name(name: &str) -> Option<(u64, u64, u64)> {
     it.next().is_none().then_some((id, from, to))
 }
 
+/// A delta whose publication was recorded (the chain reaches `next`) but whose file was not yet
+/// renamed when the server stopped: finish the rename, so the chain has no hole; one not recorded
+/// (it reaches past `next`) goes. The header's snapshot id, from and to are at bytes 16, 24 and
+/// 32 (docs/FORMAT.md §5).
+fn finish_pending_delta(dir: &Path, snapshot_id: u64, next: u64) -> anyhow::Result<()> {
+    let pending = dir.join(".pending.idcd");
+    let Ok(bytes) = std::fs::read(&pending) else {
+        return Ok(());
+    };
+    let u64_at = |at: usize| {
+        bytes
+            .get(at..at + 8)
+            .map(|b| u64::from_le_bytes(b.try_into().expect("8 bytes")))
+    };
+    match (u64_at(16), u64_at(24), u64_at(32)) {
+        (Some(id), Some(from), Some(to)) if id == snapshot_id && to <= next => {
+            std::fs::rename(&pending, dir.join(file_name_of_delta(id, from, to)))?;
+        }
+        _ => std::fs::remove_file(&pending)?,
+    }
+    Ok(())
+}
+
 fn len(path: &Path) -> u64 {
     std::fs::metadata(path).map(|m| m.len()).unwrap_or(0)
 }
@@ -330,6 +353,7 @@ impl Publisher {
     }
 
     fn resume(&self, profile: Profile, dir: &Path) -> anyhow::Result<Option<ProfileChain>> {
+        self.finish_pending_snapshot(dir)?;
         let mut best: Option<(u64, u64, PathBuf)> = None;
         for entry in std::fs::read_dir(dir)? {
             let path = entry?.path();
@@ -356,6 +380,7 @@ impl Publisher {
         };
         let info = Snapshot::read_info(&path)?;
         let id = info.snapshot_id;
+        finish_pending_delta(dir, id, next)?;
         let snapshot = FeedFile {
             kind: FileKind::Snapshot,
             profile: profile.as_str().into(),
@@ -399,6 +424,27 @@ impl Publisher {
             seq: next,
             changes,
         }))
+    }
+
+    /// A snapshot whose publication was recorded but whose file was not yet renamed when the
+    /// server stopped (killed): finish the rename; one not recorded goes.
+    fn finish_pending_snapshot(&self, dir: &Path) -> anyhow::Result<()> {
+        let pending = dir.join(".pending.idcs");
+        if !pending.exists() {
+            return Ok(());
+        }
+        let recorded = Snapshot::read_info(&pending).ok().filter(|info| {
+            self.engine
+                .with_state(|s| s.publications.contains_key(&info.snapshot_id))
+        });
+        match recorded {
+            Some(info) => std::fs::rename(
+                &pending,
+                dir.join(format!("{:016x}.idcs", info.snapshot_id)),
+            )?,
+            None => std::fs::remove_file(&pending)?,
+        }
+        Ok(())
     }
 
     fn new_snapshot(&self, profile: Profile) -> anyhow::Result<ProfileChain> {

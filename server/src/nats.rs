@@ -84,7 +84,15 @@ impl NatsChannel {
                 // A file pruned meanwhile belongs to an older chain: the newer snapshot's
                 // announcement follows in the queue.
                 while path.exists() {
-                    match sender.send(&file, &path).await {
+                    // A call to a NATS that went away can wait forever: bounded, then retried
+                    // (`Nats-Msg-Id` makes a retry of a file JetStream did store a no-op).
+                    let sent =
+                        tokio::time::timeout(Duration::from_secs(10), sender.send(&file, &path))
+                            .await
+                            .unwrap_or_else(|_| {
+                                Err(anyhow::anyhow!("no answer from NATS in 10 s"))
+                            });
+                    match sent {
                         Ok(()) => break,
                         Err(e) => {
                             eprintln!(
@@ -212,57 +220,79 @@ async fn snapshot_bytes(js: &jetstream::Context, f: &FeedFile) -> anyhow::Result
     Ok(bytes)
 }
 
-/// One pass: from the newest snapshot announcement on, until the stream ends, a gap, an error
-/// or `stop`. `Ok(true)` when stopped.
+/// A call to NATS, bounded: one to a server that went away can wait forever.
+async fn within<T>(f: impl std::future::Future<Output = T>) -> anyhow::Result<T> {
+    tokio::time::timeout(Duration::from_secs(10), f)
+        .await
+        .map_err(|_| anyhow::anyhow!("no answer from NATS in 10 s"))
+}
+
+/// How long a pass waits for a message before it starts over (the publisher sends a timestamp
+/// every minute; a consumer that went quiet after a NATS restart is replaced).
+const IDLE: Duration = Duration::from_secs(10);
+
+/// One pass: from `resume` (the stream sequence after the last message taken) or, without one,
+/// from the newest snapshot announcement; until the stream goes quiet, a gap, an error or
+/// `stop`. `Ok(true)` when stopped.
 async fn pass(
     js: &jetstream::Context,
     sub: &mut Subscriber,
     stop: &mut (impl std::future::Future<Output = ()> + Unpin),
+    resume: &mut Option<u64>,
 ) -> anyhow::Result<bool> {
     let profile = sub.profile().to_string();
-    let stream = js
-        .get_stream(stream_name(&profile))
-        .await
+    let stream = within(js.get_stream(stream_name(&profile)))
+        .await?
         .with_context(|| format!("the stream {}", stream_name(&profile)))?;
-    let last = stream
-        .get_last_raw_message_by_subject(&subject(&profile, FileKind::Snapshot))
-        .await
-        .context("no snapshot announced yet")?;
-    let headers = last.headers.clone();
-    let announced: FeedFile = serde_json::from_str(
-        headers
-            .get(HEADER)
-            .context("a snapshot announcement without its header")?
-            .as_str(),
-    )?;
-    if sub.snapshot_id().as_deref() != Some(announced.snapshot_id.as_str()) {
-        let bytes = snapshot_bytes(js, &announced).await?;
-        sub.install_snapshot(&announced, &bytes)?;
-    }
-    let consumer = stream
-        .create_consumer(consumer::pull::OrderedConfig {
-            filter_subject: format!("idcard.{profile}.>"),
-            deliver_policy: consumer::DeliverPolicy::ByStartSequence {
-                start_sequence: last.sequence + 1,
-            },
-            ..Default::default()
-        })
-        .await?;
-    let mut messages = consumer.messages().await?;
+    let start = match *resume {
+        Some(seq) if sub.snapshot_id().is_some() => seq,
+        _ => {
+            let last = within(
+                stream.get_last_raw_message_by_subject(&subject(&profile, FileKind::Snapshot)),
+            )
+            .await?
+            .context("no snapshot announced yet")?;
+            let headers = last.headers.clone();
+            let announced: FeedFile = serde_json::from_str(
+                headers
+                    .get(HEADER)
+                    .context("a snapshot announcement without its header")?
+                    .as_str(),
+            )?;
+            if sub.snapshot_id().as_deref() != Some(announced.snapshot_id.as_str()) {
+                let bytes = within(snapshot_bytes(js, &announced)).await??;
+                sub.install_snapshot(&announced, &bytes)?;
+            }
+            last.sequence + 1
+        }
+    };
+    let consumer = within(stream.create_consumer(consumer::pull::OrderedConfig {
+        filter_subject: format!("idcard.{profile}.>"),
+        deliver_policy: consumer::DeliverPolicy::ByStartSequence {
+            start_sequence: start,
+        },
+        ..Default::default()
+    }))
+    .await??;
+    let mut messages = within(consumer.messages()).await??;
     loop {
         let m = tokio::select! {
             _ = &mut *stop => return Ok(true),
-            m = messages.next() => m,
+            m = tokio::time::timeout(IDLE, messages.next()) => m,
+        };
+        let Ok(m) = m else {
+            return Ok(false);
         };
         let Some(m) = m else {
             return Ok(false);
         };
         let m = m?;
+        let stream_seq = m.info().map(|i| i.stream_sequence).ok();
         let f = file_of(&m)?;
         match f.kind {
             FileKind::Snapshot => {
                 if sub.snapshot_id().as_deref() != Some(f.snapshot_id.as_str()) {
-                    let bytes = snapshot_bytes(js, &f).await?;
+                    let bytes = within(snapshot_bytes(js, &f)).await??;
                     sub.install_snapshot(&f, &bytes)?;
                 }
             }
@@ -274,19 +304,22 @@ async fn pass(
                 }
             }
             FileKind::Delta => {
-                if sub.snapshot_id().as_deref() != Some(f.snapshot_id.as_str()) || f.to <= sub.seq()
+                if sub.snapshot_id().as_deref() == Some(f.snapshot_id.as_str()) && f.to > sub.seq()
                 {
-                    continue;
+                    if f.from != sub.seq() {
+                        *resume = None;
+                        bail!(
+                            "a gap in the chain: the folder is at {}, the stream's next delta starts at {}",
+                            sub.seq(),
+                            f.from
+                        );
+                    }
+                    sub.install_delta(&f, &m.payload)?;
                 }
-                if f.from != sub.seq() {
-                    bail!(
-                        "a gap in the chain: the folder is at {}, the stream's next delta starts at {}",
-                        sub.seq(),
-                        f.from
-                    );
-                }
-                sub.install_delta(&f, &m.payload)?;
             }
+        }
+        if let Some(seq) = stream_seq {
+            *resume = Some(seq + 1);
         }
     }
 }
@@ -303,8 +336,9 @@ pub async fn follow(
     let js = jetstream::new(client);
     tokio::pin!(stop);
     let mut pause = Duration::from_millis(200);
+    let mut resume = None;
     loop {
-        match pass(&js, &mut sub, &mut stop).await {
+        match pass(&js, &mut sub, &mut stop, &mut resume).await {
             Ok(true) => return Ok(()),
             Ok(false) => pause = Duration::from_millis(200),
             Err(e) => {
