@@ -26,7 +26,16 @@ fn idcard() -> Command {
     Command::new(env!("CARGO_BIN_EXE_idcard"))
 }
 
-fn serve(dir: &Path) -> (Child, String) {
+/// A child process killed (SIGKILL) when dropped: also when the test fails.
+struct Proc(Child);
+
+impl Drop for Proc {
+    fn drop(&mut self) {
+        kill9(&mut self.0);
+    }
+}
+
+fn serve(dir: &Path) -> (Proc, String) {
     let mut child = idcard()
         .args(["serve", "--listen", "127.0.0.1:0", "--interval-ms", "20"])
         .arg("--data")
@@ -48,7 +57,7 @@ fn serve(dir: &Path) -> (Child, String) {
         .strip_prefix("listening on ")
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"))
         .to_string();
-    (child, url)
+    (Proc(child), url)
 }
 
 fn subscribe(dir: &Path, url: &str, once: bool) -> Command {
@@ -76,6 +85,9 @@ fn subscribe(dir: &Path, url: &str, once: bool) -> Command {
 }
 
 fn kill9(child: &mut Child) {
+    if let Ok(Some(_)) = child.try_wait() {
+        return;
+    }
     // SAFETY: sending a signal to our own child's pid.
     unsafe {
         libc::kill(child.id() as i32, libc::SIGKILL);
@@ -101,7 +113,7 @@ fn kill_9_of_server_and_subscriber_under_load_loses_nothing_acknowledged() {
     let rounds = 4;
     for round in 0..rounds {
         let (mut server, url) = serve(dir);
-        let mut sub = subscribe(dir, &url, false).spawn().unwrap();
+        let mut sub = Proc(subscribe(dir, &url, false).spawn().unwrap());
         let client = Client::new(&url, None).unwrap();
         let kill_after = Duration::from_millis(400 + 250 * round as u64);
         rt.block_on(async {
@@ -133,15 +145,15 @@ fn kill_9_of_server_and_subscriber_under_load_loses_nothing_acknowledged() {
                 }));
             }
             tokio::time::sleep(kill_after / 2).await;
-            kill9(&mut sub);
-            sub = subscribe(dir, &url, false).spawn().unwrap();
+            kill9(&mut sub.0);
+            sub = Proc(subscribe(dir, &url, false).spawn().unwrap());
             tokio::time::sleep(kill_after / 2).await;
-            kill9(&mut server);
+            kill9(&mut server.0);
             for t in tasks {
                 let _ = t.await;
             }
         });
-        kill9(&mut sub);
+        drop(sub);
     }
     let acked = acked.lock().unwrap().clone();
     assert!(
@@ -151,10 +163,10 @@ fn kill_9_of_server_and_subscriber_under_load_loses_nothing_acknowledged() {
     );
 
     // The folder catches up from where it was killed, against a server restarted once more.
-    let (mut server, url) = serve(dir);
+    let (server, url) = serve(dir);
     let status = subscribe(dir, &url, true).status().unwrap();
     assert!(status.success());
-    kill9(&mut server);
+    drop(server);
 
     let folder = dir.join("folder");
     let v = Verifier::open_with(

@@ -36,7 +36,16 @@ fn nats_server() -> Option<PathBuf> {
     .find(|p| p.exists())
 }
 
-fn start_nats(bin: &Path, store: &Path, port: u16) -> Child {
+/// A nats-server stopped when dropped: also when the test fails.
+struct Nats(Child);
+
+impl Drop for Nats {
+    fn drop(&mut self) {
+        kill(&mut self.0);
+    }
+}
+
+fn start_nats(bin: &Path, store: &Path, port: u16) -> Nats {
     let child = Command::new(bin)
         .args(["-js", "-a", "127.0.0.1", "-p", &port.to_string(), "-sd"])
         .arg(store)
@@ -49,7 +58,7 @@ fn start_nats(bin: &Path, store: &Path, port: u16) -> Child {
         assert!(Instant::now() < deadline, "nats-server did not listen");
         std::thread::sleep(Duration::from_millis(50));
     }
-    child
+    Nats(child)
 }
 
 fn kill(child: &mut Child) {
@@ -107,7 +116,7 @@ async fn l3_the_feed_through_nats_jetstream_survives_a_nats_restart() {
         .unwrap()
         .port();
     let store = tmp.path().join("nats");
-    let mut nats = start_nats(&bin, &store, port);
+    let nats = start_nats(&bin, &store, port);
     let url = format!("nats://127.0.0.1:{port}");
 
     let engine = idcard_server::open_engine(&s.data).unwrap();
@@ -154,13 +163,13 @@ async fn l3_the_feed_through_nats_jetstream_survives_a_nats_restart() {
     until_lost(&folder, &s.trust, a, Duration::from_secs(15)).await;
 
     // NATS goes down hard; a report is filed meanwhile (the platform does not wait for NATS).
-    kill(&mut nats);
+    drop(nats);
     client
         .send(station, CommandKind::ReportLoss, loss(b))
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(500)).await;
-    nats = start_nats(&bin, &store, port);
+    let nats = start_nats(&bin, &store, port);
     until_lost(&folder, &s.trust, b, Duration::from_secs(40)).await;
     assert_eq!(folder_status(&folder, &s.trust, a), Some(CardStatus::Lost));
     assert_eq!(folder_status(&folder, &s.trust, c), Some(CardStatus::Valid));
@@ -168,5 +177,5 @@ async fn l3_the_feed_through_nats_jetstream_survives_a_nats_restart() {
     let _ = stop.send(true);
     follower.await.unwrap().unwrap();
     running.stop().await.unwrap();
-    kill(&mut nats);
+    drop(nats);
 }
