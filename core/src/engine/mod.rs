@@ -1071,7 +1071,21 @@ impl Engine {
         let payload = auth::payload_hash(&command);
         let now_ms = self.options.clock.now().timestamp_millis();
         let signed = auth::sign(actor, command, payload, now_ms);
-        let checked = self.verify_signature(actor, command, &payload, signed);
+        self.checked_read(actor, command, &payload, signed, read)
+    }
+
+    /// Check a signature over `payload` (outside the lock), then under the lock that the officer
+    /// is current, authorise, and read with `read`; an authentication failure or a refusal is
+    /// recorded, nothing else. [`Engine::authorized_read`] and [`Engine::authenticate`].
+    fn checked_read<R>(
+        &self,
+        actor: &Actor,
+        command: CommandKind,
+        payload: &[u8; 32],
+        signed: Option<CommandAuth>,
+        read: impl FnOnce(&Ctx<'_>) -> Result<R, EngineError>,
+    ) -> Result<R, EngineError> {
+        let checked = self.verify_signature(actor, command, payload, signed);
         let mut state = self.lock_state();
         let now = self.options.clock.now();
         let auth = match checked
@@ -1136,31 +1150,7 @@ impl Engine {
         payload: [u8; 32],
         auth: Option<CommandAuth>,
     ) -> Result<(), EngineError> {
-        let checked = self.verify_signature(actor, command, &payload, auth);
-        let mut state = self.lock_state();
-        let now = self.options.clock.now();
-        let auth = match checked
-            .and_then(|(a, k)| check_current(&state, actor, &a, &k, now).map(|()| a))
-        {
-            Ok(a) => a,
-            Err(f) => return Err(self.refuse_unauthenticated(&mut state, actor, command, now, f)?),
-        };
-        match self.authorize(&state, actor, command) {
-            Ok(_) => Ok(()),
-            Err(EngineError::Refused(r)) => {
-                let last = self.commit(
-                    &mut state,
-                    actor,
-                    now,
-                    vec![refused_event(&r, None)],
-                    Some(&auth),
-                )?;
-                drop(state);
-                self.journal.wait_durable(last)?;
-                Err(EngineError::Refused(r))
-            }
-            Err(e) => Err(e),
-        }
+        self.checked_read(actor, command, &payload, auth, |_| Ok(()))
     }
 
     /// Read personal data (S2): authenticated and authorised like a command (kind
