@@ -60,6 +60,27 @@ pub struct FeedFile {
     pub bytes: u64,
 }
 
+impl FeedFile {
+    fn of(
+        kind: FileKind,
+        profile: Profile,
+        name: String,
+        snapshot_id: u64,
+        (from, to): (u64, u64),
+        bytes: u64,
+    ) -> FeedFile {
+        FeedFile {
+            kind,
+            profile: profile.as_str().into(),
+            name,
+            snapshot_id: format!("{snapshot_id:016x}"),
+            from,
+            to,
+            bytes,
+        }
+    }
+}
+
 /// One profile's chain as the feed lists it: the snapshot, the deltas after `after`, the newest
 /// timestamp.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
@@ -381,15 +402,14 @@ impl Publisher {
         let info = Snapshot::read_info(&path)?;
         let id = info.snapshot_id;
         finish_pending_delta(dir, id, next)?;
-        let snapshot = FeedFile {
-            kind: FileKind::Snapshot,
-            profile: profile.as_str().into(),
-            name: format!("{id:016x}.idcs"),
-            snapshot_id: format!("{id:016x}"),
-            from: info.journal_seq,
-            to: info.journal_seq,
-            bytes: len(&path),
-        };
+        let snapshot = FeedFile::of(
+            FileKind::Snapshot,
+            profile,
+            format!("{id:016x}.idcs"),
+            id,
+            (info.journal_seq, info.journal_seq),
+            len(&path),
+        );
         self.offer(&snapshot, &path);
         let mut deltas = Vec::new();
         for entry in std::fs::read_dir(dir)? {
@@ -405,15 +425,7 @@ impl Publisher {
         let mut changes = 0;
         for (from, to, name) in deltas {
             let p = dir.join(&name);
-            let f = FeedFile {
-                kind: FileKind::Delta,
-                profile: profile.as_str().into(),
-                name,
-                snapshot_id: format!("{id:016x}"),
-                from,
-                to,
-                bytes: len(&p),
-            };
+            let f = FeedFile::of(FileKind::Delta, profile, name, id, (from, to), len(&p));
             changes += f.bytes / 16;
             self.offer(&f, &p);
         }
@@ -463,15 +475,14 @@ impl Publisher {
         let path = dir.join(&name);
         std::fs::rename(&pending, &path)?;
         let _ = std::fs::remove_file(pending.with_extension("idch"));
-        let file = FeedFile {
-            kind: FileKind::Snapshot,
-            profile: profile.as_str().into(),
+        let file = FeedFile::of(
+            FileKind::Snapshot,
+            profile,
             name,
-            snapshot_id: format!("{id:016x}"),
-            from: p.to_seq,
-            to: p.to_seq,
-            bytes: p.bytes,
-        };
+            id,
+            (p.to_seq, p.to_seq),
+            p.bytes,
+        );
         self.metrics
             .snapshots_published
             .fetch_add(1, Ordering::Relaxed);
@@ -520,15 +531,14 @@ impl Publisher {
                 &path,
                 signer.as_ref(),
             )?;
-            let file = FeedFile {
-                kind: FileKind::Timestamp,
-                profile: c.profile.as_str().into(),
+            let file = FeedFile::of(
+                FileKind::Timestamp,
+                c.profile,
                 name,
-                snapshot_id: format!("{:016x}", c.snapshot_id),
-                from: ts.journal_seq,
-                to: ts.journal_seq,
-                bytes: len(&path),
-            };
+                c.snapshot_id,
+                (ts.journal_seq, ts.journal_seq),
+                len(&path),
+            );
             self.offer(&file, &path);
         }
         Ok(())
@@ -610,15 +620,14 @@ impl Publisher {
         let path = dir.join(&name);
         std::fs::rename(&pending, &path)?;
         let _ = std::fs::remove_file(pending.with_extension("idch"));
-        let file = FeedFile {
-            kind: FileKind::Delta,
-            profile: c.profile.as_str().into(),
+        let file = FeedFile::of(
+            FileKind::Delta,
+            c.profile,
             name,
-            snapshot_id: format!("{:016x}", c.snapshot_id),
-            from: p.from_seq,
-            to: p.to_seq,
-            bytes: p.bytes,
-        };
+            c.snapshot_id,
+            (p.from_seq, p.to_seq),
+            p.bytes,
+        );
         let c = &mut self.chains[i];
         c.seq = p.to_seq;
         c.changes += p.cards + p.blacklist;
