@@ -126,7 +126,7 @@ fn l3_build_inspect_verify() {
     assert_eq!(v["checksums_ok"], true);
     assert_eq!(v["card_count"], 2);
     assert_eq!(v["blacklist_count"], 0);
-    assert_eq!(v["format_version"], 2);
+    assert_eq!(v["format_version"], 3);
     assert_eq!(v["signature"]["signed"], true);
     assert_eq!(v["signature"]["verified"], false, "no trust file given");
     let trust = dir.path().join("platform.trust").display().to_string();

@@ -184,7 +184,7 @@ impl CardKey {
 
     /// The holder's birth date in days since 1970-01-01, straight from the compact form.
     #[inline(always)]
-    fn birth_days_fast(self) -> i32 {
+    pub(crate) fn birth_days_fast(self) -> i32 {
         // The compact number is bits 16.. of the key; its birth days are bits 10..27 of it.
         crate::number::birth_days_of_compact(self.0 >> VALID_FROM_BITS)
     }
@@ -205,11 +205,10 @@ impl CardKey {
     }
 }
 
-/// The expiry rule (N5) for one day, precomputed so that a check is a few integer comparisons:
-/// for each period of 5, 10 and 20 years, the earliest validity start whose period has not ended
-/// by `today`. A card valid from on or after the 5-year cutoff has not expired whatever its
-/// period; before it, the holder's age at the validity start decides the period (compared on day
-/// counts, exactly only near a birthday).
+/// The expiry rule (N5) for one day: for each period of 5, 10 and 20 years, the earliest
+/// validity start whose period has not ended by `today`. A card valid from on or after the 5-year
+/// cutoff has not expired whatever its period; before it, the holder's age at the validity start
+/// decides, which [`ExpiryDay::birth_bound`] turns into one comparison of birth days.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ExpiryDay {
     /// The day, as days since 1970-01-01.
@@ -230,64 +229,121 @@ impl ExpiryDay {
         }
     }
 
-    /// One word (four 16-bit day counts, like a card key's validity start), so a verifier
-    /// keeps the day and its cutoffs in one atomic: never a mix of two days.
-    pub(crate) fn pack(self) -> u64 {
-        let f = |d: i32| d.clamp(0, (1 << VALID_FROM_BITS) - 1) as u64;
-        f(self.today) << 48 | f(self.c5) << 32 | f(self.c10) << 16 | f(self.c20)
+    /// The rule for a card valid from day `v`, as a bound on the holder's birth day: the card
+    /// has expired on this day exactly when the holder was born after the bound. `i32::MAX`:
+    /// not expired whoever holds it; `i32::MIN`: expired whoever holds it (first generation).
+    ///
+    /// Valid from before the 5-year cutoff, a card has expired when its period is 5 years
+    /// (under 16 at the start); before the 10-year cutoff, when it is 5 or 10 (under 26); before
+    /// the 20-year cutoff, when it is not long-term (under 46). "Under `y` at day `v`" is "born
+    /// after the same calendar day `y` years before `v`" (29 February: the 28th in a common year),
+    /// the age [`age_exact`] computes.
+    pub(crate) fn birth_bound(&self, v: i32) -> i32 {
+        if v < SECOND_GENERATION_DAYS && self.today >= FIRST_GENERATION_INVALID_DAYS {
+            return i32::MIN;
+        }
+        let years = if v >= self.c5 {
+            return i32::MAX;
+        } else if v >= self.c10 {
+            16
+        } else if v >= self.c20 {
+            26
+        } else {
+            46
+        };
+        same_day_years_later(v, -years)
     }
 
-    /// The inverse of [`ExpiryDay::pack`] (a cutoff before 1970 reads as 1970: no validity
-    /// start is earlier, so it decides nothing differently).
-    #[inline(always)]
-    pub(crate) fn unpack(w: u64) -> ExpiryDay {
-        let f = |shift: u32| ((w >> shift) & 0xffff) as i32;
-        ExpiryDay {
-            today: f(48),
-            c5: f(32),
-            c10: f(16),
-            c20: f(0),
+    /// Whether `key` is past its validity end on this day (computed on the spot: for one-off
+    /// days; a verifier keeps an [`ExpiryTable`] for today).
+    pub(crate) fn is_expired(&self, key: CardKey) -> bool {
+        key.birth_days_fast() > self.birth_bound(key.valid_from_days())
+    }
+}
+
+/// [`ExpiryDay::birth_bound`] for every validity start a key can hold, so that the expiry check
+/// of a verifier's query is one load and one comparison (the day's rule computed once, not per
+/// card: the calendar arithmetic per query cost a quarter of the lookup rate). Each bound is kept
+/// as the key's birth field would hold it, in place (shifted to the field's position in the
+/// compact key), so a key is compared without extracting its birth date.
+pub(crate) struct ExpiryTable {
+    day: ExpiryDay,
+    bound: Box<[i64; 1 << VALID_FROM_BITS]>,
+}
+
+/// Where the birth field sits in a compact card key ([`CardKey::to_u64`]).
+const BIRTH_SHIFT: u32 = VALID_FROM_BITS + crate::number::SEQ_BITS;
+const BIRTH_IN_KEY: u64 = ((1 << crate::number::BIRTH_BITS) - 1) << BIRTH_SHIFT;
+
+impl std::fmt::Debug for ExpiryTable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExpiryTable")
+            .field("day", &self.day)
+            .finish()
+    }
+}
+
+impl ExpiryTable {
+    /// The table of `today` (days since 1970-01-01): 512 KiB, built in about a millisecond.
+    pub(crate) fn new(today: i32) -> ExpiryTable {
+        let day = ExpiryDay::new(today);
+        let bound: Vec<i64> = (0..1 << VALID_FROM_BITS)
+            .map(|v| {
+                // Born after `bound`: expired. As a birth field: below the earliest birth day
+                // every holder is born after it (-1: any field is greater); past the last one
+                // no holder is (i64::MAX).
+                let raw = day.birth_bound(v) as i64 - crate::number::EARLIEST_BIRTH_DAYS as i64;
+                if raw < 0 {
+                    -1
+                } else if raw >= 1 << crate::number::BIRTH_BITS {
+                    i64::MAX
+                } else {
+                    raw << BIRTH_SHIFT
+                }
+            })
+            .collect();
+        ExpiryTable {
+            day,
+            bound: bound
+                .into_boxed_slice()
+                .try_into()
+                .expect("one per day count"),
         }
     }
 
-    /// Whether `key` is past its validity end on this day. Branch-free on the common path (the
-    /// keys a counter presents come in no order a predictor could learn): the age thresholds
-    /// are day counts, exact except within two days of a birthday, where the calendar decides.
+    /// The day of the table.
+    pub(crate) fn today(&self) -> i32 {
+        self.day.today
+    }
+
+    /// Whether `key` is past its validity end on the table's day.
     #[inline(always)]
     pub(crate) fn is_expired(&self, key: CardKey) -> bool {
-        let v = key.valid_from_days();
-        let b = key.birth_days_fast();
-        let d = v - b;
-        if near(d, 16) | near(d, 26) | near(d, 46) {
-            return self.is_expired_exact(v, b);
-        }
-        let (u16_, u26, u46) = (d < typical(16), d < typical(26), d < typical(46));
-        let first_generation =
-            (v < SECOND_GENERATION_DAYS) & (self.today >= FIRST_GENERATION_INVALID_DAYS);
-        // Under 16: five years; under 26: ten; under 46: twenty; else long-term (N5).
-        ((v < self.c5) & u16_) | ((v < self.c10) & u26) | ((v < self.c20) & u46) | first_generation
+        Self::is_expired_in(&self.bound, key)
     }
 
-    #[cold]
-    fn is_expired_exact(&self, v: i32, b: i32) -> bool {
-        if v < SECOND_GENERATION_DAYS && self.today >= FIRST_GENERATION_INVALID_DAYS {
-            return true;
-        }
-        let age = age_exact(b, v);
-        (v < self.c5 && age < 16) || (v < self.c10 && age < 26) || (v < self.c20 && age < 46)
+    /// The table's bounds, for a thread's cached copy of the pointer.
+    pub(crate) fn bounds(&self) -> &[i64; 1 << VALID_FROM_BITS] {
+        &self.bound
+    }
+
+    /// [`ExpiryTable::is_expired`] given [`ExpiryTable::bounds`].
+    #[inline(always)]
+    pub(crate) fn is_expired_in(bounds: &[i64; 1 << VALID_FROM_BITS], key: CardKey) -> bool {
+        (key.0 & BIRTH_IN_KEY) as i64 > bounds[(key.0 & 0xffff) as usize]
     }
 }
 
-/// About `years` years in days (365.25 a year): within two days of the exact span.
-#[inline(always)]
-const fn typical(years: i32) -> i32 {
-    years * 365 + years / 4
-}
-
-/// Whether `d` days is within two days of `years` years (where only the calendar can tell).
-#[inline(always)]
-fn near(d: i32, years: i32) -> bool {
-    (d - typical(years) + 2) as u32 <= 4
+/// Day `v` moved by `years` calendar years (29 February to the 28th in a common year).
+fn same_day_years_later(v: i32, years: i32) -> i32 {
+    let (vy, vm, vd) = crate::civil::civil_from_days(v);
+    let y = vy + years;
+    let d = if vm == 2 && vd == 29 && !crate::civil::is_valid(y, 2, 29) {
+        28
+    } else {
+        vd
+    };
+    crate::civil::days_from_civil(y, vm, d)
 }
 
 #[cold]
@@ -300,14 +356,7 @@ fn age_exact(b: i32, v: i32) -> i32 {
 /// The last day of a `years` period valid from day `v` (the same calendar day later; 29
 /// February ends on 28 February in a common year).
 fn end_of_period(v: i32, years: i32) -> i32 {
-    let (vy, vm, vd) = crate::civil::civil_from_days(v);
-    let y = vy + years;
-    let d = if vm == 2 && vd == 29 && !crate::civil::is_valid(y, 2, 29) {
-        28
-    } else {
-        vd
-    };
-    crate::civil::days_from_civil(y, vm, d)
+    same_day_years_later(v, years)
 }
 
 /// The earliest validity start whose `years` period has not ended by `today`.
@@ -533,16 +582,45 @@ mod tests {
                 today > k.end_days(),
                 "{:?} on {}", k, crate::civil::to_naive(today)
             );
-            // Packed into one word and back, it decides the same (for any day a key can hold).
-            if today < 1 << VALID_FROM_BITS {
-                let day = ExpiryDay::unpack(ExpiryDay::new(today).pack());
-                proptest::prop_assert_eq!(day.is_expired(k), today > k.end_days());
-            }
         }
     }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
+    }
+
+    /// N5: a day's table holds the rule for every validity start, and decides as the rule
+    /// does at the edges (first generation, long-term, the cutoffs).
+    #[test]
+    fn n5_expiry_table_is_the_rule_for_every_start() {
+        for today in [
+            crate::civil::days_from_civil(2012, 12, 31),
+            crate::civil::days_from_civil(2013, 1, 1),
+            crate::civil::days_from_civil(2024, 2, 29),
+            crate::civil::days_from_civil(2026, 11, 29),
+            crate::civil::days_from_civil(2100, 3, 1),
+        ] {
+            let day = ExpiryDay::new(today);
+            let table = ExpiryTable::new(today);
+            assert_eq!(table.today(), today);
+            // Every start, with holders born on the bound and the day after.
+            for v in 0..1i32 << VALID_FROM_BITS {
+                let bound = day.birth_bound(v);
+                for b in [bound, bound.saturating_add(1), v - 365 * 20, v - 1] {
+                    let Some(b) = (b >= crate::number::EARLIEST_BIRTH_DAYS && b <= v)
+                        .then(|| crate::civil::to_naive(b))
+                    else {
+                        continue;
+                    };
+                    let n = IdNumber::from_parts(crate::DivisionCode::new(110105).unwrap(), b, 7)
+                        .unwrap();
+                    let Ok(k) = CardKey::from_days(n, v) else {
+                        continue;
+                    };
+                    assert_eq!(table.is_expired(k), day.is_expired(k), "day {today} {k:?}");
+                }
+            }
+        }
     }
 
     fn number() -> IdNumber {

@@ -43,8 +43,8 @@ pub const EARLIEST_BIRTH: NaiveDate = match NaiveDate::from_ymd_opt(1850, 1, 1) 
     None => panic!(),
 };
 
-const SEQ_BITS: u32 = 10;
-const BIRTH_BITS: u32 = 17;
+pub(crate) const SEQ_BITS: u32 = 10;
+pub(crate) const BIRTH_BITS: u32 = 17;
 const DIVISION_BITS: u32 = 20;
 /// Number of bits [`IdNumber::to_u64`] uses.
 pub const COMPACT_BITS: u32 = SEQ_BITS + BIRTH_BITS + DIVISION_BITS;
@@ -346,7 +346,7 @@ pub(crate) fn birth_days_of_compact(v: u64) -> i32 {
 }
 
 /// Days from 1970-01-01 to [`EARLIEST_BIRTH`].
-const EARLIEST_BIRTH_DAYS: i32 = crate::civil::days_from_civil(1850, 1, 1);
+pub(crate) const EARLIEST_BIRTH_DAYS: i32 = crate::civil::days_from_civil(1850, 1, 1);
 
 fn days_from_epoch(date: NaiveDate) -> i64 {
     (crate::civil::from_naive(date) - EARLIEST_BIRTH_DAYS) as i64

@@ -584,11 +584,11 @@ fn l3_every_byte_flip_and_truncation_of_a_snapshot_is_an_error() {
         Err(IndexError::BadMagic { .. })
     ));
     let mut b = bytes.clone();
-    b[8] = 3;
+    b[8] = 4;
     std::fs::write(&p, &b).unwrap();
     assert!(matches!(
         Snapshot::open(&p, &OpenOptions::unsigned()),
-        Err(IndexError::UnsupportedVersion { found: 3, .. })
+        Err(IndexError::UnsupportedVersion { found: 4, .. })
     ));
 }
 
@@ -629,11 +629,12 @@ fn l3_every_byte_flip_and_truncation_of_a_delta_is_an_error() {
     assert!(Delta::decode("d", &longer).is_err());
 }
 
-/// Golden files: version 1 (main up to c5b267a) still reads; version 2 (signed) is what the
-/// builder writes for a fixed input, byte for byte. A change of format is a decision: bump the
-/// version, add a golden file; regenerate the current one with IDCARD_BLESS=1.
+/// Golden files: version 1 (main up to c5b267a) and version 2 (signed, with the split-block
+/// filter, main up to b5db3c1) still read; version 3 (the one-word filter) is what the builder
+/// writes for a fixed input, byte for byte. A change of format is a decision: bump the version,
+/// add a golden file; regenerate the current one with IDCARD_BLESS=1.
 #[test]
-fn golden_snapshot_and_delta_v1_read_and_v2_written() {
+fn golden_snapshot_and_delta_v1_v2_read_and_v3_written() {
     let golden = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden");
     let n1: IdNumber = "11010519491231002X".parse().unwrap();
     let n2: IdNumber = "440524188001010014".parse().unwrap();
@@ -694,18 +695,47 @@ fn golden_snapshot_and_delta_v1_read_and_v2_written() {
         })
     ));
 
-    // Version 2, signed: the same content, a signature block after it.
+    // Version 2, signed, with the split-block filter (read, not used): the same answers.
+    let trust = VerifierOptions {
+        max_age: None,
+        ..trust
+    };
+    let v = Verifier::open_with(golden.join("snapshot-v2.idcs"), trust.clone()).unwrap();
+    assert_eq!(v.info().snapshot.format_version, 2);
+    assert!(v.info().snapshot.signature.is_verified());
+    assert!(
+        v.info()
+            .snapshot
+            .sections
+            .iter()
+            .any(|s| s.kind == "filter-v2")
+    );
+    assert_eq!(v.verify(k1), CardStatus::Lost);
+    assert_eq!(v.verify(k3), CardStatus::Superseded);
+    assert_eq!(v.verify(k2), CardStatus::Valid);
+    assert_eq!(
+        v.blacklist_check(n2).unwrap().unwrap().source,
+        BlacklistSource::PublicSecurity
+    );
+    v.apply_delta_file(golden.join("delta-v2.idcd")).unwrap();
+    assert_eq!(v.verify(k1), CardStatus::Valid);
+    assert_eq!(v.verify(k2), CardStatus::Stolen);
+    assert_eq!(v.info().deltas_verified, 1);
+
+    // Version 3, signed: the same content with the one-word filter. The delta format is
+    // unchanged (version 2); its golden file for this snapshot differs from delta-v2.idcd only
+    // in the snapshot id it names.
     b.signer(std::sync::Arc::new(test_signer()));
     b.write(&path).unwrap();
     let snap = std::fs::read(&path).unwrap();
     let delta = delta.encode_signed(Some(&test_signer())).unwrap();
     if std::env::var_os("IDCARD_BLESS").is_some() {
-        std::fs::write(golden.join("snapshot-v2.idcs"), &snap).unwrap();
-        std::fs::write(golden.join("delta-v2.idcd"), &delta).unwrap();
+        std::fs::write(golden.join("snapshot-v3.idcs"), &snap).unwrap();
+        std::fs::write(golden.join("delta-on-snapshot-v3.idcd"), &delta).unwrap();
     }
-    let want_snap = std::fs::read(golden.join("snapshot-v2.idcs"))
+    let want_snap = std::fs::read(golden.join("snapshot-v3.idcs"))
         .expect("golden snapshot (IDCARD_BLESS=1 to create)");
-    let want_delta = std::fs::read(golden.join("delta-v2.idcd")).expect("golden delta");
+    let want_delta = std::fs::read(golden.join("delta-on-snapshot-v3.idcd")).expect("golden delta");
     assert_eq!(
         snap, want_snap,
         "snapshot bytes changed: a format change needs a new version"
@@ -714,20 +744,25 @@ fn golden_snapshot_and_delta_v1_read_and_v2_written() {
         delta, want_delta,
         "delta bytes changed: a format change needs a new version"
     );
-    // Old fixed times: no maximum age here (the stale tests cover it).
-    let trust = VerifierOptions {
-        max_age: None,
-        ..trust
-    };
-    let v = Verifier::open_with(golden.join("snapshot-v2.idcs"), trust).unwrap();
-    assert_eq!(v.info().snapshot.format_version, 2);
+    let v = Verifier::open_with(golden.join("snapshot-v3.idcs"), trust).unwrap();
+    assert_eq!(v.info().snapshot.format_version, 3);
     assert!(v.info().snapshot.signature.is_verified());
+    assert!(
+        v.info()
+            .snapshot
+            .sections
+            .iter()
+            .any(|s| s.kind == "filter")
+    );
     assert_eq!(v.verify(k1), CardStatus::Lost);
+    assert_eq!(v.verify(k3), CardStatus::Superseded);
+    assert_eq!(v.verify(k2), CardStatus::Valid);
     assert_eq!(
         v.blacklist_check(n2).unwrap().unwrap().source,
         BlacklistSource::PublicSecurity
     );
-    v.apply_delta_file(golden.join("delta-v2.idcd")).unwrap();
+    v.apply_delta_file(golden.join("delta-on-snapshot-v3.idcd"))
+        .unwrap();
     assert_eq!(v.verify(k1), CardStatus::Valid);
     assert_eq!(v.verify(k2), CardStatus::Stolen);
     assert_eq!(v.info().deltas_verified, 1);

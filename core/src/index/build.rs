@@ -379,10 +379,10 @@ impl SnapshotBuilder {
         } else {
             None
         };
-        let filter_blocks = self
+        let filter_words = self
             .with_filter()
-            .then(|| filter::blocks_for(self.cards.len()));
-        let mut info = self.layout(seed, &cards, filter_blocks, blacklist.as_ref());
+            .then(|| filter::words_for(self.cards.len()));
+        let mut info = self.layout(seed, &cards, filter_words, blacklist.as_ref());
         let total = self.cards.len() as u64;
 
         progress(BuildProgress {
@@ -455,16 +455,17 @@ impl SnapshotBuilder {
                 }
             }
         }
-        if filter_blocks.is_some() {
+        if filter_words.is_some() {
             progress(BuildProgress {
                 stage: "filter",
                 done: 0,
                 total,
             });
             let r = region("filter");
-            let blocks: &mut [[u32; 8]] = bytemuck::cast_slice_mut(&mut map[r]);
-            for &(h, _) in &cards.hashed {
-                filter::insert(blocks, h);
+            let words: &mut [u64] = bytemuck::cast_slice_mut(&mut map[r]);
+            let fseed = filter::filter_seed(seed);
+            for &(k, _) in &self.cards {
+                filter::insert(words, filter::filter_hash(k, fseed));
             }
         }
         if let Some(bl) = &blacklist {
@@ -527,7 +528,7 @@ impl SnapshotBuilder {
         &self,
         seed: u64,
         cards: &Plan,
-        filter_blocks: Option<usize>,
+        filter_words: Option<usize>,
         bl: Option<&Plan>,
     ) -> SnapshotInfo {
         let mut sections = Vec::new();
@@ -554,8 +555,8 @@ impl SnapshotBuilder {
             };
         let n = self.cards.len() as u64;
         place("cards", cards.slots as u64 * 8, 8, cards.buckets, n);
-        if let Some(blocks) = filter_blocks {
-            place("filter", blocks as u64 * 32, 32, blocks as u64, n);
+        if let Some(words) = filter_words {
+            place("filter", words as u64 * 8, 8, words as u64, n);
         }
         if let Some(b) = bl {
             place(

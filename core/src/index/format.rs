@@ -8,10 +8,11 @@ use super::{IndexError, Profile};
 
 /// Magic bytes at offset 0 of a snapshot.
 pub(crate) const MAGIC: [u8; 8] = *b"IDCSNAP\0";
-/// The snapshot format version this library writes. Version 2 files may end with a signature
-/// block after the content the header describes (docs/FORMAT.md §4, §11); version 1 files (never
-/// signed) are still read.
-pub const FORMAT_VERSION: u32 = 2;
+/// The snapshot format version this library writes. Version 3 replaces the card filter with one
+/// a card checked on its own tests in one word (docs/FORMAT.md §4.4); version 2 files may end
+/// with a signature block after the content the header describes (§11); versions 1 (never signed)
+/// and 2 are still read, their split-block filter left unused (the card table answers alone).
+pub const FORMAT_VERSION: u32 = 3;
 /// The oldest snapshot format version this library reads.
 pub const OLDEST_FORMAT_VERSION: u32 = 1;
 /// Size of the header.
@@ -29,12 +30,16 @@ pub(crate) const BUCKET_BYTES: u64 = 64;
 /// Section kinds.
 pub(crate) const KIND_CARDS: u32 = 1;
 pub(crate) const KIND_BLACKLIST: u32 = 2;
-pub(crate) const KIND_FILTER: u32 = 3;
+/// The split-block Bloom filter of versions 1 and 2 (read, not used).
+pub(crate) const KIND_FILTER_V2: u32 = 3;
+/// The register-blocked filter of version 3.
+pub(crate) const KIND_FILTER: u32 = 4;
 
 /// One section of a snapshot, as described by its header.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct SectionInfo {
-    /// `cards`, `blacklist` or `filter`.
+    /// `cards`, `blacklist` or `filter` (`filter-v2`: the split-block filter of format versions
+    /// 1 and 2, read and checked but not used).
     pub kind: &'static str,
     /// Byte offset in the file.
     pub offset: u64,
@@ -42,7 +47,8 @@ pub struct SectionInfo {
     pub length: u64,
     /// Size of one slot in bytes.
     pub slot_size: u32,
-    /// Number of home buckets the hash ranges over (for the filter: its 32-byte blocks).
+    /// Number of home buckets the hash ranges over (for the filter: its 64-bit words; for a
+    /// version 1-2 filter, its 32-byte blocks).
     pub hash_buckets: u64,
     /// Number of entries.
     pub entries: u64,
@@ -122,6 +128,7 @@ fn kind_code(kind: &str) -> u32 {
     match kind {
         "cards" => KIND_CARDS,
         "blacklist" => KIND_BLACKLIST,
+        "filter-v2" => KIND_FILTER_V2,
         _ => KIND_FILTER,
     }
 }
@@ -295,8 +302,14 @@ pub(crate) fn decode_header(path: &str, bytes: &[u8]) -> Result<SnapshotInfo, In
         let kind = match get_u32(h, at) {
             KIND_CARDS => "cards",
             KIND_BLACKLIST => "blacklist",
-            KIND_FILTER => "filter",
-            k => return Err(corrupt(at, format!("section {i} has unknown kind {k}"))),
+            KIND_FILTER_V2 if version <= 2 => "filter-v2",
+            KIND_FILTER if version >= 3 => "filter",
+            k => {
+                return Err(corrupt(
+                    at,
+                    format!("section {i} has kind {k}, unknown in format version {version}"),
+                ));
+            }
         };
         if sections.iter().any(|s: &SectionInfo| s.kind == kind) {
             return Err(corrupt(at, format!("section {kind} appears twice")));
@@ -304,7 +317,8 @@ pub(crate) fn decode_header(path: &str, bytes: &[u8]) -> Result<SnapshotInfo, In
         let (expected_slot, per_bucket) = match kind {
             "cards" => (8, CARD_SLOTS as u64),
             "blacklist" => (16, BLACKLIST_SLOTS as u64),
-            _ => (32, 1),
+            "filter-v2" => (32, 1),
+            _ => (8, 1),
         };
         let s = SectionInfo {
             kind,
@@ -347,15 +361,17 @@ pub(crate) fn decode_header(path: &str, bytes: &[u8]) -> Result<SnapshotInfo, In
                 ),
             ));
         }
-        if kind == "filter" {
+        if kind == "filter" || kind == "filter-v2" {
+            // Version 3: 64-bit words, a multiple of eight; versions 1-2: 32-byte blocks, even.
+            let (unit, multiple) = if kind == "filter" { (8, 8) } else { (32, 2) };
             if s.hash_buckets == 0
-                || !s.hash_buckets.is_multiple_of(2)
-                || s.hash_buckets.checked_mul(32) != Some(s.length)
+                || !s.hash_buckets.is_multiple_of(multiple)
+                || s.hash_buckets.checked_mul(unit) != Some(s.length)
             {
                 return Err(corrupt(
                     at + 24,
                     format!(
-                        "filter of {} blocks does not fill its {} bytes",
+                        "{kind} of {} {unit}-byte units does not fill its {} bytes",
                         s.hash_buckets, s.length
                     ),
                 ));
@@ -411,7 +427,9 @@ pub(crate) fn decode_header(path: &str, bytes: &[u8]) -> Result<SnapshotInfo, In
             ),
         ));
     }
-    if let Some(f) = sections.iter().find(|s| s.kind == "filter")
+    if let Some(f) = sections
+        .iter()
+        .find(|s| s.kind == "filter" || s.kind == "filter-v2")
         && f.entries != card_count
     {
         return Err(corrupt(

@@ -40,6 +40,7 @@ impl Overlay {
     }
 
     /// Number of keys.
+    #[inline]
     pub(crate) fn len(&self) -> usize {
         self.len.load(Ordering::Acquire)
     }

@@ -100,15 +100,18 @@ fn copy_in(
     hash: bool,
 ) -> std::io::Result<(memmap2::Mmap, Option<[u8; 32]>)> {
     let mut map = memmap2::MmapOptions::new().len(len.max(1)).map_anon()?;
-    let hash = super::copy::read_hashed(file, &mut map[..len], hash, super::copy::copy_threads())?;
-    let map = map.make_read_only()?;
     #[cfg(target_os = "linux")]
     {
-        // Huge pages for fewer TLB misses while looking up, asked for only now: asked before
-        // filling, the kernel may compact memory first, which was measured here to slow the
-        // copy from 1.3 GB/s to 0.5 GB/s; asked now, khugepaged merges pages in the background.
+        // Huge pages for fewer TLB misses while looking up (a filter or table word a card reads
+        // is a TLB miss with 4 KiB pages once the tables outgrow the TLB's reach: one at a time
+        // from 14 to 19 M/s, batched from 61 to 86 M/s at 10 M cards here), asked for before
+        // filling so that the pages are huge from the first fault. The kernel may compact memory
+        // for them first: an open can then take several times longer (measured 36-40 ms once
+        // memory is compacted, 220 ms the first time, for a 158 MB file).
         let _ = map.advise(memmap2::Advice::HugePage);
     }
+    let hash = super::copy::read_hashed(file, &mut map[..len], hash, super::copy::copy_threads())?;
+    let map = map.make_read_only()?;
     Ok((map, hash))
 }
 
@@ -123,8 +126,10 @@ pub struct Snapshot {
     /// not re-slice and re-check alignment on every lookup).
     card_words: std::ptr::NonNull<u64>,
     card_words_len: usize,
-    /// The filter blocks, when the snapshot has a filter (same ownership as `card_words`).
-    filter_blocks: Option<(std::ptr::NonNull<[u32; 8]>, usize)>,
+    /// The filter's words, when the snapshot has a (version 3) filter (same ownership as
+    /// `card_words`).
+    filter_words: Option<(std::ptr::NonNull<u64>, usize)>,
+    filter_seed: u64,
     hasher: WordHasher,
     card_buckets: u64,
     blacklist: Option<(usize, usize)>,
@@ -317,25 +322,27 @@ impl Snapshot {
             std::ptr::NonNull::new(words.as_ptr().cast_mut()).expect("a slice pointer"),
             words.len(),
         );
-        let filter_blocks = match range("filter") {
+        // A version 1-2 filter ("filter-v2") is checked with the header but not used.
+        let filter_words = match range("filter") {
             Some((fo, fl, _)) => {
-                let blocks: &[[u32; 8]] = bytemuck::try_cast_slice(&backing.bytes()[fo..fo + fl])
+                let words: &[u64] = bytemuck::try_cast_slice(&backing.bytes()[fo..fo + fl])
                     .map_err(|_| IndexError::Corrupt {
-                    path: path.clone(),
-                    kind: "filter",
-                    offset: fo as u64,
-                    what: "the filter is not 4-byte aligned in memory".into(),
-                })?;
+                        path: path.clone(),
+                        kind: "filter",
+                        offset: fo as u64,
+                        what: "the filter is not 8-byte aligned in memory".into(),
+                    })?;
                 Some((
-                    std::ptr::NonNull::new(blocks.as_ptr().cast_mut()).expect("a slice pointer"),
-                    blocks.len(),
+                    std::ptr::NonNull::new(words.as_ptr().cast_mut()).expect("a slice pointer"),
+                    words.len(),
                 ))
             }
             None => None,
         };
         let mut snapshot = Snapshot {
             hasher: WordHasher::new(info.hash_seed),
-            filter_blocks,
+            filter_words,
+            filter_seed: super::filter::filter_seed(info.hash_seed),
             card_words,
             card_words_len,
             cards: (co, cl),
@@ -401,7 +408,7 @@ impl Snapshot {
                 return Err(self.corrupt(
                     match s.kind {
                         "cards" => "card table",
-                        "filter" => "filter",
+                        "filter" | "filter-v2" => "filter",
                         _ => "blacklist",
                     },
                     s.offset as usize,
@@ -491,12 +498,16 @@ impl Snapshot {
         unsafe { std::slice::from_raw_parts(self.card_words.as_ptr(), self.card_words_len) }
     }
 
-    /// The filter blocks, if the snapshot has a filter.
+    /// The card filter, if the snapshot has a (version 3) filter.
     #[inline(always)]
-    pub(crate) fn filter_blocks(&self) -> Option<&[[u32; 8]]> {
+    pub(crate) fn filter(&self) -> Option<super::filter::Filter<'_>> {
         // SAFETY: as for `card_slots`: a pointer into the immutable `backing`, derived at open.
-        self.filter_blocks
-            .map(|(p, n)| unsafe { std::slice::from_raw_parts(p.as_ptr() as *const [u32; 8], n) })
+        self.filter_words.and_then(|(p, n)| {
+            super::filter::Filter::new(
+                unsafe { std::slice::from_raw_parts(p.as_ptr(), n) },
+                self.filter_seed,
+            )
+        })
     }
 
     pub(crate) fn blacklist_slots(&self) -> Option<&[[u64; 2]]> {
@@ -549,7 +560,13 @@ impl Snapshot {
     }
 
     /// The status of a card from this snapshot alone: `Valid` when not listed.
+    #[inline]
     pub fn status(&self, key: CardKey) -> CardStatus {
+        if let Some(f) = self.filter()
+            && !f.may_contain(key.to_u64())
+        {
+            return CardStatus::Valid;
+        }
         match self.card_slot(self.card_slots(), self.card_hash(key)) {
             Some(s) => status_of_payload(s),
             None => CardStatus::Valid,

@@ -21,7 +21,7 @@ use super::snapshot::{OpenOptions, Snapshot, status_of_payload};
 use super::timestamp::Timestamp;
 use super::{BlacklistEntry, CardEntry, CardStatus, IndexError, Profile};
 use crate::card::CardKey;
-use crate::card::ExpiryDay;
+use crate::card::{ExpiryDay, ExpiryTable};
 use crate::civil::{days_from_yyyymmdd, from_naive};
 use crate::number::{IdNumber, Parser};
 use crate::time::china_today;
@@ -136,134 +136,101 @@ unsafe fn pipeline_avx2(
     g: &Generation,
     out: &mut [CardStatus],
     unlisted: CardStatus,
-    hash_of: impl Fn(usize) -> Option<(u64, bool)>,
+    key_of: impl Fn(usize) -> Option<(CardKey, bool)>,
 ) {
-    pipeline_impl::<true>(g, out, unlisted, hash_of)
+    pipeline_impl::<true>(g, out, unlisted, key_of)
 }
 
-/// One card through [`Generation::resolve`] compiled for AVX2.
+/// The table scan compiled for AVX2.
 ///
 /// # Safety
 /// The CPU must support AVX2.
 #[cfg(all(target_arch = "x86_64", target_endian = "little", not(miri)))]
 #[target_feature(enable = "avx2")]
-unsafe fn resolve_avx2(g: &Generation, h: u64, unlisted: CardStatus) -> CardStatus {
-    let maybe = g.may_list::<true>(h);
-    g.resolve_maybe::<true>(g.snapshot.card_slots(), g.overlay(), h, unlisted, maybe)
+unsafe fn table_status_avx2(g: &Generation, h: u64, unlisted: CardStatus) -> CardStatus {
+    g.table_status::<true>(g.snapshot.card_slots(), h, unlisted)
 }
 
-/// Hash item `i` and prefetch what resolving it will read.
-#[inline(always)]
-fn issue(g: &Generation, slots: &[u64], overlay: Option<&Overlay>, h: Option<u64>) -> u64 {
-    let h = h.unwrap_or(0);
-    if h != 0 {
-        g.snapshot.prefetch_card(slots, h);
-        if let Some(o) = overlay {
-            prefetch(o.slot_address(h));
-        }
-    }
-    h
+/// One pipeline item: the card's table hash (`0`: an invalid card), whether it is past its
+/// validity end, and whether the filter may list it.
+#[derive(Clone, Copy, Default)]
+struct Item {
+    h: u64,
+    key: u64,
+    expired: bool,
+    maybe: bool,
 }
 
-/// The batch pipeline (see `Verifier::pipeline`).
+/// The batch pipeline (see `Verifier::pipeline`), three stages `PIPELINE` items apart in all:
+/// hash and prefetch the filter word (and the overlay slot) `PIPELINE` items ahead; test the
+/// filter and, for the few cards it may list, prefetch the table bucket `PIPELINE / 2` items
+/// ahead; resolve. Without a filter every card's bucket is prefetched in the first stage.
 #[inline(always)]
 fn pipeline_impl<const AVX2: bool>(
     g: &Generation,
     out: &mut [CardStatus],
     unlisted: CardStatus,
-    hash_of: impl Fn(usize) -> Option<(u64, bool)>,
-) {
-    match g.snapshot.filter_blocks() {
-        None => pipeline_table::<AVX2>(g, out, unlisted, hash_of),
-        Some(blocks) => pipeline_filtered::<AVX2>(g, blocks, out, unlisted, hash_of),
-    }
-}
-
-/// Without a filter: hash and prefetch the table bucket `PIPELINE` items ahead.
-#[inline(always)]
-fn pipeline_table<const AVX2: bool>(
-    g: &Generation,
-    out: &mut [CardStatus],
-    unlisted: CardStatus,
-    hash_of: impl Fn(usize) -> Option<(u64, bool)>,
-) {
-    let n = out.len();
-    let slots = g.snapshot.card_slots();
-    let overlay = g.overlay();
-    let mut ring = [0u64; PIPELINE];
-    let mut expired = [false; PIPELINE];
-    for i in 0..n.min(PIPELINE) {
-        let (h, e) = split(hash_of(i));
-        ring[i] = issue(g, slots, overlay, h);
-        expired[i] = e;
-    }
-    for i in 0..n {
-        let (h, e) = (ring[i % PIPELINE], expired[i % PIPELINE]);
-        if i + PIPELINE < n {
-            let (h2, e2) = split(hash_of(i + PIPELINE));
-            ring[i % PIPELINE] = issue(g, slots, overlay, h2);
-            expired[i % PIPELINE] = e2;
-        }
-        out[i] = if h == 0 {
-            CardStatus::InvalidNumber
-        } else {
-            g.resolve::<AVX2>(slots, overlay, h, unlisted_or_expired(unlisted, e))
-        };
-    }
-}
-
-/// With a filter, three stages: hash and prefetch the filter block `PIPELINE` items ahead; test
-/// the filter and, for the few cards it may list, prefetch the table bucket `PIPELINE / 2` items
-/// ahead; resolve.
-#[inline(always)]
-fn pipeline_filtered<const AVX2: bool>(
-    g: &Generation,
-    blocks: &[[u32; 8]],
-    out: &mut [CardStatus],
-    unlisted: CardStatus,
-    hash_of: impl Fn(usize) -> Option<(u64, bool)>,
+    key_of: impl Fn(usize) -> Option<(CardKey, bool)>,
 ) {
     const AHEAD: usize = PIPELINE / 2;
     let n = out.len();
     let slots = g.snapshot.card_slots();
     let overlay = g.overlay();
-    let mut hs = [0u64; PIPELINE];
-    let mut expired = [false; PIPELINE];
-    let mut maybe = [false; PIPELINE];
-    for i in 0..n.min(PIPELINE) {
-        let (h, e) = split(hash_of(i));
-        hs[i] = stage_a(blocks, overlay, h);
-        expired[i] = e;
+    let filter = g.snapshot.filter();
+    let mut ring = [Item::default(); PIPELINE];
+    let stage_a = |i: usize| -> Item {
+        let Some((key, expired)) = key_of(i) else {
+            return Item::default();
+        };
+        let h = g.snapshot.card_hash(key);
+        match filter {
+            Some(f) => prefetch(f.address(key.to_u64())),
+            None => g.snapshot.prefetch_card(slots, h),
+        }
+        if let Some(o) = overlay {
+            prefetch(o.slot_address(h));
+        }
+        Item {
+            h,
+            key: key.to_u64(),
+            expired,
+            maybe: true,
+        }
+    };
+    let stage_b = |it: &mut Item| {
+        if let Some(f) = filter
+            && it.h != 0
+        {
+            it.maybe = f.may_contain(it.key);
+            if it.maybe {
+                g.snapshot.prefetch_card(slots, it.h);
+            }
+        }
+    };
+    for (i, slot) in ring.iter_mut().enumerate().take(n) {
+        *slot = stage_a(i);
     }
-
-    for i in 0..n.min(AHEAD) {
-        maybe[i] = stage_b::<AVX2>(g, slots, hs[i]);
+    for slot in ring.iter_mut().take(n.min(AHEAD)) {
+        stage_b(slot);
     }
     for i in 0..n {
-        let (h, m, e) = (hs[i % PIPELINE], maybe[i % PIPELINE], expired[i % PIPELINE]);
+        let it = ring[i % PIPELINE];
         if i + PIPELINE < n {
-            let (h2, e2) = split(hash_of(i + PIPELINE));
-            hs[i % PIPELINE] = stage_a(blocks, overlay, h2);
-            expired[i % PIPELINE] = e2;
+            ring[i % PIPELINE] = stage_a(i + PIPELINE);
         }
         if i + AHEAD < n {
-            let k = (i + AHEAD) % PIPELINE;
-            maybe[k] = stage_b::<AVX2>(g, slots, hs[k]);
+            stage_b(&mut ring[(i + AHEAD) % PIPELINE]);
         }
-        out[i] = if h == 0 {
+        out[i] = if it.h == 0 {
             CardStatus::InvalidNumber
         } else {
-            g.resolve_maybe::<AVX2>(slots, overlay, h, unlisted_or_expired(unlisted, e), m)
+            let unlisted = unlisted_or_expired(unlisted, it.expired);
+            match overlay.and_then(|o| o.get(it.h)) {
+                Some(v) => status_of_overlay(v, unlisted),
+                None if !it.maybe => unlisted,
+                None => g.table_status::<AVX2>(slots, it.h, unlisted),
+            }
         };
-    }
-}
-
-/// A pipeline item's hash (`None`: invalid) and whether the card is past its validity end.
-#[inline(always)]
-fn split(item: Option<(u64, bool)>) -> (Option<u64>, bool) {
-    match item {
-        Some((h, e)) => (Some(h), e),
-        None => (None, false),
     }
 }
 
@@ -278,27 +245,14 @@ fn unlisted_or_expired(unlisted: CardStatus, expired: bool) -> CardStatus {
     }
 }
 
-/// Filtered pipeline, first stage: prefetch the filter block (and the overlay slot).
+/// The status an overlay value gives (cleared: not listed).
 #[inline(always)]
-fn stage_a(blocks: &[[u32; 8]], overlay: Option<&Overlay>, h: Option<u64>) -> u64 {
-    let h = h.unwrap_or(0);
-    if h != 0 {
-        prefetch(filter::block_address(blocks, h));
-        if let Some(o) = overlay {
-            prefetch(o.slot_address(h));
-        }
+fn status_of_overlay(v: u64, unlisted: CardStatus) -> CardStatus {
+    if payload_status(v) == 0 {
+        unlisted
+    } else {
+        status_of_payload(v)
     }
-    h
-}
-
-/// Filtered pipeline, second stage: test the filter; prefetch the table bucket if it may list.
-#[inline(always)]
-fn stage_b<const AVX2: bool>(g: &Generation, slots: &[u64], h: u64) -> bool {
-    let m = h != 0 && g.may_list::<AVX2>(h);
-    if m {
-        g.snapshot.prefetch_card(slots, h);
-    }
-    m
 }
 
 /// One consistent state: readers load it once per call and never see a half-swapped snapshot.
@@ -315,43 +269,54 @@ struct Generation {
 }
 
 impl Generation {
-    /// The status for a card hash: the overlay first (applied deltas), then the snapshot.
-    /// `AVX2` selects the table scan; it is only `true` inside functions compiled for AVX2 and
-    /// called after detecting it.
-    #[inline(always)]
-    fn resolve<const AVX2: bool>(
-        &self,
-        slots: &[u64],
-        overlay: Option<&Overlay>,
-        h: u64,
-        unlisted: CardStatus,
-    ) -> CardStatus {
-        self.resolve_maybe::<AVX2>(slots, overlay, h, unlisted, true)
+    fn overlay(&self) -> Option<&Overlay> {
+        (self.cards.len() > 0).then_some(&*self.cards)
     }
 
-    /// As `resolve`, with the filter's verdict: `maybe == false` means the snapshot does not
-    /// list the card (the overlay is still consulted).
+    /// The status of one card, `unlisted` when nothing lists it. The common case, no applied
+    /// changes and a filter that rules the card out, is a handful of instructions inlined into
+    /// the caller and one memory access (so consecutive calls overlap their memory accesses);
+    /// everything else is [`Generation::status_full`].
     #[inline(always)]
-    fn resolve_maybe<const AVX2: bool>(
-        &self,
-        slots: &[u64],
-        overlay: Option<&Overlay>,
-        h: u64,
-        unlisted: CardStatus,
-        maybe: bool,
-    ) -> CardStatus {
-        if let Some(o) = overlay
-            && let Some(v) = o.get(h)
+    fn status(&self, key: CardKey, unlisted: CardStatus) -> CardStatus {
+        if self.cards.len() == 0
+            && let Some(f) = self.snapshot.filter()
+            && !f.may_contain(key.to_u64())
         {
-            return if payload_status(v) == 0 {
-                unlisted
-            } else {
-                status_of_payload(v)
-            };
-        }
-        if !maybe {
             return unlisted;
         }
+        self.status_full(key, unlisted)
+    }
+
+    /// The overlay (applied deltas) first, then the filter, then the table.
+    #[inline(never)]
+    fn status_full(&self, key: CardKey, unlisted: CardStatus) -> CardStatus {
+        let h = self.snapshot.card_hash(key);
+        if let Some(v) = self.cards.get(h) {
+            return status_of_overlay(v, unlisted);
+        }
+        if let Some(f) = self.snapshot.filter()
+            && !f.may_contain(key.to_u64())
+        {
+            return unlisted;
+        }
+        #[cfg(all(target_arch = "x86_64", target_endian = "little", not(miri)))]
+        if have_avx2() {
+            // SAFETY: AVX2 was detected.
+            return unsafe { table_status_avx2(self, h, unlisted) };
+        }
+        self.table_status::<false>(self.snapshot.card_slots(), h, unlisted)
+    }
+
+    /// The card table's answer for a card hash. `AVX2` selects the table scan; it is only `true`
+    /// inside functions compiled for AVX2 and called after detecting it.
+    #[inline(always)]
+    fn table_status<const AVX2: bool>(
+        &self,
+        slots: &[u64],
+        h: u64,
+        unlisted: CardStatus,
+    ) -> CardStatus {
         #[cfg(all(target_arch = "x86_64", target_endian = "little", not(miri)))]
         let found = if AVX2 {
             // SAFETY: `AVX2` is true only on paths entered after `have_avx2()`.
@@ -366,27 +331,9 @@ impl Generation {
             None => unlisted,
         }
     }
-
-    fn overlay(&self) -> Option<&Overlay> {
-        (self.cards.len() > 0).then_some(&*self.cards)
-    }
-
-    /// The filter's verdict for a hash (`true` without a filter).
-    #[inline(always)]
-    fn may_list<const AVX2: bool>(&self, h: u64) -> bool {
-        match self.snapshot.filter_blocks() {
-            None => true,
-            #[cfg(all(target_arch = "x86_64", target_endian = "little", not(miri)))]
-            // SAFETY: `AVX2` is true only on paths entered after `have_avx2()`.
-            Some(b) if AVX2 => unsafe { filter::may_contain_avx2(b, h) },
-            Some(b) => filter::may_contain(b, h),
-        }
-    }
 }
 
 struct Shared {
-    /// Unique among all verifiers of the process (never reused), for the thread caches.
-    id: u64,
     options: VerifierOptions,
     current: ArcSwap<Generation>,
     /// Bumped (release) after every store to `current`; readers compare it with a plain load.
@@ -397,24 +344,40 @@ struct Shared {
     /// Today (China) as last seen, as days since 1970-01-01, for the future-birth-date check
     /// of raw numbers without reading the clock on every query.
     today: AtomicI32,
-    /// Today and its expiry cutoffs in one word ([`ExpiryDay::pack`]): readers never see two
-    /// days mixed, and a writer never moves it back a day.
-    expiry: AtomicU64,
+    /// Today's expiry rule as a table ([`ExpiryTable`]); replaced when the day changes (never
+    /// by an earlier day), with `version` bumped so that threads pick up the new one.
+    expiry: ArcSwap<ExpiryTable>,
+    /// Taken by whoever builds a new day's table (a query never waits for it).
+    day_lock: Mutex<()>,
 }
 
-static NEXT_VERIFIER_ID: AtomicU64 = AtomicU64::new(1);
+/// Where every verifier's versions are drawn from: a version identifies one verifier's state
+/// in the whole process (a thread's cache is matched by one comparison).
+static EPOCH: AtomicU64 = AtomicU64::new(1);
 
-/// The generation this thread last used, of which verifier, at which version.
+/// A new version, never used before by any verifier.
+fn next_epoch() -> u64 {
+    EPOCH.fetch_add(1, Ordering::Relaxed) + 1
+}
+
+/// What a query needs, cached by each thread for the version it was read at: the generation,
+/// today's expiry bounds, the status of an unlisted card (`valid` or `stale`), and the filter
+/// (null when the snapshot has none or changes are applied on top of it: the full path).
 #[derive(Clone, Copy)]
 struct Fast {
-    verifier: u64,
     version: u64,
     generation: *const Generation,
+    expiry: *const [i64; 1 << 16],
+    unlisted: CardStatus,
+    filter: *const u64,
+    filter_len: u64,
+    filter_seed: u64,
 }
 
-/// Owns the `Arc` behind [`Fast::generation`]; dropping it (thread exit) clears `FAST` first, so
-/// a later query from another thread-local destructor takes the slow path.
-struct Owner(Option<Arc<Generation>>);
+/// Owns the `Arc`s behind [`Fast::generation`] and [`Fast::expiry`] (the filter lives in the
+/// generation's snapshot); dropping it (thread exit) clears `FAST` first, so a later query from
+/// another thread-local destructor takes the slow path.
+struct Owner(Option<(Arc<Generation>, Arc<ExpiryTable>)>);
 
 impl Drop for Owner {
     fn drop(&mut self) {
@@ -424,64 +387,133 @@ impl Drop for Owner {
 
 impl Fast {
     const EMPTY: Fast = Fast {
-        verifier: 0,
         version: 0,
         generation: std::ptr::null(),
+        expiry: std::ptr::null(),
+        unlisted: CardStatus::Valid,
+        filter: std::ptr::null(),
+        filter_len: 0,
+        filter_seed: 0,
     };
+
+    fn new(version: u64, g: &Generation, e: &ExpiryTable, unlisted: CardStatus) -> Fast {
+        let (filter, filter_len, filter_seed) = match g.snapshot.filter() {
+            Some(f) if g.cards.len() == 0 => f.parts(),
+            _ => (std::ptr::null(), 0, 0),
+        };
+        Fast {
+            version,
+            generation: g,
+            expiry: e.bounds(),
+            unlisted,
+            filter,
+            filter_len,
+            filter_seed,
+        }
+    }
+
+    /// The status of one card: the expiry bounds, then the filter, inline; the rest (a card
+    /// the filter passes, a snapshot with changes applied) in [`Generation::status_full`].
+    ///
+    /// # Safety
+    /// Only inside [`Shared::with_fast`], which keeps the pointers' owners alive.
+    #[inline(always)]
+    unsafe fn status(&self, key: CardKey) -> CardStatus {
+        // SAFETY: the caller keeps the expiry table alive.
+        let expired = ExpiryTable::is_expired_in(unsafe { &*self.expiry }, key);
+        let unlisted = unlisted_or_expired(self.unlisted, expired);
+        if !self.filter.is_null() {
+            let f = filter::filter_hash(key.to_u64(), self.filter_seed);
+            // SAFETY: `filter` and `filter_len` are a non-empty filter's words in the snapshot
+            // the caller keeps alive, and `word_of(f, len) < len` for any `f`.
+            let w = unsafe { *self.filter.add(filter::word_of(f, self.filter_len)) };
+            let p = filter::pattern_of(f);
+            if u64::from_le(w) & p != p {
+                return unlisted;
+            }
+        }
+        // SAFETY: the caller keeps the generation alive.
+        unsafe { &*self.generation }.status_full(key, unlisted)
+    }
 }
 
 thread_local! {
     /// A query compares the verifier's version with a plain atomic load and, when the thread
-    /// already holds that generation, uses it: no locked instruction and no reference count on
-    /// the query path, so the cache misses of consecutive queries overlap (an `ArcSwap::load`
-    /// per query serialised them: 7 M/s instead of 20 M/s one at a time).
+    /// already holds that version, uses what it cached: no locked instruction, no reference
+    /// count and no pointer chasing on the query path, so the memory accesses of consecutive
+    /// queries overlap (an `ArcSwap::load` per query serialised them: 7 M/s instead of 20 M/s
+    /// one at a time; every instruction left counts, as the processor keeps only as many
+    /// queries in flight as its reorder window holds).
     static FAST: Cell<Fast> = const { Cell::new(Fast::EMPTY) };
     static OWNER: RefCell<Owner> = const { RefCell::new(Owner(None)) };
 }
 
 impl Shared {
+    /// Make a change visible: a new version, strictly greater than the current one (another
+    /// bump racing with this one cannot leave the version unchanged), so that every thread's
+    /// cache is refreshed at its next query.
+    fn bump(&self) {
+        loop {
+            let new = next_epoch();
+            if self.version.fetch_max(new, Ordering::AcqRel) < new {
+                return;
+            }
+        }
+    }
+
     /// Publish a new generation: visible to every query that starts after this returns.
     fn publish(&self, g: Generation) {
         self.current.store(Arc::new(g));
-        self.version.fetch_add(1, Ordering::Release);
+        self.bump();
     }
 
-    /// Run `f` on the current generation. `f` is internal code that never calls back into a
-    /// verifier (the slow path may replace this thread's cached generation).
+    /// Run `f` on what a query needs. `f` is internal code that never calls back into a
+    /// verifier (the slow path may replace this thread's cache); the pointers in the [`Fast`]
+    /// it gets are valid while it runs.
     #[inline(always)]
-    fn with_generation<R>(&self, f: impl FnOnce(&Generation) -> R) -> R {
+    fn with_fast<R>(&self, f: impl FnOnce(&Fast) -> R) -> R {
         let version = self.version.load(Ordering::Acquire);
-        if let Ok(fast) = FAST.try_with(Cell::get)
-            && fast.verifier == self.id
-            && fast.version == version
-        {
-            // SAFETY: `fast.generation` came from the `Arc` this thread's OWNER holds; OWNER is
-            // only replaced by `with_generation_slow` on this thread (never while `f` runs: `f`
-            // does not re-enter), and its destructor clears FAST before dropping the `Arc`.
-            return f(unsafe { &*fast.generation });
+        // `with`, not `try_with`: FAST is const-initialised and needs no destructor, so it is
+        // accessible for the whole life of the thread (no failure to check on the hot path).
+        // SAFETY: this thread's cache, which only `with_fast_slow` on this thread replaces
+        // (never while the reference is used: `f` does not re-enter). A reference rather than
+        // a copy: only the fields the query reads are loaded.
+        let fast = unsafe { &*FAST.with(Cell::as_ptr) };
+        if fast.version == version {
+            // Versions are unique in the process: this is this verifier's state at `version`,
+            // whose `Arc`s this thread's OWNER holds; OWNER is only replaced by
+            // `with_fast_slow` on this thread (never while `f` runs: `f` does not re-enter), and
+            // its destructor clears FAST before dropping them.
+            return f(fast);
         }
-        self.with_generation_slow(version, f)
+        self.with_fast_slow(version, f)
     }
 
     #[cold]
     #[inline(never)]
-    fn with_generation_slow<R>(&self, version: u64, f: impl FnOnce(&Generation) -> R) -> R {
+    fn with_fast_slow<R>(&self, version: u64, f: impl FnOnce(&Fast) -> R) -> R {
+        // Loaded after `version`: at least as new as what it numbers (a newer state cached
+        // under an older number is only reloaded once more).
         let g = self.current.load_full();
-        let ptr = Arc::as_ptr(&g);
+        let e = self.expiry.load_full();
+        let fast = Fast::new(version, &g, &e, self.unlisted());
         let cached = OWNER.try_with(|o| {
             let mut o = o.try_borrow_mut().ok()?;
-            o.0 = Some(g.clone());
-            FAST.try_with(|fast| {
-                fast.set(Fast {
-                    verifier: self.id,
-                    version,
-                    generation: ptr,
-                })
-            })
-            .ok()
+            o.0 = Some((g.clone(), e.clone()));
+            FAST.try_with(|c| c.set(fast)).ok()
         });
         let _ = cached;
-        f(&g)
+        f(&fast)
+    }
+
+    /// What an unlisted card answers now: `valid`, or `stale` past the maximum age.
+    #[inline(always)]
+    fn unlisted(&self) -> CardStatus {
+        if self.stale.load(Ordering::Acquire) {
+            CardStatus::Stale
+        } else {
+            CardStatus::Valid
+        }
     }
 
     fn refresh_stale(&self) {
@@ -490,34 +522,33 @@ impl Shared {
             let age = Utc::now().signed_duration_since(g.fresh_as_of);
             age.to_std().is_ok_and(|a| a > max)
         });
-        self.stale.store(stale, Ordering::Release);
-        self.set_today(from_naive(china_today()));
+        if self.stale.swap(stale, Ordering::AcqRel) != stale {
+            self.bump();
+        }
+        self.set_today(from_naive(china_today()), true);
     }
 
     /// Take `today` as the day of the checks (expiry and future births), unless a later day
-    /// is already set (two writers racing at midnight cannot move it back).
-    fn set_today(&self, today: i32) {
+    /// is already set (two writers racing at midnight cannot move it back). With `wait` false
+    /// (a query's path), gives up rather than wait for another thread building the day's table.
+    fn set_today(&self, today: i32, wait: bool) {
         self.today.fetch_max(today, Ordering::Relaxed);
-        let mut cur = self.expiry.load(Ordering::Acquire);
-        loop {
-            if cur != 0 && ExpiryDay::unpack(cur).today >= today {
-                return;
-            }
-            let new = ExpiryDay::new(today).pack();
-            match self
-                .expiry
-                .compare_exchange(cur, new, Ordering::AcqRel, Ordering::Acquire)
-            {
-                Ok(_) => return,
-                Err(now) => cur = now,
-            }
+        if self.expiry.load().today() >= today {
+            return;
         }
-    }
-
-    /// Today's expiry cutoffs.
-    #[inline(always)]
-    fn expiry_day(&self) -> ExpiryDay {
-        ExpiryDay::unpack(self.expiry.load(Ordering::Relaxed))
+        let _guard = match self.day_lock.try_lock() {
+            Ok(g) => g,
+            Err(std::sync::TryLockError::Poisoned(p)) => p.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) if wait => {
+                self.day_lock.lock().unwrap_or_else(|p| p.into_inner())
+            }
+            Err(std::sync::TryLockError::WouldBlock) => return,
+        };
+        if self.expiry.load().today() >= today {
+            return;
+        }
+        self.expiry.store(Arc::new(ExpiryTable::new(today)));
+        self.bump();
     }
 
     /// Whether a birth date is after today. The cached date can only be behind the clock, so a
@@ -534,7 +565,7 @@ impl Shared {
     #[cold]
     fn future_birth_slow(&self, birth_days: i32) -> bool {
         let today = from_naive(china_today());
-        self.set_today(today);
+        self.set_today(today, false);
         birth_days > today
     }
 }
@@ -610,18 +641,18 @@ impl Verifier {
             });
         }
         let max_age = options.max_age;
+        let today = from_naive(china_today());
         let shared = Arc::new(Shared {
-            id: NEXT_VERIFIER_ID.fetch_add(1, Ordering::Relaxed),
             current: ArcSwap::from_pointee(Self::generation(snapshot)),
-            version: AtomicU64::new(0),
+            version: AtomicU64::new(next_epoch()),
             writer: Mutex::new(()),
             stale: AtomicBool::new(false),
             max_age,
-            today: AtomicI32::new(from_naive(china_today())),
-            expiry: AtomicU64::new(0),
+            today: AtomicI32::new(today),
+            expiry: ArcSwap::from_pointee(ExpiryTable::new(today)),
+            day_lock: Mutex::new(()),
             options,
         });
-        shared.set_today(from_naive(china_today()));
         shared.refresh_stale();
         shared.save_state()?;
         // The ticker keeps "today" (expiry) and staleness current; Miri does not run it.
@@ -673,18 +704,18 @@ impl Verifier {
 
     #[inline(always)]
     fn unlisted(&self) -> CardStatus {
-        if self.shared.stale.load(Ordering::Relaxed) {
-            CardStatus::Stale
-        } else {
-            CardStatus::Valid
-        }
+        self.shared.unlisted()
     }
 
     /// The status of one card, on today's date in China (kept by the verifier: refreshed every
     /// second).
     #[inline]
     pub fn verify(&self, key: CardKey) -> CardStatus {
-        self.verify_with(key, self.shared.expiry_day())
+        if !key.is_citizens() {
+            return CardStatus::InvalidNumber;
+        }
+        // SAFETY: inside `with_fast`.
+        self.shared.with_fast(|fast| unsafe { fast.status(key) })
     }
 
     /// The status of one card on `date` (for an expiry check on another day than today: a
@@ -697,27 +728,14 @@ impl Verifier {
     /// # }
     /// ```
     pub fn verify_on(&self, key: CardKey, date: NaiveDate) -> CardStatus {
-        self.verify_with(key, ExpiryDay::new(from_naive(date)))
-    }
-
-    #[inline(always)]
-    fn verify_with(&self, key: CardKey, day: ExpiryDay) -> CardStatus {
         if !key.is_citizens() {
             return CardStatus::InvalidNumber;
         }
-        let unlisted = unlisted_or_expired(self.unlisted(), day.is_expired(key));
-        let avx2 = have_avx2();
-        self.shared.with_generation(|g| {
-            let h = g.snapshot.card_hash(key);
-            #[cfg(all(target_arch = "x86_64", target_endian = "little", not(miri)))]
-            if avx2 {
-                // SAFETY: AVX2 was detected.
-                return unsafe { resolve_avx2(g, h, unlisted) };
-            }
-            let _ = avx2;
-            let maybe = g.may_list::<false>(h);
-            g.resolve_maybe::<false>(g.snapshot.card_slots(), g.overlay(), h, unlisted, maybe)
-        })
+        let expired = ExpiryDay::new(from_naive(date)).is_expired(key);
+        let unlisted = unlisted_or_expired(self.unlisted(), expired);
+        // SAFETY: inside `with_fast`, which keeps the generation alive.
+        self.shared
+            .with_fast(|fast| unsafe { &*fast.generation }.status(key, unlisted))
     }
 
     /// The status of a card given as number text and validity start; `InvalidNumber` when
@@ -840,8 +858,8 @@ impl Verifier {
         });
     }
 
-    /// The batch pipeline: hash item `i + PIPELINE` and prefetch its bucket while resolving item
-    /// `i`. `hash_of(i) == None` answers `InvalidNumber`. Runs the AVX2 scan when the CPU has it.
+    /// The batch pipeline ([`pipeline_impl`]): `key_of(i) == None` answers `InvalidNumber`.
+    /// Runs the AVX2 scan when the CPU has it.
     #[inline(always)]
     fn pipeline(
         &self,
@@ -850,19 +868,18 @@ impl Verifier {
         key_of: impl Fn(usize) -> Option<CardKey>,
     ) {
         let unlisted = self.unlisted();
-        let day = self.shared.expiry_day();
-        let snap = &g.snapshot;
-        let hash_of = |i| {
+        let day = self.shared.expiry.load();
+        let key_of = |i| {
             key_of(i)
                 .filter(|k: &CardKey| k.is_citizens())
-                .map(|k: CardKey| (snap.card_hash(k), day.is_expired(k)))
+                .map(|k: CardKey| (k, day.is_expired(k)))
         };
         #[cfg(all(target_arch = "x86_64", target_endian = "little", not(miri)))]
         if have_avx2() {
             // SAFETY: AVX2 was detected.
-            return unsafe { pipeline_avx2(g, out, unlisted, hash_of) };
+            return unsafe { pipeline_avx2(g, out, unlisted, key_of) };
         }
-        pipeline_impl::<false>(g, out, unlisted, hash_of)
+        pipeline_impl::<false>(g, out, unlisted, key_of)
     }
 
     /// The full entry of a listed card (status, reason, date), or `None` when it answers valid.
