@@ -151,6 +151,10 @@ const SECOND_GENERATION_DAYS: i32 = crate::civil::days_from_civil(2004, 1, 1);
 const FIRST_GENERATION_INVALID_DAYS: i32 = crate::civil::days_from_civil(2013, 1, 1);
 
 impl CardKey {
+    /// A placeholder for unused slots of fixed-size buffers (the batch pipeline): never a card,
+    /// never looked up.
+    pub(crate) const ZERO: CardKey = CardKey(0);
+
     /// The card's last day of validity as the key alone tells it (N5): the period of the age at
     /// the validity start, which is never shorter than the period of the age at application (a
     /// few weeks earlier), so a card is never answered expired before its printed end; `None`

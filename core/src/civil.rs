@@ -74,7 +74,57 @@ pub(crate) fn to_naive(days: i32) -> NaiveDate {
 /// `yyyymmdd` → days since 1970-01-01, if a valid date.
 #[inline]
 pub(crate) fn days_from_yyyymmdd(v: u32) -> Option<i32> {
-    let (y, m, d) = ((v / 10_000) as i32, (v / 100) % 100, v % 100);
+    days_of((v / 10_000) as i32, (v / 100) % 100, v % 100)
+}
+
+/// The first year of [`days_of`]'s tables.
+const TABLE_FROM: i32 = 1850;
+/// Years in [`days_of`]'s tables (1850-2249: every birth date a number may carry and every
+/// validity start a card key may hold).
+const TABLE_YEARS: usize = 400;
+
+/// Days from 1970-01-01 to 1 January of each year from [`TABLE_FROM`], and one more.
+static YEAR_START: [i32; TABLE_YEARS + 1] = {
+    let mut t = [0; TABLE_YEARS + 1];
+    let mut i = 0;
+    while i <= TABLE_YEARS {
+        t[i] = days_from_civil(TABLE_FROM + i as i32, 1, 1);
+        i += 1;
+    }
+    t
+};
+
+/// Days before each month (index 1-12) in a common and in a leap year.
+const MONTH_START: [[u16; 13]; 2] = [
+    [0, 0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334],
+    [0, 0, 31, 60, 91, 121, 152, 182, 213, 244, 274, 305, 335],
+];
+/// Length of each month (index 1-12; index 0 is no month) in a common and in a leap year.
+const MONTH_LEN: [[u8; 13]; 2] = [
+    [0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+    [0, 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31],
+];
+
+/// Days since 1970-01-01 of a date given as year, month and day, if it is a valid date: the
+/// same answers as [`is_valid`] and [`days_from_civil`] (a test compares every day of six
+/// centuries), by table lookups for 1850-2249 (a number's text is read millions of times a
+/// second: no divisions on the way).
+#[inline(always)]
+pub(crate) fn days_of(y: i32, m: u32, d: u32) -> Option<i32> {
+    let i = y.wrapping_sub(TABLE_FROM) as u32 as usize;
+    if i >= TABLE_YEARS || m.wrapping_sub(1) >= 12 {
+        return days_of_slow(y, m, d);
+    }
+    let start = YEAR_START[i];
+    let leap = (YEAR_START[i + 1] - start - 365) as usize & 1;
+    if d.wrapping_sub(1) >= MONTH_LEN[leap][m as usize] as u32 {
+        return None;
+    }
+    Some(start + MONTH_START[leap][m as usize] as i32 + d as i32 - 1)
+}
+
+#[cold]
+fn days_of_slow(y: i32, m: u32, d: u32) -> Option<i32> {
     is_valid(y, m, d).then(|| days_from_civil(y, m, d))
 }
 
@@ -82,6 +132,24 @@ pub(crate) fn days_from_yyyymmdd(v: u32) -> Option<i32> {
 mod tests {
     use super::*;
     use chrono::Datelike;
+
+    #[test]
+    fn days_of_agrees_with_the_formula_over_six_centuries() {
+        for y in 1750..2350 {
+            for m in 0..=14 {
+                for d in 0..=33 {
+                    let want = is_valid(y, m, d).then(|| days_from_civil(y, m, d));
+                    assert_eq!(days_of(y, m, d), want, "{y}-{m}-{d}");
+                }
+            }
+        }
+        assert_eq!(
+            days_from_yyyymmdd(20240229),
+            Some(days_from_civil(2024, 2, 29))
+        );
+        assert_eq!(days_from_yyyymmdd(20230229), None);
+        assert_eq!(days_from_yyyymmdd(0), None);
+    }
 
     #[test]
     fn agrees_with_chrono_over_four_centuries() {

@@ -714,6 +714,69 @@ impl<'t> Parser<'t> {
     /// panic).
     #[inline]
     pub fn parse_bytes(&self, input: &[u8]) -> Result<ParsedNumber, NumberError> {
+        if let Ok(text) = <&[u8; 18]>::try_from(input)
+            && let Some(n) = self.parse_plain_18(text)
+        {
+            return Ok(ParsedNumber {
+                number: n,
+                upgraded_from_15: false,
+            });
+        }
+        self.parse_general(input)
+    }
+
+    /// The common case, fast: 18 ASCII characters (17 digits and a digit or `X`/`x`) of a
+    /// valid citizen's number in lenient mode, read eight digits at a time in a 64-bit word
+    /// (SWAR). `None` for anything else, valid or not: [`Parser::parse_general`] then decides,
+    /// with the precise error. Both apply the same rules (N1, N3); a property test holds them
+    /// to the same answers.
+    #[inline]
+    fn parse_plain_18(&self, text: &[u8; 18]) -> Option<IdNumber> {
+        if self.mode != DivisionMode::Lenient {
+            return None;
+        }
+        let a = u64::from_le_bytes(text[0..8].try_into().expect("8 bytes"));
+        let b = u64::from_le_bytes(text[8..16].try_into().expect("8 bytes"));
+        let (c16, c17) = (text[16].wrapping_sub(b'0'), text[17]);
+        if !(swar::all_digits(a) & swar::all_digits(b) & (c16 <= 9)) {
+            return None;
+        }
+        let check = match c17 {
+            b'0'..=b'9' => c17 - b'0',
+            b'X' | b'x' => 10,
+            _ => return None,
+        };
+        let (da, db) = (a - swar::ZEROS, b - swar::ZEROS);
+        let sum = swar::weighted(da, swar::WEIGHTS_0_8)
+            + swar::weighted(db, swar::WEIGHTS_8_16)
+            + c16 as u32 * WEIGHTS[16];
+        if CHECK_BY_SUM[(sum % 11) as usize] != check {
+            return None;
+        }
+        // Pairs of digits in bytes 0, 2, 4 and 6: digits 0-7 are the division and the century,
+        // 8-15 the rest of the year, the month, the day and two digits of the sequence.
+        let (pa, pb) = (swar::pairs(da), swar::pairs(db));
+        let pair = |p: u64, i: u32| ((p >> (16 * i)) & 0xff) as u32;
+        let division = (pair(pa, 0) * 100 + pair(pa, 1)) * 100 + pair(pa, 2);
+        let year = pair(pa, 3) * 100 + pair(pb, 0);
+        let seq = pair(pb, 3) * 10 + c16 as u32;
+        if division >= 810_000 {
+            return None;
+        }
+        let birth_days = crate::civil::days_of(year as i32, pair(pb, 1), pair(pb, 2))?;
+        let days = birth_days - EARLIEST_BIRTH_DAYS;
+        if !(0..1 << BIRTH_BITS).contains(&days) || birth_days > self.today_days {
+            return None;
+        }
+        let code = DivisionCode::new(division)?;
+        if !self.table.contains(code) {
+            return None;
+        }
+        Some(IdNumber::pack(division, days as u64, seq as u64))
+    }
+
+    /// Every form N1 accepts (blanks, full-width digits, 15 digits), with the precise error.
+    fn parse_general(&self, input: &[u8]) -> Result<ParsedNumber, NumberError> {
         let (p, year) = self.parse_structure(input)?;
         let code = p.number.division();
         let kind = NumberKind::of_code(code.get());
@@ -806,6 +869,49 @@ impl<'t> Parser<'t> {
             },
             year as i32,
         ))
+    }
+}
+
+/// Eight ASCII digits in a little-endian 64-bit word (byte 0 the first digit).
+mod swar {
+    /// `'0'` in every byte.
+    pub(super) const ZEROS: u64 = 0x3030_3030_3030_3030;
+    const HIGH_NIBBLES: u64 = 0xf0f0_f0f0_f0f0_f0f0;
+
+    /// Whether every byte is `'0'..='9'` (no carry crosses a byte: each is at most 0x3f + 6).
+    #[inline(always)]
+    pub(super) fn all_digits(x: u64) -> bool {
+        (x & HIGH_NIBBLES) == ZEROS && ((x + 0x0606_0606_0606_0606) & HIGH_NIBBLES) == ZEROS
+    }
+
+    /// Eight digit values (`0..=9` per byte, the first in byte 0) as four two-digit values in
+    /// bytes 0, 2, 4 and 6 (`10 × first + second`; the odd bytes hold garbage).
+    #[inline(always)]
+    pub(super) fn pairs(d: u64) -> u64 {
+        d.wrapping_mul(10) + (d >> 8)
+    }
+
+    /// Weights for the dot product of eight digit values, laid out for [`weighted`]: the even
+    /// positions' weights in 16-bit lanes in reverse order, then the odd positions'.
+    pub(super) const WEIGHTS_0_8: (u64, u64) = lanes([7, 9, 10, 5, 8, 4, 2, 1]);
+    pub(super) const WEIGHTS_8_16: (u64, u64) = lanes([6, 3, 7, 9, 10, 5, 8, 4]);
+
+    const fn lanes(w: [u64; 8]) -> (u64, u64) {
+        (
+            w[6] | w[4] << 16 | w[2] << 32 | w[0] << 48,
+            w[7] | w[5] << 16 | w[3] << 32 | w[1] << 48,
+        )
+    }
+
+    /// The weighted sum of eight digit values: the even and the odd digits spread into 16-bit
+    /// lanes, each multiplied by its reversed weights, so the top lane of the product collects
+    /// the four products (at most 4 × 9 × 10 = 360: no lane overflows into the next).
+    #[inline(always)]
+    pub(super) fn weighted(d: u64, (even, odd): (u64, u64)) -> u32 {
+        const LANES: u64 = 0x00ff_00ff_00ff_00ff;
+        let e = (d & LANES).wrapping_mul(even) >> 48;
+        let o = ((d >> 8) & LANES).wrapping_mul(odd) >> 48;
+        (e + o) as u32
     }
 }
 
@@ -1161,5 +1267,55 @@ mod tests {
             .number;
         assert_eq!(leap.age_on(date(2001, 2, 28)), Some(0));
         assert_eq!(leap.age_on(date(2001, 3, 1)), Some(1));
+    }
+
+    /// N1, N3: the fast 18-character path takes the standard's example and the plain forms,
+    /// and leaves everything it does not take to the general path.
+    #[test]
+    fn n1_fast_path_takes_plain_numbers() {
+        let p = parser();
+        let text: &[u8; 18] = EXAMPLE.as_bytes().try_into().unwrap();
+        assert_eq!(
+            p.parse_plain_18(text),
+            Some(p.parse_general(EXAMPLE.as_bytes()).unwrap().number)
+        );
+        let lower: [u8; 18] = *b"11010519491231002x";
+        assert_eq!(p.parse_plain_18(&lower), p.parse_plain_18(text));
+        // A wrong check character, a strict parser: the general path decides.
+        assert_eq!(p.parse_plain_18(b"110105194912310021"), None);
+        assert_eq!(p.strict(true).parse_plain_18(text), None);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(20_000))]
+        /// N1, N3: the fast path and the general path agree on every input of 18 bytes, valid
+        /// or not: numbers built from real division codes and dates, then perturbed.
+        #[test]
+        fn n1_fast_and_general_paths_agree(
+            code in proptest::sample::select(
+                DivisionTable::builtin().codes().map(|c| c.get()).collect::<Vec<_>>()),
+            days in 0u32..(1 << 17),
+            seq in 0u16..1000,
+            flip in proptest::option::of((0usize..18, proptest::num::u8::ANY)),
+            today_after in 0i32..40_000,
+        ) {
+            let birth = EARLIEST_BIRTH + chrono::Days::new(days as u64);
+            let today = EARLIEST_BIRTH + chrono::Days::new(today_after as u64 + 50_000);
+            let p = Parser::new().with_today(today);
+            let mut text = match IdNumber::from_parts(DivisionCode::new(code).unwrap(), birth, seq) {
+                Ok(n) => n.to_ascii(),
+                Err(_) => return Ok(()),
+            };
+            if let Some((i, b)) = flip {
+                text[i] = b;
+            }
+            let general = p.parse_general(&text);
+            let got = p.parse_bytes(&text);
+            proptest::prop_assert_eq!(got.as_ref().ok(), general.as_ref().ok());
+            proptest::prop_assert_eq!(got.is_err(), general.is_err());
+            if let Some(n) = p.parse_plain_18(&text) {
+                proptest::prop_assert_eq!(Some(&n), general.as_ref().ok().map(|p| &p.number));
+            }
+        }
     }
 }

@@ -104,7 +104,18 @@ impl<'a> Filter<'a> {
     /// Whether the card may be listed (no false negatives).
     #[inline(always)]
     pub(crate) fn may_contain(self, key: u64) -> bool {
-        let f = filter_hash(key, self.seed);
+        self.test(self.hash(key))
+    }
+
+    /// The filter hash of a card key under this filter's seed.
+    #[inline(always)]
+    pub(crate) fn hash(self, key: u64) -> u64 {
+        filter_hash(key, self.seed)
+    }
+
+    /// [`Filter::may_contain`] given the card's [`Filter::hash`].
+    #[inline(always)]
+    pub(crate) fn test(self, f: u64) -> bool {
         let i = word_of(f, self.words.len() as u64);
         // SAFETY: `(f × len) >> 64 < len` for any 64-bit `f` and `len > 0` (`new` refuses an
         // empty filter): the index is in bounds without a check on the hot path.
@@ -113,18 +124,17 @@ impl<'a> Filter<'a> {
         u64::from_le(w) & p == p
     }
 
-    /// The words' address and count, and the seed (for a thread's cached copy).
-    pub(crate) fn parts(self) -> (*const u64, u64, u64) {
-        (self.words.as_ptr(), self.words.len() as u64, self.seed)
-    }
-
-    /// The address of the word a card reads, for prefetching.
+    /// The address of the word a filter hash reads, for prefetching.
     #[inline(always)]
-    pub(crate) fn address(self, key: u64) -> *const u64 {
-        let f = filter_hash(key, self.seed);
+    pub(crate) fn address_of(self, f: u64) -> *const u64 {
         self.words
             .as_ptr()
             .wrapping_add(word_of(f, self.words.len() as u64))
+    }
+
+    /// The words' address and count, and the seed (for a thread's cached copy).
+    pub(crate) fn parts(self) -> (*const u64, u64, u64) {
+        (self.words.as_ptr(), self.words.len() as u64, self.seed)
     }
 }
 

@@ -151,20 +151,111 @@ unsafe fn table_status_avx2(g: &Generation, h: u64, unlisted: CardStatus) -> Car
     g.table_status::<true>(g.snapshot.card_slots(), h, unlisted)
 }
 
-/// One pipeline item: the card's table hash (`0`: an invalid card), whether it is past its
-/// validity end, and whether the filter may list it.
-#[derive(Clone, Copy, Default)]
+/// One pipeline item: the card key, whether it is valid, what it answers if nothing lists it
+/// (`valid`, `stale` or `expired`), its filter hash, whether it may be listed, and its table hash
+/// (computed only when needed: for the overlay, or once the filter passes the card).
+#[derive(Clone, Copy)]
 struct Item {
-    h: u64,
-    key: u64,
-    expired: bool,
+    key: CardKey,
+    valid: bool,
+    unlisted: CardStatus,
+    f: u64,
     maybe: bool,
+    h: u64,
+}
+
+impl Item {
+    const INVALID: Item = Item {
+        key: CardKey::ZERO,
+        valid: false,
+        unlisted: CardStatus::InvalidNumber,
+        f: 0,
+        maybe: false,
+        h: 0,
+    };
+}
+
+/// What the pipeline's stages read.
+struct Stages<'a, K> {
+    g: &'a Generation,
+    slots: &'a [u64],
+    overlay: Option<&'a Overlay>,
+    filter: Option<filter::Filter<'a>>,
+    unlisted: CardStatus,
+    key_of: K,
+}
+
+impl<K: Fn(usize) -> Option<(CardKey, bool)>> Stages<'_, K> {
+    /// First stage: the key, its filter hash, the prefetch of its filter word (without a
+    /// filter: its table bucket) and, with changes applied, of its overlay slot.
+    #[inline(always)]
+    fn a(&self, i: usize) -> Item {
+        let Some((key, expired)) = (self.key_of)(i) else {
+            return Item::INVALID;
+        };
+        let mut it = Item {
+            key,
+            valid: true,
+            unlisted: unlisted_or_expired(self.unlisted, expired),
+            f: 0,
+            maybe: true,
+            h: 0,
+        };
+        match self.filter {
+            Some(f) => {
+                it.f = f.hash(key.to_u64());
+                prefetch(f.address_of(it.f));
+            }
+            None => {
+                it.h = self.g.snapshot.card_hash(key);
+                self.g.snapshot.prefetch_card(self.slots, it.h);
+            }
+        }
+        if let Some(o) = self.overlay {
+            if it.h == 0 {
+                it.h = self.g.snapshot.card_hash(key);
+            }
+            prefetch(o.slot_address(it.h));
+        }
+        it
+    }
+
+    /// Second stage: the filter's verdict; for a card it may list, the table hash and the
+    /// prefetch of its bucket.
+    #[inline(always)]
+    fn b(&self, it: &mut Item) {
+        if let Some(f) = self.filter
+            && it.valid
+        {
+            it.maybe = f.test(it.f);
+            if it.maybe {
+                if it.h == 0 {
+                    it.h = self.g.snapshot.card_hash(it.key);
+                }
+                self.g.snapshot.prefetch_card(self.slots, it.h);
+            }
+        }
+    }
+
+    /// Last stage: the answer.
+    #[inline(always)]
+    fn resolve<const AVX2: bool>(&self, it: &Item) -> CardStatus {
+        if !it.valid {
+            return CardStatus::InvalidNumber;
+        }
+        match self.overlay.and_then(|o| o.get(it.h)) {
+            Some(v) => status_of_overlay(v, it.unlisted),
+            None if !it.maybe => it.unlisted,
+            None => self.g.table_status::<AVX2>(self.slots, it.h, it.unlisted),
+        }
+    }
 }
 
 /// The batch pipeline (see `Verifier::pipeline`), three stages `PIPELINE` items apart in all:
-/// hash and prefetch the filter word (and the overlay slot) `PIPELINE` items ahead; test the
-/// filter and, for the few cards it may list, prefetch the table bucket `PIPELINE / 2` items
-/// ahead; resolve. Without a filter every card's bucket is prefetched in the first stage.
+/// hash and prefetch the filter word (and, with changes applied, the overlay slot) `PIPELINE`
+/// items ahead; test the filter and, for the few cards it may list, hash for the table and
+/// prefetch its bucket `PIPELINE / 2` items ahead; resolve. Without a filter every card's bucket
+/// is prefetched in the first stage.
 #[inline(always)]
 fn pipeline_impl<const AVX2: bool>(
     g: &Generation,
@@ -174,63 +265,30 @@ fn pipeline_impl<const AVX2: bool>(
 ) {
     const AHEAD: usize = PIPELINE / 2;
     let n = out.len();
-    let slots = g.snapshot.card_slots();
-    let overlay = g.overlay();
-    let filter = g.snapshot.filter();
-    let mut ring = [Item::default(); PIPELINE];
-    let stage_a = |i: usize| -> Item {
-        let Some((key, expired)) = key_of(i) else {
-            return Item::default();
-        };
-        let h = g.snapshot.card_hash(key);
-        match filter {
-            Some(f) => prefetch(f.address(key.to_u64())),
-            None => g.snapshot.prefetch_card(slots, h),
-        }
-        if let Some(o) = overlay {
-            prefetch(o.slot_address(h));
-        }
-        Item {
-            h,
-            key: key.to_u64(),
-            expired,
-            maybe: true,
-        }
+    let st = Stages {
+        g,
+        slots: g.snapshot.card_slots(),
+        overlay: g.overlay(),
+        filter: g.snapshot.filter(),
+        unlisted,
+        key_of,
     };
-    let stage_b = |it: &mut Item| {
-        if let Some(f) = filter
-            && it.h != 0
-        {
-            it.maybe = f.may_contain(it.key);
-            if it.maybe {
-                g.snapshot.prefetch_card(slots, it.h);
-            }
-        }
-    };
+    let mut ring = [Item::INVALID; PIPELINE];
     for (i, slot) in ring.iter_mut().enumerate().take(n) {
-        *slot = stage_a(i);
+        *slot = st.a(i);
     }
     for slot in ring.iter_mut().take(n.min(AHEAD)) {
-        stage_b(slot);
+        st.b(slot);
     }
     for i in 0..n {
         let it = ring[i % PIPELINE];
         if i + PIPELINE < n {
-            ring[i % PIPELINE] = stage_a(i + PIPELINE);
+            ring[i % PIPELINE] = st.a(i + PIPELINE);
         }
         if i + AHEAD < n {
-            stage_b(&mut ring[(i + AHEAD) % PIPELINE]);
+            st.b(&mut ring[(i + AHEAD) % PIPELINE]);
         }
-        out[i] = if it.h == 0 {
-            CardStatus::InvalidNumber
-        } else {
-            let unlisted = unlisted_or_expired(unlisted, it.expired);
-            match overlay.and_then(|o| o.get(it.h)) {
-                Some(v) => status_of_overlay(v, unlisted),
-                None if !it.maybe => unlisted,
-                None => g.table_status::<AVX2>(slots, it.h, unlisted),
-            }
-        };
+        out[i] = st.resolve::<AVX2>(&it);
     }
 }
 
