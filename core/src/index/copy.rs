@@ -103,6 +103,43 @@ pub(crate) fn read_hashed(
     Ok(hash.then(|| *merge_subtrees_root(&left, &right, Mode::Hash).as_bytes()))
 }
 
+/// BLAKE3 of bytes already in memory, on up to `threads` threads: the same tree split as
+/// [`read_hashed`] (a builder hashes the snapshot it wrote before signing it).
+pub(crate) fn hash_bytes(bytes: &[u8], threads: usize) -> [u8; 32] {
+    if threads <= 1 || bytes.len() < PARALLEL_FROM {
+        return *blake3::hash(bytes).as_bytes();
+    }
+    let piece = bytes.len().div_ceil(2 * threads).max(COPY_CHUNK);
+    let (l, r) = split_bytes(bytes, 0, piece);
+    *merge_subtrees_root(&l, &r, Mode::Hash).as_bytes()
+}
+
+fn subtree_bytes(bytes: &[u8], offset: u64, piece: usize) -> ChainingValue {
+    if bytes.len() <= piece {
+        let mut h = blake3::Hasher::new();
+        h.set_input_offset(offset);
+        h.update(bytes);
+        return h.finalize_non_root();
+    }
+    let (l, r) = split_bytes(bytes, offset, piece);
+    merge_subtrees_non_root(&l, &r, Mode::Hash)
+}
+
+fn split_bytes(bytes: &[u8], offset: u64, piece: usize) -> (ChainingValue, ChainingValue) {
+    let l = left_subtree_len(bytes.len() as u64) as usize;
+    let (a, b) = bytes.split_at(l);
+    std::thread::scope(|s| {
+        let right = s.spawn(|| subtree_bytes(b, offset + l as u64, piece));
+        let left = subtree_bytes(a, offset, piece);
+        (
+            left,
+            right
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+        )
+    })
+}
+
 /// Threads to copy with: the cores, at most 8.
 pub(crate) fn copy_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
@@ -137,6 +174,22 @@ mod tests {
         };
         assert_eq!(&got, blake3::hash(&bytes).as_bytes(), "len {len}");
         assert_eq!(dst, bytes);
+    }
+
+    #[test]
+    fn the_tree_hash_of_bytes_in_memory_equals_blake3() {
+        for len in [2048usize, 2049, 5000, 65_537, 300_000] {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
+            let piece = len.div_ceil(4).max(blake3::CHUNK_LEN);
+            let (l, r) = split_bytes(&bytes, 0, piece);
+            assert_eq!(
+                merge_subtrees_root(&l, &r, Mode::Hash).as_bytes(),
+                blake3::hash(&bytes).as_bytes(),
+                "len {len}"
+            );
+        }
+        let big: Vec<u8> = (0..PARALLEL_FROM + 4097).map(|i| (i % 241) as u8).collect();
+        assert_eq!(&hash_bytes(&big, 3), blake3::hash(&big).as_bytes());
     }
 
     #[test]
