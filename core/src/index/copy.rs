@@ -17,8 +17,11 @@ use blake3::hazmat::{
     ChainingValue, HasherExt, Mode, left_subtree_len, merge_subtrees_non_root, merge_subtrees_root,
 };
 
-/// Bytes read per call.
-const COPY_CHUNK: usize = 8 << 20;
+/// Bytes read per call, then hashed while they are still in the core's cache (measured at 10 M
+/// cards, medians of 15 opens: 8 MiB 4.25-4.33 GB/s, 1 MiB 4.55-4.93, 256 KiB 4.72-4.78).
+const COPY_CHUNK: usize = 1 << 20;
+/// The smallest part a thread copies and hashes.
+const MIN_PIECE: usize = 8 << 20;
 /// Below this a file is copied on one thread (spawning costs more than it saves).
 const PARALLEL_FROM: usize = 64 << 20;
 
@@ -98,7 +101,7 @@ pub(crate) fn read_hashed(
     }
     // Parts of at most a half of a thread's share, so the uneven subtrees of BLAKE3's tree still
     // keep every thread busy.
-    let piece = dst.len().div_ceil(2 * threads).max(COPY_CHUNK);
+    let piece = dst.len().div_ceil(2 * threads).max(MIN_PIECE);
     let (left, right) = split(file, dst, 0, piece)?;
     Ok(hash.then(|| *merge_subtrees_root(&left, &right, Mode::Hash).as_bytes()))
 }
@@ -109,7 +112,7 @@ pub(crate) fn hash_bytes(bytes: &[u8], threads: usize) -> [u8; 32] {
     if threads <= 1 || bytes.len() < PARALLEL_FROM {
         return *blake3::hash(bytes).as_bytes();
     }
-    let piece = bytes.len().div_ceil(2 * threads).max(COPY_CHUNK);
+    let piece = bytes.len().div_ceil(2 * threads).max(MIN_PIECE);
     let (l, r) = split_bytes(bytes, 0, piece);
     *merge_subtrees_root(&l, &r, Mode::Hash).as_bytes()
 }
