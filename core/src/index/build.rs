@@ -430,28 +430,39 @@ impl SnapshotBuilder {
             s.offset as usize..(s.offset + s.length) as usize
         };
 
-        // Card table: fill, then prove every answer exact.
+        // Three things share the two cores: placing and proving the card table (this thread),
+        // filling the filter (a second thread, from the start: it needs only the keys), and
+        // writing the table to the file once it is placed (a third, while this one proves it:
+        // the kernel hands out page-cache pages at about 0.5 GB/s here, so the write takes as
+        // long as the rest together). The filter and blacklist follow the table in the file.
         let r = region("cards");
-        {
-            let slots: &mut [u64] = bytemuck::cast_slice_mut(&mut map[r.clone()]);
-            for (j, (e, pos)) in cards.hashed.iter().zip(cards.positions()).enumerate() {
-                slots[pos] = ((fingerprint(e.h) << 24) | e.tag as u64).to_le();
-                if j % (1 << 22) == 0 {
-                    progress(BuildProgress {
-                        stage: "placing",
-                        done: j as u64,
-                        total,
-                    });
-                }
-            }
-        }
-        // The table is final: another thread writes it to the file while this one proves it and
-        // fills the filter (the kernel hands out page-cache pages at about 0.5 GB/s here, so the
-        // write is as long as the rest together; the filter and blacklist follow the table).
         let (front, back) = map.split_at_mut(r.end);
-        let front: &[u8] = front;
+        let (filter_part, blacklist_part) = match region_of(&sections, "filter") {
+            Some(f) => {
+                let (before, after) = back.split_at_mut(f.end - r.end);
+                (Some(&mut before[f.start - r.end..]), after)
+            }
+            None => (None, back),
+        };
         let file = tmp.as_file();
         let proved = std::thread::scope(|scope| -> Result<bool, IndexError> {
+            let filler = filter_part.map(|part| {
+                scope.spawn(move || self.fill_filter(bytemuck::cast_slice_mut(part), seed))
+            });
+            {
+                let slots: &mut [u64] = bytemuck::cast_slice_mut(&mut front[r.clone()]);
+                for (j, (e, pos)) in cards.hashed.iter().zip(cards.positions()).enumerate() {
+                    slots[pos] = ((fingerprint(e.h) << 24) | e.tag as u64).to_le();
+                    if j % (1 << 22) == 0 {
+                        progress(BuildProgress {
+                            stage: "placing",
+                            done: j as u64,
+                            total,
+                        });
+                    }
+                }
+            }
+            let front: &[u8] = front;
             let writer = scope.spawn(|| {
                 use std::os::unix::fs::FileExt;
                 file.write_all_at(&front[r.clone()], r.start as u64)
@@ -462,27 +473,23 @@ impl SnapshotBuilder {
                 bytemuck::cast_slice(&front[r.clone()]),
                 progress,
             );
-            if proved {
-                if filter_words.is_some() {
-                    progress(BuildProgress {
-                        stage: "filter",
-                        done: 0,
-                        total,
-                    });
-                    let f = region("filter");
-                    let words: &mut [u64] =
-                        bytemuck::cast_slice_mut(&mut back[f.start - r.end..f.end - r.end]);
-                    self.fill_filter(words, seed);
+            if let Some(bl) = &blacklist {
+                let b = region("blacklist");
+                let start = b.start - r.end - (back_len_before(&sections, r.end, "filter"));
+                let slots: &mut [[u64; 2]] =
+                    bytemuck::cast_slice_mut(&mut blacklist_part[start..start + b.len()]);
+                for (e, pos) in bl.hashed.iter().zip(bl.positions()) {
+                    slots[pos] = [e.h.to_le(), self.blacklist[e.i as usize].1.to_le()];
                 }
-                if let Some(bl) = &blacklist {
-                    let b = region("blacklist");
-                    let slots: &mut [[u64; 2]] =
-                        bytemuck::cast_slice_mut(&mut back[b.start - r.end..b.end - r.end]);
-                    for (e, pos) in bl.hashed.iter().zip(bl.positions()) {
-                        slots[pos] = [e.h.to_le(), self.blacklist[e.i as usize].1.to_le()];
-                    }
-                    // Full 64-bit hashes are stored and distinct: every lookup is exact.
-                }
+                // Full 64-bit hashes are stored and distinct: every lookup is exact.
+            }
+            if let Some(f) = filler {
+                progress(BuildProgress {
+                    stage: "filter",
+                    done: 0,
+                    total,
+                });
+                f.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
             }
             writer
                 .join()
@@ -660,6 +667,18 @@ impl SnapshotBuilder {
             signature: super::Signature::Unsigned,
         }
     }
+}
+
+/// The byte range of a section of the layout.
+fn region_of(sections: &[SectionInfo], kind: &str) -> Option<std::ops::Range<usize>> {
+    let s = sections.iter().find(|s| s.kind == kind)?;
+    Some(s.offset as usize..(s.offset + s.length) as usize)
+}
+
+/// How many bytes after `from` the part split off before the blacklist holds (the filter's end,
+/// or nothing without a filter).
+fn back_len_before(sections: &[SectionInfo], from: usize, kind: &str) -> usize {
+    region_of(sections, kind).map_or(0, |f| f.end - from)
 }
 
 /// The seed a build tries after `seed` (docs/FORMAT.md §4.3).

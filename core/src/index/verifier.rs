@@ -806,6 +806,7 @@ impl Verifier {
     }
 
     /// As [`Verifier::verify_number`] with the date as `yyyymmdd` (the C interface).
+    #[inline]
     pub fn verify_number_yyyymmdd(&self, number: &[u8], valid_from: u32) -> CardStatus {
         match days_from_yyyymmdd(valid_from).and_then(|d| self.key_of(number, d)) {
             Some(key) => self.verify(key),
