@@ -279,14 +279,6 @@ pub(crate) struct ExpiryTable {
 const BIRTH_SHIFT: u32 = VALID_FROM_BITS + crate::number::SEQ_BITS;
 const BIRTH_IN_KEY: u64 = ((1 << crate::number::BIRTH_BITS) - 1) << BIRTH_SHIFT;
 
-impl std::fmt::Debug for ExpiryTable {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ExpiryTable")
-            .field("day", &self.day)
-            .finish()
-    }
-}
-
 impl ExpiryTable {
     /// The table of `today` (days since 1970-01-01): 512 KiB, built in about a millisecond.
     pub(crate) fn new(today: i32) -> ExpiryTable {
@@ -350,7 +342,6 @@ fn same_day_years_later(v: i32, years: i32) -> i32 {
     crate::civil::days_from_civil(y, vm, d)
 }
 
-#[cold]
 fn age_exact(b: i32, v: i32) -> i32 {
     let (by, bm, bd) = crate::civil::civil_from_days(b);
     let (vy, vm, vd) = crate::civil::civil_from_days(v);

@@ -839,10 +839,8 @@ impl<'t> Parser<'t> {
         };
         let month = num(&d[md..md + 2]);
         let day = num(&d[md + 2..md + 4]);
-        if !crate::civil::is_valid(year as i32, month, day) {
-            return Err(NumberError::ImpossibleBirthDate { year, month, day });
-        }
-        let birth_days = crate::civil::days_from_civil(year as i32, month, day);
+        let birth_days = crate::civil::days_of(year as i32, month, day)
+            .ok_or(NumberError::ImpossibleBirthDate { year, month, day })?;
         if birth_days < EARLIEST_BIRTH_DAYS {
             return Err(NumberError::BirthDateTooEarly {
                 date: crate::civil::to_naive(birth_days),
@@ -893,14 +891,19 @@ mod swar {
 
     /// Weights for the dot product of eight digit values, laid out for [`weighted`]: the even
     /// positions' weights in 16-bit lanes in reverse order, then the odd positions'.
-    pub(super) const WEIGHTS_0_8: (u64, u64) = lanes([7, 9, 10, 5, 8, 4, 2, 1]);
-    pub(super) const WEIGHTS_8_16: (u64, u64) = lanes([6, 3, 7, 9, 10, 5, 8, 4]);
+    pub(super) const WEIGHTS_0_8: (u64, u64) = lanes(0);
+    pub(super) const WEIGHTS_8_16: (u64, u64) = lanes(8);
 
-    const fn lanes(w: [u64; 8]) -> (u64, u64) {
-        (
-            w[6] | w[4] << 16 | w[2] << 32 | w[0] << 48,
-            w[7] | w[5] << 16 | w[3] << 32 | w[1] << 48,
-        )
+    /// The layout of [`super::WEIGHTS`]`[at..at + 8]`.
+    const fn lanes(at: usize) -> (u64, u64) {
+        let (mut even, mut odd, mut i) = (0u64, 0u64, 0);
+        while i < 4 {
+            // Digit `2i` (`2i + 1`) goes to lane `3 - i`: the product's top lane sums them.
+            even |= (super::WEIGHTS[at + 2 * i] as u64) << (16 * (3 - i));
+            odd |= (super::WEIGHTS[at + 2 * i + 1] as u64) << (16 * (3 - i));
+            i += 1;
+        }
+        (even, odd)
     }
 
     /// The weighted sum of eight digit values: the even and the odd digits spread into 16-bit

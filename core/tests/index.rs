@@ -700,27 +700,26 @@ fn golden_snapshot_and_delta_v1_v2_read_and_v3_written() {
         max_age: None,
         ..trust
     };
-    let v = Verifier::open_with(golden.join("snapshot-v2.idcs"), trust.clone()).unwrap();
-    assert_eq!(v.info().snapshot.format_version, 2);
-    assert!(v.info().snapshot.signature.is_verified());
-    assert!(
-        v.info()
-            .snapshot
-            .sections
-            .iter()
-            .any(|s| s.kind == "filter-v2")
-    );
-    assert_eq!(v.verify(k1), CardStatus::Lost);
-    assert_eq!(v.verify(k3), CardStatus::Superseded);
-    assert_eq!(v.verify(k2), CardStatus::Valid);
-    assert_eq!(
-        v.blacklist_check(n2).unwrap().unwrap().source,
-        BlacklistSource::PublicSecurity
-    );
-    v.apply_delta_file(golden.join("delta-v2.idcd")).unwrap();
-    assert_eq!(v.verify(k1), CardStatus::Valid);
-    assert_eq!(v.verify(k2), CardStatus::Stolen);
-    assert_eq!(v.info().deltas_verified, 1);
+    // A signed golden snapshot of a version, with its filter's kind, and the delta on it: the
+    // same answers before and after the delta.
+    let check_signed = |snapshot: &str, version: u32, filter: &str, delta: &str| {
+        let v = Verifier::open_with(golden.join(snapshot), trust.clone()).unwrap();
+        assert_eq!(v.info().snapshot.format_version, version);
+        assert!(v.info().snapshot.signature.is_verified());
+        assert!(v.info().snapshot.sections.iter().any(|s| s.kind == filter));
+        assert_eq!(v.verify(k1), CardStatus::Lost);
+        assert_eq!(v.verify(k3), CardStatus::Superseded);
+        assert_eq!(v.verify(k2), CardStatus::Valid);
+        assert_eq!(
+            v.blacklist_check(n2).unwrap().unwrap().source,
+            BlacklistSource::PublicSecurity
+        );
+        v.apply_delta_file(golden.join(delta)).unwrap();
+        assert_eq!(v.verify(k1), CardStatus::Valid);
+        assert_eq!(v.verify(k2), CardStatus::Stolen);
+        assert_eq!(v.info().deltas_verified, 1);
+    };
+    check_signed("snapshot-v2.idcs", 2, "filter-v2", "delta-v2.idcd");
 
     // Version 3, signed: the same content with the one-word filter. The delta format is
     // unchanged (version 2); its golden file for this snapshot differs from delta-v2.idcd only
@@ -744,28 +743,7 @@ fn golden_snapshot_and_delta_v1_v2_read_and_v3_written() {
         delta, want_delta,
         "delta bytes changed: a format change needs a new version"
     );
-    let v = Verifier::open_with(golden.join("snapshot-v3.idcs"), trust).unwrap();
-    assert_eq!(v.info().snapshot.format_version, 3);
-    assert!(v.info().snapshot.signature.is_verified());
-    assert!(
-        v.info()
-            .snapshot
-            .sections
-            .iter()
-            .any(|s| s.kind == "filter")
-    );
-    assert_eq!(v.verify(k1), CardStatus::Lost);
-    assert_eq!(v.verify(k3), CardStatus::Superseded);
-    assert_eq!(v.verify(k2), CardStatus::Valid);
-    assert_eq!(
-        v.blacklist_check(n2).unwrap().unwrap().source,
-        BlacklistSource::PublicSecurity
-    );
-    v.apply_delta_file(golden.join("delta-on-snapshot-v3.idcd"))
-        .unwrap();
-    assert_eq!(v.verify(k1), CardStatus::Valid);
-    assert_eq!(v.verify(k2), CardStatus::Stolen);
-    assert_eq!(v.info().deltas_verified, 1);
+    check_signed("snapshot-v3.idcs", 3, "filter", "delta-on-snapshot-v3.idcd");
 }
 
 /// The test root key (fixed seed, so golden files are deterministic).

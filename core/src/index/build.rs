@@ -424,26 +424,19 @@ impl SnapshotBuilder {
         {
             let _ = map.advise(memmap2::Advice::HugePage);
         }
-        let sections = info.sections.clone();
-        let region = |kind: &str| -> std::ops::Range<usize> {
-            let s = sections.iter().find(|s| s.kind == kind).expect("laid out");
-            s.offset as usize..(s.offset + s.length) as usize
-        };
+        let region = |kind: &str| region_of(&info.sections, kind);
 
         // Three things share the two cores: placing and proving the card table (this thread),
         // filling the filter (a second thread, from the start: it needs only the keys), and
         // writing the table to the file once it is placed (a third, while this one proves it:
         // the kernel hands out page-cache pages at about 0.5 GB/s here, so the write takes as
         // long as the rest together). The filter and blacklist follow the table in the file.
-        let r = region("cards");
+        let r = region("cards").expect("a card table is laid out");
         let (front, back) = map.split_at_mut(r.end);
-        let (filter_part, blacklist_part) = match region_of(&sections, "filter") {
-            Some(f) => {
-                let (before, after) = back.split_at_mut(f.end - r.end);
-                (Some(&mut before[f.start - r.end..]), after)
-            }
-            None => (None, back),
-        };
+        // What follows the filter (or the table) starts at `tail`.
+        let tail = region("filter").map_or(r.end, |f| f.end);
+        let (filter_part, blacklist_part) = back.split_at_mut(tail - r.end);
+        let filter_part = region("filter").map(|f| &mut filter_part[f.start - r.end..]);
         let file = tmp.as_file();
         let proved = std::thread::scope(|scope| -> Result<bool, IndexError> {
             let filler = filter_part.map(|part| {
@@ -474,10 +467,9 @@ impl SnapshotBuilder {
                 progress,
             );
             if let Some(bl) = &blacklist {
-                let b = region("blacklist");
-                let start = b.start - r.end - (back_len_before(&sections, r.end, "filter"));
+                let b = region("blacklist").expect("a police snapshot's blacklist is laid out");
                 let slots: &mut [[u64; 2]] =
-                    bytemuck::cast_slice_mut(&mut blacklist_part[start..start + b.len()]);
+                    bytemuck::cast_slice_mut(&mut blacklist_part[b.start - tail..b.end - tail]);
                 for (e, pos) in bl.hashed.iter().zip(bl.positions()) {
                     slots[pos] = [e.h.to_le(), self.blacklist[e.i as usize].1.to_le()];
                 }
@@ -510,20 +502,24 @@ impl SnapshotBuilder {
         }
         let header = encode_header(&mut info);
         map[..HEADER_SIZE].copy_from_slice(&header);
-        let block = self.signer.as_ref().map(|signer| {
-            progress(BuildProgress {
-                stage: "signing",
-                done: 0,
-                total: info.file_length,
-            });
-            let hash = super::copy::hash_bytes(&map, super::copy::copy_threads());
-            crate::trust::signed::block(
-                FileKind::Snapshot,
-                info.file_length,
-                &hash,
-                signer.as_ref(),
-            )
-        });
+        let block = match &self.signer {
+            Some(signer) => {
+                progress(BuildProgress {
+                    stage: "signing",
+                    done: 0,
+                    total: info.file_length,
+                });
+                let hash =
+                    super::copy::hash_bytes(&map, super::copy::copy_threads()).map_err(io)?;
+                Some(crate::trust::signed::block(
+                    FileKind::Snapshot,
+                    info.file_length,
+                    &hash,
+                    signer.as_ref(),
+                ))
+            }
+            None => None,
+        };
         progress(BuildProgress {
             stage: "writing",
             done: 0,
@@ -673,12 +669,6 @@ impl SnapshotBuilder {
 fn region_of(sections: &[SectionInfo], kind: &str) -> Option<std::ops::Range<usize>> {
     let s = sections.iter().find(|s| s.kind == kind)?;
     Some(s.offset as usize..(s.offset + s.length) as usize)
-}
-
-/// How many bytes after `from` the part split off before the blacklist holds (the filter's end,
-/// or nothing without a filter).
-fn back_len_before(sections: &[SectionInfo], from: usize, kind: &str) -> usize {
-    region_of(sections, kind).map_or(0, |f| f.end - from)
 }
 
 /// The seed a build tries after `seed` (docs/FORMAT.md §4.3).

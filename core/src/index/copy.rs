@@ -44,40 +44,75 @@ fn read_into(
     Ok(())
 }
 
-/// Copy and hash a whole subtree starting at `offset` (a multiple of its size, as BLAKE3's tree
-/// requires), splitting it until the parts are at most `piece` bytes.
-fn subtree(
-    file: &File,
-    dst: &mut [u8],
-    offset: u64,
-    piece: usize,
-) -> std::io::Result<ChainingValue> {
-    if dst.len() <= piece {
+/// A part of the input the tree hash splits between threads: bytes being read from a file into
+/// memory, or bytes already in memory.
+trait Part: Send + Sized {
+    fn len(&self) -> usize;
+    fn split_at(self, at: usize) -> (Self, Self);
+    /// Feed the part (at `offset` in the whole) to `h`, reading it in first if it is a file's.
+    fn feed(self, offset: u64, h: &mut blake3::Hasher) -> std::io::Result<()>;
+}
+
+/// `file[offset..]` to be read into `dst`.
+struct FromFile<'a> {
+    file: &'a File,
+    dst: &'a mut [u8],
+}
+
+impl Part for FromFile<'_> {
+    fn len(&self) -> usize {
+        self.dst.len()
+    }
+    fn split_at(self, at: usize) -> (Self, Self) {
+        let (a, b) = self.dst.split_at_mut(at);
+        let file = self.file;
+        (FromFile { file, dst: a }, FromFile { file, dst: b })
+    }
+    fn feed(self, offset: u64, h: &mut blake3::Hasher) -> std::io::Result<()> {
+        read_into(self.file, self.dst, offset, Some(h))
+    }
+}
+
+impl Part for &[u8] {
+    fn len(&self) -> usize {
+        <[u8]>::len(self)
+    }
+    fn split_at(self, at: usize) -> (Self, Self) {
+        <[u8]>::split_at(self, at)
+    }
+    fn feed(self, _: u64, h: &mut blake3::Hasher) -> std::io::Result<()> {
+        h.update(self);
+        Ok(())
+    }
+}
+
+/// Hash (and, for a file, copy) a whole subtree starting at `offset` (a multiple of its size,
+/// as BLAKE3's tree requires), splitting it until the parts are at most `piece` bytes.
+fn subtree(part: impl Part, offset: u64, piece: usize) -> std::io::Result<ChainingValue> {
+    if part.len() <= piece {
         let mut h = blake3::Hasher::new();
         h.set_input_offset(offset);
-        read_into(file, dst, offset, Some(&mut h))?;
+        part.feed(offset, &mut h)?;
         return Ok(h.finalize_non_root());
     }
-    let (left, right) = split(file, dst, offset, piece)?;
+    let (left, right) = split(part, offset, piece)?;
     Ok(merge_subtrees_non_root(&left, &right, Mode::Hash))
 }
 
-/// Copy and hash the two children of the subtree `dst` (at `offset`): the right one on a new
-/// thread.
+/// The two children of the subtree `part` (at `offset`): the right one on a new thread.
 fn split(
-    file: &File,
-    dst: &mut [u8],
+    part: impl Part,
     offset: u64,
     piece: usize,
 ) -> std::io::Result<(ChainingValue, ChainingValue)> {
-    let l = left_subtree_len(dst.len() as u64) as usize;
-    let (a, b) = dst.split_at_mut(l);
+    let l = left_subtree_len(part.len() as u64) as usize;
+    let (a, b) = part.split_at(l);
     std::thread::scope(|s| {
-        let right = s.spawn(|| subtree(file, b, offset + l as u64, piece));
-        let left = subtree(file, a, offset, piece);
+        let right = s.spawn(|| subtree(b, offset + l as u64, piece));
+        let left = subtree(a, offset, piece);
         let right = right
             .join()
-            .unwrap_or_else(|_| Err(std::io::Error::other("a copying thread panicked")));
+            .unwrap_or_else(|_| Err(std::io::Error::other("a hashing thread panicked")));
         Ok((left?, right?))
     })
 }
@@ -102,45 +137,19 @@ pub(crate) fn read_hashed(
     // Parts of at most a half of a thread's share, so the uneven subtrees of BLAKE3's tree still
     // keep every thread busy.
     let piece = dst.len().div_ceil(2 * threads).max(MIN_PIECE);
-    let (left, right) = split(file, dst, 0, piece)?;
+    let (left, right) = split(FromFile { file, dst }, 0, piece)?;
     Ok(hash.then(|| *merge_subtrees_root(&left, &right, Mode::Hash).as_bytes()))
 }
 
 /// BLAKE3 of bytes already in memory, on up to `threads` threads: the same tree split as
 /// [`read_hashed`] (a builder hashes the snapshot it wrote before signing it).
-pub(crate) fn hash_bytes(bytes: &[u8], threads: usize) -> [u8; 32] {
+pub(crate) fn hash_bytes(bytes: &[u8], threads: usize) -> std::io::Result<[u8; 32]> {
     if threads <= 1 || bytes.len() < PARALLEL_FROM {
-        return *blake3::hash(bytes).as_bytes();
+        return Ok(*blake3::hash(bytes).as_bytes());
     }
     let piece = bytes.len().div_ceil(2 * threads).max(MIN_PIECE);
-    let (l, r) = split_bytes(bytes, 0, piece);
-    *merge_subtrees_root(&l, &r, Mode::Hash).as_bytes()
-}
-
-fn subtree_bytes(bytes: &[u8], offset: u64, piece: usize) -> ChainingValue {
-    if bytes.len() <= piece {
-        let mut h = blake3::Hasher::new();
-        h.set_input_offset(offset);
-        h.update(bytes);
-        return h.finalize_non_root();
-    }
-    let (l, r) = split_bytes(bytes, offset, piece);
-    merge_subtrees_non_root(&l, &r, Mode::Hash)
-}
-
-fn split_bytes(bytes: &[u8], offset: u64, piece: usize) -> (ChainingValue, ChainingValue) {
-    let l = left_subtree_len(bytes.len() as u64) as usize;
-    let (a, b) = bytes.split_at(l);
-    std::thread::scope(|s| {
-        let right = s.spawn(|| subtree_bytes(b, offset + l as u64, piece));
-        let left = subtree_bytes(a, offset, piece);
-        (
-            left,
-            right
-                .join()
-                .unwrap_or_else(|p| std::panic::resume_unwind(p)),
-        )
-    })
+    let (l, r) = split(bytes, 0, piece)?;
+    Ok(*merge_subtrees_root(&l, &r, Mode::Hash).as_bytes())
 }
 
 /// Threads to copy with: the cores, at most 8.
@@ -168,7 +177,15 @@ mod tests {
         let mut dst = vec![0u8; len];
         let got = if len >= 2 * blake3::CHUNK_LEN {
             let piece = len.div_ceil(2 * threads).max(blake3::CHUNK_LEN);
-            let (l, r) = split(&file, &mut dst, 0, piece).unwrap();
+            let (l, r) = split(
+                FromFile {
+                    file: &file,
+                    dst: &mut dst,
+                },
+                0,
+                piece,
+            )
+            .unwrap();
             *merge_subtrees_root(&l, &r, Mode::Hash).as_bytes()
         } else {
             read_hashed(&file, &mut dst, true, threads)
@@ -184,7 +201,7 @@ mod tests {
         for len in [2048usize, 2049, 5000, 65_537, 300_000] {
             let bytes: Vec<u8> = (0..len).map(|i| (i * 7 % 253) as u8).collect();
             let piece = len.div_ceil(4).max(blake3::CHUNK_LEN);
-            let (l, r) = split_bytes(&bytes, 0, piece);
+            let (l, r) = split(&bytes[..], 0, piece).unwrap();
             assert_eq!(
                 merge_subtrees_root(&l, &r, Mode::Hash).as_bytes(),
                 blake3::hash(&bytes).as_bytes(),
@@ -192,7 +209,7 @@ mod tests {
             );
         }
         let big: Vec<u8> = (0..PARALLEL_FROM + 4097).map(|i| (i % 241) as u8).collect();
-        assert_eq!(&hash_bytes(&big, 3), blake3::hash(&big).as_bytes());
+        assert_eq!(&hash_bytes(&big, 3).unwrap(), blake3::hash(&big).as_bytes());
     }
 
     #[test]
