@@ -132,17 +132,9 @@ impl<'a> Filter<'a> {
             .wrapping_add(word_of(f, self.words.len() as u64))
     }
 
-    /// The same filter with its lifetime erased, for a cache that also holds what owns the
-    /// words (a verifier thread's cache holds the generation whose snapshot they are in).
-    ///
-    /// # Safety
-    /// The result must not be used after the snapshot the words belong to is dropped.
-    pub(crate) unsafe fn detach(self) -> Filter<'static> {
-        // SAFETY: the caller keeps the words alive for as long as it uses the result.
-        Filter {
-            words: unsafe { std::slice::from_raw_parts(self.words.as_ptr(), self.words.len()) },
-            seed: self.seed,
-        }
+    /// The words' address and count, and the seed (for a thread's cached copy).
+    pub(crate) fn parts(self) -> (*const u64, u64, u64) {
+        (self.words.as_ptr(), self.words.len() as u64, self.seed)
     }
 }
 

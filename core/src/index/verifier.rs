@@ -331,9 +331,22 @@ impl Generation {
         (self.cards.len() > 0).then_some(&*self.cards)
     }
 
-    /// The status of one card, `unlisted` when nothing lists it: the overlay (applied deltas)
-    /// first, then the filter, then the table. A thread's cache ([`Fast::status`]) answers the
-    /// common case, no applied changes and a filter that rules the card out, before calling it.
+    /// The status of one card, `unlisted` when nothing lists it. The common case, no applied
+    /// changes and a filter that rules the card out, is a handful of instructions inlined into
+    /// the caller and one memory access (so consecutive calls overlap their memory accesses);
+    /// everything else is [`Generation::status_full`].
+    #[inline(always)]
+    fn status(&self, key: CardKey, unlisted: CardStatus) -> CardStatus {
+        if self.cards.len() == 0
+            && let Some(f) = self.snapshot.filter()
+            && !f.may_contain(key.to_u64())
+        {
+            return unlisted;
+        }
+        self.status_full(key, unlisted)
+    }
+
+    /// The overlay (applied deltas) first, then the filter, then the table.
     #[inline(never)]
     fn status_full(&self, key: CardKey, unlisted: CardStatus) -> CardStatus {
         let h = self.snapshot.card_hash(key);
@@ -414,8 +427,9 @@ struct Fast {
     generation: *const Generation,
     expiry: *const [i64; 1 << 16],
     unlisted: CardStatus,
-    /// Lives as long as `generation` (its snapshot's words), not `'static`.
-    filter: Option<filter::Filter<'static>>,
+    filter: *const u64,
+    filter_len: u64,
+    filter_seed: u64,
 }
 
 /// Owns the `Arc`s behind [`Fast::generation`] and [`Fast::expiry`] (the filter lives in the
@@ -435,22 +449,24 @@ impl Fast {
         generation: std::ptr::null(),
         expiry: std::ptr::null(),
         unlisted: CardStatus::Valid,
-        filter: None,
+        filter: std::ptr::null(),
+        filter_len: 0,
+        filter_seed: 0,
     };
 
     fn new(version: u64, g: &Generation, e: &ExpiryTable, unlisted: CardStatus) -> Fast {
+        let (filter, filter_len, filter_seed) = match g.snapshot.filter() {
+            Some(f) if g.cards.len() == 0 => f.parts(),
+            _ => (std::ptr::null(), 0, 0),
+        };
         Fast {
             version,
             generation: g,
             expiry: e.bounds(),
             unlisted,
-            // SAFETY: the filter lives in the generation's snapshot, which whoever holds this
-            // Fast keeps alive (see `Fast::status`).
-            filter: g
-                .snapshot
-                .filter()
-                .filter(|_| g.cards.len() == 0)
-                .map(|f| unsafe { f.detach() }),
+            filter,
+            filter_len,
+            filter_seed,
         }
     }
 
@@ -464,11 +480,15 @@ impl Fast {
         // SAFETY: the caller keeps the expiry table alive.
         let expired = ExpiryTable::is_expired_in(unsafe { &*self.expiry }, key);
         let unlisted = unlisted_or_expired(self.unlisted, expired);
-        // The caller keeps the filter's snapshot alive.
-        if let Some(f) = self.filter
-            && !f.may_contain(key.to_u64())
-        {
-            return unlisted;
+        if !self.filter.is_null() {
+            let f = filter::filter_hash(key.to_u64(), self.filter_seed);
+            // SAFETY: `filter` and `filter_len` are a non-empty filter's words in the snapshot
+            // the caller keeps alive, and `word_of(f, len) < len` for any `f`.
+            let w = unsafe { *self.filter.add(filter::word_of(f, self.filter_len)) };
+            let p = filter::pattern_of(f);
+            if u64::from_le(w) & p != p {
+                return unlisted;
+            }
         }
         // SAFETY: the caller keeps the generation alive.
         unsafe { &*self.generation }.status_full(key, unlisted)
@@ -773,7 +793,7 @@ impl Verifier {
         let unlisted = unlisted_or_expired(self.unlisted(), expired);
         // SAFETY: inside `with_fast`, which keeps the generation alive.
         self.shared
-            .with_fast(|fast| unsafe { &*fast.generation }.status_full(key, unlisted))
+            .with_fast(|fast| unsafe { &*fast.generation }.status(key, unlisted))
     }
 
     /// The status of a card given as number text and validity start; `InvalidNumber` when
