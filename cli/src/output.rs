@@ -57,27 +57,45 @@ pub fn command<T: Serialize>(
     Ok(code)
 }
 
+/// What a view gives: a list, or a list read from the population store (which may fail).
+pub trait ViewList<T> {
+    /// The list, or the store's error.
+    fn into_list(self) -> Result<Vec<T>, idcard::store::StoreError>;
+}
+
+impl<T> ViewList<T> for Vec<T> {
+    fn into_list(self) -> Result<Vec<T>, idcard::store::StoreError> {
+        Ok(self)
+    }
+}
+
+impl<T> ViewList<T> for Result<Vec<T>, idcard::store::StoreError> {
+    fn into_list(self) -> Result<Vec<T>, idcard::store::StoreError> {
+        self
+    }
+}
+
 /// Read a list from the record with a view and print it, one item per line (a JSON object per
 /// line with `--json`).
-pub fn list<T: Serialize>(
+pub fn list<T: Serialize, L: ViewList<T>>(
     data: &Data,
-    view: impl FnOnce(&State) -> Vec<T>,
+    view: impl FnOnce(&State) -> L,
     line: impl Fn(&T) -> String,
 ) -> anyhow::Result<ExitCode> {
     let engine = open(data)?;
-    let items = engine.with_state(view);
+    let items = engine.with_state(|s| view(s).into_list())?;
     print_list(data.json, &items, line)?;
     Ok(ExitCode::SUCCESS)
 }
 
 /// Read personal data from the record with a view, as an audited read (S2: recorded with what
 /// was read, about whom, why and how many items), and print it one item per line.
-pub fn read_list<T: Serialize>(
+pub fn read_list<T: Serialize, L: ViewList<T>>(
     data: &Data,
     reader: &crate::args::Reader,
     what: &str,
     subject: Option<idcard::model::Subject>,
-    view: impl FnOnce(&State) -> Vec<T>,
+    view: impl FnOnce(&State) -> L,
     line: impl Fn(&T) -> String,
 ) -> anyhow::Result<ExitCode> {
     read_list_or(data, reader, what, subject, view, line, None)
@@ -85,23 +103,24 @@ pub fn read_list<T: Serialize>(
 
 /// As [`read_list`]; when the list is empty and `none` is given, print it (plain output) and
 /// exit 1.
-pub fn read_list_or<T: Serialize>(
+pub fn read_list_or<T: Serialize, L: ViewList<T>>(
     data: &Data,
     reader: &crate::args::Reader,
     what: &str,
     subject: Option<idcard::model::Subject>,
-    view: impl FnOnce(&State) -> Vec<T>,
+    view: impl FnOnce(&State) -> L,
     line: impl Fn(&T) -> String,
     none: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
     let engine = open(data)?;
     let actor = reader.who.actor()?;
     let items = match engine.read_personal(&actor, what, subject, &reader.purpose, |s| {
-        let items = view(s);
-        let n = items.len() as u64;
+        let items = view(s).into_list();
+        let n = items.as_ref().map_or(0, |i| i.len() as u64);
         (items, n)
     }) {
-        Ok(items) => items,
+        Ok(Ok(items)) => items,
+        Ok(Err(e)) => return Err(e.into()),
         Err(EngineError::Refused(r)) => {
             let code = finish::<()>(data.json, Err(EngineError::Refused(r).into()), |_| {
                 String::new()

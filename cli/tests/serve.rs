@@ -179,7 +179,9 @@ fn kill_9_of_server_and_subscriber_under_load_loses_nothing_acknowledged() {
     let (engine, _) = Engine::open_existing(dir.join("data"), EngineOptions::default()).unwrap();
     for card in &acked {
         assert_eq!(
-            engine.with_state(|st| idcard::model::view::card_status(st, *card)),
+            engine
+                .with_state(|st| idcard::model::view::card_status(st, *card))
+                .unwrap(),
             CardStatus::Lost,
             "an acknowledged loss report is missing from the record"
         );

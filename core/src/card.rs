@@ -125,6 +125,13 @@ impl CardKey {
         self.0
     }
 
+    /// The range of [`CardKey::to_u64`] values of `number`'s cards (inclusive): keys are
+    /// number-major, so a person's cards are adjacent, oldest first.
+    pub fn range_of(number: IdNumber) -> (u64, u64) {
+        let lo = number.to_u64() << VALID_FROM_BITS;
+        (lo, lo | ((1u64 << VALID_FROM_BITS) - 1))
+    }
+
     /// Decode [`CardKey::to_u64`], checking every field.
     pub fn from_u64(v: u64) -> Result<CardKey, CardError> {
         let number = IdNumber::from_u64(v >> VALID_FROM_BITS)?;

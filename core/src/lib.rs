@@ -49,6 +49,7 @@ pub mod policy;
 pub mod population;
 pub mod projection;
 pub mod station;
+pub mod store;
 pub mod time;
 pub mod trust;
 pub mod workflow;

@@ -49,7 +49,7 @@ fn s1_unsigned_or_wrongly_signed_commands_are_refused_and_recorded_as_unauthenti
     let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
     let before = w
         .engine
-        .with_state(|s| s.cards.get(&w.bob_card).unwrap().status);
+        .with_state(|s| s.cards.get(w.bob_card).unwrap().unwrap().status);
     // No signer: the officer's id alone is not enough.
     let claimed = Actor::new(hr.officer.as_str(), hr.station.as_str()).unwrap();
     assert_eq!(
@@ -89,7 +89,7 @@ fn s1_unsigned_or_wrongly_signed_commands_are_refused_and_recorded_as_unauthenti
     );
     // None of this changed the card, and no refusal is in the officer's name.
     w.engine
-        .with_state(|s| assert_eq!(s.cards.get(&w.bob_card).unwrap().status, before));
+        .with_state(|s| assert_eq!(s.cards.get(w.bob_card).unwrap().unwrap().status, before));
     assert!(records(&w).iter().all(|(_, r)| {
         !matches!(r.event, Event::LossReported(_) | Event::CommandRefusedV2(_)) || r.actor != hr
     }));
@@ -254,7 +254,7 @@ fn s2_reads_are_recorded_with_subject_and_purpose_and_refusals_with_their_subjec
             Some(Subject::Person(w.bob)),
             "loss report at the counter",
             |s| {
-                let cards = s.cards.of(w.bob).count() as u64;
+                let cards = s.cards.of(w.bob).unwrap().len() as u64;
                 (cards, cards)
             },
         )

@@ -38,6 +38,8 @@ fn valid_cards(w: &World, n: IdNumber) -> Vec<CardKey> {
     w.engine.with_state(|s| {
         s.cards
             .of(n)
+            .unwrap()
+            .into_iter()
             .filter(|c| c.status == CardStatus::Valid)
             .map(|c| c.key)
             .collect()
@@ -154,7 +156,10 @@ fn a4_n4_issuing_or_importing_a_card_leaves_one_valid_card() {
         .unwrap();
     assert_eq!(valid_cards(&w, p), [card(2020).key]);
     w.engine.with_state(|s| {
-        assert_eq!(s.cards[&card(2015).key].status, CardStatus::Superseded);
+        assert_eq!(
+            s.cards.get(card(2015).key).unwrap().unwrap().status,
+            CardStatus::Superseded
+        );
     });
 }
 
@@ -619,7 +624,7 @@ impl Harness {
     fn cards(&self, n: IdNumber) -> Vec<CardKey> {
         self.w
             .engine
-            .with_state(|s| s.cards.of(n).map(|c| c.key).collect())
+            .with_state(|s| s.cards.of(n).unwrap().into_iter().map(|c| c.key).collect())
     }
 
     fn open_application(&self, n: IdNumber) -> Option<u64> {
@@ -745,9 +750,14 @@ impl Harness {
     /// the record on every card of `n`.
     fn check(&self, n: IdNumber, step: &str) {
         let (statuses, newest) = self.w.engine.with_state(|s| {
-            let list: Vec<(CardKey, CardStatus)> =
-                s.cards.of(n).map(|c| (c.key, c.status)).collect();
-            (list, s.cards.current(n).map(|c| c.key))
+            let list: Vec<(CardKey, CardStatus)> = s
+                .cards
+                .of(n)
+                .unwrap()
+                .into_iter()
+                .map(|c| (c.key, c.status))
+                .collect();
+            (list, s.cards.current(n).unwrap().map(|c| c.key))
         });
         let valid: Vec<_> = statuses
             .iter()

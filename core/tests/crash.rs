@@ -5,6 +5,11 @@
 //! its record is durable). The parent SIGKILLs it at a random moment, reopens the data directory
 //! (recovering any torn tail) and checks that every acknowledged record is there exactly once.
 //!
+//! A fifth thread registers people and their cards and reports some lost, with the population
+//! store flushed every few dozen changes: after every kill the store (people and cards,
+//! [`idcard::store`]) must be what the journal replays to — never ahead of it, never missing
+//! an acknowledged change (issue 19).
+//!
 //! The normal test run does 200 kills; `IDCARD_CRASH_KILLS=1000 cargo test --release -p idcard
 //! --test crash -- --nocapture` is the long run.
 
@@ -20,11 +25,16 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use idcard::engine::{Engine, EngineOptions};
+use idcard::index::CardStatus;
 use idcard::model::Event;
 use idcard::station::{Officer, Station, StationKind};
 use idcard::{CardKey, DivisionCode};
 
 const CHILD_ENV: &str = "IDCARD_CRASH_CHILD";
+
+fn card_of(n: idcard::IdNumber) -> CardKey {
+    CardKey::new(n, chrono::NaiveDate::from_ymd_opt(2010, 3, 1).unwrap()).unwrap()
+}
 
 fn open(dir: &Path) -> Engine {
     let options = EngineOptions {
@@ -33,6 +43,7 @@ fn open(dir: &Path) -> Engine {
             sync: true,
         },
         checkpoint_every: 2_000,
+        store_flush_every: 48,
         ..Default::default()
     };
     Engine::open(dir, options).expect("open").0
@@ -77,6 +88,9 @@ fn setup(engine: &Engine) {
             .register_officer(&bureau, officer(&format!("U{t}"), "BANK"))
             .unwrap();
     }
+    engine
+        .register_officer(&bureau, officer("H1", "HR"))
+        .unwrap();
 }
 
 /// Child mode: write until killed.
@@ -93,6 +107,67 @@ fn crash_child_process() {
         chrono::NaiveDate::from_ymd_opt(2005, 6, 1).unwrap(),
     )
     .unwrap();
+    // People and cards, with losses: the population store's part.
+    let registry = {
+        let engine = Arc::clone(&engine);
+        let run: u32 = run.parse().unwrap();
+        std::thread::spawn(move || {
+            let bureau = signed("B1", "PSB");
+            let station = signed("H1", "HR");
+            let birth = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap()
+                + chrono::Days::new(u64::from(run));
+            for i in 0..100u32 {
+                // Ten people and their cards a command; one of the cards reported lost.
+                let numbers: Vec<_> = (0..10)
+                    .map(|k| {
+                        number(&format!(
+                            "110105{}{:03}",
+                            birth.format("%Y%m%d"),
+                            i * 10 + k
+                        ))
+                    })
+                    .collect();
+                let people = numbers
+                    .iter()
+                    .map(|&n| idcard::population::Person {
+                        number: n,
+                        name: format!("p{n}"),
+                        hukou_division: DivisionCode::new(110105).unwrap(),
+                        category: idcard::population::PersonCategory::Civilian,
+                        fingerprint: None,
+                        contact: None,
+                        deceased: false,
+                        fee_exempt: false,
+                    })
+                    .collect();
+                engine.register_people(&bureau, people).expect("people");
+                let keys: Vec<_> = numbers.iter().map(|&n| card_of(n)).collect();
+                engine
+                    .register_cards(
+                        &bureau,
+                        keys.iter()
+                            .map(|&key| idcard::model::CardRegistration {
+                                key,
+                                period: idcard::ValidityPeriod::TwentyYears,
+                                fingerprints: false,
+                            })
+                            .collect(),
+                    )
+                    .expect("cards");
+                engine
+                    .report_loss(
+                        &station,
+                        &idcard::workflow::loss::LossRequest {
+                            card: idcard::engine::CardRef::card(keys[0]),
+                            stolen: false,
+                            present: idcard::engine::InPerson::holder(numbers[0]),
+                        },
+                    )
+                    .expect("loss");
+                println!("ACK card-{run}-{i}");
+            }
+        })
+    };
     let threads: Vec<_> = (0..4)
         .map(|t| {
             let engine = Arc::clone(&engine);
@@ -111,6 +186,7 @@ fn crash_child_process() {
     for t in threads {
         let _ = t.join();
     }
+    let _ = registry.join();
 }
 
 #[test]
@@ -153,7 +229,7 @@ fn journal_survives_sigkill_with_every_acknowledged_record_exactly_once() {
         rng ^= rng >> 7;
         rng ^= rng << 17;
         // Kill somewhere between start-up and a burst of writes.
-        std::thread::sleep(Duration::from_millis(5 + rng % 60));
+        std::thread::sleep(Duration::from_millis(10 + rng % 120));
         child.kill().unwrap(); // SIGKILL
         let _ = child.wait();
         acknowledged.extend(reader.join().unwrap());
@@ -169,6 +245,48 @@ fn journal_survives_sigkill_with_every_acknowledged_record_exactly_once() {
             *notes.entry(note).or_default() += 1;
         }
     }
+    // The population store is what the journal replays to (verify_journal compares them
+    // record by record at the store's sequence), and has every acknowledged card.
+    let last = engine.last_seq();
+    for id in acknowledged.iter().filter(|id| id.starts_with("card-")) {
+        let mut parts = id.split('-').skip(1).map(|p| p.parse::<u32>().unwrap());
+        let (run, i) = (parts.next().unwrap(), parts.next().unwrap());
+        let birth = chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap()
+            + chrono::Days::new(u64::from(run));
+        for k in 0..10 {
+            let n = number(&format!(
+                "110105{}{:03}",
+                birth.format("%Y%m%d"),
+                i * 10 + k
+            ));
+            let card = engine.with_state(|s| s.cards.get(card_of(n))).unwrap();
+            let want = if k == 0 {
+                CardStatus::Lost
+            } else {
+                CardStatus::Valid
+            };
+            assert_eq!(
+                card.map(|c| c.status),
+                Some(want),
+                "acknowledged card {id}/{k}"
+            );
+            assert!(engine.with_state(|s| s.people.get(n)).unwrap().is_some());
+        }
+    }
+    engine.close().unwrap();
+    let check = idcard::engine::verify_journal(dir.path(), None, &[]).unwrap();
+    assert_eq!(check.problem, None, "{check:?}");
+    assert_eq!(check.store, Some((last, true)), "{check:?}");
+    let cards = acknowledged.len();
+    let acknowledged: Vec<String> = acknowledged
+        .into_iter()
+        .filter(|id| !id.starts_with("card-"))
+        .collect();
+    let cards = (cards - acknowledged.len()) * 10;
+    assert!(
+        cards > kills as usize,
+        "too few cards to test the store: {cards}"
+    );
     for id in &acknowledged {
         assert_eq!(
             notes.get(id),
@@ -183,7 +301,7 @@ fn journal_survives_sigkill_with_every_acknowledged_record_exactly_once() {
         acknowledged.len()
     );
     eprintln!(
-        "crash test: {kills} SIGKILLs, {} acknowledged records all present exactly once ({} records in all), {torn} torn tails cut",
+        "crash test: {kills} SIGKILLs, {} acknowledged records all present exactly once ({} records in all), {cards} acknowledged people with cards all in the store, the store as the journal replays, {torn} torn tails cut",
         acknowledged.len(),
         notes.len()
     );

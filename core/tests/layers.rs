@@ -15,7 +15,7 @@ const LAYERS: &[&[&str]] = &[
     &["number"],
     &["card"],
     &["index", "journal"],
-    &["station", "population", "policy"],
+    &["station", "population", "policy", "store"],
     &["model"],
     &["projection"],
     &["engine"],

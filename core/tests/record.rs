@@ -56,10 +56,19 @@ fn l1_loss_report_at_hukou_place_and_away() {
         (w.dan_card, CardStatus::Stolen, false)
     );
     w.engine.with_state(|s| {
-        assert_eq!(s.cards[&w.bob_card].status, CardStatus::Lost);
-        assert_eq!(s.cards[&w.dan_card].status, CardStatus::Stolen);
         assert_eq!(
-            s.cards[&w.dan_card]
+            s.cards.get(w.bob_card).unwrap().unwrap().status,
+            CardStatus::Lost
+        );
+        assert_eq!(
+            s.cards.get(w.dan_card).unwrap().unwrap().status,
+            CardStatus::Stolen
+        );
+        assert_eq!(
+            s.cards
+                .get(w.dan_card)
+                .unwrap()
+                .unwrap()
                 .loss
                 .as_ref()
                 .unwrap()
@@ -130,7 +139,8 @@ fn l2_n6_registered_fingerprints_are_compared_on_the_spot() {
         )
         .unwrap();
     assert_eq!(
-        w.engine.with_state(|s| s.cards[&w.alice_card].status),
+        w.engine
+            .with_state(|s| s.cards.get(w.alice_card).unwrap().unwrap().status),
         CardStatus::Valid
     );
     assert_eq!(
@@ -156,7 +166,7 @@ fn a10_only_the_holder_in_person_and_never_the_dead() {
     // Someone presenting the papers of the late Carl.
     let carl_card = w
         .engine
-        .with_state(|s| s.cards.current(w.carl).unwrap().key);
+        .with_state(|s| s.cards.current(w.carl).unwrap().unwrap().key);
     let r = w
         .engine
         .report_loss(hr, &loss(carl_card, InPerson::holder(w.carl)));
@@ -275,7 +285,8 @@ fn l5_servicemen_and_armed_police_use_the_same_flows() {
         )
         .unwrap();
     assert_eq!(
-        w.engine.with_state(|s| s.cards[&w.dan_card].status),
+        w.engine
+            .with_state(|s| s.cards.get(w.dan_card).unwrap().unwrap().status),
         CardStatus::Valid
     );
 }
@@ -311,7 +322,7 @@ fn f1_f2_found_cards_held_notified_returned_or_destroyed() {
         "already_held"
     );
     // The citizen's query (F1).
-    let q = w.engine.found_query(w.alice);
+    let q = w.engine.found_query(w.alice).unwrap();
     assert_eq!(q.len(), 1);
     assert_eq!(
         (q[0].state, q[0].window.as_ref().unwrap()),
@@ -361,10 +372,10 @@ fn f1_f2_found_cards_held_notified_returned_or_destroyed() {
         )
         .unwrap();
     w.engine.with_state(|s| {
-        assert_eq!(s.cards[&w.alice_card].status, CardStatus::Valid, "the loss report no longer holds");
+        assert_eq!(s.cards.get(w.alice_card).unwrap().unwrap().status, CardStatus::Valid, "the loss report no longer holds");
         assert!(matches!(&s.found[&w.alice_card].outcome, FoundOutcome::Returned { photo_ref, .. } if photo_ref == "photo://alice-2026-01-15"));
     });
-    assert_eq!(w.engine.found_query(w.alice)[0].state, "returned");
+    assert_eq!(w.engine.found_query(w.alice).unwrap()[0].state, "returned");
     // Bob lost his card and already got a replacement: a found old card is destroyed (F2).
     w.engine
         .report_loss(hr, &loss(w.bob_card, InPerson::holder(w.bob)))
@@ -390,12 +401,12 @@ fn f1_f2_found_cards_held_notified_returned_or_destroyed() {
             FoundOutcome::Destroyed { .. }
         ));
         assert_eq!(
-            s.cards[&w.bob_card].status,
+            s.cards.get(w.bob_card).unwrap().unwrap().status,
             CardStatus::Lost,
             "the old card stays lost"
         );
         assert_eq!(
-            s.cards[&replacement].status,
+            s.cards.get(replacement).unwrap().unwrap().status,
             CardStatus::Valid,
             "N4: the replacement is unaffected"
         );
@@ -765,13 +776,13 @@ fn journal_replay_and_checkpoint_rebuild_the_state_exactly() {
     let _ = w
         .engine
         .report_loss(&hr, &loss(w.alice_card, InPerson::holder(w.bob)));
-    let before = w.engine.with_state(|s| s.clone());
+    let before = w.engine.with_state(|s| s.to_memory().unwrap());
     let clock = w.clock.clone();
     drop(w);
     let (e, report) = Engine::open(dir.path(), options(clock.clone())).unwrap();
     assert_eq!(report.checkpoint_seq, None);
     assert_eq!(report.replayed, before.last_seq);
-    assert_eq!(e.with_state(|s| s.clone()), before);
+    assert_eq!(e.with_state(|s| s.to_memory().unwrap()), before);
     e.checkpoint().unwrap();
     e.add_blacklist(
         &signed("B0001", "110105-PSB"),
@@ -779,12 +790,12 @@ fn journal_replay_and_checkpoint_rebuild_the_state_exactly() {
         BlacklistEntry::new(BlacklistReasons::PASSPORT | BlacklistReasons::FORGED),
     )
     .unwrap();
-    let after = e.with_state(|s| s.clone());
+    let after = e.with_state(|s| s.to_memory().unwrap());
     drop(e);
     let (e, report) = Engine::open(dir.path(), options(clock.clone())).unwrap();
     assert_eq!(report.checkpoint_seq, Some(before.last_seq));
     assert_eq!(report.replayed, 1);
-    assert_eq!(e.with_state(|s| s.clone()), after);
+    assert_eq!(e.with_state(|s| s.to_memory().unwrap()), after);
     drop(e);
     // A damaged checkpoint is skipped (and reported); replay from the start gives the same.
     let ckpt = std::fs::read_dir(dir.path().join("checkpoints"))
@@ -805,7 +816,7 @@ fn journal_replay_and_checkpoint_rebuild_the_state_exactly() {
         "{:?}",
         report.checkpoints_skipped
     );
-    assert_eq!(e.with_state(|s| s.clone()), after);
+    assert_eq!(e.with_state(|s| s.to_memory().unwrap()), after);
 }
 
 #[test]
@@ -898,10 +909,13 @@ fn l3_a6_publish_snapshot_and_delta() {
         .unwrap();
     assert_eq!(vp.blacklist_check(w.dan).unwrap(), None);
     w.engine.with_state(|s| {
-        for (key, card) in s.cards.iter() {
-            assert_eq!(v.verify(*key), card.status, "{key:?}");
-            assert_eq!(vp.verify(*key), card.status, "{key:?}");
-        }
+        s.cards
+            .for_each(|card| {
+                let key = card.key;
+                assert_eq!(v.verify(key), card.status, "{key:?}");
+                assert_eq!(vp.verify(key), card.status, "{key:?}");
+            })
+            .unwrap();
     });
 }
 

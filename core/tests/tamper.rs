@@ -187,7 +187,7 @@ fn s1_a_checkpoint_edited_or_off_the_chain_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     with_losses(dir.path());
     let clock = || std::sync::Arc::new(idcard::engine::ManualClock::new(start_time()));
-    let truth = open(dir.path(), clock()).with_state(|s| s.clone());
+    let truth = open(dir.path(), clock()).with_state(|s| s.to_memory().unwrap());
     let ckpt = std::fs::read_dir(dir.path().join("checkpoints"))
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -205,7 +205,7 @@ fn s1_a_checkpoint_edited_or_off_the_chain_is_refused() {
         report.checkpoints_skipped
     );
     assert!(report.checkpoints_skipped[0].contains("signature"));
-    e.with_state(|s| assert_eq!(*s, truth));
+    e.with_state(|s| assert_eq!(s.to_memory().unwrap(), truth));
     drop(e);
     assert!(!verify_journal(dir.path(), None, &[]).unwrap().ok());
     // A byte of the state changed and the body's checksum recomputed.
@@ -221,7 +221,7 @@ fn s1_a_checkpoint_edited_or_off_the_chain_is_refused() {
         "{:?}",
         report.checkpoints_skipped
     );
-    e.with_state(|s| assert_eq!(*s, truth));
+    e.with_state(|s| assert_eq!(s.to_memory().unwrap(), truth));
     drop(e);
     // The original checks out, chain and state.
     std::fs::write(&ckpt, &original).unwrap();

@@ -486,7 +486,9 @@ fn l3_truncating_or_overwriting_an_open_snapshot_changes_nothing() {
 fn s2_bank_files_hold_statuses_only_and_deltas_skip_never_listed_cards() {
     let b = bank();
     let v = b.verifier();
-    let in_record = b.w.engine.with_state(|s| s.cards[&b.w.alice_card].entry());
+    let in_record =
+        b.w.engine
+            .with_state(|s| s.cards.get(b.w.alice_card).unwrap().unwrap().entry());
     assert!(in_record.changed_on.is_some() && in_record.reason != CardReason::UNSPECIFIED);
     assert_eq!(
         v.card_entry(b.w.alice_card),

@@ -358,7 +358,8 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
         let today = idcard::time::china_today();
         let mut valid_per_person: std::collections::HashMap<idcard::IdNumber, u32> =
             Default::default();
-        for c in s.cards.values() {
+        let mut failed = None;
+        let walked = s.cards.for_each(|c| {
             not_valid += (c.status != idcard::index::CardStatus::Valid) as u64;
             // A valid card past its validity end (by the key: N5) answers `expired` at the bank.
             let want = if c.status == idcard::index::CardStatus::Valid
@@ -370,7 +371,13 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
                 c.status
             };
             if c.status == idcard::index::CardStatus::Valid
-                && s.people.get(&c.key.number()).is_some_and(|p| !p.deceased)
+                && match s.people.get(c.key.number()) {
+                    Ok(p) => p.is_some_and(|p| !p.deceased),
+                    Err(e) => {
+                        failed.get_or_insert(e);
+                        false
+                    }
+                }
             {
                 *valid_per_person.entry(c.key.number()).or_default() += 1;
             }
@@ -380,11 +387,15 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             } else {
                 disagree.push(format!("{:?}: record {} bank {}", c.key, want, seen));
             }
+        });
+        walked?;
+        if let Some(e) = failed {
+            return Err(e);
         }
         // One valid card per living person, always.
         let two_valid = valid_per_person.values().filter(|&&n| n > 1).count() as u64;
-        (agree, disagree, not_valid, expired, two_valid)
-    });
+        Ok((agree, disagree, not_valid, expired, two_valid))
+    })?;
     let overdue = engine.overdue_applications(end_day + Days::new(1), None);
     let report = crate::report::Report::gather(crate::report::Inputs {
         args: &args,

@@ -834,7 +834,7 @@ impl Sim<'_> {
             }
         } else if matches!(
             self.engine.with_state(|s| s.cards.status(card)),
-            CardStatus::Lost | CardStatus::Stolen
+            Ok(CardStatus::Lost | CardStatus::Stolen)
         ) {
             // Lost in the record but not yet at the bank: a miss.
             self.tally.impostors_missed.fetch_add(1, Ordering::Relaxed);

@@ -601,30 +601,36 @@ pub async fn citizen(
         let purpose = format!("citizen's query about their own card, from {}", addr.ip());
         let today = st.engine.clock().china_today();
         let live = st.engine.live_verifier().map(|v| v.verify_on(key, today));
-        Ok(st.engine.read_personal(
-            &st.service,
-            "citizen_card_query",
-            Some(Subject::Card(key)),
-            &purpose,
-            |state| {
-                let status = live.unwrap_or_else(|| view::card_status(state, key));
-                let found = view::found_query(state, number)
-                    .into_iter()
-                    .find(|f| f.valid_from == valid_from)
-                    .map(|f| FoundAt {
-                        state: f.state.to_string(),
-                        window_name: f.window_name,
-                        since: f.since,
-                    });
-                (
-                    CitizenAnswer {
-                        status: status.as_str().into(),
-                        found,
-                    },
-                    1,
-                )
-            },
-        )?)
+        Ok(st
+            .engine
+            .read_personal(
+                &st.service,
+                "citizen_card_query",
+                Some(Subject::Card(key)),
+                &purpose,
+                |state| {
+                    let answer = (|| {
+                        let status = match live {
+                            Some(s) => s,
+                            None => view::card_status(state, key)?,
+                        };
+                        let found = view::found_query(state, number)?
+                            .into_iter()
+                            .find(|f| f.valid_from == valid_from)
+                            .map(|f| FoundAt {
+                                state: f.state.to_string(),
+                                window_name: f.window_name,
+                                since: f.since,
+                            });
+                        Ok::<_, idcard::store::StoreError>(CitizenAnswer {
+                            status: status.as_str().into(),
+                            found,
+                        })
+                    })();
+                    (answer, 1)
+                },
+            )?
+            .map_err(idcard::engine::EngineError::from)?)
     })
     .await?;
     s.metrics.citizen_queries.fetch_add(1, Ordering::Relaxed);

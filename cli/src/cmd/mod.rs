@@ -28,7 +28,8 @@ pub fn card_key(arg: &CardArg, engine: &Engine) -> anyhow::Result<CardKey> {
     match r.valid_from {
         Some(d) => Ok(CardKey::new(r.number, d)?),
         None => engine
-            .with_state(|s| s.cards.current(r.number).map(|c| c.key))
+            .with_state(|s| s.cards.current(r.number))?
+            .map(|c| c.key)
             .ok_or_else(|| {
                 anyhow::anyhow!("no card of {} is registered; give --valid-from", r.number)
             }),

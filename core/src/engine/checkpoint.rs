@@ -5,8 +5,11 @@
 //!
 //! Format versions: 1 (main up to c5b267a), 2 (before subscribers and publications were part
 //! of the state), 3 (before the journal's hash chain) and 4 (before officers' keys and command
-//! nonces) and 5 (before applications at home, guardians and escalations) are no longer read:
-//! opening replays the journal (upcasting older records) and the next checkpoint is version 6. A checkpoint records the journal's chain hash at its sequence; at open it must agree with the
+//! nonces), 5 (before applications at home, guardians and escalations) and 6 (people and cards
+//! in the checkpoint, before the population store) are no longer read: opening replays the
+//! journal (upcasting older records) and the next checkpoint is version 7. From version 7 a
+//! checkpoint holds no people and no cards: those are in the population store
+//! ([`crate::store`]), written just before the checkpoint. A checkpoint records the journal's chain hash at its sequence; at open it must agree with the
 //! journal, or it is skipped and the journal replayed (and checked) from the start.
 
 use std::path::Path;
@@ -19,7 +22,7 @@ use crate::model::State;
 
 const MAGIC: [u8; 8] = *b"IDCCKPT\0";
 /// The checkpoint format version this library writes and reads.
-pub(crate) const VERSION: u32 = 6;
+pub(crate) const VERSION: u32 = 7;
 const HEAD: usize = 72;
 
 /// The bytes of a checkpoint of `state` (header and body, then a signature block by `signer`,

@@ -110,7 +110,7 @@ impl Ctx<'_> {
     pub fn person(&self, number: IdNumber) -> Result<Option<Person>, EngineError> {
         match &self.engine.options.directory {
             Some(d) => Ok(d.person(number)?),
-            None => Ok(self.state.people.get(&number).cloned()),
+            None => Ok(self.state.people.get(number)?),
         }
     }
 
@@ -159,7 +159,7 @@ impl Ctx<'_> {
     /// The guardians on record of `child` (law art. 7, T2): those recorded here
     /// (`RecordGuardians`) and those the population directory knows.
     pub fn guardians_of(&self, child: IdNumber) -> Result<Vec<IdNumber>, EngineError> {
-        let mut all = self.state.people.guardians_of(child).to_vec();
+        let mut all = self.state.people.guardians_of(child)?;
         if let Some(d) = &self.engine.options.directory {
             for g in d.guardians(child)? {
                 if !all.contains(&g) {
@@ -220,12 +220,13 @@ impl Ctx<'_> {
     }
 
     /// The registered card a reference names.
-    pub fn card(&self, r: CardRef) -> Result<&CardRecord, EngineError> {
+    pub fn card(&self, r: CardRef) -> Result<CardRecord, EngineError> {
         let found = match r.valid_from {
-            Some(d) => CardKey::new(r.number, d)
-                .ok()
-                .and_then(|k| self.state.cards.get(&k)),
-            None => self.state.cards.current(r.number),
+            Some(d) => match CardKey::new(r.number, d) {
+                Ok(k) => self.state.cards.get(k)?,
+                Err(_) => None,
+            },
+            None => self.state.cards.current(r.number)?,
         };
         found.ok_or_else(|| {
             self.refuse(

@@ -152,6 +152,9 @@ pub enum EngineError {
         /// The underlying error.
         source: std::io::Error,
     },
+    /// The population store failed ([`crate::store`]).
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
     /// Another process has the data directory open.
     #[error("data directory {0} is in use by another process")]
     Locked(String),
@@ -240,6 +243,12 @@ pub struct EngineOptions {
     /// How officers' signatures are checked (default: [`RegisteredKeys`], the key the bureau
     /// registered for each officer).
     pub authenticator: Option<Arc<dyn Authenticator>>,
+    /// The population store's page cache, in bytes ([`crate::store`]): with the pending
+    /// changes below, what the population costs in memory whatever its size.
+    pub store_cache_bytes: usize,
+    /// Write the changes to people and cards to the store once this many are pending (and at
+    /// every checkpoint and close).
+    pub store_flush_every: usize,
 }
 
 impl Default for EngineOptions {
@@ -255,6 +264,8 @@ impl Default for EngineOptions {
             head_signer: None,
             head_trust: None,
             authenticator: None,
+            store_cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
+            store_flush_every: 100_000,
         }
     }
 }
@@ -280,10 +291,14 @@ pub struct OpenReport {
     pub head_checked: Option<u64>,
     /// Checkpoints not loaded, and why (damaged, beyond the journal, an older format).
     pub checkpoints_skipped: Vec<String>,
-    /// Records replayed after the checkpoint.
+    /// Records replayed after the checkpoint (or after the store's sequence, when earlier).
     pub replayed: u64,
     /// The last sequence number.
     pub last_seq: u64,
+    /// The sequence number the population store reflected at open (0: empty or rebuilt).
+    pub store_seq: u64,
+    /// Why the population store was set aside and rebuilt from the journal, if it was.
+    pub store_rebuilt: Option<String>,
 }
 
 /// Read the records of a data directory without opening it for writing (an engine may be running
@@ -315,6 +330,9 @@ pub struct JournalCheck {
     pub heads: Vec<HeadCheck>,
     /// Checkpoints whose chain hash was compared with the journal's: `(sequence, agrees)`.
     pub checkpoints: Vec<(u64, bool)>,
+    /// The population store compared with the replayed state at its sequence: `(sequence,
+    /// agrees)`; `None` when it could not be read (an engine has it open) or reflects nothing.
+    pub store: Option<(u64, bool)>,
     /// The first thing that does not fit (a damaged frame, a record off the chain, a head or
     /// checkpoint that disagrees), if any.
     pub problem: Option<String>,
@@ -418,6 +436,11 @@ pub fn verify_journal(
         .chain(checkpoints.iter().map(|(s, _, _)| *s))
         .collect();
     chains.insert(0, GENESIS);
+    // The population store, when it can be read (not while an engine has it open): compared
+    // with the replayed state at the sequence it reflects.
+    let store = crate::store::PopulationStore::open_read_only(&store_path(dir))
+        .ok()
+        .and_then(|s| Some((s.tag().ok()??, s)));
     let mut reader = crate::journal::read_dir(dir.join("journal"), 1)?;
     let mut last = 0;
     // The state replayed from the first record, compared with each checkpoint's.
@@ -438,12 +461,31 @@ pub fn verify_journal(
                 replayed.apply(seq, &record);
                 last = seq;
                 check.records += 1;
+                if let Some(((store_seq, store_chain), store)) = &store
+                    && *store_seq == seq
+                {
+                    let agrees = reader.chain_hash() == Some(*store_chain)
+                        && match replayed.population_differs(store) {
+                            Ok(None) => true,
+                            Ok(Some(what)) => {
+                                check.problem.get_or_insert(format!(
+                                    "the population store at sequence {seq} is not what the journal replays to: {what}"
+                                ));
+                                false
+                            }
+                            Err(e) => {
+                                check.problem.get_or_insert(e.to_string());
+                                false
+                            }
+                        };
+                    check.store = Some((seq, agrees));
+                }
                 if wanted.contains(&seq)
                     && let Some(c) = reader.chain_hash()
                 {
                     chains.insert(seq, c);
                     if let Some((_, _, s)) = checkpoints.iter().find(|c| c.0 == seq) {
-                        states.insert(seq, *s == replayed);
+                        states.insert(seq, s.same_besides_population(&replayed));
                     }
                 }
             }
@@ -623,15 +665,32 @@ impl Engine {
             &head_trust,
             &chain_at,
         )?;
+        let (store, store_seq, store_chain, store_rebuilt) =
+            open_store(&dir, &options, recovery.last_seq, &chain_at)?;
+        state.attach_store(store, store_seq);
+        // Replay from the earlier of the checkpoint (the slices in memory) and the store (people
+        // and cards): each part of the state skips the records it already reflects.
+        let checkpoint_seq = state.last_seq;
+        let (from, before) = if store_seq < checkpoint_seq {
+            (store_seq, store_chain)
+        } else {
+            (checkpoint_seq, checkpoint.map_or(GENESIS, |(_, c)| c))
+        };
         let mut replayed = 0;
-        let before = checkpoint.map_or(GENESIS, |(_, c)| c);
-        for item in journal
-            .read_from(state.last_seq + 1)?
-            .expect_chain_before(before)
-        {
+        let mut reader = journal.read_from(from + 1)?.expect_chain_before(before);
+        while let Some(item) = reader.next() {
             let (seq, record) = decode(item)?;
             state.apply(seq, &record);
             replayed += 1;
+            if state.pending() >= options.store_flush_every.max(1)
+                && let Some(chain) = reader.chain_hash()
+            {
+                state.flush(&chain)?;
+            }
+        }
+        drop(reader);
+        if let Some(e) = state.store_failure() {
+            return Err(e.clone().into());
         }
         let report = OpenReport {
             recovery,
@@ -640,6 +699,8 @@ impl Engine {
             checkpoints_skipped: skipped,
             replayed,
             last_seq: state.last_seq,
+            store_seq,
+            store_rebuilt,
         };
         let live = options.live_verifier.map(|p| {
             Arc::new(LiveVerifier::new(
@@ -1254,7 +1315,25 @@ impl Engine {
             }
             last = seq;
         }
+        if let Some(e) = state.store_failure() {
+            // The record is in the journal; the state no longer follows it. Reopening replays
+            // from the store's sequence.
+            return Err(e.clone().into());
+        }
+        if state.pending() >= self.options.store_flush_every.max(1) {
+            self.flush(state)?;
+        }
         Ok(last)
+    }
+
+    /// Write the pending changes to people and cards to the store, once the records that made
+    /// them are durable (the store is never ahead of the journal). Under the state lock.
+    fn flush(&self, state: &mut State) -> Result<(), EngineError> {
+        self.journal.wait_durable(state.last_seq)?;
+        let (seq, chain) = self.journal.last();
+        debug_assert_eq!(seq, state.last_seq);
+        state.flush(&chain)?;
+        Ok(())
     }
 
     /// Write a checkpoint of the state now (at a durable point), with the journal's chain hash
@@ -1262,10 +1341,11 @@ impl Engine {
     /// lock; the files are written after it is released.
     pub fn checkpoint(&self) -> Result<u64, EngineError> {
         let (seq, chain, bytes) = {
-            let state = self.lock_state();
+            let mut state = self.lock_state();
             // Everything applied is enqueued; make it durable so the checkpoint never runs
-            // ahead of the journal.
-            self.journal.wait_durable(state.last_seq)?;
+            // ahead of the journal; the store gets the changes to people and cards (the
+            // checkpoint holds the rest).
+            self.flush(&mut state)?;
             let (seq, chain) = self.journal.last();
             debug_assert_eq!(seq, state.last_seq);
             (
@@ -1336,6 +1416,10 @@ impl Engine {
     /// Close: write a checkpoint if [`EngineOptions::checkpoint_every`] records have been added
     /// since the last one.
     pub fn close(self) -> Result<(), EngineError> {
+        {
+            let mut state = self.lock_state();
+            self.flush(&mut state)?;
+        }
         let since = self.last_seq() - self.checkpoint_seq.load(Ordering::Acquire);
         if since >= self.options.checkpoint_every {
             self.checkpoint()?;
@@ -1386,6 +1470,79 @@ fn head_trust(
 }
 
 /// The journal's chain hash after record `seq` (`GENESIS` for 0).
+impl From<crate::projection::files::FileError> for EngineError {
+    fn from(e: crate::projection::files::FileError) -> Self {
+        match e {
+            crate::projection::files::FileError::Index(e) => EngineError::Index(e),
+            crate::projection::files::FileError::Store(e) => EngineError::Store(e),
+        }
+    }
+}
+
+/// Where the population store of a data directory lives.
+pub fn store_path(dir: &Path) -> PathBuf {
+    dir.join("store").join("population.redb")
+}
+
+/// The store the engine opens: its sequence number and chain hash, and why it was set aside and
+/// rebuilt (then empty, at sequence 0). A store is set aside when it does not open (damaged, of
+/// another format), reflects records beyond the journal's end, or names a chain hash the
+/// journal does not have at its sequence (another record's store, or a journal edited since).
+type OpenedStore = (
+    Arc<crate::store::PopulationStore>,
+    u64,
+    Chain,
+    Option<String>,
+);
+
+fn open_store(
+    dir: &Path,
+    options: &EngineOptions,
+    last_seq: u64,
+    chain_at: &dyn Fn(u64) -> Result<Chain, EngineError>,
+) -> Result<OpenedStore, EngineError> {
+    use crate::store::PopulationStore;
+    let path = store_path(dir);
+    let parent = path.parent().expect("store_path has a parent");
+    crate::fsutil::create_private_dir(parent).map_err(|e| EngineError::io(parent, e))?;
+    let why = match PopulationStore::open(&path, options.store_cache_bytes) {
+        Ok(store) => match store.tag() {
+            Err(e) => e.what,
+            Ok(None) => return Ok((Arc::new(store), 0, GENESIS, None)),
+            Ok(Some((seq, _))) if seq > last_seq => {
+                format!("it reflects records up to {seq}, beyond the journal's end ({last_seq})")
+            }
+            Ok(Some((seq, chain))) => {
+                let journal = chain_at(seq)?;
+                if journal == chain {
+                    return Ok((Arc::new(store), seq, chain, None));
+                }
+                format!(
+                    "its chain hash {} at sequence {seq} is not the journal's ({})",
+                    crate::journal::chain_hex(&chain),
+                    crate::journal::chain_hex(&journal)
+                )
+            }
+        },
+        Err(e) if e.in_use => return Err(EngineError::Locked(dir.display().to_string())),
+        Err(e) => e.what,
+    };
+    // Set aside (kept for inspection, one generation), never silently used.
+    let aside = path.with_extension("redb.set-aside");
+    std::fs::rename(&path, &aside).map_err(|e| EngineError::io(&path, e))?;
+    let store = PopulationStore::open(&path, options.store_cache_bytes)?;
+    Ok((
+        Arc::new(store),
+        0,
+        GENESIS,
+        Some(format!(
+            "{} set aside as {}: {why}; rebuilt from the journal",
+            path.display(),
+            aside.display()
+        )),
+    ))
+}
+
 fn chain_at(journal: &Journal, seq: u64) -> Result<Chain, EngineError> {
     if seq == 0 {
         return Ok(GENESIS);

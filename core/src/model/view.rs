@@ -1,15 +1,19 @@
 //! Read views of the state: what the command line prints, what Python and the C++ bridge hand
 //! out. Each returns plain `Serialize` values, so every adapter shows the same fields under the
-//! same names (the CLI's `--json` prints them as they are).
+//! same names (the CLI's `--json` prints them as they are). Views that read people or cards
+//! may fail with the population store's error ([`crate::store`]).
 //!
 //! ```
 //! use idcard::model::{State, view};
 //! let state = State::default();
-//! assert!(view::losses(&state, None).is_empty());
+//! assert!(view::losses(&state, None)?.is_empty());
+//! # Ok::<(), idcard::store::StoreError>(())
 //! ```
 
 use chrono::NaiveDate;
 use serde::Serialize;
+
+use crate::store::StoreError;
 
 use super::state::{Application, FoundOutcome, Hit, State, TempCard, TempCertificate};
 use crate::card::CardKey;
@@ -40,10 +44,15 @@ pub struct CardView {
 
 /// A person's cards, oldest first, as they stand on `today` (a valid card past its validity
 /// end shows as `expired`, N5).
-pub fn cards_of(state: &State, number: IdNumber, today: NaiveDate) -> Vec<CardView> {
-    state
+pub fn cards_of(
+    state: &State,
+    number: IdNumber,
+    today: NaiveDate,
+) -> Result<Vec<CardView>, StoreError> {
+    Ok(state
         .cards
-        .of(number)
+        .of(number)?
+        .into_iter()
         .map(|c| CardView {
             number: number.to_string(),
             valid_from: c.key.valid_from(),
@@ -58,7 +67,7 @@ pub fn cards_of(state: &State, number: IdNumber, today: NaiveDate) -> Vec<CardVi
             reason: c.reason.to_string(),
             changed_on: c.changed_on,
         })
-        .collect()
+        .collect())
 }
 
 /// A loss report on record (`idcard loss list`).
@@ -81,24 +90,28 @@ pub struct LossView {
 }
 
 /// The loss reports in force, oldest first, optionally those taken at one station.
-pub fn losses(state: &State, at: Option<&StationId>) -> Vec<LossView> {
-    let mut v: Vec<LossView> = state
-        .cards
-        .values()
-        .filter_map(|c| c.loss.as_ref().map(|l| (c, l)))
-        .filter(|(_, l)| at.is_none_or(|a| &l.by.station == a))
-        .map(|(c, l)| LossView {
-            number: c.key.number().to_string(),
-            valid_from: c.key.valid_from(),
-            status: c.status.as_str(),
-            at_ms: l.at_ms,
-            station: l.by.station.to_string(),
-            officer: l.by.officer.to_string(),
-            at_hukou_place: l.at_hukou_place,
-        })
-        .collect();
+///
+/// Reads every card (from the population store, streamed): an audit listing, not a counter's
+/// query.
+pub fn losses(state: &State, at: Option<&StationId>) -> Result<Vec<LossView>, StoreError> {
+    let mut v: Vec<LossView> = Vec::new();
+    state.cards.for_each(|c| {
+        if let Some(l) = &c.loss
+            && at.is_none_or(|a| &l.by.station == a)
+        {
+            v.push(LossView {
+                number: c.key.number().to_string(),
+                valid_from: c.key.valid_from(),
+                status: c.status.as_str(),
+                at_ms: l.at_ms,
+                station: l.by.station.to_string(),
+                officer: l.by.officer.to_string(),
+                at_hukou_place: l.at_hukou_place,
+            });
+        }
+    })?;
     v.sort_by(|a, b| (a.at_ms, &a.number).cmp(&(b.at_ms, &b.number)));
-    v
+    Ok(v)
 }
 
 /// Hit reports, optionally those routed to one station, optionally only the open ones.
@@ -165,10 +178,11 @@ pub struct FoundAnswer {
 }
 
 /// A citizen's query (F1): were any of my cards found, where can I collect them, since when?
-pub fn found_query(state: &State, number: IdNumber) -> Vec<FoundAnswer> {
-    state
+pub fn found_query(state: &State, number: IdNumber) -> Result<Vec<FoundAnswer>, StoreError> {
+    Ok(state
         .cards
-        .of(number)
+        .of(number)?
+        .iter()
         .filter_map(|c| state.found.get(&c.key))
         .map(|f| {
             let held = f.outcome == FoundOutcome::Held;
@@ -184,7 +198,7 @@ pub fn found_query(state: &State, number: IdNumber) -> Vec<FoundAnswer> {
                 ),
             }
         })
-        .collect()
+        .collect())
 }
 
 /// A blacklist entry (`idcard blacklist list`).
@@ -414,6 +428,6 @@ pub fn stats(state: &State) -> StatsView {
 }
 
 /// A card's status at the record (valid when not registered), for the platform bridge.
-pub fn card_status(state: &State, card: CardKey) -> crate::index::CardStatus {
+pub fn card_status(state: &State, card: CardKey) -> Result<crate::index::CardStatus, StoreError> {
     state.cards.status(card)
 }

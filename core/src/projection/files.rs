@@ -12,21 +12,37 @@ use crate::number::IdNumber;
 /// A snapshot builder loaded with `state`: every listed card, every registered card passed as
 /// known (so the snapshot is exact for every real card, docs/FORMAT.md §4.3), the blacklist for
 /// the police profile. Write it with [`SnapshotBuilder::write`] once the state is released.
-pub fn snapshot_builder(state: &State, profile: Profile, now: DateTime<Utc>) -> SnapshotBuilder {
+///
+/// The cards are read from the population store in one pass (streamed: the builder holds
+/// their keys, 8 bytes a card, and the listed ones' entries, not the records).
+pub fn snapshot_builder(
+    state: &State,
+    profile: Profile,
+    now: DateTime<Utc>,
+) -> Result<SnapshotBuilder, crate::store::StoreError> {
     let mut b = SnapshotBuilder::new(profile);
     b.as_of(now).journal_seq(state.last_seq);
-    b.extend_cards(
-        state
-            .cards
-            .values()
-            .filter(|c| c.status.is_listable())
-            .map(|c| (c.key, c.entry())),
-    );
-    b.known_cards(state.cards.keys().copied());
+    state.cards.for_each(|c| {
+        if c.status.is_listable() {
+            b.extend_cards(std::iter::once((c.key, c.entry())));
+        }
+        b.known_cards(std::iter::once(c.key));
+    })?;
     if profile == Profile::Police {
         b.extend_blacklist(state.blacklist.iter().map(|(n, r)| (*n, r.entry)));
     }
-    b
+    Ok(b)
+}
+
+/// An error making a file from the state: the index's, or the population store's.
+#[derive(Debug, thiserror::Error)]
+pub enum FileError {
+    /// The index refused an entry.
+    #[error(transparent)]
+    Index(#[from] IndexError),
+    /// The population store failed while the cards were read.
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
 }
 
 /// Whether a card could have been listed at a verifier just before `event` — the first event
@@ -50,9 +66,9 @@ pub fn delta_ops(
     d: &mut DeltaBuilder,
     cards: &[(CardKey, bool)],
     people: &[IdNumber],
-) -> Result<(), IndexError> {
+) -> Result<(), FileError> {
     for &(key, may_have_been_listed) in cards {
-        match state.cards.get(&key) {
+        match state.cards.get(key)? {
             Some(c) if c.status.is_listable() => {
                 d.set_card(key, c.entry())?;
             }

@@ -47,7 +47,7 @@ impl Projection for LiveVerifier {
             std::fs::create_dir_all(dir)?;
         }
         let now = chrono::DateTime::from_timestamp_millis(state.last_at_ms).unwrap_or_default();
-        let info = files::snapshot_builder(state, self.profile, now).write(&self.path)?;
+        let info = files::snapshot_builder(state, self.profile, now)?.write(&self.path)?;
         // The engine's own file, in its own directory: unsigned, and it never goes stale (it
         // is the record).
         let verifier = Verifier::open_with(&self.path, VerifierOptions::unsigned())?;

@@ -43,7 +43,7 @@ impl Command for IntakeFoundCard {
 
     fn decide(&self, ctx: &Ctx<'_>) -> Result<(Vec<Event>, IntakeOutcome), EngineError> {
         let card = self.card;
-        if !ctx.state.cards.contains_key(&card) {
+        if !ctx.state.cards.contains(card)? {
             return Err(ctx.refuse(
                 "unknown_card",
                 "the card is not in the card register (forged? report it as a hit)",
@@ -59,7 +59,7 @@ impl Command for IntakeFoundCard {
             card,
             finder: self.finder.clone(),
         })];
-        if ctx.state.cards.has_newer(card) {
+        if ctx.state.cards.has_newer(card)? {
             events.push(Event::FoundCardDestroyed(FoundCardDestroyed { card }));
             return Ok((events, IntakeOutcome::Destroyed));
         }
@@ -114,10 +114,10 @@ impl Command for ReturnFoundCard {
             ));
         }
         let record =
-            ctx.state.cards.get(&card).ok_or_else(|| {
+            ctx.state.cards.get(card)?.ok_or_else(|| {
                 ctx.refuse("unknown_card", "the card is not in the card register")
             })?;
-        if ctx.state.cards.has_newer(card) {
+        if ctx.state.cards.has_newer(card)? {
             // Replaced while it was held: like one handed in after the replacement (F2).
             return Err(ctx.refuse(
                 "card_replaced",

@@ -105,7 +105,7 @@ impl Command for CancelLoss {
                 format!("the card is {}, not reported lost", card.status),
             ));
         }
-        if ctx.state.cards.has_newer(card.key) {
+        if ctx.state.cards.has_newer(card.key)? {
             return Err(ctx.refuse(
                 "card_replaced",
                 "the card has been replaced by a newer one: it stays invalid (A4)",
@@ -154,13 +154,17 @@ impl Command for ReportHit {
     type Output = HitReceipt;
 
     fn decide(&self, ctx: &Ctx<'_>) -> Result<(Vec<Event>, StationId), EngineError> {
+        let hukou = match ctx.state.people.get(self.card.number())? {
+            Some(p) => Some(p.hukou_division),
+            None => None,
+        };
         let routed_to = ctx
             .nearest_station(
                 StationKind::HouseholdRegistrationStation,
                 ctx.station.division,
             )
             .or_else(|| {
-                let hukou = ctx.state.people.get(&self.card.number())?.hukou_division;
+                let hukou = hukou?;
                 ctx.state
                     .stations
                     .values()

@@ -125,7 +125,7 @@ pub trait Commands {
         photo_ref: &str,
     ) -> Result<(), EngineError>;
     /// A citizen's query (F1): [`view::found_query`].
-    fn found_query(&self, number: IdNumber) -> Vec<FoundAnswer>;
+    fn found_query(&self, number: IdNumber) -> Result<Vec<FoundAnswer>, EngineError>;
     /// [`blacklist::AddBlacklist`].
     fn add_blacklist(
         &self,
@@ -400,8 +400,8 @@ impl Commands for Engine {
         )
     }
 
-    fn found_query(&self, number: IdNumber) -> Vec<FoundAnswer> {
-        self.with_state(|s| view::found_query(s, number))
+    fn found_query(&self, number: IdNumber) -> Result<Vec<FoundAnswer>, EngineError> {
+        Ok(self.with_state(|s| view::found_query(s, number))?)
     }
 
     fn add_blacklist(

@@ -256,7 +256,7 @@ impl Command for ApplicationRequest {
             ));
         }
         let first = req.kind == ApplicationKind::FirstApplication;
-        let has_card = ctx.state.cards.has_any(number);
+        let has_card = ctx.state.cards.has_any(number)?;
         if place == Place::Offsite {
             // A9: first-time applicants apply at home (the register knows no card of them).
             if first || !has_card {
@@ -352,7 +352,7 @@ impl Command for ApplicationRequest {
         let mut events = Vec::new();
         if let Some(card) = &card {
             // Only the current card is renewed or replaced: an older one was replaced already.
-            if ctx.state.cards.has_newer(card.key) {
+            if ctx.state.cards.has_newer(card.key)? {
                 return Err(ctx.refuse(
                     "card_replaced",
                     "the card was replaced by a newer one: renew or replace the current card",
@@ -537,7 +537,7 @@ impl Command for ProduceCard {
         ctx.living_person(app.number)?;
         let key = CardKey::new(app.number, ctx.today)
             .map_err(|e| ctx.refuse("invalid_card", e.to_string()))?;
-        if ctx.state.cards.contains_key(&key) {
+        if ctx.state.cards.contains(key)? {
             return Err(ctx.refuse(
                 "already_exists",
                 "a card of this person valid from today already exists",
@@ -653,7 +653,7 @@ impl Command for IssueCard {
             } else {
                 CardReason::REPLACED
             },
-        ));
+        )?);
         if let Some(t) = temp {
             events.push(Event::TemporaryCardReturned(TemporaryCardReturned {
                 temp_card: t.id,

@@ -172,7 +172,7 @@ pub fn publish_snapshot(
                 Some(_) => {}
             }
         }
-        Ok(files::snapshot_builder(ctx.state, profile, ctx.now))
+        Ok(files::snapshot_builder(ctx.state, profile, ctx.now)?)
     })?;
     if let Some(seed) = seed {
         builder.seed(seed);

@@ -331,7 +331,7 @@ impl Command for RecordDeath {
         let number = self.0;
         ctx.living_person(number)?;
         let mut events = vec![Event::PersonDied(PersonDied { number })];
-        for c in ctx.state.cards.of(number) {
+        for c in ctx.state.cards.of(number)? {
             if c.status == CardStatus::Valid {
                 events.push(Event::CardStatusChanged(CardStatusChanged {
                     card: c.key,
@@ -470,10 +470,11 @@ pub(crate) fn supersede_all_but(
     number: IdNumber,
     keep: CardKey,
     reason: CardReason,
-) -> Vec<Event> {
-    state
+) -> Result<Vec<Event>, crate::store::StoreError> {
+    Ok(state
         .cards
-        .of(number)
+        .of(number)?
+        .into_iter()
         .filter(|c| c.key != keep && c.status == CardStatus::Valid)
         .map(|c| {
             Event::CardStatusChanged(CardStatusChanged {
@@ -482,7 +483,7 @@ pub(crate) fn supersede_all_but(
                 reason,
             })
         })
-        .collect()
+        .collect())
 }
 
 impl Command for RegisterCards {
@@ -498,7 +499,14 @@ impl Command for RegisterCards {
         {
             return Err(not_a_citizen(ctx, c.key.number()));
         }
-        if let Some(c) = cards.iter().find(|c| ctx.state.cards.contains_key(&c.key)) {
+        let mut existing = None;
+        for c in cards {
+            if ctx.state.cards.contains(c.key)? {
+                existing = Some(c);
+                break;
+            }
+        }
+        if let Some(c) = existing {
             return Err(ctx.refuse(
                 "already_exists",
                 format!("card {:?} is already registered", c.key),
@@ -517,7 +525,7 @@ impl Command for RegisterCards {
             match newest.entry(n) {
                 std::collections::hash_map::Entry::Vacant(v) => {
                     v.insert(c.key);
-                    if ctx.state.cards.has_any(n) {
+                    if ctx.state.cards.has_any(n)? {
                         people_with_several.push(n);
                     }
                 }
@@ -534,7 +542,7 @@ impl Command for RegisterCards {
             if ctx
                 .state
                 .people
-                .get(&c.key.number())
+                .get(c.key.number())?
                 .is_some_and(|p| p.deceased)
             {
                 events.push(Event::CardStatusChanged(CardStatusChanged {
@@ -547,13 +555,13 @@ impl Command for RegisterCards {
         people_with_several.sort_unstable();
         people_with_several.dedup();
         for n in people_with_several {
-            let on_record = ctx.state.cards.current(n).map(|c| c.key);
+            let on_record = ctx.state.cards.current(n)?.map(|c| c.key);
             let batch_newest = newest[&n];
             let keep = match on_record {
                 Some(k) if k.valid_from() > batch_newest.valid_from() => k,
                 _ => batch_newest,
             };
-            events.extend(supersede_all_but(ctx.state, n, keep, CardReason::RENEWED));
+            events.extend(supersede_all_but(ctx.state, n, keep, CardReason::RENEWED)?);
             events.extend(
                 cards
                     .iter()

@@ -540,7 +540,11 @@ impl PlatformEngine {
 
     fn card_status(&self, n: &str, valid_from: &str) -> R<String> {
         let key = card(n, valid_from)?;
-        Ok(self.engine.with_state(|s| s.cards.status(key)).to_string())
+        Ok(self
+            .engine
+            .with_state(|s| s.cards.status(key))
+            .map_err(|e| e.to_string())?
+            .to_string())
     }
 
     fn publish_snapshot(

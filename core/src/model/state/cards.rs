@@ -5,12 +5,15 @@ use std::collections::HashMap;
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
-use super::{Applied, deref_map};
+use std::sync::Arc;
+
+use super::Applied;
 use crate::card::{CardKey, ValidityPeriod};
 use crate::index::{CardEntry, CardReason, CardStatus};
 use crate::model::event::Event;
 use crate::number::IdNumber;
 use crate::station::Actor;
+use crate::store::{Batch, PopulationStore, StoreError, Table};
 
 /// A loss report on record (L1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,61 +64,173 @@ impl CardRecord {
 }
 
 /// Registered cards by key, and each person's cards oldest first (N4).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+///
+/// In an engine the cards live in the population store ([`crate::store`]); the slice holds the
+/// changes not yet written there (read first). A state of its own ([`super::State::default`],
+/// replays for checking) holds every card in memory.
+#[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct Cards {
+    /// Every card (no store), or those changed since the last flush.
     by_key: HashMap<CardKey, CardRecord>,
     /// Derived from `by_key`; not stored in checkpoints.
     #[serde(skip)]
     by_person: HashMap<IdNumber, Vec<CardKey>>,
+    #[serde(skip)]
+    store: Option<Arc<PopulationStore>>,
 }
-deref_map!(Cards => by_key: HashMap<CardKey, CardRecord>);
+
+/// Two registers are equal when they hold the same cards in memory (the store is compared by
+/// [`crate::engine::verify_journal`] through its contents).
+impl PartialEq for Cards {
+    fn eq(&self, other: &Self) -> bool {
+        self.by_key == other.by_key
+    }
+}
+
+impl Eq for Cards {}
 
 impl Cards {
+    /// A card.
+    pub fn get(&self, key: CardKey) -> Result<Option<CardRecord>, StoreError> {
+        match (self.by_key.get(&key), &self.store) {
+            (Some(c), _) => Ok(Some(c.clone())),
+            (None, Some(s)) => s.get(Table::Cards, key.to_u64()),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Whether the card is registered.
+    pub fn contains(&self, key: CardKey) -> Result<bool, StoreError> {
+        Ok(self.by_key.contains_key(&key) || self.get(key)?.is_some())
+    }
+
     /// A person's cards, oldest first.
-    pub fn of(&self, number: IdNumber) -> impl Iterator<Item = &CardRecord> {
-        self.by_person
+    pub fn of(&self, number: IdNumber) -> Result<Vec<CardRecord>, StoreError> {
+        let pending = self
+            .by_person
             .get(&number)
-            .into_iter()
-            .flatten()
-            .filter_map(|k| self.by_key.get(k))
+            .map_or(&[][..], |l| l.as_slice());
+        let Some(store) = &self.store else {
+            return Ok(pending
+                .iter()
+                .filter_map(|k| self.by_key.get(k))
+                .cloned()
+                .collect());
+        };
+        let (lo, hi) = CardKey::range_of(number);
+        let mut all: Vec<CardRecord> = store.range(Table::Cards, lo, hi)?;
+        if !pending.is_empty() {
+            for k in pending {
+                let c = &self.by_key[k];
+                match all.binary_search_by_key(&k.to_u64(), |c| c.key.to_u64()) {
+                    Ok(i) => all[i] = c.clone(),
+                    Err(i) => all.insert(i, c.clone()),
+                }
+            }
+        }
+        Ok(all)
     }
 
     /// Whether the person has any card in the register.
-    pub fn has_any(&self, number: IdNumber) -> bool {
-        self.by_person.get(&number).is_some_and(|l| !l.is_empty())
+    pub fn has_any(&self, number: IdNumber) -> Result<bool, StoreError> {
+        Ok(!self.of(number)?.is_empty())
     }
 
     /// A person's newest card.
-    pub fn current(&self, number: IdNumber) -> Option<&CardRecord> {
-        self.by_person
-            .get(&number)
-            .and_then(|l| l.last())
-            .and_then(|k| self.by_key.get(k))
+    pub fn current(&self, number: IdNumber) -> Result<Option<CardRecord>, StoreError> {
+        Ok(self.of(number)?.pop())
     }
 
     /// Whether the person has a card newer than `card` (a replacement or renewal, F2).
-    pub fn has_newer(&self, card: CardKey) -> bool {
-        self.by_person
-            .get(&card.number())
-            .is_some_and(|l| l.iter().any(|k| k.valid_from() > card.valid_from()))
+    pub fn has_newer(&self, card: CardKey) -> Result<bool, StoreError> {
+        Ok(self
+            .of(card.number())?
+            .iter()
+            .any(|c| c.key.valid_from() > card.valid_from()))
     }
 
     /// The status a snapshot must answer for a card (valid when not registered).
-    pub fn status(&self, card: CardKey) -> CardStatus {
-        self.by_key
-            .get(&card)
-            .map_or(CardStatus::Valid, |c| c.status)
+    pub fn status(&self, card: CardKey) -> Result<CardStatus, StoreError> {
+        Ok(self.get(card)?.map_or(CardStatus::Valid, |c| c.status))
     }
 
-    pub(super) fn apply(&mut self, at: &Applied<'_>, event: &Event) {
+    /// Every card: from the store in key order (one consistent view, streamed), then the
+    /// changes not yet written; in memory in no particular order.
+    pub fn for_each(&self, mut f: impl FnMut(&CardRecord)) -> Result<(), StoreError> {
+        if let Some(s) = &self.store {
+            s.for_each(Table::Cards, |_, c: CardRecord| {
+                if !self.by_key.contains_key(&c.key) {
+                    f(&c);
+                }
+                Ok(())
+            })?;
+        }
+        self.by_key.values().for_each(f);
+        Ok(())
+    }
+
+    /// A copy held in memory, every card read from the store.
+    pub(super) fn to_memory(&self) -> Result<Cards, StoreError> {
+        let mut out = Cards::default();
+        self.for_each(|c| {
+            out.by_key.insert(c.key, c.clone());
+        })?;
+        out.rebuild_derived();
+        Ok(out)
+    }
+
+    /// How many cards are held in memory.
+    pub(super) fn held(&self) -> usize {
+        self.by_key.len()
+    }
+
+    /// How many changes wait to be written to the store (0 without one).
+    pub(super) fn pending(&self) -> usize {
+        if self.store.is_some() {
+            self.by_key.len()
+        } else {
+            0
+        }
+    }
+
+    pub(super) fn attach(&mut self, store: Arc<PopulationStore>) {
+        self.store = Some(store);
+    }
+
+    pub(super) fn batch(&self, batch: &mut Batch) -> Result<(), StoreError> {
+        for c in self.by_key.values() {
+            batch.put(Table::Cards, c.key.to_u64(), c)?;
+        }
+        Ok(())
+    }
+
+    /// After a flush: the store holds the changes.
+    pub(super) fn flushed(&mut self) {
+        self.by_key = HashMap::new();
+        self.by_person = HashMap::new();
+    }
+
+    /// The card to change: from the changes, else read from the store into them.
+    fn change(&mut self, key: CardKey) -> Result<Option<&mut CardRecord>, StoreError> {
+        if !self.by_key.contains_key(&key)
+            && let Some(s) = &self.store
+            && let Some(c) = s.get::<CardRecord>(Table::Cards, key.to_u64())?
+        {
+            self.by_key.insert(key, c);
+            self.index(key);
+        }
+        Ok(self.by_key.get_mut(&key))
+    }
+
+    pub(super) fn apply(&mut self, at: &Applied<'_>, event: &Event) -> Result<(), StoreError> {
         match event {
             Event::CardsRegistered(e) => {
                 for c in &e.cards {
-                    self.register(c.key, c.period, c.fingerprints);
+                    self.register(c.key, c.period, c.fingerprints)?;
                 }
             }
             Event::LossReported(e) => {
-                if let Some(c) = self.by_key.get_mut(&e.card) {
+                if let Some(c) = self.change(e.card)? {
                     c.status = if e.stolen {
                         CardStatus::Stolen
                     } else {
@@ -137,11 +252,11 @@ impl Cards {
                     });
                 }
             }
-            Event::LossCancelled(e) => self.clear_loss(e.card, at.date),
+            Event::LossCancelled(e) => self.clear_loss(e.card, at.date)?,
             // The owner has the card again: a loss report on it no longer holds.
-            Event::FoundCardReturned(e) => self.clear_loss(e.card, at.date),
+            Event::FoundCardReturned(e) => self.clear_loss(e.card, at.date)?,
             Event::CardStatusChanged(e) => {
-                if let Some(c) = self.by_key.get_mut(&e.card) {
+                if let Some(c) = self.change(e.card)? {
                     c.status = e.status;
                     c.reason = e.reason;
                     c.changed_on = Some(at.date);
@@ -149,11 +264,17 @@ impl Cards {
             }
             _ => {}
         }
+        Ok(())
     }
 
-    fn register(&mut self, key: CardKey, period: ValidityPeriod, fingerprints: bool) {
-        if self.by_key.contains_key(&key) {
-            return;
+    fn register(
+        &mut self,
+        key: CardKey,
+        period: ValidityPeriod,
+        fingerprints: bool,
+    ) -> Result<(), StoreError> {
+        if self.contains(key)? {
+            return Ok(());
         }
         self.by_key.insert(
             key,
@@ -168,16 +289,19 @@ impl Cards {
             },
         );
         self.index(key);
+        Ok(())
     }
 
     fn index(&mut self, key: CardKey) {
         let list = self.by_person.entry(key.number()).or_default();
         let at = list.partition_point(|k| k.valid_from() < key.valid_from());
-        list.insert(at, key);
+        if list.get(at) != Some(&key) {
+            list.insert(at, key);
+        }
     }
 
-    fn clear_loss(&mut self, card: CardKey, date: NaiveDate) {
-        if let Some(c) = self.by_key.get_mut(&card)
+    fn clear_loss(&mut self, card: CardKey, date: NaiveDate) -> Result<(), StoreError> {
+        if let Some(c) = self.change(card)?
             && matches!(c.status, CardStatus::Lost | CardStatus::Stolen)
         {
             c.status = CardStatus::Valid;
@@ -185,6 +309,7 @@ impl Cards {
             c.changed_on = Some(date);
             c.loss = None;
         }
+        Ok(())
     }
 
     pub(super) fn rebuild_derived(&mut self) {

@@ -48,9 +48,12 @@ pub use publications::{Publication, Publications, Subscriber, Subscribers};
 pub use stats::Stats;
 pub use temporary::{TempCard, TempCardState, TempCards, TempCertificate, TempCertificates};
 
+use std::sync::Arc;
+
 use super::event::Record;
 use crate::policy::Policy;
 use crate::station::Actor;
+use crate::store::{Batch, PopulationStore, StoreError, Table};
 
 /// What every slice knows about the record being applied besides its event.
 #[derive(Clone, Copy, Debug)]
@@ -102,14 +105,33 @@ pub struct State {
     pub stats: Stats,
     /// Recently used command nonces (replays are refused).
     pub nonces: Nonces,
+    /// The population store below `people` and `cards`, when there is one.
+    #[serde(skip)]
+    link: StoreLink,
+}
+
+/// The state's link to its population store ([`crate::store`]): not part of what the state
+/// is (equal whatever it holds), not in checkpoints.
+#[derive(Clone, Debug, Default)]
+struct StoreLink {
+    store: Option<Arc<PopulationStore>>,
+    /// People and cards skip records up to this one: the store has them.
+    seq: u64,
+    /// The first error of the store while applying: the state no longer follows the journal
+    /// (the engine refuses to go on; reopening replays from the store's sequence).
+    failure: Option<StoreError>,
+}
+
+impl PartialEq for StoreLink {
+    fn eq(&self, _: &Self) -> bool {
+        true
+    }
 }
 
 impl State {
     /// Apply one record. Never fails: the engine decides commands before recording them, and an
     /// event about something unknown changes nothing.
     pub fn apply(&mut self, seq: u64, record: &Record) {
-        self.last_seq = seq;
-        self.last_at_ms = record.at_ms;
         let at = Applied {
             seq,
             at_ms: record.at_ms,
@@ -117,12 +139,24 @@ impl State {
             actor: &record.actor,
         };
         let e = &record.event;
+        // People and cards, when their store already has the record (replayed from the store's
+        // sequence, earlier than the checkpoint's), skip it; so does the rest, when the
+        // checkpoint has it.
+        if seq > self.link.seq && self.link.failure.is_none() {
+            let r = self.people.apply(e).and_then(|()| self.cards.apply(&at, e));
+            if let Err(err) = r {
+                self.link.failure = Some(err);
+            }
+        }
+        if seq <= self.last_seq {
+            return;
+        }
+        self.last_seq = seq;
+        self.last_at_ms = record.at_ms;
         self.nonces.apply(record.at_ms, record.auth.as_ref());
         self.stats.apply(e);
         self.stations.apply(e);
         self.officers.apply(e);
-        self.people.apply(e);
-        self.cards.apply(&at, e);
         self.hits.apply(&at, e);
         self.found.apply(&at, e);
         self.blacklist.apply(&at, e);
@@ -136,6 +170,143 @@ impl State {
         self.temp_cards.apply(&at, e);
         self.subscribers.apply(&at, e);
         self.publications.apply(&at, e);
+    }
+
+    /// The first difference between the people and cards of this state (in memory) and those
+    /// of `store`, if any: for checking a store against a replay of the journal.
+    pub fn population_differs(
+        &self,
+        store: &PopulationStore,
+    ) -> Result<Option<String>, StoreError> {
+        let (mut people, mut cards, mut guardians) = (0usize, 0usize, 0usize);
+        let mut diff: Option<String> = None;
+        store.for_each(Table::People, |_, p: crate::population::Person| {
+            people += 1;
+            if diff.is_none() && self.people.get(p.number)?.as_ref() != Some(&p) {
+                diff = Some(format!("person {} differs", p.number));
+            }
+            Ok(())
+        })?;
+        store.for_each(Table::Cards, |_, c: CardRecord| {
+            cards += 1;
+            if diff.is_none() && self.cards.get(c.key)?.as_ref() != Some(&c) {
+                diff = Some(format!("card {:?} differs", c.key));
+            }
+            Ok(())
+        })?;
+        store.for_each(Table::Guardians, |k, list: Vec<crate::number::IdNumber>| {
+            guardians += 1;
+            let child = crate::number::IdNumber::from_u64(k).map_err(|e| StoreError {
+                path: store.path().display().to_string(),
+                what: format!("guardians {k:#x}: {e}"),
+                in_use: false,
+            })?;
+            if diff.is_none() && self.people.guardians_of(child)? != list {
+                diff = Some(format!("guardians of {child} differ"));
+            }
+            Ok(())
+        })?;
+        let held = self.people.held();
+        if diff.is_none() && (people, cards, guardians) != (held.0, self.cards.held(), held.1) {
+            diff = Some(format!(
+                "the store holds {people} people, {cards} cards and {guardians} guardians' lists; the journal replays to {}, {} and {}",
+                held.0,
+                self.cards.held(),
+                held.1
+            ));
+        }
+        Ok(diff)
+    }
+
+    /// Whether two states hold the same things besides people and cards (a checkpoint of an
+    /// engine holds those in its store).
+    pub fn same_besides_population(&self, other: &State) -> bool {
+        self.without_population() == other.without_population()
+    }
+
+    /// A copy held entirely in memory, with every person and card read from the store: for
+    /// comparing states in tests and small records (it reads everything).
+    pub fn to_memory(&self) -> Result<State, StoreError> {
+        let mut s = self.without_population();
+        s.people = self.people.to_memory()?;
+        s.cards = self.cards.to_memory()?;
+        Ok(s)
+    }
+
+    /// A copy of everything but people and cards (and with no link to the store: a full
+    /// clone of an engine's state keeps its store open).
+    pub fn without_population(&self) -> State {
+        State {
+            last_seq: self.last_seq,
+            last_at_ms: self.last_at_ms,
+            stations: self.stations.clone(),
+            officers: self.officers.clone(),
+            people: People::default(),
+            cards: Cards::default(),
+            hits: self.hits.clone(),
+            found: self.found.clone(),
+            blacklist: self.blacklist.clone(),
+            policy: self.policy.clone(),
+            applications: self.applications.clone(),
+            temp_certs: self.temp_certs.clone(),
+            temp_cards: self.temp_cards.clone(),
+            subscribers: self.subscribers.clone(),
+            publications: self.publications.clone(),
+            stats: self.stats.clone(),
+            nonces: self.nonces.clone(),
+            link: StoreLink::default(),
+        }
+    }
+
+    /// Put `people` and `cards` on `store`, which holds them as of record `seq`: they skip the
+    /// records up to it when replayed. Whatever they held in memory is dropped.
+    pub(crate) fn attach_store(&mut self, store: Arc<PopulationStore>, seq: u64) {
+        self.people = People::default();
+        self.cards = Cards::default();
+        self.people.attach(store.clone());
+        self.cards.attach(store.clone());
+        self.link = StoreLink {
+            store: Some(store),
+            seq,
+            failure: None,
+        };
+    }
+
+    /// The population store, if the state has one.
+    pub fn store(&self) -> Option<&Arc<PopulationStore>> {
+        self.link.store.as_ref()
+    }
+
+    /// How many changes to people and cards wait to be written to the store.
+    pub fn pending(&self) -> usize {
+        self.people.pending() + self.cards.pending()
+    }
+
+    /// The store's error that stopped the state following the journal, if any.
+    pub fn store_failure(&self) -> Option<&StoreError> {
+        self.link.failure.as_ref()
+    }
+
+    /// Write the changes to people and cards to the store, tagged with the last record applied
+    /// and `chain` (the journal's chain hash after it). The caller makes sure that record is
+    /// durable. Without a store: nothing to do.
+    pub(crate) fn flush(&mut self, chain: &crate::journal::Chain) -> Result<(), StoreError> {
+        if let Some(e) = &self.link.failure {
+            return Err(e.clone());
+        }
+        let Some(store) = self.link.store.clone() else {
+            return Ok(());
+        };
+        {
+            let mut batch = Batch::default();
+            self.people.batch(&mut batch)?;
+            self.cards.batch(&mut batch)?;
+            store.write(&batch, self.last_seq, chain)?;
+        }
+        self.people.flushed();
+        self.cards.flushed();
+        self.link.seq = self.last_seq;
+        Ok(())
     }
 
     /// Rebuild what a checkpoint does not store (per-person indexes) after loading one.
