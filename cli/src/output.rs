@@ -20,7 +20,10 @@ pub fn open(data: &Data) -> anyhow::Result<Engine> {
 
 /// Open the record at `--data`, creating it when `create`.
 pub fn open_with(data: &Data, create: bool) -> anyhow::Result<Engine> {
-    let options = EngineOptions::default();
+    let options = EngineOptions {
+        store_cache_bytes: data.store_cache_mb.max(1) << 20,
+        ..EngineOptions::default()
+    };
     let opened = if create {
         Engine::open(&data.data, options)
     } else {
@@ -32,6 +35,9 @@ pub fn open_with(data: &Data, create: bool) -> anyhow::Result<Engine> {
             "idcard: recovered the journal: cut a torn last record of {} bytes at byte {} of {}",
             t.bytes, t.offset, t.segment
         );
+    }
+    if let Some(why) = &report.store_rebuilt {
+        eprintln!("idcard: {why}");
     }
     Ok(engine)
 }

@@ -263,3 +263,74 @@ fn s2_the_data_directory_is_private() {
         assert_eq!(mode, want, "{} is {mode:o}", path.display());
     }
 }
+
+/// Issue 19: the population store is not signed; a row edited in it (a lost card made valid
+/// again, the store's tag left as it was) is found by `journal verify`, which compares the store
+/// with the journal's replay. Reopening the engine on a store tagged with another journal's
+/// chain sets it aside and rebuilds it.
+#[test]
+fn s1_an_edited_population_store_is_found_by_journal_verify_and_rebuilt_when_off_the_chain() {
+    use idcard::store::{Batch, PopulationStore, Table};
+    let dir = tempfile::tempdir().unwrap();
+    with_losses(dir.path());
+    let check = verify_journal(dir.path(), None, &[]).unwrap();
+    assert!(check.ok(), "{check:?}");
+    let seq = check.store.expect("the store was compared").0;
+    let path = idcard::engine::store_path(dir.path());
+    let (bob_card, tag) = {
+        let store = PopulationStore::open(&path, 1 << 20).unwrap();
+        let tag = store.tag().unwrap().unwrap();
+        assert_eq!(tag.0, seq);
+        let mut lost = None;
+        store
+            .for_each(Table::Cards, |_, c: idcard::model::CardRecord| {
+                if c.status == idcard::index::CardStatus::Lost {
+                    lost = Some(c);
+                }
+                Ok(())
+            })
+            .unwrap();
+        let mut card = lost.expect("Bob's card is lost");
+        let key = card.key;
+        card.status = idcard::index::CardStatus::Valid;
+        card.loss = None;
+        let mut batch = Batch::default();
+        batch.put(Table::Cards, key.to_u64(), &card).unwrap();
+        store.write(&batch, tag.0, &tag.1).unwrap();
+        (key, tag)
+    };
+    let check = verify_journal(dir.path(), None, &[]).unwrap();
+    assert_eq!(check.store, Some((seq, false)), "{check:?}");
+    assert!(
+        check
+            .problem
+            .as_deref()
+            .is_some_and(|p| p.contains("population store") && p.contains("differs")),
+        "{check:?}"
+    );
+    // A store tagged with a chain hash the journal does not have: set aside, rebuilt.
+    {
+        let store = PopulationStore::open(&path, 1 << 20).unwrap();
+        let mut other = tag.1;
+        other[0] ^= 1;
+        store.write(&Batch::default(), tag.0, &other).unwrap();
+    }
+    let clock = std::sync::Arc::new(idcard::engine::ManualClock::new(start_time()));
+    let (e, report) = Engine::open(dir.path(), options(clock)).unwrap();
+    assert!(
+        report
+            .store_rebuilt
+            .as_deref()
+            .is_some_and(|r| r.contains("chain hash")),
+        "{report:?}"
+    );
+    assert_eq!(report.store_seq, 0);
+    assert!(path.with_extension("redb.set-aside").exists());
+    assert_eq!(
+        e.with_state(|s| s.cards.status(bob_card)).unwrap(),
+        idcard::index::CardStatus::Lost,
+        "rebuilt from the journal"
+    );
+    e.close().unwrap();
+    assert!(verify_journal(dir.path(), None, &[]).unwrap().ok());
+}

@@ -117,6 +117,9 @@ pub fn open_engine(data: &std::path::Path) -> anyhow::Result<Engine> {
             t.bytes, t.offset, t.segment
         );
     }
+    if let Some(why) = &report.store_rebuilt {
+        eprintln!("idcard serve: {why}");
+    }
     Ok(engine)
 }
 

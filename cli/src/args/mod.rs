@@ -36,6 +36,15 @@ pub struct Data {
     /// Print JSON.
     #[arg(long)]
     pub json: bool,
+    /// The population store's page cache, in MiB: with the changes not yet written to it, the
+    /// memory people and cards cost whatever their number (docs/FORMAT.md §9b).
+    #[arg(
+        long,
+        value_name = "MIB",
+        env = "IDCARD_STORE_CACHE_MB",
+        default_value_t = 256
+    )]
+    pub store_cache_mb: usize,
 }
 
 /// `--officer ID --station ID --key FILE`: who runs the command, and their private key (S1:

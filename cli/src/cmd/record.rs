@@ -164,17 +164,59 @@ pub fn officer(cmd: OfficerCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
+/// Rows a command of an import carries: the import of a province streams through commands of
+/// this many rows, in bounded memory.
+const IMPORT_CHUNK: usize = 100_000;
+
+/// Run `submit` on the rows `read` streams, IMPORT_CHUNK at a time; the rows submitted in all.
+/// A failure names how many were imported before it (those stay: each chunk is a command).
+fn chunked<T>(
+    read: impl FnOnce(&mut dyn FnMut(T) -> anyhow::Result<()>) -> anyhow::Result<u64>,
+    mut submit: impl FnMut(Vec<T>) -> anyhow::Result<usize>,
+) -> anyhow::Result<usize> {
+    let mut done = 0usize;
+    let mut chunk = Vec::with_capacity(IMPORT_CHUNK);
+    read(&mut |row| {
+        chunk.push(row);
+        if chunk.len() == IMPORT_CHUNK {
+            done += submit(std::mem::take(&mut chunk))
+                .with_context(|| format!("after {done} rows imported"))?;
+        }
+        Ok(())
+    })?;
+    if !chunk.is_empty() {
+        done += submit(chunk).with_context(|| format!("after {done} rows imported"))?;
+    }
+    Ok(done)
+}
+
 pub fn population(cmd: PopulationCommand, quiet: bool) -> anyhow::Result<ExitCode> {
     match cmd {
         PopulationCommand::Import { data, who, file } => {
-            let pb = progress::spinner(quiet, "reading");
-            let people =
-                idcard::workflow::registry::read_people_csv(BufReader::new(read_file(&file)?))
-                    .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            // Two passes, neither holding the file: every row checked first (a bad row imports
+            // nothing), then commands of IMPORT_CHUNK people each.
+            let pb = progress::spinner(quiet, "checking");
+            idcard::workflow::registry::for_each_person_csv(
+                BufReader::new(read_file(&file)?),
+                |_| Ok::<(), idcard::index::ImportError>(()),
+            )
+            .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             pb.finish_and_clear();
             command(
                 &data,
-                |e| Ok(json!({ "imported": e.register_people(&who.actor()?, people)? })),
+                |e| {
+                    let actor = who.actor()?;
+                    let imported = chunked(
+                        |f| {
+                            idcard::workflow::registry::for_each_person_csv(
+                                BufReader::new(read_file(&file)?),
+                                f,
+                            )
+                        },
+                        |people| Ok(e.register_people(&actor, people)?),
+                    )?;
+                    Ok(json!({ "imported": imported }))
+                },
                 |v| format!("{} people imported", v["imported"]),
             )
         }
@@ -212,13 +254,26 @@ pub fn population(cmd: PopulationCommand, quiet: bool) -> anyhow::Result<ExitCod
 pub fn card(cmd: CardCommand) -> anyhow::Result<ExitCode> {
     match cmd {
         CardCommand::Import { data, who, file } => {
-            let cards = idcard::workflow::registry::read_issued_cards_csv(BufReader::new(
-                read_file(&file)?,
-            ))
+            idcard::workflow::registry::for_each_issued_card_csv(
+                BufReader::new(read_file(&file)?),
+                |_| Ok::<(), idcard::index::ImportError>(()),
+            )
             .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             command(
                 &data,
-                |e| Ok(json!({ "imported": e.register_cards(&who.actor()?, cards)? })),
+                |e| {
+                    let actor = who.actor()?;
+                    let imported = chunked(
+                        |f| {
+                            idcard::workflow::registry::for_each_issued_card_csv(
+                                BufReader::new(read_file(&file)?),
+                                f,
+                            )
+                        },
+                        |cards| Ok(e.register_cards(&actor, cards)?),
+                    )?;
+                    Ok(json!({ "imported": imported }))
+                },
                 |v| format!("{} cards imported", v["imported"]),
             )
         }
@@ -246,5 +301,46 @@ pub fn card(cmd: CardCommand) -> anyhow::Result<ExitCode> {
                 },
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Issue 19: an import streams through commands of IMPORT_CHUNK rows; a failure says how many
+    /// were imported before it.
+    #[test]
+    fn imports_are_submitted_in_chunks_and_a_failure_names_what_was_imported() {
+        let n = super::IMPORT_CHUNK * 2 + 7;
+        let read = |f: &mut dyn FnMut(usize) -> anyhow::Result<()>| {
+            for i in 0..n {
+                f(i)?;
+            }
+            Ok(n as u64)
+        };
+        let mut sizes = Vec::new();
+        let done = super::chunked(read, |c| {
+            sizes.push(c.len());
+            Ok(c.len())
+        })
+        .unwrap();
+        assert_eq!(done, n);
+        assert_eq!(
+            sizes,
+            [super::IMPORT_CHUNK, super::IMPORT_CHUNK, 7],
+            "bounded commands"
+        );
+        let mut calls = 0;
+        let e = super::chunked(read, |c| {
+            calls += 1;
+            if calls == 2 {
+                anyhow::bail!("refused");
+            }
+            Ok(c.len())
+        })
+        .unwrap_err();
+        assert!(
+            format!("{e:#}").contains(&format!("after {} rows imported", super::IMPORT_CHUNK)),
+            "{e:#}"
+        );
     }
 }

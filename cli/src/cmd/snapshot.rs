@@ -231,6 +231,7 @@ fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
             let engine = crate::output::open(&crate::args::Data {
                 data: dir.clone(),
                 json: a.json,
+                store_cache_mb: 64,
             })?;
             let who = idcard::workflow::publish::attribute(&engine, info)?;
             engine.close()?;

@@ -1314,14 +1314,15 @@ impl Engine {
                     })?;
             }
             last = seq;
-        }
-        if let Some(e) = state.store_failure() {
-            // The record is in the journal; the state no longer follows it. Reopening replays
-            // from the store's sequence.
-            return Err(e.clone().into());
-        }
-        if state.pending() >= self.options.store_flush_every.max(1) {
-            self.flush(state)?;
+            if let Some(e) = state.store_failure() {
+                // The record is in the journal; the state no longer follows it. Reopening
+                // replays from the store's sequence.
+                return Err(e.clone().into());
+            }
+            // Within a command too: an import of millions stays in bounded memory.
+            if state.pending() >= self.options.store_flush_every.max(1) {
+                self.flush(state)?;
+            }
         }
         Ok(last)
     }

@@ -554,6 +554,14 @@ impl Command for RegisterCards {
         }
         people_with_several.sort_unstable();
         people_with_several.dedup();
+        // The batch's cards of each of them, in batch order (one pass: an import of millions
+        // has as many people with several cards).
+        let mut batch_cards: std::collections::HashMap<IdNumber, Vec<CardKey>> = Default::default();
+        for c in cards {
+            if newest.contains_key(&c.key.number()) {
+                batch_cards.entry(c.key.number()).or_default().push(c.key);
+            }
+        }
         for n in people_with_several {
             let on_record = ctx.state.cards.current(n)?.map(|c| c.key);
             let batch_newest = newest[&n];
@@ -563,12 +571,14 @@ impl Command for RegisterCards {
             };
             events.extend(supersede_all_but(ctx.state, n, keep, CardReason::RENEWED)?);
             events.extend(
-                cards
-                    .iter()
-                    .filter(|c| c.key.number() == n && c.key != keep)
-                    .map(|c| {
+                batch_cards
+                    .get(&n)
+                    .into_iter()
+                    .flatten()
+                    .filter(|&&k| k != keep)
+                    .map(|&card| {
                         Event::CardStatusChanged(CardStatusChanged {
-                            card: c.key,
+                            card,
                             status: CardStatus::Superseded,
                             reason: CardReason::RENEWED,
                         })
@@ -660,6 +670,20 @@ fn csv_line(e: &csv::Error) -> u64 {
 /// Read `PEOPLE.csv`: `number,name,hukou_division[,category][,fingerprint][,contact][,deceased][,fee_exempt]`.
 /// `fingerprint` is the enrolled template (only its digest is kept).
 pub fn read_people_csv<R: Read>(input: R) -> Result<Vec<Person>, ImportError> {
+    let mut out = Vec::new();
+    for_each_person_csv(input, |p| {
+        out.push(p);
+        Ok::<(), ImportError>(())
+    })?;
+    Ok(out)
+}
+
+/// [`read_people_csv`] one row at a time, never the whole file in memory: `f` gets each person
+/// in file order (an import of a province streams through it). Returns how many rows.
+pub fn for_each_person_csv<R: Read, E: From<ImportError>>(
+    input: R,
+    mut f: impl FnMut(Person) -> Result<(), E>,
+) -> Result<u64, E> {
     let mut r = csv_reader(input);
     let headers = r.headers().map_err(|e| csv_error(&e))?.clone();
     let cols = header_index(
@@ -674,7 +698,7 @@ pub fn read_people_csv<R: Read>(input: R) -> Result<Vec<Person>, ImportError> {
         ],
     )?;
     let parser = Parser::new();
-    let mut out = Vec::new();
+    let mut rows = 0;
     for rec in r.records() {
         let rec = rec.map_err(|e| csv_error(&e))?;
         let line = rec.position().map_or(0, crate::index::import_line_of);
@@ -697,7 +721,8 @@ pub fn read_people_csv<R: Read>(input: R) -> Result<Vec<Person>, ImportError> {
             })?;
         let fp = get(&rec, cols[4]);
         let contact = get(&rec, cols[5]);
-        out.push(Person {
+        rows += 1;
+        f(Person {
             number,
             name: get(&rec, cols[1]).to_string(),
             hukou_division,
@@ -708,14 +733,27 @@ pub fn read_people_csv<R: Read>(input: R) -> Result<Vec<Person>, ImportError> {
             contact: (!contact.is_empty()).then(|| contact.to_string()),
             deceased: parse_bool(get(&rec, cols[6]), line, "deceased")?,
             fee_exempt: parse_bool(get(&rec, cols[7]), line, "fee_exempt")?,
-        });
+        })?;
     }
-    Ok(out)
+    Ok(rows)
 }
 
 /// Read `ISSUED.csv`: `number,valid_from[,applied_on][,fingerprints]`. The validity period
 /// follows the age on `applied_on` (default: `valid_from`), N5.
 pub fn read_issued_cards_csv<R: Read>(input: R) -> Result<Vec<CardRegistration>, ImportError> {
+    let mut out = Vec::new();
+    for_each_issued_card_csv(input, |c| {
+        out.push(c);
+        Ok::<(), ImportError>(())
+    })?;
+    Ok(out)
+}
+
+/// [`read_issued_cards_csv`] one row at a time (see [`for_each_person_csv`]).
+pub fn for_each_issued_card_csv<R: Read, E: From<ImportError>>(
+    input: R,
+    mut f: impl FnMut(CardRegistration) -> Result<(), E>,
+) -> Result<u64, E> {
     let mut r = csv_reader(input);
     let headers = r.headers().map_err(|e| csv_error(&e))?.clone();
     let cols = header_index(
@@ -728,7 +766,7 @@ pub fn read_issued_cards_csv<R: Read>(input: R) -> Result<Vec<CardRegistration>,
         NaiveDate::parse_from_str(s, "%Y-%m-%d")
             .map_err(|_| field_err(line, column, format!("{s:?} is not a date YYYY-MM-DD")))
     };
-    let mut out = Vec::new();
+    let mut rows = 0;
     for rec in r.records() {
         let rec = rec.map_err(|e| csv_error(&e))?;
         let line = rec.position().map_or(0, crate::index::import_line_of);
@@ -745,13 +783,14 @@ pub fn read_issued_cards_csv<R: Read>(input: R) -> Result<Vec<CardRegistration>,
             .map_err(|_| field_err(line, "applied_on", "before the holder's birth"))?;
         let key = CardKey::new(number, valid_from)
             .map_err(|e| field_err(line, "valid_from", e.to_string()))?;
-        out.push(CardRegistration {
+        rows += 1;
+        f(CardRegistration {
             key,
             period,
             fingerprints: parse_bool(get(&rec, cols[3]), line, "fingerprints")?,
-        });
+        })?;
     }
-    Ok(out)
+    Ok(rows)
 }
 
 #[cfg(test)]
