@@ -443,8 +443,20 @@ pub fn verify_journal(
         .and_then(|s| Some((s.tag().ok()??, s)));
     let mut reader = crate::journal::read_dir(dir.join("journal"), 1)?;
     let mut last = 0;
-    // The state replayed from the first record, compared with each checkpoint's.
+    // The state replayed from the first record, compared with each checkpoint's; its people
+    // and cards in a scratch store (bounded memory whatever the population).
+    let scratch = tempfile::Builder::new()
+        .prefix("idcard-verify-")
+        .tempdir()
+        .map_err(|e| EngineError::io(&std::env::temp_dir(), e))?;
     let mut replayed = State::default();
+    replayed.attach_store(
+        Arc::new(crate::store::PopulationStore::open(
+            &scratch.path().join("replayed.redb"),
+            64 << 20,
+        )?),
+        0,
+    );
     let mut states: std::collections::HashMap<u64, bool> = std::collections::HashMap::new();
     while let Some(item) = reader.next() {
         match item {
@@ -461,6 +473,12 @@ pub fn verify_journal(
                 replayed.apply(seq, &record);
                 last = seq;
                 check.records += 1;
+                let at_store = store.as_ref().is_some_and(|((s, _), _)| *s == seq);
+                if (at_store || replayed.pending() >= 100_000)
+                    && let Some(c) = reader.chain_hash()
+                {
+                    replayed.flush(&c)?;
+                }
                 if let Some(((store_seq, store_chain), store)) = &store
                     && *store_seq == seq
                 {
@@ -494,6 +512,9 @@ pub fn verify_journal(
                 break;
             }
         }
+    }
+    if let Some(e) = replayed.store_failure() {
+        return Err(e.clone().into());
     }
     let end = reader.chain_hash().unwrap_or(GENESIS);
     check.chain = crate::journal::chain_hex(&end);

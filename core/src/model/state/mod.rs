@@ -206,13 +206,30 @@ impl State {
             }
             Ok(())
         })?;
-        let held = self.people.held();
-        if diff.is_none() && (people, cards, guardians) != (held.0, self.cards.held(), held.1) {
+        // How many this state holds: in memory, or (flushed) in its own store.
+        let held = match &self.link.store {
+            Some(own) if self.pending() == 0 => (
+                own.count(Table::People)? as usize,
+                own.count(Table::Cards)? as usize,
+                own.count(Table::Guardians)? as usize,
+            ),
+            Some(_) => {
+                return Err(StoreError {
+                    path: store.path().display().to_string(),
+                    what: "compared with a state whose changes are not all written".into(),
+                    in_use: false,
+                });
+            }
+            None => (
+                self.people.held().0,
+                self.cards.held(),
+                self.people.held().1,
+            ),
+        };
+        if diff.is_none() && (people, cards, guardians) != held {
             diff = Some(format!(
                 "the store holds {people} people, {cards} cards and {guardians} guardians' lists; the journal replays to {}, {} and {}",
-                held.0,
-                self.cards.held(),
-                held.1
+                held.0, held.1, held.2
             ));
         }
         Ok(diff)
