@@ -1121,3 +1121,38 @@ fn s1_authorization_doc_matches_the_code() {
         "docs/AUTHORIZATION.md is out of date"
     );
 }
+
+/// Issue 19: a record that runs for months without closing opens in seconds whatever its
+/// journal's length: the command that crosses `checkpoint_every` records writes a checkpoint
+/// (and the population store), so an engine dropped without closing replays only the tail.
+#[test]
+fn a_checkpoint_is_written_while_running_once_checkpoint_every_records_are_added() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world_with(dir.path(), |o| EngineOptions {
+        checkpoint_every: 20,
+        ..o
+    });
+    let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
+    let bank = w.actor(StationKind::CheckingUnit).clone();
+    for i in 0..30 {
+        w.engine
+            .report_hit(&bank, w.dan_card, &format!("hit {i}"))
+            .unwrap();
+    }
+    w.engine
+        .report_loss(&hr, &loss(w.bob_card, InPerson::holder(w.bob)))
+        .unwrap();
+    let last = w.engine.last_seq();
+    let (clock, bob_card) = (w.clock.clone(), w.bob_card);
+    drop(w); // no close: as after a crash
+    let (e, report) = Engine::open(dir.path(), options(clock)).unwrap();
+    let at = report
+        .checkpoint_seq
+        .expect("a checkpoint written while running");
+    assert!(at + 20 > last, "checkpoint at {at}, last record {last}");
+    assert!(report.replayed < 20, "{report:?}");
+    assert_eq!(
+        e.with_state(|s| s.cards.status(bob_card)).unwrap(),
+        idcard::index::CardStatus::Lost
+    );
+}

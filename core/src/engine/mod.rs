@@ -220,7 +220,8 @@ pub trait Command: serde::Serialize {
 pub struct EngineOptions {
     /// The journal's options.
     pub journal: JournalOptions,
-    /// Write a checkpoint when closing after this many records since the last one.
+    /// Write a checkpoint once this many records were added since the last one: by the command
+    /// that crosses the line, and when closing.
     pub checkpoint_every: u64,
     /// The clock (default: the system clock).
     pub clock: Arc<dyn Clock>,
@@ -576,6 +577,8 @@ pub struct Engine {
     state: Mutex<State>,
     options: EngineOptions,
     checkpoint_seq: AtomicU64,
+    /// A checkpoint is being written by [`Engine::checkpoint_when_due`].
+    checkpointing: std::sync::atomic::AtomicBool,
     live: Option<Arc<LiveVerifier>>,
     projections: Vec<Arc<dyn Projection>>,
     head_signer: Arc<dyn Sign + Send + Sync>,
@@ -745,6 +748,7 @@ impl Engine {
             journal,
             state: Mutex::new(state),
             checkpoint_seq: AtomicU64::new(checkpoint.map_or(0, |(s, _)| s)),
+            checkpointing: std::sync::atomic::AtomicBool::new(false),
             live,
             projections,
             officers: dashmap::DashMap::new(),
@@ -1033,6 +1037,7 @@ impl Engine {
                 let out = C::finish(decided, last, &state);
                 drop(state);
                 self.journal.wait_durable(last)?;
+                self.checkpoint_when_due(last)?;
                 Ok(out)
             }
             Err(EngineError::Refused(r)) => {
@@ -1044,6 +1049,21 @@ impl Engine {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// A checkpoint once [`EngineOptions::checkpoint_every`] records were added since the last
+    /// one, by the command that crossed the line (others go on): a record that runs for months
+    /// opens in seconds whatever its journal's length.
+    fn checkpoint_when_due(&self, last: u64) -> Result<(), EngineError> {
+        let since = last.saturating_sub(self.checkpoint_seq.load(Ordering::Acquire));
+        if since < self.options.checkpoint_every.max(1)
+            || self.checkpointing.swap(true, Ordering::AcqRel)
+        {
+            return Ok(());
+        }
+        let r = self.checkpoint();
+        self.checkpointing.store(false, Ordering::Release);
+        r.map(|_| ())
     }
 
     /// Check a signature outside the state lock: the officer is registered, and the signature
