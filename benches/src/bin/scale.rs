@@ -24,7 +24,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
-use chrono::NaiveDate;
+use chrono::{Datelike, NaiveDate};
 use hdrhistogram::Histogram;
 use idcard::engine::{CardRef, Engine, EngineOptions, InPerson};
 use idcard::index::Profile;
@@ -162,7 +162,7 @@ fn cards_of(i: usize, n: IdNumber) -> Vec<CardRegistration> {
         NaiveDate::from_ymd_opt(year, 1 + (i % 12) as u32, 1 + (i % 28) as u32).expect("date");
     let mut out = Vec::new();
     let older = NaiveDate::from_ymd_opt(year - 10, current.month(), current.day()).expect("date");
-    if i % 2 == 0 && n.age_on(older).is_some_and(|a| a >= 16) {
+    if i.is_multiple_of(2) && n.age_on(older).is_some_and(|a| a >= 16) {
         out.push(older);
     }
     out.push(current);
@@ -171,13 +171,11 @@ fn cards_of(i: usize, n: IdNumber) -> Vec<CardRegistration> {
             Some(CardRegistration {
                 key: CardKey::new(n, d).ok()?,
                 period: ValidityPeriod::on_application(n, d).ok()?,
-                fingerprints: i % 3 != 0,
+                fingerprints: !i.is_multiple_of(3),
             })
         })
         .collect()
 }
-
-use chrono::Datelike;
 
 fn options(a: &Args) -> EngineOptions {
     EngineOptions {
@@ -312,7 +310,7 @@ fn phase_open(a: &Args, dir: &Path) -> Value {
                             number: n,
                             valid_from: None,
                         },
-                        stolen: pick % 10 == 0,
+                        stolen: pick.is_multiple_of(10),
                         present: InPerson::holder(n),
                     },
                 )

@@ -1045,6 +1045,7 @@ impl Engine {
                 let last = self.commit(&mut state, actor, now, vec![event], Some(&auth))?;
                 drop(state);
                 self.journal.wait_durable(last)?;
+                self.checkpoint_when_due(last)?;
                 Err(EngineError::Refused(r))
             }
             Err(e) => Err(e),
@@ -1312,6 +1313,7 @@ impl Engine {
         let last = self.commit(&mut state, actor, now, vec![event], Some(&auth))?;
         drop(state);
         self.journal.wait_durable(last)?;
+        self.checkpoint_when_due(last)?;
         Ok(out)
     }
 
