@@ -119,6 +119,15 @@ pub fn journal(cmd: JournalCommand) -> anyhow::Result<ExitCode> {
                         }
                     );
                 }
+                match check.store {
+                    Some((seq, true)) => {
+                        println!("population store (sequence {seq}): agrees, row by row")
+                    }
+                    Some((seq, false)) => println!("population store (sequence {seq}): DISAGREES"),
+                    None => println!(
+                        "population store: not compared (an engine has it open, or it is empty)"
+                    ),
+                }
                 match &check.problem {
                     None => println!(
                         "journal ok: {} records, every frame and the hash chain checked (head {})",
