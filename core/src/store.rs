@@ -236,7 +236,8 @@ impl PopulationStore {
         &self.path
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> StoreError {
+    /// An error of this store: `e` names what failed.
+    pub(crate) fn err(&self, e: impl std::fmt::Display) -> StoreError {
         StoreError {
             path: self.path.display().to_string(),
             what: e.to_string(),

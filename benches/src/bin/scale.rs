@@ -142,13 +142,8 @@ fn person(i: usize) -> IdNumber {
     let seq = rest % 900;
     let birth = NaiveDate::from_ymd_opt(1940, 1, 1).expect("date") + chrono::Days::new(days as u64);
     let body = format!("{div}{}{:03}", birth.format("%Y%m%d"), 100 + seq);
-    let w = [7u32, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2];
-    let s: u32 = body
-        .bytes()
-        .zip(w)
-        .map(|(b, w)| (b - b'0') as u32 * w)
-        .sum();
-    format!("{body}{}", b"10X98765432"[(s % 11) as usize] as char)
+    let digits: [u8; 17] = std::array::from_fn(|k| body.as_bytes()[k] - b'0');
+    format!("{body}{}", idcard::check_character(&digits))
         .parse()
         .expect("a valid number")
 }

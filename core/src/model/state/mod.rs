@@ -196,11 +196,8 @@ impl State {
         })?;
         store.for_each(Table::Guardians, |k, list: Vec<crate::number::IdNumber>| {
             guardians += 1;
-            let child = crate::number::IdNumber::from_u64(k).map_err(|e| StoreError {
-                path: store.path().display().to_string(),
-                what: format!("guardians {k:#x}: {e}"),
-                in_use: false,
-            })?;
+            let child = crate::number::IdNumber::from_u64(k)
+                .map_err(|e| store.err(format!("guardians {k:#x}: {e}")))?;
             if diff.is_none() && self.people.guardians_of(child)? != list {
                 diff = Some(format!("guardians of {child} differ"));
             }
@@ -214,11 +211,7 @@ impl State {
                 own.count(Table::Guardians)? as usize,
             ),
             Some(_) => {
-                return Err(StoreError {
-                    path: store.path().display().to_string(),
-                    what: "compared with a state whose changes are not all written".into(),
-                    in_use: false,
-                });
+                return Err(store.err("compared with a state whose changes are not all written"));
             }
             None => (
                 self.people.held().0,

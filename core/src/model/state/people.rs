@@ -78,11 +78,8 @@ impl People {
     ) -> Result<(), StoreError> {
         if let Some(s) = &self.store {
             s.for_each(Table::Guardians, |k, list: Vec<IdNumber>| {
-                let child = IdNumber::from_u64(k).map_err(|e| StoreError {
-                    path: s.path().display().to_string(),
-                    what: format!("guardians {k:#x}: {e}"),
-                    in_use: false,
-                })?;
+                let child =
+                    IdNumber::from_u64(k).map_err(|e| s.err(format!("guardians {k:#x}: {e}")))?;
                 if !self.guardians.contains_key(&child) {
                     f(child, &list);
                 }
