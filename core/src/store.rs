@@ -22,9 +22,10 @@
 //! `docs/FORMAT.md` §10 gives its tables byte by byte.
 //!
 //! ```
-//! use idcard::store::PopulationStore;
+//! use idcard::store::{PopulationStore, RowStore};
 //! let dir = tempfile::tempdir()?;
 //! let store = PopulationStore::open(&dir.path().join("population.redb"), 16 << 20)?;
+//! let store: &dyn RowStore = &store;
 //! assert_eq!(store.tag()?, None, "a new store reflects no record yet");
 //! let mut batch = idcard::store::Batch::default();
 //! batch.put(idcard::store::Table::Cards, 42, &"a row")?;
@@ -36,6 +37,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use redb::{Database, ReadableDatabase, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::Serialize;
@@ -71,7 +73,8 @@ impl Table {
         }
     }
 
-    fn name(self) -> &'static str {
+    /// The table's name (`people`, `guardians`, `cards`).
+    pub fn name(self) -> &'static str {
         match self {
             Table::People => "people",
             Table::Guardians => "guardians",
@@ -96,10 +99,33 @@ pub struct StoreError {
     pub in_use: bool,
 }
 
-/// Rows to write together ([`PopulationStore::write`]).
+/// Rows to write together ([`RowStore::write`]), and the journal's records they come from
+/// (for a store that keeps the events beside the state: [`RowStore::wants_events`]).
 #[derive(Default)]
 pub struct Batch {
-    rows: Vec<(Table, u64, Vec<u8>)>,
+    rows: Vec<Row>,
+    events: Vec<EventRow>,
+}
+
+/// A row of a batch: its table, key and encoded value.
+type Row = (Table, u64, Vec<u8>);
+
+/// What a scan hands each row to: its key and its bytes.
+pub type RowVisitor<'a> = dyn FnMut(u64, &[u8]) -> Result<(), StoreError> + 'a;
+
+/// A journal record as a store that keeps the events receives it: its sequence number, the
+/// chain hash after it, the province it belongs to and its bytes (`docs/FORMAT.md` §2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EventRow {
+    /// Sequence number.
+    pub seq: u64,
+    /// The journal's chain hash after this record.
+    pub chain: Chain,
+    /// Two-digit province number of the acting station's division (0: the ministry, the
+    /// system, or a station not registered).
+    pub province: u8,
+    /// The record, as the journal holds it.
+    pub payload: Vec<u8>,
 }
 
 impl Batch {
@@ -119,6 +145,42 @@ impl Batch {
         Ok(())
     }
 
+    /// Add a journal record (kept only by stores that keep the events).
+    pub fn event(&mut self, row: EventRow) {
+        self.events.push(row);
+    }
+
+    /// The rows, in the order added (a later row with the same key wins).
+    pub fn rows(&self) -> impl Iterator<Item = (Table, u64, &[u8])> {
+        self.rows.iter().map(|(t, k, v)| (*t, *k, v.as_slice()))
+    }
+
+    /// The rows, the last per table and key, in table and key order.
+    pub fn rows_sorted(&self) -> Vec<(Table, u64, &[u8])> {
+        let mut rows: Vec<(usize, &Row)> = self.rows.iter().enumerate().collect();
+        // By table and key, the last added first; then keep the first of each key.
+        rows.sort_by_key(|(i, (t, k, _))| (*t as u8, *k, std::cmp::Reverse(*i)));
+        rows.dedup_by_key(|(_, (t, k, _))| (*t, *k));
+        rows.into_iter()
+            .map(|(_, (t, k, v))| (*t, *k, v.as_slice()))
+            .collect()
+    }
+
+    /// Replace the journal's records.
+    pub fn set_events(&mut self, events: Vec<EventRow>) {
+        self.events = events;
+    }
+
+    /// Take the journal's records out.
+    pub fn take_events(&mut self) -> Vec<EventRow> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// The journal's records, in sequence order.
+    pub fn events(&self) -> &[EventRow] {
+        &self.events
+    }
+
     /// How many rows.
     pub fn len(&self) -> usize {
         self.rows.len()
@@ -127,6 +189,157 @@ impl Batch {
     /// Whether there are none.
     pub fn is_empty(&self) -> bool {
         self.rows.is_empty()
+    }
+}
+
+/// A store of rows below the state: the embedded [`PopulationStore`], or another (the
+/// PostgreSQL store of the `idcard-postgres` crate). Every row is bytes under a `u64` key; a
+/// store is tagged with the journal sequence number and chain hash it reflects.
+///
+/// The engine writes a store only under its state lock, only once the records are durable in
+/// the journal, and in one [`RowStore::write`] per flush: an implementation makes each write
+/// atomic and durable before it returns, and returns rows in key order (unsigned).
+pub trait RowStore: Send + Sync + std::fmt::Debug {
+    /// What the store is, for messages: a file's path, a database and schema.
+    fn name(&self) -> String;
+
+    /// The journal sequence number and chain hash the store reflects (`None`: none yet).
+    fn tag(&self) -> Result<Option<(u64, Chain)>, StoreError>;
+
+    /// The row under `key`, as stored.
+    fn get_bytes(&self, t: Table, key: u64) -> Result<Option<Vec<u8>>, StoreError>;
+
+    /// The rows with keys in `lo..=hi`, in key order, from one consistent view of the store
+    /// (later writes are not seen), streamed to `f`.
+    fn scan(&self, t: Table, lo: u64, hi: u64, f: &mut RowVisitor<'_>) -> Result<(), StoreError>;
+
+    /// How many rows a table holds.
+    fn count(&self, t: Table) -> Result<u64, StoreError>;
+
+    /// Write `batch` (its last row per key) and tag the store with `(seq, chain)`, in one
+    /// durable transaction: after a crash the store holds all of it or none.
+    fn write(&self, batch: &Batch, seq: u64, chain: &Chain) -> Result<(), StoreError>;
+
+    /// Whether the store keeps the journal's records beside the state ([`Batch::event`]): the
+    /// engine then adds every record after the store's tag to the batch that reflects it.
+    fn wants_events(&self) -> bool {
+        false
+    }
+
+    /// Every journal record the store keeps, in sequence order, to `f`; `false` when it keeps
+    /// none ([`RowStore::wants_events`]).
+    fn scan_events(
+        &self,
+        _f: &mut dyn FnMut(&EventRow) -> Result<(), StoreError>,
+    ) -> Result<bool, StoreError> {
+        Ok(false)
+    }
+}
+
+impl dyn RowStore + '_ {
+    /// An error of this store: `e` names what failed.
+    pub fn err(&self, e: impl std::fmt::Display) -> StoreError {
+        StoreError {
+            path: self.name(),
+            what: e.to_string(),
+            in_use: false,
+        }
+    }
+
+    fn decode<T: DeserializeOwned>(
+        &self,
+        t: Table,
+        key: u64,
+        bytes: &[u8],
+    ) -> Result<T, StoreError> {
+        postcard::from_bytes(bytes).map_err(|e| self.err(format!("{} {key:#x}: {e}", t.name())))
+    }
+
+    /// The row under `key`, decoded.
+    pub fn get<T: DeserializeOwned>(&self, t: Table, key: u64) -> Result<Option<T>, StoreError> {
+        match self.get_bytes(t, key)? {
+            Some(v) => Ok(Some(self.decode(t, key, &v)?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The rows with keys in `lo..=hi`, in key order, decoded.
+    pub fn range<T: DeserializeOwned>(
+        &self,
+        t: Table,
+        lo: u64,
+        hi: u64,
+    ) -> Result<Vec<T>, StoreError> {
+        let mut out = Vec::new();
+        self.scan(t, lo, hi, &mut |k, v| {
+            out.push(self.decode(t, k, v)?);
+            Ok(())
+        })?;
+        Ok(out)
+    }
+
+    /// Every row of a table, in key order, decoded, from one consistent view of the store
+    /// (later writes are not seen): streamed, never all in memory.
+    pub fn for_each<T: DeserializeOwned>(
+        &self,
+        t: Table,
+        mut f: impl FnMut(u64, T) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.scan(t, 0, u64::MAX, &mut |k, v| f(k, self.decode(t, k, v)?))
+    }
+}
+
+/// Where an engine's population store comes from ([`crate::engine::EngineOptions::store`]):
+/// the embedded one in the data directory by default, or another (PostgreSQL).
+pub trait StoreProvider: Send + Sync + std::fmt::Debug {
+    /// Open (or create) the store of the record in `dir`, with a page cache of `cache_bytes`
+    /// where the store has one. A store of another format is an error.
+    fn open(&self, dir: &Path, cache_bytes: usize) -> Result<Arc<dyn RowStore>, StoreError>;
+
+    /// Set the store of the record in `dir` aside (kept for inspection, never used again),
+    /// so that the next [`StoreProvider::open`] starts empty; says where it went.
+    fn set_aside(&self, dir: &Path) -> Result<String, StoreError>;
+}
+
+/// The embedded store in the data directory: `DIR/store/population.redb`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Embedded;
+
+/// Where the embedded population store of a data directory lives.
+pub fn embedded_path(dir: &Path) -> PathBuf {
+    dir.join("store").join("population.redb")
+}
+
+impl StoreProvider for Embedded {
+    fn open(&self, dir: &Path, cache_bytes: usize) -> Result<Arc<dyn RowStore>, StoreError> {
+        let path = embedded_path(dir);
+        let parent = path.parent().expect("embedded_path has a parent");
+        crate::fsutil::create_private_dir(parent).map_err(|e| StoreError {
+            path: parent.display().to_string(),
+            what: e.to_string(),
+            in_use: false,
+        })?;
+        Ok(Arc::new(PopulationStore::open(&path, cache_bytes)?))
+    }
+
+    fn set_aside(&self, dir: &Path) -> Result<String, StoreError> {
+        let path = embedded_path(dir);
+        let aside = path.with_extension("redb.set-aside");
+        match std::fs::rename(&path, &aside) {
+            Ok(()) => Ok(format!(
+                "{} set aside as {}",
+                path.display(),
+                aside.display()
+            )),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                Ok(format!("{} was missing", path.display()))
+            }
+            Err(e) => Err(StoreError {
+                path: path.display().to_string(),
+                what: format!("setting it aside: {e}"),
+                in_use: false,
+            }),
+        }
     }
 }
 
@@ -236,26 +449,21 @@ impl PopulationStore {
         &self.path
     }
 
-    /// An error of this store: `e` names what failed.
-    pub(crate) fn err(&self, e: impl std::fmt::Display) -> StoreError {
+    fn err(&self, e: impl std::fmt::Display) -> StoreError {
         StoreError {
             path: self.path.display().to_string(),
             what: e.to_string(),
             in_use: false,
         }
     }
+}
 
-    fn decode<T: DeserializeOwned>(
-        &self,
-        t: Table,
-        key: u64,
-        bytes: &[u8],
-    ) -> Result<T, StoreError> {
-        postcard::from_bytes(bytes).map_err(|e| self.err(format!("{} {key:#x}: {e}", t.name())))
+impl RowStore for PopulationStore {
+    fn name(&self) -> String {
+        self.path.display().to_string()
     }
 
-    /// The journal sequence number and chain hash the store reflects (`None`: none yet).
-    pub fn tag(&self) -> Result<Option<(u64, Chain)>, StoreError> {
+    fn tag(&self) -> Result<Option<(u64, Chain)>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let meta = tx.open_table(META).map_err(|e| self.err(e))?;
         let seq = meta.get("seq").map_err(|e| self.err(e))?;
@@ -273,72 +481,43 @@ impl PopulationStore {
         }
     }
 
-    /// The row under `key`, decoded.
-    pub fn get<T: DeserializeOwned>(&self, t: Table, key: u64) -> Result<Option<T>, StoreError> {
+    fn get_bytes(&self, t: Table, key: u64) -> Result<Option<Vec<u8>>, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(t.def()).map_err(|e| self.err(e))?;
-        match table.get(key).map_err(|e| self.err(e))? {
-            Some(v) => Ok(Some(self.decode(t, key, v.value())?)),
-            None => Ok(None),
-        }
+        Ok(table
+            .get(key)
+            .map_err(|e| self.err(e))?
+            .map(|v| v.value().to_vec()))
     }
 
-    /// The rows with keys in `lo..=hi`, in key order, decoded.
-    pub fn range<T: DeserializeOwned>(
-        &self,
-        t: Table,
-        lo: u64,
-        hi: u64,
-    ) -> Result<Vec<T>, StoreError> {
+    fn scan(&self, t: Table, lo: u64, hi: u64, f: &mut RowVisitor<'_>) -> Result<(), StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(t.def()).map_err(|e| self.err(e))?;
-        let mut out = Vec::new();
         for item in table.range(lo..=hi).map_err(|e| self.err(e))? {
             let (k, v) = item.map_err(|e| self.err(e))?;
-            out.push(self.decode(t, k.value(), v.value())?);
-        }
-        Ok(out)
-    }
-
-    /// Every row of a table, in key order, decoded, from one consistent view of the store
-    /// (later writes are not seen): streamed, never all in memory.
-    pub fn for_each<T: DeserializeOwned>(
-        &self,
-        t: Table,
-        mut f: impl FnMut(u64, T) -> Result<(), StoreError>,
-    ) -> Result<(), StoreError> {
-        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
-        let table = tx.open_table(t.def()).map_err(|e| self.err(e))?;
-        for item in table.iter().map_err(|e| self.err(e))? {
-            let (k, v) = item.map_err(|e| self.err(e))?;
-            f(k.value(), self.decode(t, k.value(), v.value())?)?;
+            f(k.value(), v.value())?;
         }
         Ok(())
     }
 
-    /// How many rows a table holds.
-    pub fn count(&self, t: Table) -> Result<u64, StoreError> {
+    fn count(&self, t: Table) -> Result<u64, StoreError> {
         let tx = self.db.begin_read().map_err(|e| self.err(e))?;
         let table = tx.open_table(t.def()).map_err(|e| self.err(e))?;
         table.len().map_err(|e| self.err(e))
     }
 
-    /// Write `batch` and tag the store with `(seq, chain)`, in one durable transaction: after a
-    /// crash the store holds all of it or none. The caller makes sure record `seq` is durable in
-    /// the journal first.
-    pub fn write(&self, batch: &Batch, seq: u64, chain: &Chain) -> Result<(), StoreError> {
+    fn write(&self, batch: &Batch, seq: u64, chain: &Chain) -> Result<(), StoreError> {
         let Db::Writable(db) = &self.db else {
             return Err(self.err("opened for reading only"));
         };
         let tx = db.begin_write().map_err(|e| self.err(e))?;
         {
             // Key order within each table: the B-tree's pages are filled left to right.
-            let mut rows: Vec<&(Table, u64, Vec<u8>)> = batch.rows.iter().collect();
-            rows.sort_by_key(|(t, k, _)| (*t as u8, *k));
+            let rows = batch.rows_sorted();
             for t in [Table::People, Table::Guardians, Table::Cards] {
                 let mut table = tx.open_table(t.def()).map_err(|e| self.err(e))?;
                 for (_, k, v) in rows.iter().filter(|(rt, _, _)| *rt == t) {
-                    table.insert(*k, v.as_slice()).map_err(|e| self.err(e))?;
+                    table.insert(*k, *v).map_err(|e| self.err(e))?;
                 }
             }
             let mut meta = tx.open_table(META).map_err(|e| self.err(e))?;

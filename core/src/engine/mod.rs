@@ -248,8 +248,11 @@ pub struct EngineOptions {
     /// changes below, what the population costs in memory whatever its size.
     pub store_cache_bytes: usize,
     /// Write the changes to people and cards to the store once this many are pending (and at
-    /// every checkpoint and close).
+    /// every checkpoint and close). A store that keeps the events (PostgreSQL) is written at the
+    /// end of every command instead, before the command returns.
     pub store_flush_every: usize,
+    /// Where the population store is (default: the embedded one, [`crate::store::Embedded`]).
+    pub store: Option<Arc<dyn crate::store::StoreProvider>>,
 }
 
 impl Default for EngineOptions {
@@ -267,6 +270,7 @@ impl Default for EngineOptions {
             authenticator: None,
             store_cache_bytes: crate::store::DEFAULT_CACHE_BYTES,
             store_flush_every: 100_000,
+            store: None,
         }
     }
 }
@@ -372,6 +376,19 @@ pub fn verify_journal(
     trust: Option<&TrustStore>,
     extra_heads: &[PathBuf],
 ) -> Result<JournalCheck, EngineError> {
+    verify_journal_with(dir, trust, extra_heads, None)
+}
+
+/// [`verify_journal`], comparing the population store of `store` (the engine's
+/// [`EngineOptions::store`]; `None`: the embedded one) with the replay — and, for a store that
+/// keeps the journal's records (PostgreSQL), every record it holds with the journal's.
+pub fn verify_journal_with(
+    dir: impl AsRef<Path>,
+    trust: Option<&TrustStore>,
+    extra_heads: &[PathBuf],
+    store: Option<&dyn crate::store::StoreProvider>,
+) -> Result<JournalCheck, EngineError> {
+    let provider = store;
     let dir = dir.as_ref();
     if !dir.join("journal").is_dir() {
         return Err(EngineError::NoRecord(dir.display().to_string()));
@@ -439,9 +456,13 @@ pub fn verify_journal(
     chains.insert(0, GENESIS);
     // The population store, when it can be read (not while an engine has it open): compared
     // with the replayed state at the sequence it reflects.
-    let store = crate::store::PopulationStore::open_read_only(&store_path(dir))
-        .ok()
-        .and_then(|s| Some((s.tag().ok()??, s)));
+    let store: Option<Arc<dyn crate::store::RowStore>> = match provider {
+        None => crate::store::PopulationStore::open_read_only(&store_path(dir))
+            .ok()
+            .map(|s| Arc::new(s) as Arc<dyn crate::store::RowStore>),
+        Some(p) => p.open(dir, 16 << 20).ok(),
+    };
+    let store = store.and_then(|s| Some((s.tag().ok()??, s)));
     let mut reader = crate::journal::read_dir(dir.join("journal"), 1)?;
     let mut last = 0;
     // The state replayed from the first record, compared with each checkpoint's; its people
@@ -484,7 +505,7 @@ pub fn verify_journal(
                     && *store_seq == seq
                 {
                     let agrees = reader.chain_hash() == Some(*store_chain)
-                        && match replayed.population_differs(store) {
+                        && match replayed.population_differs(&**store) {
                             Ok(None) => true,
                             Ok(Some(what)) => {
                                 check.problem.get_or_insert(format!(
@@ -518,7 +539,46 @@ pub fn verify_journal(
         return Err(e.clone().into());
     }
     let end = reader.chain_hash().unwrap_or(GENESIS);
+    drop(reader);
     check.chain = crate::journal::chain_hex(&end);
+    // A store that keeps the journal's records: each must be the journal's, none missing.
+    if let Some(((tag, _), store)) = &store {
+        let mut journal = crate::journal::read_dir(dir.join("journal"), 1)?;
+        let mut held = 0u64;
+        let mut wrong: Option<String> = None;
+        let kept = store.scan_events(&mut |e| {
+            held += 1;
+            if wrong.is_some() {
+                return Ok(());
+            }
+            let same = match journal.next() {
+                Some(Ok((seq, payload))) => {
+                    seq == e.seq && payload == e.payload && journal.chain_hash() == Some(e.chain)
+                }
+                _ => false,
+            };
+            if !same {
+                wrong = Some(format!(
+                    "record {} in the population store's events is not the journal's",
+                    e.seq
+                ));
+            }
+            Ok(())
+        })?;
+        if kept {
+            if wrong.is_none() && held != *tag {
+                wrong = Some(format!(
+                    "the population store's events hold {held} records; it reflects {tag}"
+                ));
+            }
+            if let Some(what) = wrong {
+                check.problem.get_or_insert(what);
+                if let Some(s) = check.store.as_mut() {
+                    s.1 = false;
+                }
+            }
+        }
+    }
     for ((path, head), hc) in heads.iter().zip(check.heads.iter_mut()) {
         let Some(head) = head else { continue };
         match chains.get(&head.seq) {
@@ -579,6 +639,14 @@ pub struct Engine {
     checkpoint_seq: AtomicU64,
     /// A checkpoint is being written by [`Engine::checkpoint_when_due`].
     checkpointing: std::sync::atomic::AtomicBool,
+    /// The store keeps the journal's records (PostgreSQL): a command returns once they are
+    /// in it ([`Engine::make_durable`]).
+    keeps_events: bool,
+    /// The last record the store has (when it keeps the records).
+    stored: AtomicU64,
+    /// One writer to the store at a time; the others wait here and usually find their records
+    /// written by it (group commit).
+    store_writer: Mutex<()>,
     live: Option<Arc<LiveVerifier>>,
     projections: Vec<Arc<dyn Projection>>,
     head_signer: Arc<dyn Sign + Send + Sync>,
@@ -703,8 +771,12 @@ impl Engine {
         let mut replayed = 0;
         let mut reader = journal.read_from(from + 1)?.expect_chain_before(before);
         while let Some(item) = reader.next() {
-            let (seq, record) = decode(item)?;
+            let (seq, payload) = item?;
+            let (seq, record) = decode(Ok((seq, payload.clone())))?;
             state.apply(seq, &record);
+            if let Some(chain) = reader.chain_hash() {
+                state.keep_event(seq, &chain, &payload, &record);
+            }
             replayed += 1;
             if state.pending() >= options.store_flush_every.max(1)
                 && let Some(chain) = reader.chain_hash()
@@ -716,6 +788,13 @@ impl Engine {
         if let Some(e) = state.store_failure() {
             return Err(e.clone().into());
         }
+        // A store that keeps the records has them all before the first command.
+        let keeps_events = state.store_keeps_events();
+        if keeps_events && state.pending() > 0 {
+            journal.wait_durable(state.last_seq)?;
+            state.flush(&journal.last().1)?;
+        }
+        let stored = state.last_seq;
         let report = OpenReport {
             recovery,
             checkpoint_seq: checkpoint.map(|(s, _)| s),
@@ -749,6 +828,9 @@ impl Engine {
             state: Mutex::new(state),
             checkpoint_seq: AtomicU64::new(checkpoint.map_or(0, |(s, _)| s)),
             checkpointing: std::sync::atomic::AtomicBool::new(false),
+            keeps_events,
+            stored: AtomicU64::new(stored),
+            store_writer: Mutex::new(()),
             live,
             projections,
             officers: dashmap::DashMap::new(),
@@ -869,7 +951,7 @@ impl Engine {
         };
         let last = self.commit(&mut state, &actor, now, events, None)?;
         drop(state);
-        self.journal.wait_durable(last)?;
+        self.make_durable(last)?;
         result
     }
 
@@ -922,7 +1004,7 @@ impl Engine {
         };
         let last = self.commit(&mut state, &Actor::system(), now, vec![event], None)?;
         drop(state);
-        self.journal.wait_durable(last)?;
+        self.make_durable(last)?;
         result
     }
 
@@ -1036,7 +1118,7 @@ impl Engine {
                 let last = self.commit(&mut state, actor, now, events, Some(&auth))?;
                 let out = C::finish(decided, last, &state);
                 drop(state);
-                self.journal.wait_durable(last)?;
+                self.make_durable(last)?;
                 self.checkpoint_when_due(last)?;
                 Ok(out)
             }
@@ -1044,7 +1126,7 @@ impl Engine {
                 let event = refused_event(&r, command.subject());
                 let last = self.commit(&mut state, actor, now, vec![event], Some(&auth))?;
                 drop(state);
-                self.journal.wait_durable(last)?;
+                self.make_durable(last)?;
                 self.checkpoint_when_due(last)?;
                 Err(EngineError::Refused(r))
             }
@@ -1153,6 +1235,10 @@ impl Engine {
             message: f.message.clone(),
         });
         let last = self.commit(state, &Actor::unauthenticated(), now, vec![event], None)?;
+        if state.store_keeps_events() {
+            // (Under the state lock here: written at once.)
+            self.flush(state)?;
+        }
         self.journal.wait_durable(last)?;
         Ok(EngineError::Refused(Refusal {
             command,
@@ -1219,7 +1305,7 @@ impl Engine {
                     Some(&auth),
                 )?;
                 drop(state);
-                self.journal.wait_durable(last)?;
+                self.make_durable(last)?;
                 Err(EngineError::Refused(r))
             }
             other => other,
@@ -1300,7 +1386,7 @@ impl Engine {
                 Some(&auth),
             )?;
             drop(state);
-            self.journal.wait_durable(last)?;
+            self.make_durable(last)?;
             return Err(EngineError::Refused(r));
         }
         let (out, items) = read(&state);
@@ -1312,7 +1398,7 @@ impl Engine {
         });
         let last = self.commit(&mut state, actor, now, vec![event], Some(&auth))?;
         drop(state);
-        self.journal.wait_durable(last)?;
+        self.make_durable(last)?;
         self.checkpoint_when_due(last)?;
         Ok(out)
     }
@@ -1335,8 +1421,14 @@ impl Engine {
                 event,
                 auth: auth.cloned(),
             };
-            let seq = self.journal.enqueue(&record.encode())?;
+            let payload = record.encode();
+            let seq = self.journal.enqueue(&payload)?;
             state.apply(seq, &record);
+            if state.store_keeps_events() {
+                let (last, chain) = self.journal.last();
+                debug_assert_eq!(last, seq);
+                state.keep_event(seq, &chain, &payload, &record);
+            }
             // Keep the officers readable outside the lock in step with the state.
             let changed = match &record.event {
                 Event::OfficerRegisteredV2(o) => Some(&o.id),
@@ -1377,7 +1469,25 @@ impl Engine {
         let (seq, chain) = self.journal.last();
         debug_assert_eq!(seq, state.last_seq);
         state.flush(&chain)?;
+        self.stored.fetch_max(seq, Ordering::AcqRel);
         Ok(())
+    }
+
+    /// Make the records up to `last` durable before a command returns: in the journal and,
+    /// for a store that keeps the records (PostgreSQL), in the store — so a replica of it holds
+    /// everything acknowledged. Called without the state lock. Group commit: one caller writes
+    /// every record pending, for itself and for those waiting behind it.
+    fn make_durable(&self, last: u64) -> Result<(), EngineError> {
+        self.journal.wait_durable(last)?;
+        if !self.keeps_events || self.stored.load(Ordering::Acquire) >= last {
+            return Ok(());
+        }
+        let _writer = self.store_writer.lock().unwrap_or_else(|p| p.into_inner());
+        if self.stored.load(Ordering::Acquire) >= last {
+            return Ok(());
+        }
+        let mut state = self.lock_state();
+        self.flush(&mut state)
     }
 
     /// Write a checkpoint of the state now (at a durable point), with the journal's chain hash
@@ -1523,21 +1633,16 @@ impl From<crate::projection::files::FileError> for EngineError {
     }
 }
 
-/// Where the population store of a data directory lives.
+/// Where the embedded population store of a data directory lives.
 pub fn store_path(dir: &Path) -> PathBuf {
-    dir.join("store").join("population.redb")
+    crate::store::embedded_path(dir)
 }
 
 /// The store the engine opens: its sequence number and chain hash, and why it was set aside and
 /// rebuilt (then empty, at sequence 0). A store is set aside when it does not open (damaged, of
 /// another format), reflects records beyond the journal's end, or names a chain hash the
 /// journal does not have at its sequence (another record's store, or a journal edited since).
-type OpenedStore = (
-    Arc<crate::store::PopulationStore>,
-    u64,
-    Chain,
-    Option<String>,
-);
+type OpenedStore = (Arc<dyn crate::store::RowStore>, u64, Chain, Option<String>);
 
 fn open_store(
     dir: &Path,
@@ -1545,21 +1650,21 @@ fn open_store(
     last_seq: u64,
     chain_at: &dyn Fn(u64) -> Result<Chain, EngineError>,
 ) -> Result<OpenedStore, EngineError> {
-    use crate::store::PopulationStore;
-    let path = store_path(dir);
-    let parent = path.parent().expect("store_path has a parent");
-    crate::fsutil::create_private_dir(parent).map_err(|e| EngineError::io(parent, e))?;
-    let why = match PopulationStore::open(&path, options.store_cache_bytes) {
+    let provider: Arc<dyn crate::store::StoreProvider> = options
+        .store
+        .clone()
+        .unwrap_or_else(|| Arc::new(crate::store::Embedded));
+    let why = match provider.open(dir, options.store_cache_bytes) {
         Ok(store) => match store.tag() {
             Err(e) => e.what,
-            Ok(None) => return Ok((Arc::new(store), 0, GENESIS, None)),
+            Ok(None) => return Ok((store, 0, GENESIS, None)),
             Ok(Some((seq, _))) if seq > last_seq => {
                 format!("it reflects records up to {seq}, beyond the journal's end ({last_seq})")
             }
             Ok(Some((seq, chain))) => {
                 let journal = chain_at(seq)?;
                 if journal == chain {
-                    return Ok((Arc::new(store), seq, chain, None));
+                    return Ok((store, seq, chain, None));
                 }
                 format!(
                     "its chain hash {} at sequence {seq} is not the journal's ({})",
@@ -1572,18 +1677,13 @@ fn open_store(
         Err(e) => e.what,
     };
     // Set aside (kept for inspection, one generation), never silently used.
-    let aside = path.with_extension("redb.set-aside");
-    std::fs::rename(&path, &aside).map_err(|e| EngineError::io(&path, e))?;
-    let store = PopulationStore::open(&path, options.store_cache_bytes)?;
+    let aside = provider.set_aside(dir)?;
+    let store = provider.open(dir, options.store_cache_bytes)?;
     Ok((
-        Arc::new(store),
+        store,
         0,
         GENESIS,
-        Some(format!(
-            "{} set aside as {}: {why}; rebuilt from the journal",
-            path.display(),
-            aside.display()
-        )),
+        Some(format!("{aside}: {why}; rebuilt from the journal")),
     ))
 }
 

@@ -13,7 +13,7 @@ use crate::index::{CardEntry, CardReason, CardStatus};
 use crate::model::event::Event;
 use crate::number::IdNumber;
 use crate::station::Actor;
-use crate::store::{Batch, PopulationStore, StoreError, Table};
+use crate::store::{Batch, RowStore, StoreError, Table};
 
 /// A loss report on record (L1).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,7 +76,7 @@ pub struct Cards {
     #[serde(skip)]
     by_person: HashMap<IdNumber, Vec<CardKey>>,
     #[serde(skip)]
-    store: Option<Arc<PopulationStore>>,
+    store: Option<Arc<dyn RowStore>>,
 }
 
 /// Two registers are equal when they hold the same cards in memory (the store is compared by
@@ -193,7 +193,7 @@ impl Cards {
         }
     }
 
-    pub(super) fn attach(&mut self, store: Arc<PopulationStore>) {
+    pub(super) fn attach(&mut self, store: Arc<dyn RowStore>) {
         self.store = Some(store);
     }
 

@@ -53,7 +53,7 @@ use std::sync::Arc;
 use super::event::Record;
 use crate::policy::Policy;
 use crate::station::Actor;
-use crate::store::{Batch, PopulationStore, StoreError, Table};
+use crate::store::{Batch, RowStore, StoreError, Table};
 
 /// What every slice knows about the record being applied besides its event.
 #[derive(Clone, Copy, Debug)]
@@ -114,12 +114,15 @@ pub struct State {
 /// is (equal whatever it holds), not in checkpoints.
 #[derive(Clone, Debug, Default)]
 struct StoreLink {
-    store: Option<Arc<PopulationStore>>,
+    store: Option<Arc<dyn RowStore>>,
     /// People and cards skip records up to this one: the store has them.
     seq: u64,
     /// The first error of the store while applying: the state no longer follows the journal
     /// (the engine refuses to go on; reopening replays from the store's sequence).
     failure: Option<StoreError>,
+    /// The journal's records since the last flush, for a store that keeps them
+    /// ([`crate::store::RowStore::wants_events`]).
+    events: Vec<crate::store::EventRow>,
 }
 
 impl PartialEq for StoreLink {
@@ -174,10 +177,7 @@ impl State {
 
     /// The first difference between the people and cards of this state (in memory) and those
     /// of `store`, if any: for checking a store against a replay of the journal.
-    pub fn population_differs(
-        &self,
-        store: &PopulationStore,
-    ) -> Result<Option<String>, StoreError> {
+    pub fn population_differs(&self, store: &dyn RowStore) -> Result<Option<String>, StoreError> {
         let (mut people, mut cards, mut guardians) = (0usize, 0usize, 0usize);
         let mut diff: Option<String> = None;
         store.for_each(Table::People, |_, p: crate::population::Person| {
@@ -270,7 +270,7 @@ impl State {
 
     /// Put `people` and `cards` on `store`, which holds them as of record `seq`: they skip the
     /// records up to it when replayed. Whatever they held in memory is dropped.
-    pub(crate) fn attach_store(&mut self, store: Arc<PopulationStore>, seq: u64) {
+    pub(crate) fn attach_store(&mut self, store: Arc<dyn RowStore>, seq: u64) {
         self.people = People::default();
         self.cards = Cards::default();
         self.people.attach(store.clone());
@@ -279,17 +279,47 @@ impl State {
             store: Some(store),
             seq,
             failure: None,
+            events: Vec::new(),
         };
     }
 
+    /// Whether the state's store keeps the journal's records ([`crate::store::RowStore::wants_events`]).
+    pub fn store_keeps_events(&self) -> bool {
+        self.link.store.as_ref().is_some_and(|s| s.wants_events())
+    }
+
+    /// After applying record `seq` (`payload`, the journal's bytes, with `chain` after it): keep
+    /// it for the next flush when the store keeps the events and does not have it yet.
+    pub(crate) fn keep_event(
+        &mut self,
+        seq: u64,
+        chain: &crate::journal::Chain,
+        payload: &[u8],
+        record: &Record,
+    ) {
+        if !self.store_keeps_events() || seq <= self.link.seq {
+            return;
+        }
+        let province = self
+            .stations
+            .get(&record.actor.station)
+            .map_or(0, |s| s.division.province_number());
+        self.link.events.push(crate::store::EventRow {
+            seq,
+            chain: *chain,
+            province,
+            payload: payload.to_vec(),
+        });
+    }
+
     /// The population store, if the state has one.
-    pub fn store(&self) -> Option<&Arc<PopulationStore>> {
+    pub fn store(&self) -> Option<&Arc<dyn RowStore>> {
         self.link.store.as_ref()
     }
 
     /// How many changes to people and cards wait to be written to the store.
     pub fn pending(&self) -> usize {
-        self.people.pending() + self.cards.pending()
+        self.people.pending() + self.cards.pending() + self.link.events.len()
     }
 
     /// The store's error that stopped the state following the journal, if any.
@@ -311,7 +341,12 @@ impl State {
             let mut batch = Batch::default();
             self.people.batch(&mut batch)?;
             self.cards.batch(&mut batch)?;
-            store.write(&batch, self.last_seq, chain)?;
+            batch.set_events(std::mem::take(&mut self.link.events));
+            if let Err(e) = store.write(&batch, self.last_seq, chain) {
+                // Kept for the next attempt: the store has none of it.
+                self.link.events = batch.take_events();
+                return Err(e);
+            }
         }
         self.people.flushed();
         self.cards.flushed();

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use crate::model::event::Event;
 use crate::number::IdNumber;
 use crate::population::Person;
-use crate::store::{Batch, PopulationStore, StoreError, Table};
+use crate::store::{Batch, RowStore, StoreError, Table};
 
 /// People by identity number.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -24,7 +24,7 @@ pub struct People {
     /// Guardians on record, by child (law art. 7): all, or those changed since the last flush.
     guardians: HashMap<IdNumber, Vec<IdNumber>>,
     #[serde(skip)]
-    store: Option<Arc<PopulationStore>>,
+    store: Option<Arc<dyn RowStore>>,
 }
 
 /// Two directories are equal when they hold the same people in memory (the store is compared
@@ -118,7 +118,7 @@ impl People {
         }
     }
 
-    pub(super) fn attach(&mut self, store: Arc<PopulationStore>) {
+    pub(super) fn attach(&mut self, store: Arc<dyn RowStore>) {
         self.store = Some(store);
     }
 
