@@ -13,6 +13,17 @@ fi
 echo "== Rust: unit, integration, property and doc tests (whole workspace)"
 cargo test --workspace --locked
 
+echo "== The record's suites again on the PostgreSQL store (a throwaway cluster on a Unix socket)"
+# Every requirement suite, the property test (2,000 sequences here; 10,000 above), the crash test
+# (SIGKILL of the engine's process) and `idcard serve --postgres` killed under load. fsync off:
+# the tests kill the client, never the server, so it changes nothing they check.
+PG_FSYNC=off IDCARD_PROPTEST_CASES=2000 ./scripts/with-postgres.sh bash -c '
+  cargo test --locked -p idcard \
+    --test record --test offsite --test counter --test authentication --test trust \
+    --test tamper --test crash --test record_format --test corruption --test postgres &&
+  cargo test --locked -p idcard-cli --test serve &&
+  cargo test --locked -p idcard-server --test platform'
+
 echo "== Rust: the index again without AVX2 (the scalar lookup paths)"
 IDCARD_NO_AVX2=1 cargo test --locked -p idcard --test index
 

@@ -45,6 +45,7 @@ fn open(dir: &Path) -> Engine {
         // No checkpoint: every reopen replays and checks the whole chain.
         checkpoint_every: u64::MAX,
         store_flush_every: 48,
+        store: common::test_store(),
         ..Default::default()
     };
     Engine::open(dir, options).expect("open").0
@@ -234,7 +235,11 @@ fn journal_survives_sigkill_with_every_acknowledged_record_exactly_once() {
         child.kill().unwrap(); // SIGKILL
         let _ = child.wait();
         acknowledged.extend(reader.join().unwrap());
-        let (engine, report) = Engine::open(dir.path(), EngineOptions::default()).unwrap();
+        let options = EngineOptions {
+            store: common::test_store(),
+            ..EngineOptions::default()
+        };
+        let (engine, report) = Engine::open(dir.path(), options).unwrap();
         torn += report.recovery.truncated.is_some() as u32;
         drop(engine);
     }
@@ -275,7 +280,9 @@ fn journal_survives_sigkill_with_every_acknowledged_record_exactly_once() {
         }
     }
     engine.close().unwrap();
-    let check = idcard::engine::verify_journal(dir.path(), None, &[]).unwrap();
+    let store = common::test_store();
+    let check =
+        idcard::engine::verify_journal_with(dir.path(), None, &[], store.as_deref()).unwrap();
     assert_eq!(check.problem, None, "{check:?}");
     assert_eq!(check.store, Some((last, true)), "{check:?}");
     let cards = acknowledged.len();

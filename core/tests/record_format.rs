@@ -781,7 +781,10 @@ fn current_golden_checkpoint_is_the_replayed_state() {
     assert_same(&summary(&engine), &expected("data-v7"));
     drop(engine);
     std::fs::remove_dir_all(dir.path().join("checkpoints")).unwrap();
-    std::fs::remove_dir_all(dir.path().join("store")).unwrap();
+    // The population store too (set aside: the next open starts it empty).
+    let store =
+        common::test_store().unwrap_or_else(|| std::sync::Arc::new(idcard::store::Embedded));
+    idcard::store::StoreProvider::set_aside(store.as_ref(), dir.path()).unwrap();
     let (engine, _) = Engine::open(dir.path(), options(clock())).unwrap();
     engine.with_state(|s| assert_eq!(s.to_memory().unwrap(), from_checkpoint));
 }

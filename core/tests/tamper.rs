@@ -270,15 +270,21 @@ fn s2_the_data_directory_is_private() {
 /// chain sets it aside and rebuilds it.
 #[test]
 fn s1_an_edited_population_store_is_found_by_journal_verify_and_rebuilt_when_off_the_chain() {
-    use idcard::store::{Batch, PopulationStore, Table};
+    use idcard::engine::verify_journal_with;
+    use idcard::store::{Batch, Embedded, StoreProvider, Table};
+    // The store the suite runs on (embedded, or PostgreSQL under scripts/with-postgres.sh).
+    let provider: std::sync::Arc<dyn StoreProvider> =
+        common::test_store().unwrap_or_else(|| std::sync::Arc::new(Embedded));
+    let verify = |dir: &std::path::Path| {
+        verify_journal_with(dir, None, &[], Some(provider.as_ref())).unwrap()
+    };
     let dir = tempfile::tempdir().unwrap();
     with_losses(dir.path());
-    let check = verify_journal(dir.path(), None, &[]).unwrap();
+    let check = verify(dir.path());
     assert!(check.ok(), "{check:?}");
     let seq = check.store.expect("the store was compared").0;
-    let path = idcard::engine::store_path(dir.path());
     let (bob_card, tag) = {
-        let store = PopulationStore::open(&path, 1 << 20).unwrap();
+        let store = provider.open(dir.path(), 1 << 20).unwrap();
         let tag = store.tag().unwrap().unwrap();
         assert_eq!(tag.0, seq);
         let mut lost = None;
@@ -299,7 +305,7 @@ fn s1_an_edited_population_store_is_found_by_journal_verify_and_rebuilt_when_off
         store.write(&batch, tag.0, &tag.1).unwrap();
         (key, tag)
     };
-    let check = verify_journal(dir.path(), None, &[]).unwrap();
+    let check = verify(dir.path());
     assert_eq!(check.store, Some((seq, false)), "{check:?}");
     assert!(
         check
@@ -310,7 +316,7 @@ fn s1_an_edited_population_store_is_found_by_journal_verify_and_rebuilt_when_off
     );
     // A store tagged with a chain hash the journal does not have: set aside, rebuilt.
     {
-        let store = PopulationStore::open(&path, 1 << 20).unwrap();
+        let store = provider.open(dir.path(), 1 << 20).unwrap();
         let mut other = tag.1;
         other[0] ^= 1;
         store.write(&Batch::default(), tag.0, &other).unwrap();
@@ -321,16 +327,19 @@ fn s1_an_edited_population_store_is_found_by_journal_verify_and_rebuilt_when_off
         report
             .store_rebuilt
             .as_deref()
-            .is_some_and(|r| r.contains("chain hash")),
+            .is_some_and(|r| r.contains("chain hash") && r.contains("set aside")),
         "{report:?}"
     );
     assert_eq!(report.store_seq, 0);
-    assert!(path.with_extension("redb.set-aside").exists());
+    if !common::on_postgres() {
+        let path = idcard::engine::store_path(dir.path());
+        assert!(path.with_extension("redb.set-aside").exists());
+    }
     assert_eq!(
         e.with_state(|s| s.cards.status(bob_card)).unwrap(),
         idcard::index::CardStatus::Lost,
         "rebuilt from the journal"
     );
     e.close().unwrap();
-    assert!(verify_journal(dir.path(), None, &[]).unwrap().ok());
+    assert!(verify(dir.path()).ok());
 }

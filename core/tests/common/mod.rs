@@ -168,6 +168,22 @@ pub fn refused<T: std::fmt::Debug>(r: Result<T, EngineError>) -> &'static str {
     }
 }
 
+/// The population store the suites run on: PostgreSQL when `IDCARD_TEST_POSTGRES` names a
+/// server (`scripts/with-postgres.sh` starts a throwaway one), each record in a schema of its
+/// own; else the embedded store.
+pub fn test_store() -> Option<Arc<dyn idcard::store::StoreProvider>> {
+    let conn = std::env::var("IDCARD_TEST_POSTGRES").ok()?;
+    Some(Arc::new(
+        idcard_postgres::Postgres::per_directory(&conn, "t").expect("IDCARD_TEST_POSTGRES"),
+    ))
+}
+
+/// Whether the suites run on PostgreSQL.
+#[allow(dead_code)]
+pub fn on_postgres() -> bool {
+    std::env::var_os("IDCARD_TEST_POSTGRES").is_some()
+}
+
 pub fn options(clock: Arc<ManualClock>) -> EngineOptions {
     EngineOptions {
         journal: JournalOptions {
@@ -175,6 +191,7 @@ pub fn options(clock: Arc<ManualClock>) -> EngineOptions {
             sync: true,
         },
         clock,
+        store: test_store(),
         ..Default::default()
     }
 }
