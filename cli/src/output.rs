@@ -22,6 +22,7 @@ pub fn open(data: &Data) -> anyhow::Result<Engine> {
 pub fn open_with(data: &Data, create: bool) -> anyhow::Result<Engine> {
     let options = EngineOptions {
         store_cache_bytes: data.store_cache_mb.max(1) << 20,
+        store: data.store.provider()?,
         ..EngineOptions::default()
     };
     let opened = if create {

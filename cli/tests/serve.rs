@@ -35,9 +35,27 @@ impl Drop for Proc {
     }
 }
 
+/// The PostgreSQL store under `scripts/with-postgres.sh` (`IDCARD_TEST_POSTGRES`): the
+/// record's schema, and the provider the test reopens the record with.
+fn postgres(dir: &Path) -> Option<(String, String, idcard_postgres::Postgres)> {
+    let conn = std::env::var("IDCARD_TEST_POSTGRES").ok()?;
+    let p = idcard_postgres::Postgres::per_directory(&conn, "serve").unwrap();
+    let schema = p.schema_for(&dir.join("data"));
+    Some((
+        conn.clone(),
+        schema.clone(),
+        idcard_postgres::Postgres::new(&conn, &schema).unwrap(),
+    ))
+}
+
 fn serve(dir: &Path) -> (Proc, String) {
-    let mut child = idcard()
-        .args(["serve", "--listen", "127.0.0.1:0", "--interval-ms", "20"])
+    let mut command = idcard();
+    command.args(["serve", "--listen", "127.0.0.1:0", "--interval-ms", "20"]);
+    if let Some((conn, schema, _)) = postgres(dir) {
+        // `idcard serve --postgres`: every acknowledged command is in PostgreSQL too.
+        command.args(["--postgres", &conn, "--postgres-schema", &schema]);
+    }
+    let mut child = command
         .arg("--data")
         .arg(dir.join("data"))
         .args(["--officer", "M0", "--station", "MPS", "--key"])
@@ -176,7 +194,33 @@ fn kill_9_of_server_and_subscriber_under_load_loses_nothing_acknowledged() {
     .unwrap();
     let report = v.apply_delta_dir(&folder).unwrap();
     assert!(report.skipped.is_empty(), "{report:?}");
-    let (engine, _) = Engine::open_existing(dir.join("data"), EngineOptions::default()).unwrap();
+    let store = postgres(dir).map(|(_, _, p)| {
+        std::sync::Arc::new(p) as std::sync::Arc<dyn idcard::store::StoreProvider>
+    });
+    if let Some(p) = &store {
+        // Before anything replays the journal: PostgreSQL has every acknowledged loss report
+        // (the server wrote it there before answering).
+        let pg = p.open(&dir.join("data"), 0).unwrap();
+        for card in &acked {
+            let row: Option<idcard::model::CardRecord> =
+                pg.get(idcard::store::Table::Cards, card.to_u64()).unwrap();
+            assert_eq!(
+                row.map(|r| r.status),
+                Some(CardStatus::Lost),
+                "an acknowledged loss report is not in PostgreSQL"
+            );
+        }
+    }
+    let options = EngineOptions {
+        store: store.clone(),
+        ..EngineOptions::default()
+    };
+    let (engine, report) = Engine::open_existing(dir.join("data"), options).unwrap();
+    if store.is_some() {
+        // PostgreSQL had every acknowledged command before the server answered: nothing of
+        // the journal's end is missing from it but records that were never acknowledged.
+        assert!(report.store_rebuilt.is_none(), "{report:?}");
+    }
     for card in &acked {
         assert_eq!(
             engine
@@ -194,4 +238,9 @@ fn kill_9_of_server_and_subscriber_under_load_loses_nothing_acknowledged() {
         );
     }
     engine.close().unwrap();
+    // The store (and, on PostgreSQL, every record it holds) is what the journal replays to.
+    let check =
+        idcard::engine::verify_journal_with(dir.join("data"), None, &[], store.as_deref()).unwrap();
+    assert!(check.ok(), "{check:?}");
+    assert!(check.store.is_some_and(|(_, agrees)| agrees), "{check:?}");
 }

@@ -105,8 +105,18 @@ pub struct Running {
 /// Open the engine at `data` the way the server needs it (a live bank-profile verifier for
 /// online verification).
 pub fn open_engine(data: &std::path::Path) -> anyhow::Result<Engine> {
+    open_engine_with(data, None)
+}
+
+/// [`open_engine`] with the population store of `store` (PostgreSQL: `idcard serve
+/// --postgres`; `None`: the embedded one).
+pub fn open_engine_with(
+    data: &std::path::Path,
+    store: Option<Arc<dyn idcard::store::StoreProvider>>,
+) -> anyhow::Result<Engine> {
     let options = EngineOptions {
         live_verifier: Some(Profile::Bank),
+        store,
         ..EngineOptions::default()
     };
     let (engine, report) = Engine::open_existing(data, options)

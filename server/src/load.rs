@@ -82,7 +82,22 @@ fn citizen(i: usize) -> IdNumber {
 /// station and a lost-and-found window, each with one officer whose key is [`derived_key`] of
 /// its id, and `people` people with one card each (valid from 2020-01-01).
 pub fn setup(data: &Path, people: usize, stations: usize, units: usize) -> anyhow::Result<Setup> {
-    let (engine, _) = Engine::open(data, EngineOptions::default())?;
+    setup_with(data, people, stations, units, None)
+}
+
+/// [`setup`] on the population store of `store` (`None`: the embedded one).
+pub fn setup_with(
+    data: &Path,
+    people: usize,
+    stations: usize,
+    units: usize,
+    store: Option<Arc<dyn idcard::store::StoreProvider>>,
+) -> anyhow::Result<Setup> {
+    let options = EngineOptions {
+        store,
+        ..EngineOptions::default()
+    };
+    let (engine, _) = Engine::open(data, options)?;
     let div = DivisionCode::new(110105).context("division")?;
     let station = |id: &str, kind, division| Station {
         id: id.parse().expect("id"),
@@ -206,6 +221,8 @@ pub struct LoadOptions {
     pub subscribers_dir: Option<PathBuf>,
     /// Compare online verification with this `redis-server`.
     pub redis: Option<PathBuf>,
+    /// The population store of the platform under load (default: the embedded one).
+    pub store: Option<Arc<dyn idcard::store::StoreProvider>>,
 }
 
 /// Percentiles in milliseconds.
@@ -277,8 +294,13 @@ pub async fn run(o: LoadOptions) -> anyhow::Result<LoadReport> {
     };
     let data = dir.join("data");
     let (people, stations, units) = (o.people, o.stations.max(1), o.units.max(1));
-    let s = tokio::task::spawn_blocking(move || setup(&data, people, stations, units)).await??;
-    let engine = crate::open_engine(&s.data)?;
+    let store = o.store.clone();
+    let s = tokio::task::spawn_blocking(move || setup_with(&data, people, stations, units, store))
+        .await??;
+    // Off the async threads: a store's client may block (PostgreSQL's does).
+    let (data, store) = (s.data.clone(), o.store.clone());
+    let engine =
+        tokio::task::spawn_blocking(move || crate::open_engine_with(&data, store)).await??;
     let mut serve = crate::ServeOptions::new(
         "127.0.0.1:0".parse()?,
         s.ministry.clone(),

@@ -35,7 +35,18 @@ async fn l3_l4_s1_f1_the_platform_over_http() {
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     let s = setup(&data, 300, 2, 1).unwrap();
-    let engine = idcard_server::open_engine(&data).unwrap();
+    // On PostgreSQL under scripts/with-postgres.sh (`idcard serve --postgres`), else embedded.
+    let store = std::env::var("IDCARD_TEST_POSTGRES").ok().map(|conn| {
+        std::sync::Arc::new(idcard_postgres::Postgres::per_directory(&conn, "platform").unwrap())
+            as std::sync::Arc<dyn idcard::store::StoreProvider>
+    });
+    // Off the async threads: a store's client may block (PostgreSQL's does).
+    let opened = data.clone();
+    let engine =
+        tokio::task::spawn_blocking(move || idcard_server::open_engine_with(&opened, store))
+            .await
+            .unwrap()
+            .unwrap();
     let mut options = idcard_server::ServeOptions::new(
         "127.0.0.1:0".parse().unwrap(),
         s.ministry.clone(),

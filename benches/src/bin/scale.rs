@@ -53,6 +53,8 @@ struct Args {
     keep: bool,
     phase: Option<String>,
     compare: Option<usize>,
+    /// The PostgreSQL store (a libpq connection string) instead of the embedded one.
+    postgres: Option<String>,
 }
 
 fn parse_args() -> Args {
@@ -64,6 +66,7 @@ fn parse_args() -> Args {
         keep: false,
         phase: None,
         compare: None,
+        postgres: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -82,6 +85,7 @@ fn parse_args() -> Args {
             "--dir" => a.dir = Some(PathBuf::from(val())),
             "--phase" => a.phase = Some(val()),
             "--compare-stores" => a.compare = Some(num(val())),
+            "--postgres" => a.postgres = Some(val()),
             "--keep" => a.keep = true,
             other => usage(&format!("unknown flag {other}")),
         }
@@ -91,7 +95,7 @@ fn parse_args() -> Args {
 
 fn usage(msg: &str) -> ! {
     eprintln!(
-        "scale: {msg}\nusage: scale [--people N] [--commands N] [--cache-mb MB] [--dir DIR] [--keep] [--compare-stores ROWS]"
+        "scale: {msg}\nusage: scale [--people N] [--commands N] [--cache-mb MB] [--dir DIR] [--keep] [--compare-stores ROWS] [--postgres CONN]"
     );
     std::process::exit(2)
 }
@@ -172,9 +176,19 @@ fn cards_of(i: usize, n: IdNumber) -> Vec<CardRegistration> {
         .collect()
 }
 
+/// The schema a run on PostgreSQL uses (dropped at the start: never a platform's).
+const PG_SCHEMA: &str = "idcard_scale";
+
+fn postgres(a: &Args) -> Option<idcard_postgres::Postgres> {
+    a.postgres
+        .as_deref()
+        .map(|c| idcard_postgres::Postgres::new(c, PG_SCHEMA).expect("--postgres"))
+}
+
 fn options(a: &Args) -> EngineOptions {
     EngineOptions {
         store_cache_bytes: a.cache_mb << 20,
+        store: postgres(a).map(|p| std::sync::Arc::new(p) as _),
         ..Default::default()
     }
 }
@@ -505,6 +519,7 @@ fn child(a: &Args, phase: &str, dir: &Path) -> Value {
             "--cache-mb",
             &a.cache_mb.to_string(),
         ])
+        .args(a.postgres.iter().flat_map(|c| ["--postgres", c.as_str()]))
         .stderr(std::process::Stdio::inherit())
         .output()
         .expect("run a phase");
@@ -541,15 +556,27 @@ fn main() {
         (None, Some(t)) => t.path().join("record"),
         (None, None) => unreachable!("a temporary directory without --dir"),
     };
+    if let Some(p) = postgres(&a) {
+        p.drop_schema(PG_SCHEMA).expect("dropping the scale schema");
+    }
     let import = child(&a, "import", &dir);
     eprintln!("scale: import {import}");
-    let disk = |sub: &str| dir_bytes(&dir.join(sub));
+    // The store's bytes: its file, or its schema's tables and indexes in PostgreSQL.
+    let pg_bytes = postgres(&a).map(|p| {
+        p.open_schema(PG_SCHEMA)
+            .and_then(|s| s.bytes())
+            .expect("the schema's size")
+    });
+    let disk = |sub: &str| match (sub, pg_bytes) {
+        ("store", Some(b)) => b,
+        _ => dir_bytes(&dir.join(sub)),
+    };
     let on_disk = json!({
         "journal": disk("journal"),
         "store": disk("store"),
         "checkpoints": disk("checkpoints"),
-        "total": dir_bytes(&dir),
-        "per_person": dir_bytes(&dir) as f64 / a.people as f64,
+        "total": dir_bytes(&dir) + pg_bytes.unwrap_or(0),
+        "per_person": (dir_bytes(&dir) + pg_bytes.unwrap_or(0)) as f64 / a.people as f64,
         "store_per_person": disk("store") as f64 / a.people as f64,
     });
     let open = child(&a, "open", &dir);

@@ -45,6 +45,41 @@ pub struct Data {
         default_value_t = 256
     )]
     pub store_cache_mb: usize,
+    /// Where the population store is.
+    #[command(flatten)]
+    pub store: StoreArgs,
+}
+
+/// `[--postgres CONN [--postgres-schema NAME]]`: the population store in PostgreSQL instead of
+/// the embedded one (the national deployment; docs/DEPLOYMENT.md).
+#[derive(Args, Clone, Default)]
+pub struct StoreArgs {
+    /// Keep people, cards and every command's records in PostgreSQL: a libpq connection
+    /// string (`host=/run/postgresql user=idcard dbname=idcard`) or a `postgres://` URL, over a
+    /// Unix socket or loopback (no TLS yet).
+    #[arg(long, value_name = "CONN", env = "IDCARD_POSTGRES")]
+    pub postgres: Option<String>,
+    /// The schema the record lives in.
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "idcard",
+        requires = "postgres"
+    )]
+    pub postgres_schema: String,
+}
+
+impl StoreArgs {
+    /// The store provider for the engine (`None`: the embedded store).
+    pub fn provider(&self) -> anyhow::Result<Option<Arc<dyn idcard::store::StoreProvider>>> {
+        Ok(match &self.postgres {
+            Some(conn) => Some(Arc::new(idcard_postgres::Postgres::new(
+                conn,
+                &self.postgres_schema,
+            )?)),
+            None => None,
+        })
+    }
 }
 
 /// `--officer ID --station ID --key FILE`: who runs the command, and their private key (S1:

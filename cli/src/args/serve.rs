@@ -14,6 +14,9 @@ pub struct ServeArgs {
     /// The data directory (`idcard init`).
     #[arg(long, value_name = "DIR")]
     pub data: PathBuf,
+    /// Where the population store is (default: the embedded one in DIR).
+    #[command(flatten)]
+    pub store: super::StoreArgs,
     /// Where to listen. Plain HTTP only on loopback; elsewhere give --tls-cert and --tls-key.
     #[arg(long, default_value = "127.0.0.1:8443")]
     pub listen: SocketAddr,
@@ -150,6 +153,10 @@ pub struct LoadArgs {
     /// Make the data directory here (default: a temporary one, removed after).
     #[arg(long, value_name = "DIR")]
     pub dir: Option<PathBuf>,
+    /// Run the platform on PostgreSQL (a libpq connection string): the run uses the schema
+    /// `idcard_load`, dropped first — never a platform's schema.
+    #[arg(long, value_name = "CONN")]
+    pub postgres: Option<String>,
     /// Print JSON.
     #[arg(long)]
     pub json: bool,

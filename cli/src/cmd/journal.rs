@@ -90,8 +90,14 @@ pub fn journal(cmd: JournalCommand) -> anyhow::Result<ExitCode> {
         }
         JournalCommand::Verify { data, trust, head } => {
             let trust = trust.map(idcard::trust::TrustStore::read).transpose()?;
-            let check = idcard::engine::verify_journal(&data.data, trust.as_ref(), &head)
-                .map_err(crate::output::engine_error)?;
+            let store = data.store.provider()?;
+            let check = idcard::engine::verify_journal_with(
+                &data.data,
+                trust.as_ref(),
+                &head,
+                store.as_deref(),
+            )
+            .map_err(crate::output::engine_error)?;
             if data.json {
                 let mut v = serde_json::to_value(&check)?;
                 v["ok"] = json!(check.ok());

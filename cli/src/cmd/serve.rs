@@ -50,7 +50,7 @@ pub fn serve(a: ServeArgs) -> anyhow::Result<ExitCode> {
     } else {
         "http"
     };
-    let engine = idcard_server::open_engine(&a.data)?;
+    let engine = idcard_server::open_engine_with(&a.data, a.store.provider()?)?;
     runtime()?.block_on(async move {
         let running = idcard_server::start(engine, options).await?;
         println!("listening on {scheme}://{}", running.addr);
@@ -168,6 +168,14 @@ pub fn load(a: crate::args::serve::LoadArgs) -> anyhow::Result<ExitCode> {
         nats: a.nats,
         subscribers_dir: a.subscribers_dir,
         redis: a.redis,
+        store: match &a.postgres {
+            Some(conn) => {
+                let p = idcard_postgres::Postgres::new(conn, "idcard_load")?;
+                p.drop_schema("idcard_load")?;
+                Some(std::sync::Arc::new(p))
+            }
+            None => None,
+        },
     };
     let r = runtime()?.block_on(idcard_server::load::run(options))?;
     if a.json {

@@ -232,6 +232,7 @@ fn inspect(a: InspectArgs) -> anyhow::Result<ExitCode> {
                 data: dir.clone(),
                 json: a.json,
                 store_cache_mb: 64,
+                store: crate::args::StoreArgs::default(),
             })?;
             let who = idcard::workflow::publish::attribute(&engine, info)?;
             engine.close()?;
