@@ -299,6 +299,13 @@ pub trait StoreProvider: Send + Sync + std::fmt::Debug {
     /// Set the store of the record in `dir` aside (kept for inspection, never used again),
     /// so that the next [`StoreProvider::open`] starts empty; says where it went.
     fn set_aside(&self, dir: &Path) -> Result<String, StoreError>;
+
+    /// Whether a store that does not open or whose tag cannot be read is set aside and rebuilt
+    /// (a damaged file: yes, the default) or the error stops the engine (a database server:
+    /// a lost connection is no reason to rebuild a national register).
+    fn set_aside_unreadable(&self) -> bool {
+        true
+    }
 }
 
 /// The embedded store in the data directory: `DIR/store/population.redb`.

@@ -157,7 +157,7 @@ fn a_second_engine_on_the_same_schema_is_refused() {
     );
     drop(e);
     let aside = psql(&format!(
-        "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '{schema}_set_aside_%'"
+        "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '{schema}_aside_%'"
     ));
     assert_eq!(aside[0].get::<_, i64>(0), 1);
 }
@@ -196,4 +196,29 @@ fn a_lost_schema_is_rebuilt_from_the_journal() {
     drop(store);
     let check = verify_journal_with(dir.path(), None, &[], Some(&provider)).unwrap();
     assert!(check.ok(), "{check:?}");
+}
+
+/// A schema the engine cannot read as its own (here: another layout version; as well a lost
+/// connection) stops the engine with the store's error: a national register is not renamed and
+/// rebuilt from the journal because a read failed. (The embedded store, a damaged file, is.)
+#[test]
+fn an_unreadable_schema_stops_the_engine_and_is_not_set_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_, schema)) = postgres(dir.path()) else {
+        return;
+    };
+    let w = world(dir.path());
+    let clock = w.clock.clone();
+    w.engine.close().unwrap();
+    psql(&format!(
+        "UPDATE {schema}.meta SET v = '\\x6300000000000000'::bytea WHERE k = 'version'"
+    ));
+    match Engine::open(dir.path(), options(clock)) {
+        Err(EngineError::Store(e)) => assert!(e.what.contains("layout version 99"), "{e}"),
+        other => panic!("expected the store's error, got {:?}", other.map(|_| ())),
+    }
+    let aside = psql(&format!(
+        "SELECT count(*) FROM pg_namespace WHERE nspname LIKE '{schema}_aside_%'"
+    ));
+    assert_eq!(aside[0].get::<_, i64>(0), 0, "nothing set aside");
 }

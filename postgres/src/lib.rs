@@ -52,6 +52,9 @@ use postgres::{Client, NoTls, Statement};
 /// and rebuilt from the journal.
 pub const SCHEMA_VERSION: i64 = 1;
 
+/// The longest schema name: with `_aside_` and 13 digits it stays within PostgreSQL's 63.
+const MAX_SCHEMA: usize = 40;
+
 /// Rows per statement when writing (arrays bound as parameters).
 const CHUNK: usize = 10_000;
 
@@ -108,17 +111,21 @@ fn error(name: &str, what: impl std::fmt::Display) -> StoreError {
 
 fn check_schema_name(name: &str) -> Result<(), StoreError> {
     let ok = !name.is_empty()
-        && name.len() <= 48
+        && name.len() <= MAX_SCHEMA
         && name.starts_with(|c: char| c.is_ascii_lowercase())
         && name
             .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && name != "public"
+        && !name.starts_with("pg_");
     if ok {
         Ok(())
     } else {
         Err(error(
             name,
-            "a schema name is 1 to 48 characters of a-z, 0-9 and _, starting with a letter",
+            format!(
+                "a schema name is 1 to {MAX_SCHEMA} characters of a-z, 0-9 and _, starting with a letter (not public, not pg_…)"
+            ),
         ))
     }
 }
@@ -139,6 +146,12 @@ impl Postgres {
     /// of the directory's path (the test suites run every test's record in its own schema).
     pub fn per_directory(conn: &str, prefix: &str) -> Result<Postgres, StoreError> {
         check_schema_name(prefix)?;
+        if prefix.len() + 17 > MAX_SCHEMA {
+            return Err(error(
+                prefix,
+                format!("a prefix is at most {} characters", MAX_SCHEMA - 17),
+            ));
+        }
         Ok(Postgres {
             config: parse(conn)?,
             shown: shown(conn),
@@ -190,10 +203,11 @@ impl Postgres {
         }
         lock.batch_execute("SET lock_timeout = 0")
             .map_err(|e| error(&name, e))?;
-        create(&mut lock, schema).map_err(|e| error(&name, format!("creating the schema: {e}")))?;
+        create(&mut lock, &quoted(schema))
+            .map_err(|e| error(&name, format!("creating the schema: {e}")))?;
         let version: Option<Vec<u8>> = lock
             .query_opt(
-                &format!("SELECT v FROM {schema}.meta WHERE k = 'version'"),
+                &format!("SELECT v FROM {}.meta WHERE k = 'version'", quoted(schema)),
                 &[],
             )
             .map_err(|e| error(&name, e))?
@@ -201,7 +215,10 @@ impl Postgres {
         match version {
             None => {
                 lock.execute(
-                    &format!("INSERT INTO {schema}.meta (k, v) VALUES ('version', $1)"),
+                    &format!(
+                        "INSERT INTO {}.meta (k, v) VALUES ('version', $1)",
+                        quoted(schema)
+                    ),
                     &[&SCHEMA_VERSION.to_le_bytes().to_vec()],
                 )
                 .map_err(|e| error(&name, e))?;
@@ -228,9 +245,10 @@ impl Postgres {
         })
     }
 
-    /// Set `schema` aside: renamed `schema_set_aside_N` (N: seconds since 1970), kept for
+    /// Set `schema` aside: renamed `schema_aside_N` (N: milliseconds since 1970), kept for
     /// inspection. Says what was done.
     pub fn set_aside_schema(&self, schema: &str) -> Result<String, StoreError> {
+        check_schema_name(schema)?;
         let name = format!("postgresql {} schema {schema}", self.shown);
         let mut c = self
             .config
@@ -246,12 +264,16 @@ impl Postgres {
         if !exists {
             return Ok(format!("{name} was missing"));
         }
-        let secs = std::time::SystemTime::now()
+        let ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_secs());
-        let aside = format!("{schema}_set_aside_{secs}");
-        c.batch_execute(&format!("ALTER SCHEMA {schema} RENAME TO {aside}"))
-            .map_err(|e| error(&name, format!("setting it aside: {e}")))?;
+            .map_or(0, |d| d.as_millis());
+        let aside = format!("{schema}_aside_{ms}");
+        c.batch_execute(&format!(
+            "ALTER SCHEMA {} RENAME TO {}",
+            quoted(schema),
+            quoted(&aside)
+        ))
+        .map_err(|e| error(&name, format!("setting it aside: {e}")))?;
         Ok(format!("{name} set aside as schema {aside}"))
     }
 
@@ -263,7 +285,7 @@ impl Postgres {
             .config
             .connect(NoTls)
             .map_err(|e| error(&name, format!("connecting: {e}")))?;
-        c.batch_execute(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"))
+        c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", quoted(schema)))
             .map_err(|e| error(&name, e))
     }
 }
@@ -275,6 +297,10 @@ impl StoreProvider for Postgres {
 
     fn set_aside(&self, dir: &Path) -> Result<String, StoreError> {
         self.set_aside_schema(&self.schema_for(dir))
+    }
+
+    fn set_aside_unreadable(&self) -> bool {
+        false
     }
 }
 
@@ -307,6 +333,11 @@ fn shown(conn: &str) -> String {
         }
         Err(_) => "(unparsable connection string)".to_string(),
     }
+}
+
+/// A schema name quoted as an identifier (names are checked first: no quote inside).
+fn quoted(schema: &str) -> String {
+    format!("\"{schema}\"")
 }
 
 fn lock_key(schema: &str) -> i64 {
@@ -437,7 +468,7 @@ impl PgStore {
     }
 
     fn table(&self, t: Table) -> String {
-        format!("{}.{}", self.schema, t.name())
+        format!("{}.{}", quoted(&self.schema), t.name())
     }
 
     /// The bytes the schema's tables and their indexes take in the database.
@@ -465,7 +496,7 @@ impl PgStore {
                 .query(
                     &format!(
                         "SELECT province, count(*) FROM {}.events GROUP BY province ORDER BY province",
-                        self.schema
+                        quoted(&self.schema)
                     ),
                     &[],
                 )
@@ -487,7 +518,7 @@ impl RowStore for PgStore {
         self.with_conn(|c| {
             let sql = format!(
                 "SELECT k, v FROM {}.meta WHERE k IN ('seq', 'chain')",
-                self.schema
+                quoted(&self.schema)
             );
             let rows = c.client.query(&sql, &[]).map_err(|e| self.err(e))?;
             let (mut seq, mut chain) = (None, None);
@@ -622,27 +653,28 @@ impl RowStore for PgStore {
                 .statement(format!(
                     "INSERT INTO {}.events (province, seq, chain, payload) \
                      SELECT * FROM unnest($1::smallint[], $2::bigint[], $3::bytea[], $4::bytea[])",
-                    self.schema
+                    quoted(&self.schema)
                 ))
                 .map_err(|e| self.err(e))?;
             let tag = c
                 .statement(format!(
                     "INSERT INTO {}.meta (k, v) VALUES ('seq', $1), ('chain', $2) \
                      ON CONFLICT (k) DO UPDATE SET v = excluded.v",
-                    self.schema
+                    quoted(&self.schema)
                 ))
                 .map_err(|e| self.err(e))?;
             let guard = c
                 .statement(format!(
                     "SELECT v FROM {}.meta WHERE k = 'seq' FOR UPDATE",
-                    self.schema
+                    quoted(&self.schema)
                 ))
                 .map_err(|e| self.err(e))?;
             let mut tx = c.client.transaction().map_err(|e| self.err(e))?;
             // Never backwards: a store tagged beyond `seq` was written by another engine.
+            let mut at = 0;
             if let Some(r) = tx.query_opt(&guard, &[]).map_err(|e| self.err(e))? {
                 let v: Vec<u8> = r.get(0);
-                let at = u64::from_le_bytes(
+                at = u64::from_le_bytes(
                     v.try_into()
                         .map_err(|_| self.err("meta seq is not 8 bytes"))?,
                 );
@@ -652,6 +684,9 @@ impl RowStore for PgStore {
                     )));
                 }
             }
+            // Records it already has: an earlier write whose commit was reported failed (the
+            // connection lost after COMMIT was sent) had committed them. The rows are upserts.
+            let events: Vec<&EventRow> = batch.events().iter().filter(|e| e.seq > at).collect();
             for (t, st) in &upserts {
                 let of_t: Vec<&(Table, u64, &[u8])> =
                     rows.iter().filter(|(rt, _, _)| rt == t).collect();
@@ -664,7 +699,7 @@ impl RowStore for PgStore {
                     tx.execute(st, &[&keys, &values]).map_err(|e| self.err(e))?;
                 }
             }
-            for chunk in batch.events().chunks(CHUNK) {
+            for chunk in events.chunks(CHUNK) {
                 let provinces: Vec<i16> = chunk.iter().map(|e| i16::from(e.province)).collect();
                 let seqs: Vec<i64> = chunk.iter().map(|e| e.seq as i64).collect();
                 let chains: Vec<&[u8]> = chunk.iter().map(|e| e.chain.as_slice()).collect();
@@ -698,7 +733,7 @@ impl RowStore for PgStore {
             .map_err(|e| self.err(e))?;
         let sql = format!(
             "SELECT seq, province, chain, payload FROM {}.events ORDER BY seq",
-            self.schema
+            quoted(&self.schema)
         );
         let portal = tx.bind(&sql, &[]).map_err(|e| self.err(e))?;
         loop {
@@ -750,10 +785,15 @@ mod tests {
 
     #[test]
     fn schema_names_are_checked_before_they_reach_sql() {
-        for bad in ["", "1abc", "a-b", "A", "x; DROP TABLE y", &"a".repeat(49)] {
+        for bad in ["", "1abc", "a-b", "A", "x; DROP TABLE y", "a\"b"] {
             assert!(Postgres::new("host=/tmp", bad).is_err(), "{bad:?}");
         }
         assert!(Postgres::new("host=/tmp", "idcard_2").is_ok());
+        for bad in ["public", "pg_catalog", &"a".repeat(41)] {
+            assert!(Postgres::new("host=/tmp", bad).is_err(), "{bad:?}");
+        }
+        assert!(Postgres::per_directory("host=/tmp", &"a".repeat(24)).is_err());
+        assert!(Postgres::per_directory("host=/tmp", &"a".repeat(23)).is_ok());
     }
 
     #[test]

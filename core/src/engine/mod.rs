@@ -774,7 +774,11 @@ impl Engine {
             let (seq, payload) = item?;
             let (seq, record) = decode(Ok((seq, payload.clone())))?;
             state.apply(seq, &record);
-            if let Some(chain) = reader.chain_hash() {
+            if state.store_keeps_events() {
+                let chain = reader.chain_hash().ok_or(EngineError::Replay {
+                    seq,
+                    what: "no chain hash for this record (for the store's events)".into(),
+                })?;
                 state.keep_event(seq, &chain, &payload, &record);
             }
             replayed += 1;
@@ -1654,9 +1658,16 @@ fn open_store(
         .store
         .clone()
         .unwrap_or_else(|| Arc::new(crate::store::Embedded));
+    let unreadable = |e: crate::store::StoreError| {
+        if provider.set_aside_unreadable() {
+            Ok(e.what)
+        } else {
+            Err(EngineError::Store(e))
+        }
+    };
     let why = match provider.open(dir, options.store_cache_bytes) {
         Ok(store) => match store.tag() {
-            Err(e) => e.what,
+            Err(e) => unreadable(e)?,
             Ok(None) => return Ok((store, 0, GENESIS, None)),
             Ok(Some((seq, _))) if seq > last_seq => {
                 format!("it reflects records up to {seq}, beyond the journal's end ({last_seq})")
@@ -1674,7 +1685,7 @@ fn open_store(
             }
         },
         Err(e) if e.in_use => return Err(EngineError::Locked(dir.display().to_string())),
-        Err(e) => e.what,
+        Err(e) => unreadable(e)?,
     };
     // Set aside (kept for inspection, one generation), never silently used.
     let aside = provider.set_aside(dir)?;

@@ -558,6 +558,10 @@ impl Journal {
                             .append(true)
                             .open(path)
                             .map_err(io_err(path))?;
+                        // Records written by a process killed before its fsync may still be
+                        // only in the page cache: they count as durable from here (a store may
+                        // be written from them), so they are made so.
+                        file.sync_all().map_err(io_err(path))?;
                         let len = file.seek(SeekFrom::End(0)).map_err(io_err(path))?;
                         (
                             Segment {

@@ -117,6 +117,9 @@ struct StoreLink {
     store: Option<Arc<dyn RowStore>>,
     /// People and cards skip records up to this one: the store has them.
     seq: u64,
+    /// The last record people and cards applied: what the next flush reflects (during a
+    /// replay from a store behind the checkpoint, earlier than `State::last_seq`).
+    applied: u64,
     /// The first error of the store while applying: the state no longer follows the journal
     /// (the engine refuses to go on; reopening replays from the store's sequence).
     failure: Option<StoreError>,
@@ -147,8 +150,9 @@ impl State {
         // checkpoint has it.
         if seq > self.link.seq && self.link.failure.is_none() {
             let r = self.people.apply(e).and_then(|()| self.cards.apply(&at, e));
-            if let Err(err) = r {
-                self.link.failure = Some(err);
+            match r {
+                Ok(()) => self.link.applied = seq,
+                Err(err) => self.link.failure = Some(err),
             }
         }
         if seq <= self.last_seq {
@@ -278,6 +282,7 @@ impl State {
         self.link = StoreLink {
             store: Some(store),
             seq,
+            applied: seq,
             failure: None,
             events: Vec::new(),
         };
@@ -327,9 +332,15 @@ impl State {
         self.link.failure.as_ref()
     }
 
-    /// Write the changes to people and cards to the store, tagged with the last record applied
-    /// and `chain` (the journal's chain hash after it). The caller makes sure that record is
-    /// durable. Without a store: nothing to do.
+    /// The last record people and cards applied, which the next [`State::flush`] tags the
+    /// store with (its chain hash is the caller's to give).
+    pub fn population_seq(&self) -> u64 {
+        self.link.applied
+    }
+
+    /// Write the changes to people and cards to the store, tagged with the last record they
+    /// applied ([`State::population_seq`]) and `chain` (the journal's chain hash after it). The
+    /// caller makes sure that record is durable. Without a store: nothing to do.
     pub(crate) fn flush(&mut self, chain: &crate::journal::Chain) -> Result<(), StoreError> {
         if let Some(e) = &self.link.failure {
             return Err(e.clone());
@@ -342,7 +353,7 @@ impl State {
             self.people.batch(&mut batch)?;
             self.cards.batch(&mut batch)?;
             batch.set_events(std::mem::take(&mut self.link.events));
-            if let Err(e) = store.write(&batch, self.last_seq, chain) {
+            if let Err(e) = store.write(&batch, self.link.applied, chain) {
                 // Kept for the next attempt: the store has none of it.
                 self.link.events = batch.take_events();
                 return Err(e);
@@ -350,7 +361,7 @@ impl State {
         }
         self.people.flushed();
         self.cards.flushed();
-        self.link.seq = self.last_seq;
+        self.link.seq = self.link.applied;
         Ok(())
     }
 
