@@ -222,3 +222,46 @@ fn an_unreadable_schema_stops_the_engine_and_is_not_set_aside() {
     ));
     assert_eq!(aside[0].get::<_, i64>(0), 0, "nothing set aside");
 }
+
+/// The session holding an engine's lock on its schema ends (the server restarted it, an
+/// operator terminated it): from then on another engine could take the schema, so this one
+/// writes nothing more — its next command fails with the store's error, and reopening works.
+#[test]
+fn an_engine_that_lost_its_schema_lock_writes_nothing_more() {
+    let dir = tempfile::tempdir().unwrap();
+    let Some((_, schema)) = postgres(dir.path()) else {
+        return;
+    };
+    let w = world(dir.path());
+    let key = idcard_postgres::lock_key(&schema) as u64;
+    let ended = psql(&format!(
+        "SELECT pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' \
+         AND classid::bigint = {} AND objid::bigint = {}",
+        key >> 32,
+        key & 0xffff_ffff
+    ));
+    assert_eq!(ended.len(), 1, "one session held the lock");
+    let hr = w.actor(idcard::station::StationKind::HouseholdRegistrationStation);
+    let r = w.engine.report_loss(
+        hr,
+        &LossRequest {
+            card: CardRef {
+                number: w.bob,
+                valid_from: None,
+            },
+            present: InPerson {
+                number: w.bob,
+                fingerprint: None,
+            },
+            stolen: false,
+        },
+    );
+    match r {
+        Err(EngineError::Store(e)) => assert!(e.what.contains("lock"), "{e}"),
+        other => panic!("expected the store's error, got {other:?}"),
+    }
+    let clock = w.clock.clone();
+    drop(w);
+    let (e, _) = Engine::open(dir.path(), options(clock)).unwrap();
+    e.close().unwrap();
+}

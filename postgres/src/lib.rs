@@ -203,6 +203,10 @@ impl Postgres {
         }
         lock.batch_execute("SET lock_timeout = 0")
             .map_err(|e| error(&name, e))?;
+        let lock_pid: i32 = lock
+            .query_one("SELECT pg_backend_pid()", &[])
+            .map_err(|e| error(&name, e))?
+            .get(0);
         create(&mut lock, &quoted(schema))
             .map_err(|e| error(&name, format!("creating the schema: {e}")))?;
         let version: Option<Vec<u8>> = lock
@@ -241,6 +245,7 @@ impl Postgres {
             schema: schema.to_string(),
             config: self.config.clone(),
             idle: Mutex::new(Vec::new()),
+            lock_pid,
             _lock: Mutex::new(lock),
         })
     }
@@ -340,7 +345,9 @@ fn quoted(schema: &str) -> String {
     format!("\"{schema}\"")
 }
 
-fn lock_key(schema: &str) -> i64 {
+/// The advisory lock key an engine holds on `schema` while open (`pg_locks`: `classid` its high
+/// 32 bits, `objid` its low 32 bits, `objsubid` 1).
+pub fn lock_key(schema: &str) -> i64 {
     let d = blake3::hash(format!("idcard-postgres lock {schema}").as_bytes());
     i64::from_le_bytes(d.as_bytes()[..8].try_into().expect("8 bytes"))
 }
@@ -403,6 +410,8 @@ pub struct PgStore {
     idle: Mutex<Vec<Conn>>,
     /// The session holding the schema's advisory lock.
     _lock: Mutex<Client>,
+    /// That session's backend: every write checks it still holds the lock.
+    lock_pid: i32,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -663,6 +672,13 @@ impl RowStore for PgStore {
                     quoted(&self.schema)
                 ))
                 .map_err(|e| self.err(e))?;
+            let holds = c
+                .statement(
+                    "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted \
+                     AND pid = $1 AND classid::bigint = $2 AND objid::bigint = $3"
+                        .to_string(),
+                )
+                .map_err(|e| self.err(e))?;
             let guard = c
                 .statement(format!(
                     "SELECT v FROM {}.meta WHERE k = 'seq' FOR UPDATE",
@@ -670,6 +686,25 @@ impl RowStore for PgStore {
                 ))
                 .map_err(|e| self.err(e))?;
             let mut tx = c.client.transaction().map_err(|e| self.err(e))?;
+            // Still this engine's schema: the session holding its lock is alive and holds it
+            // (if it dropped, another engine may have taken the schema since).
+            let key = lock_key(&self.schema);
+            let held: i64 = tx
+                .query_one(
+                    &holds,
+                    &[
+                        &self.lock_pid,
+                        &((key as u64 >> 32) as i64),
+                        &((key as u64 & 0xffff_ffff) as i64),
+                    ],
+                )
+                .map_err(|e| self.err(e))?
+                .get(0);
+            if held == 0 {
+                return Err(self.err(
+                    "this engine no longer holds the schema's lock (its session ended): reopen",
+                ));
+            }
             // Never backwards: a store tagged beyond `seq` was written by another engine.
             let mut at = 0;
             if let Some(r) = tx.query_opt(&guard, &[]).map_err(|e| self.err(e))? {
