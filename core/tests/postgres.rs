@@ -27,24 +27,27 @@ fn postgres(dir: &Path) -> Option<(Postgres, String)> {
     Some((p, schema))
 }
 
-fn report_bob_lost(w: &World) {
+/// Bob's card reported lost, by him, at his household registration station.
+fn bob_lost(w: &World) -> Result<u64, EngineError> {
     let hr = w.actor(idcard::station::StationKind::HouseholdRegistrationStation);
+    let request = LossRequest {
+        card: CardRef {
+            number: w.bob,
+            valid_from: None,
+        },
+        present: InPerson {
+            number: w.bob,
+            fingerprint: None,
+        },
+        stolen: false,
+    };
     w.engine
-        .report_loss(
-            hr,
-            &LossRequest {
-                card: CardRef {
-                    number: w.bob,
-                    valid_from: None,
-                },
-                present: InPerson {
-                    number: w.bob,
-                    fingerprint: None,
-                },
-                stolen: false,
-            },
-        )
-        .unwrap();
+        .report_loss(hr, &request)
+        .map(|_| w.engine.last_seq())
+}
+
+fn report_bob_lost(w: &World) {
+    bob_lost(w).unwrap();
 }
 
 fn psql(sql: &str) -> Vec<postgres::Row> {
@@ -241,21 +244,7 @@ fn an_engine_that_lost_its_schema_lock_writes_nothing_more() {
         key & 0xffff_ffff
     ));
     assert_eq!(ended.len(), 1, "one session held the lock");
-    let hr = w.actor(idcard::station::StationKind::HouseholdRegistrationStation);
-    let r = w.engine.report_loss(
-        hr,
-        &LossRequest {
-            card: CardRef {
-                number: w.bob,
-                valid_from: None,
-            },
-            present: InPerson {
-                number: w.bob,
-                fingerprint: None,
-            },
-            stolen: false,
-        },
-    );
+    let r = bob_lost(&w);
     match r {
         Err(EngineError::Store(e)) => assert!(e.what.contains("lock"), "{e}"),
         other => panic!("expected the store's error, got {other:?}"),

@@ -175,10 +175,7 @@ impl Postgres {
     pub fn open_schema(&self, schema: &str) -> Result<PgStore, StoreError> {
         check_schema_name(schema)?;
         let name = format!("postgresql {} schema {schema}", self.shown);
-        let mut lock = self
-            .config
-            .connect(NoTls)
-            .map_err(|e| error(&name, format!("connecting: {e}")))?;
+        let mut lock = connect(&self.config, &name)?;
         // One engine per schema: a session-level advisory lock, held while the store is open.
         // The session of an engine that was just killed ends when the server sees its socket
         // close — a moment later: wait for the lock a little before calling it taken.
@@ -255,10 +252,7 @@ impl Postgres {
     pub fn set_aside_schema(&self, schema: &str) -> Result<String, StoreError> {
         check_schema_name(schema)?;
         let name = format!("postgresql {} schema {schema}", self.shown);
-        let mut c = self
-            .config
-            .connect(NoTls)
-            .map_err(|e| error(&name, format!("connecting: {e}")))?;
+        let mut c = connect(&self.config, &name)?;
         let exists = c
             .query_opt(
                 "SELECT 1 FROM pg_namespace WHERE nspname = $1",
@@ -286,10 +280,7 @@ impl Postgres {
     pub fn drop_schema(&self, schema: &str) -> Result<(), StoreError> {
         check_schema_name(schema)?;
         let name = format!("postgresql {} schema {schema}", self.shown);
-        let mut c = self
-            .config
-            .connect(NoTls)
-            .map_err(|e| error(&name, format!("connecting: {e}")))?;
+        let mut c = connect(&self.config, &name)?;
         c.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", quoted(schema)))
             .map_err(|e| error(&name, e))
     }
@@ -338,6 +329,13 @@ fn shown(conn: &str) -> String {
         }
         Err(_) => "(unparsable connection string)".to_string(),
     }
+}
+
+/// A new session to the server; `name` says which store for the error.
+fn connect(config: &postgres::Config, name: &str) -> Result<Client, StoreError> {
+    config
+        .connect(NoTls)
+        .map_err(|e| error(name, format!("connecting: {e}")))
 }
 
 /// A schema name quoted as an identifier (names are checked first: no quote inside).
@@ -459,10 +457,7 @@ impl PgStore {
         let mut conn = match taken {
             Some(c) => c,
             None => Conn {
-                client: self
-                    .config
-                    .connect(NoTls)
-                    .map_err(|e| self.err(format!("connecting: {e}")))?,
+                client: connect(&self.config, &self.name)?,
                 statements: std::collections::HashMap::new(),
             },
         };
@@ -597,10 +592,7 @@ impl RowStore for PgStore {
         // A large one: its own connection (f may read the store), one snapshot (repeatable
         // read), fetched a page at a time through a portal.
         let mut conn = Conn {
-            client: self
-                .config
-                .connect(NoTls)
-                .map_err(|e| self.err(format!("connecting: {e}")))?,
+            client: connect(&self.config, &self.name)?,
             statements: std::collections::HashMap::new(),
         };
         let mut tx = conn
@@ -756,10 +748,7 @@ impl RowStore for PgStore {
         &self,
         f: &mut dyn FnMut(&EventRow) -> Result<(), StoreError>,
     ) -> Result<bool, StoreError> {
-        let mut client = self
-            .config
-            .connect(NoTls)
-            .map_err(|e| self.err(format!("connecting: {e}")))?;
+        let mut client = connect(&self.config, &self.name)?;
         let mut tx = client
             .build_transaction()
             .isolation_level(postgres::IsolationLevel::RepeatableRead)
