@@ -969,3 +969,137 @@ fn s2_a_bank_snapshot_holds_statuses_only() {
     vb.apply_delta(&d.build()).unwrap();
     assert_eq!(vb.card_entry(ks[1]), Some(CardEntry::new(CardStatus::Lost)));
 }
+
+/// The card keys the spilled-build property test draws from.
+fn spill_pool() -> &'static [CardKey] {
+    static POOL: std::sync::OnceLock<Vec<CardKey>> = std::sync::OnceLock::new();
+    POOL.get_or_init(|| keys(6000, 21))
+}
+
+/// Build the same input in memory and spilled (in groups of `group_bytes`), return both files'
+/// bytes (or both errors' texts).
+#[allow(clippy::too_many_arguments)]
+fn in_memory_and_spilled(
+    profile: Profile,
+    mode: FilterMode,
+    cards: &[(CardKey, CardEntry)],
+    known: &[CardKey],
+    bl: &[(IdNumber, BlacklistEntry)],
+    group_bytes: usize,
+    signed: bool,
+) -> [Result<Vec<u8>, String>; 2] {
+    let dir = tempfile::tempdir().unwrap();
+    let spill_dir = tempfile::tempdir().unwrap();
+    [false, true].map(|spill| {
+        let mut b = SnapshotBuilder::new(profile);
+        b.as_of(as_of()).journal_seq(9).filter(mode);
+        if signed {
+            b.signer(Arc::new(test_signer()));
+        }
+        // Half the cards before spilling starts: they move to the files.
+        let (early, late) = cards.split_at(cards.len() / 2);
+        b.extend_cards(early.iter().copied());
+        if spill {
+            b.spill_to(spill_dir.path()).unwrap();
+            b.spill_group_bytes(group_bytes);
+        }
+        for (k, e) in late {
+            b.add_card(*k, *e);
+        }
+        b.known_cards(known.iter().copied());
+        b.extend_blacklist(bl.iter().copied());
+        assert_eq!(b.card_count(), cards.len());
+        let path = dir.path().join(if spill { "s.idcs" } else { "m.idcs" });
+        let out = b
+            .write(&path)
+            .map(|_| std::fs::read(&path).unwrap())
+            .map_err(|e| e.to_string());
+        drop(b);
+        // The spill files have no names: nothing is left behind.
+        assert_eq!(std::fs::read_dir(spill_dir.path()).unwrap().count(), 0);
+        out
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(40))]
+
+    /// L3 at national scale: a build from spilled cards, in groups of any size, writes exactly
+    /// the bytes of a build in memory (the model), and answers every card as listed.
+    #[test]
+    fn l3_a_spilled_build_writes_the_same_bytes_as_one_in_memory(
+        listed in proptest::collection::btree_map(0usize..6000, 0usize..4, 0..2500),
+        known in proptest::collection::btree_set(0usize..6000, 0..3000),
+        blacklisted in proptest::collection::btree_set(0usize..6000, 0..50),
+        group_entries in 1usize..3000,
+        police in any::<bool>(),
+        filter in any::<bool>(),
+        signed in any::<bool>(),
+    ) {
+        let ks = spill_pool();
+        let cards: Vec<_> = listed.iter().map(|(&k, &s)| (ks[k], entry(s))).collect();
+        let known: Vec<_> = known.iter().map(|&k| ks[k]).collect();
+        let profile = if police { Profile::Police } else { Profile::Bank };
+        let bl: Vec<_> = if police {
+            blacklisted.iter().map(|&k| (ks[k].number(), BlacklistEntry::new(BlacklistReasons::FORGED))).collect()
+        } else {
+            Vec::new()
+        };
+        let mode = if filter { FilterMode::Always } else { FilterMode::Never };
+        let [memory, spilled] =
+            in_memory_and_spilled(profile, mode, &cards, &known, &bl, group_entries * 16, signed);
+        let memory = memory.unwrap();
+        prop_assert!(spilled.as_ref() == Ok(&memory), "spilled build differs from the model");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.idcs");
+        std::fs::write(&path, &memory).unwrap();
+        let options = if signed {
+            // The as-of time is fixed in the past: no maximum age here (staleness is tested
+            // on its own).
+            VerifierOptions { max_age: None, ..VerifierOptions::trusting(test_trust()) }
+        } else {
+            VerifierOptions::unsigned()
+        };
+        let v = Verifier::open_with(&path, options).unwrap();
+        let model: HashMap<CardKey, CardStatus> = cards.iter().map(|(k, e)| (*k, e.status)).collect();
+        for k in ks.iter().take(6000) {
+            prop_assert_eq!(v.verify(*k), model.get(k).copied().unwrap_or(CardStatus::Valid));
+        }
+    }
+}
+
+#[test]
+fn l3_a_spilled_build_refuses_duplicates_and_unlistable_statuses_as_in_memory() {
+    let ks = keys(3, 4);
+    let cards = [(ks[0], entry(0)), (ks[1], entry(1)), (ks[0], entry(2))];
+    for group in [16, 1 << 20] {
+        let [memory, spilled] = in_memory_and_spilled(
+            Profile::Bank,
+            FilterMode::Always,
+            &cards,
+            &[],
+            &[],
+            group,
+            false,
+        );
+        let m = memory.unwrap_err();
+        assert!(m.contains("#1 and #3"), "{m}");
+        assert_eq!(spilled.unwrap_err(), m);
+    }
+    let cards = [
+        (ks[0], entry(0)),
+        (ks[1], CardEntry::new(CardStatus::Valid)),
+    ];
+    let [memory, spilled] = in_memory_and_spilled(
+        Profile::Bank,
+        FilterMode::Always,
+        &cards,
+        &[],
+        &[],
+        16,
+        false,
+    );
+    let m = memory.unwrap_err();
+    assert!(m.contains("card entry #2"), "{m}");
+    assert_eq!(spilled.unwrap_err(), m);
+}

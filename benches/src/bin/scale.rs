@@ -375,11 +375,24 @@ fn phase_publish(a: &Args, dir: &Path) -> Value {
     let t = Instant::now();
     let now = chrono::Utc::now();
     let builder = engine
-        .with_state(|s| idcard::projection::files::snapshot_builder(s, Profile::Bank, now))
+        .with_state(|s| idcard::projection::files::snapshot_builder(s, Profile::Bank, now, dir))
         .expect("read the cards");
     let read_s = t.elapsed().as_secs_f64();
     let out = dir.join("scale-bank.idcs");
-    let info = builder.write(&out).expect("write");
+    // Seconds in each stage of the build, in order.
+    let mut stages: Vec<(&'static str, f64)> = Vec::new();
+    let mut stage_start = Instant::now();
+    let info = builder
+        .write_with_progress(&out, &mut |p| {
+            if stages.last().map(|s| s.0) != Some(p.stage) {
+                if let Some(last) = stages.last_mut() {
+                    last.1 = stage_start.elapsed().as_secs_f64();
+                }
+                stage_start = Instant::now();
+                stages.push((p.stage, 0.0));
+            }
+        })
+        .expect("write");
     let total_s = t.elapsed().as_secs_f64();
     drop(builder);
     let known = engine
@@ -399,6 +412,7 @@ fn phase_publish(a: &Args, dir: &Path) -> Value {
         "listed": info.card_count,
         "cards_per_s": known as f64 / total_s,
         "snapshot_bytes": bytes,
+        "stages_s": stages.iter().map(|(k, v)| json!([k, v])).collect::<Vec<_>>(),
         "peak_rss_bytes": peak,
     })
 }

@@ -14,8 +14,9 @@ use super::format::{
 };
 use super::hash::{
     BLACKLIST_SLOTS, CARD_SLOTS, WordHasher, blacklist_hash, blacklist_value, card_matches,
-    card_payload, fingerprint, home_bucket, payload_status, prefetch,
+    card_payload, card_probe, fingerprint, home_bucket, payload_status, prefetch,
 };
+use super::spill::SpillFile;
 use super::{BlacklistEntry, CardEntry, CardStatus, IndexError, Profile};
 use crate::card::CardKey;
 use crate::number::IdNumber;
@@ -79,7 +80,35 @@ pub struct SnapshotBuilder {
     /// Compact number and the blacklist slot value.
     blacklist: Vec<(u64, u64)>,
     known: Vec<u64>,
+    /// Cards kept in temporary files instead of `cards` and `known` ([`SnapshotBuilder::spill_to`]).
+    spill: Option<Spill>,
     signer: Option<std::sync::Arc<dyn Sign + Send + Sync>>,
+}
+
+/// A builder's cards in temporary files: the listed ones (key and payload, 12 bytes each, in
+/// input order) and the known ones (keys), with how many listed cards' hashes a group holds.
+struct Spill {
+    listed: SpillFile<12>,
+    known: SpillFile<8>,
+    group: usize,
+}
+
+/// Default memory for one group's hashes in a spilled build: 128 MiB (16 bytes a listed card).
+pub const DEFAULT_SPILL_GROUP_BYTES: usize = 128 << 20;
+
+fn listed_record(key: u64, payload: u32) -> [u8; 12] {
+    let mut r = [0u8; 12];
+    r[..8].copy_from_slice(&key.to_le_bytes());
+    r[8..].copy_from_slice(&payload.to_le_bytes());
+    r
+}
+
+fn record_key(r: &[u8]) -> u64 {
+    u64::from_le_bytes(r[..8].try_into().expect("8 bytes"))
+}
+
+fn record_payload(r: &[u8; 12]) -> u32 {
+    u32::from_le_bytes(r[8..].try_into().expect("4 bytes"))
 }
 
 /// One table's plan: hashes sorted by hash (with the input index), home buckets, slots.
@@ -127,6 +156,7 @@ impl SnapshotBuilder {
             cards: Vec::new(),
             blacklist: Vec::new(),
             known: Vec::new(),
+            spill: None,
             signer: None,
         }
     }
@@ -179,10 +209,69 @@ impl SnapshotBuilder {
             .unwrap_or(if self.with_filter() { 0.55 } else { 0.5 })
     }
 
+    /// Keep the cards given from now on (and those given so far) in unnamed temporary files in
+    /// `dir` instead of memory, and build in groups: the build then holds the file being made
+    /// (about 16 bytes a listed card), one group's hashes
+    /// ([`DEFAULT_SPILL_GROUP_BYTES`], see [`SnapshotBuilder::spill_group_bytes`]) and the
+    /// filter, whatever the number of known cards. The bytes written are the same as without.
+    ///
+    /// ```
+    /// use chrono::NaiveDate;
+    /// use idcard::index::{CardEntry, CardStatus, Profile, SnapshotBuilder};
+    /// use idcard::CardKey;
+    ///
+    /// let dir = tempfile::tempdir()?;
+    /// let n = "11010519491231002X".parse()?;
+    /// let old = CardKey::new(n, NaiveDate::from_ymd_opt(2005, 3, 1).unwrap())?;
+    /// let new = CardKey::new(n, NaiveDate::from_ymd_opt(2025, 3, 1).unwrap())?;
+    /// let mut b = SnapshotBuilder::new(Profile::Bank);
+    /// b.spill_to(dir.path())?;
+    /// b.add_card(old, CardEntry::new(CardStatus::Superseded)).known_cards([new]);
+    /// let info = b.write(dir.path().join("bank.idcs"))?;
+    /// assert_eq!(info.card_count, 1);
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn spill_to(&mut self, dir: impl AsRef<Path>) -> Result<&mut Self, IndexError> {
+        let dir = dir.as_ref();
+        let io = |e| IndexError::io(dir, e);
+        if self.spill.is_none() {
+            let mut spill = Spill {
+                listed: SpillFile::new(dir).map_err(io)?,
+                known: SpillFile::new(dir).map_err(io)?,
+                group: DEFAULT_SPILL_GROUP_BYTES / std::mem::size_of::<Hashed>(),
+            };
+            for (k, p) in std::mem::take(&mut self.cards) {
+                spill.listed.push(listed_record(k, p));
+            }
+            for k in std::mem::take(&mut self.known) {
+                spill.known.push(k.to_le_bytes());
+            }
+            self.spill = Some(spill);
+        }
+        Ok(self)
+    }
+
+    /// Memory for one group's hashes in a spilled build (16 bytes a listed card; at least one
+    /// of the 1,024 hash partitions is taken at a time). No effect without
+    /// [`SnapshotBuilder::spill_to`].
+    pub fn spill_group_bytes(&mut self, bytes: usize) -> &mut Self {
+        if let Some(s) = &mut self.spill {
+            s.group = (bytes / std::mem::size_of::<Hashed>()).max(1);
+        }
+        self
+    }
+
+    fn push_card(&mut self, key: u64, payload: u32) {
+        match &mut self.spill {
+            Some(s) => s.listed.push(listed_record(key, payload)),
+            None => self.cards.push((key, payload)),
+        }
+    }
+
     /// List a card (its status must be lost, stolen, superseded or invalidated).
     pub fn add_card(&mut self, key: CardKey, entry: CardEntry) -> &mut Self {
         let entry = self.profile.least_data(entry);
-        self.cards.push((key.to_u64(), card_payload(&entry) as u32));
+        self.push_card(key.to_u64(), card_payload(&entry) as u32);
         self
     }
 
@@ -192,13 +281,20 @@ impl SnapshotBuilder {
         cards: impl IntoIterator<Item = (CardKey, CardEntry)>,
     ) -> &mut Self {
         let cards = cards.into_iter();
-        self.cards.reserve(cards.size_hint().0);
         let profile = self.profile;
-        self.cards.extend(
-            cards
-                .into_iter()
-                .map(|(k, e)| (k.to_u64(), card_payload(&profile.least_data(e)) as u32)),
-        );
+        let payload = move |e: CardEntry| card_payload(&profile.least_data(e)) as u32;
+        match &mut self.spill {
+            Some(s) => {
+                for (k, e) in cards {
+                    s.listed.push(listed_record(k.to_u64(), payload(e)));
+                }
+            }
+            None => {
+                self.cards.reserve(cards.size_hint().0);
+                self.cards
+                    .extend(cards.map(|(k, e)| (k.to_u64(), payload(e))));
+            }
+        }
         self
     }
 
@@ -225,13 +321,23 @@ impl SnapshotBuilder {
     /// Cards the publisher knows to exist (listed or not): the build proves that none of them
     /// that is not listed answers anything but valid.
     pub fn known_cards(&mut self, keys: impl IntoIterator<Item = CardKey>) -> &mut Self {
-        self.known.extend(keys.into_iter().map(CardKey::to_u64));
+        match &mut self.spill {
+            Some(s) => {
+                for k in keys {
+                    s.known.push(k.to_u64().to_le_bytes());
+                }
+            }
+            None => self.known.extend(keys.into_iter().map(CardKey::to_u64)),
+        }
         self
     }
 
     /// Number of cards listed so far.
     pub fn card_count(&self) -> usize {
-        self.cards.len()
+        match &self.spill {
+            Some(s) => s.listed.len() as usize,
+            None => self.cards.len(),
+        }
     }
 
     /// Build and write to `path`.
@@ -250,7 +356,11 @@ impl SnapshotBuilder {
         self.check_input()?;
         let mut seed = self.seed.unwrap_or_else(|| self.default_seed());
         for _ in 0..MAX_SEEDS {
-            if let Some(info) = self.attempt(path, seed, progress)? {
+            let attempt = match &self.spill {
+                Some(spill) => self.attempt_spilled(spill, path, seed, progress)?,
+                None => self.attempt(path, seed, progress)?,
+            };
+            if let Some(info) = attempt {
                 return Ok(info);
             }
             seed = next_seed(seed);
@@ -261,13 +371,35 @@ impl SnapshotBuilder {
     }
 
     fn check_input(&self) -> Result<(), IndexError> {
-        for (i, &(_, p)) in self.cards.iter().enumerate() {
+        let unlisted = |i: u64, p: u32| {
             let status = CardStatus::from_u8(payload_status(p as u64)).unwrap_or_default();
-            if !status.is_listable() {
-                return Err(IndexError::InvalidInput(format!(
+            (!status.is_listable()).then(|| {
+                IndexError::InvalidInput(format!(
                     "card entry #{}: status {status} cannot be listed (lost, stolen, superseded or invalidated)",
                     i + 1,
-                )));
+                ))
+            })
+        };
+        match &self.spill {
+            Some(s) => {
+                let mut first = None;
+                s.listed
+                    .for_each(|i, r| {
+                        if first.is_none() {
+                            first = unlisted(i, record_payload(r));
+                        }
+                    })
+                    .map_err(|e| IndexError::io(s.listed.dir(), e))?;
+                if let Some(e) = first {
+                    return Err(e);
+                }
+            }
+            None => {
+                for (i, &(_, p)) in self.cards.iter().enumerate() {
+                    if let Some(e) = unlisted(i as u64, p) {
+                        return Err(e);
+                    }
+                }
             }
         }
         for (i, &(_, v)) in self.blacklist.iter().enumerate() {
@@ -284,7 +416,7 @@ impl SnapshotBuilder {
                 self.blacklist.len()
             )));
         }
-        if self.cards.len() >= u32::MAX as usize || self.blacklist.len() >= u32::MAX as usize {
+        if self.card_count() >= u32::MAX as usize || self.blacklist.len() >= u32::MAX as usize {
             return Err(IndexError::InvalidInput(
                 "more than 2^32 - 1 entries".into(),
             ));
@@ -296,7 +428,7 @@ impl SnapshotBuilder {
         let mut b = Vec::with_capacity(32);
         b.extend_from_slice(&self.as_of.timestamp().to_le_bytes());
         b.extend_from_slice(&self.journal_seq.to_le_bytes());
-        b.extend_from_slice(&(self.cards.len() as u64).to_le_bytes());
+        b.extend_from_slice(&(self.card_count() as u64).to_le_bytes());
         b.extend_from_slice(&(self.blacklist.len() as u64).to_le_bytes());
         xxh3_64(&b)
     }
@@ -395,7 +527,7 @@ impl SnapshotBuilder {
         let filter_words = self
             .with_filter()
             .then(|| filter::words_for(self.cards.len()));
-        let mut info = self.layout(seed, &cards, filter_words, blacklist.as_ref());
+        let info = self.layout(seed, &cards, filter_words, blacklist.as_ref());
         let total = self.cards.len() as u64;
 
         progress(BuildProgress {
@@ -404,26 +536,7 @@ impl SnapshotBuilder {
             total: info.file_length,
         });
         let io = |e| IndexError::io(path, e);
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
-        let tmp = tempfile::Builder::new()
-            .prefix(".idcard-tmp-")
-            .tempfile_in(dir)
-            .map_err(io)?;
-        // The file is composed in anonymous memory with huge pages (fewer TLB misses while the
-        // filter and the table are filled at random; no page-cache pages allocated one at a
-        // time through a file mapping: measured 2-3 s of 9-14 s at 10^8 cards) and written out
-        // in one go once signed.
-        let mut map = memmap2::MmapOptions::new()
-            .len((info.file_length as usize).max(1))
-            .map_anon()
-            .map_err(io)?;
-        #[cfg(target_os = "linux")]
-        {
-            let _ = map.advise(memmap2::Advice::HugePage);
-        }
+        let (tmp, mut map) = scratch(path, info.file_length as usize)?;
         let region = |kind: &str| region_of(&info.sections, kind);
 
         // Three things share the two cores: placing and proving the card table (this thread),
@@ -492,6 +605,26 @@ impl SnapshotBuilder {
         if !proved {
             return Ok(None);
         }
+        self.finish(path, tmp, map, info, r, progress).map(Some)
+    }
+
+    /// Checksums, header, signature; then write what of the file is not written yet (all but
+    /// `written`, the table's bytes already in the file) and put it in place.
+    fn finish(
+        &self,
+        path: &Path,
+        tmp: tempfile::NamedTempFile,
+        mut map: memmap2::MmapMut,
+        mut info: SnapshotInfo,
+        written: std::ops::Range<usize>,
+        progress: &mut dyn FnMut(BuildProgress),
+    ) -> Result<SnapshotInfo, IndexError> {
+        let io = |e| IndexError::io(path, e);
+        let dir = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let len = info.file_length as usize;
         progress(BuildProgress {
             stage: "checksums",
             done: 0,
@@ -509,8 +642,8 @@ impl SnapshotBuilder {
                     done: 0,
                     total: info.file_length,
                 });
-                let hash =
-                    super::copy::hash_bytes(&map, super::copy::copy_threads()).map_err(io)?;
+                let hash = super::copy::hash_bytes(&map[..len], super::copy::copy_threads())
+                    .map_err(io)?;
                 Some(crate::trust::signed::block(
                     FileKind::Snapshot,
                     info.file_length,
@@ -526,12 +659,12 @@ impl SnapshotBuilder {
             total: info.file_length,
         });
         {
-            // The header (and the alignment before the table), then what follows the table,
-            // then the signature block.
+            // What is before the table (the header and alignment), then what follows it, then
+            // the signature block.
             use std::os::unix::fs::FileExt;
             let f = tmp.as_file();
-            f.write_all_at(&map[..r.start], 0).map_err(io)?;
-            f.write_all_at(&map[r.end..info.file_length as usize], r.end as u64)
+            f.write_all_at(&map[..written.start], 0).map_err(io)?;
+            f.write_all_at(&map[written.end..len], written.end as u64)
                 .map_err(io)?;
             drop(map);
             if let Some(block) = block {
@@ -546,7 +679,296 @@ impl SnapshotBuilder {
             done: info.file_length,
             total: info.file_length,
         });
-        Ok(Some(info))
+        Ok(info)
+    }
+
+    /// One build under `seed` from spilled cards (see [`SnapshotBuilder::spill_to`]): the same
+    /// bytes as [`SnapshotBuilder::attempt`], in bounded memory. The listed cards are read once
+    /// to count them per hash partition, then once per group of partitions: each group is
+    /// gathered, sorted and placed in order, and every answer already final is proved at once
+    /// (a scan that stops before the next group's first home bucket cannot change); the few
+    /// others are proved once the table is complete. The filter is filled from a third read on
+    /// a second thread; then the known cards are read and proved against the finished table.
+    fn attempt_spilled(
+        &self,
+        spill: &Spill,
+        path: &Path,
+        seed: u64,
+        progress: &mut dyn FnMut(BuildProgress),
+    ) -> Result<Option<SnapshotInfo>, IndexError> {
+        const BITS: u32 = 10;
+        const PARTS: usize = 1 << BITS;
+        let shift = 64 - BITS;
+        let sio = |e| IndexError::io(spill.listed.dir(), e);
+        let hasher = WordHasher::new(seed);
+        let n = spill.listed.len() as usize;
+        let total = n as u64;
+        progress(BuildProgress {
+            stage: "sorting",
+            done: 0,
+            total,
+        });
+        let mut starts = vec![0usize; PARTS + 1];
+        spill
+            .listed
+            .for_each(|_, r| starts[(hasher.hash(record_key(r)) >> shift) as usize + 1] += 1)
+            .map_err(sio)?;
+        for p in 1..starts.len() {
+            starts[p] += starts[p - 1];
+        }
+        // Groups of partitions: as many whole partitions as the group's memory holds, at least one.
+        let mut groups = Vec::new();
+        let mut p0 = 0;
+        while p0 < PARTS {
+            let mut p1 = p0 + 1;
+            while p1 < PARTS && starts[p1 + 1] - starts[p0] <= spill.group {
+                p1 += 1;
+            }
+            groups.push((p0, p1));
+            p0 = p1;
+        }
+        let buckets = ((n as f64 / (CARD_SLOTS as f64 * self.card_load())).ceil() as u64).max(1);
+        let blacklist = if self.profile == Profile::Police {
+            match self.plan(
+                self.blacklist.len(),
+                |i| self.blacklist[i].0,
+                |n| blacklist_hash(n, seed),
+                |_| 0,
+                BLACKLIST_SLOTS,
+                self.load.unwrap_or(0.5),
+                "blacklist",
+                |a, b| self.blacklist[a].0 == self.blacklist[b].0,
+                progress,
+            )? {
+                Some(p) => Some(p),
+                None => return Ok(None),
+            }
+        } else {
+            None
+        };
+        let filter_words = self.with_filter().then(|| filter::words_for(n));
+        // The table's size is known once it is placed: compose in memory laid out for the most
+        // it can take (every entry probing past the last bucket; pages never touched cost
+        // nothing), then move what follows it.
+        let mut plan = Plan {
+            hashed: Vec::new(),
+            buckets,
+            per_bucket: CARD_SLOTS,
+            slots: (buckets as usize * CARD_SLOTS + n + 2).div_ceil(CARD_SLOTS) * CARD_SLOTS,
+        };
+        let most = self.layout(seed, &plan, filter_words, blacklist.as_ref());
+        progress(BuildProgress {
+            stage: "mapping",
+            done: 0,
+            total: most.file_length,
+        });
+        let (tmp, mut map) = scratch(path, most.file_length as usize)?;
+        let up = region_of(&most.sections, "cards").expect("a card table is laid out");
+
+        let placed = std::thread::scope(|scope| -> Result<Option<_>, IndexError> {
+            let filler = filter_words.map(|words| {
+                scope.spawn(move || -> std::io::Result<Vec<u64>> {
+                    let mut w = vec![0u64; words];
+                    let mut keys = Vec::new();
+                    spill.listed.for_each_chunk(|_, chunk| {
+                        keys.clear();
+                        keys.extend(chunk.chunks_exact(12).map(record_key));
+                        fill_filter_with(&mut w, seed, keys.len(), |i| keys[i]);
+                    })?;
+                    Ok(w)
+                })
+            });
+            let slots: &mut [u64] = bytemuck::cast_slice_mut(&mut map[up.clone()]);
+            let mut next = 0usize;
+            let mut deferred = Vec::new();
+            let mut group: Vec<Hashed> = Vec::new();
+            for &(p0, p1) in &groups {
+                let base = starts[p0];
+                group.clear();
+                group.resize(starts[p1] - base, Hashed::default());
+                let mut fill: Vec<usize> = starts[p0..p1].iter().map(|s| s - base).collect();
+                spill
+                    .listed
+                    .for_each(|i, r| {
+                        let h = hasher.hash(record_key(r));
+                        let p = (h >> shift) as usize;
+                        if (p0..p1).contains(&p) {
+                            group[fill[p - p0]] = Hashed {
+                                h,
+                                i: i as u32,
+                                tag: record_payload(r),
+                            };
+                            fill[p - p0] += 1;
+                        }
+                    })
+                    .map_err(sio)?;
+                let rel: Vec<usize> = starts[p0..=p1].iter().map(|s| s - base).collect();
+                sort_partitions(&mut group, &rel);
+                for w in group.windows(2) {
+                    if w[0].h == w[1].h {
+                        let (a, b) = (w[0].i.min(w[1].i), w[0].i.max(w[1].i));
+                        let key = |i: u32| spill.listed.get(i as u64).map(|r| record_key(&r));
+                        if key(a).map_err(sio)? == key(b).map_err(sio)? {
+                            return Err(IndexError::InvalidInput(format!(
+                                "card entries #{} and #{} are the same card",
+                                a + 1,
+                                b + 1
+                            )));
+                        }
+                        return Ok(None);
+                    }
+                }
+                let first = next;
+                for e in &group {
+                    let pos = next.max(home_bucket(e.h, buckets) * CARD_SLOTS);
+                    next = pos + 1;
+                    slots[pos] = ((fingerprint(e.h) << 24) | e.tag as u64).to_le();
+                }
+                // Every later entry is placed at or after the next partition's first home bucket.
+                let limit = if p1 == PARTS {
+                    usize::MAX
+                } else {
+                    home_bucket((p1 as u64) << shift, buckets)
+                };
+                let mut at = first;
+                for e in &group {
+                    let pos = at.max(home_bucket(e.h, buckets) * CARD_SLOTS);
+                    at = pos + 1;
+                    let (count, found, stop) = card_probe(slots, buckets, e.h);
+                    if stop >= limit {
+                        deferred.push((e.h, pos));
+                    } else if (count, found) != (1, Some(pos)) {
+                        return Ok(None);
+                    }
+                }
+                progress(BuildProgress {
+                    stage: "placing",
+                    done: starts[p1] as u64,
+                    total,
+                });
+            }
+            drop(group);
+            let used = next.max(buckets as usize * CARD_SLOTS);
+            // At least one empty slot after the last used one: every scan ends inside the table.
+            let table = (used + 1).div_ceil(CARD_SLOTS) * CARD_SLOTS;
+            for &(h, pos) in &deferred {
+                if card_matches(&slots[..table], buckets, h) != (1, Some(pos)) {
+                    return Ok(None);
+                }
+            }
+            let words = match filler {
+                Some(f) => Some(
+                    f.join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                        .map_err(sio)?,
+                ),
+                None => None,
+            };
+            Ok(Some((table, words)))
+        })?;
+        let Some((table, words)) = placed else {
+            return Ok(None);
+        };
+        plan.slots = table;
+        let info = self.layout(seed, &plan, filter_words, blacklist.as_ref());
+        let r = region_of(&info.sections, "cards").expect("a card table is laid out");
+        if r.start != up.start {
+            // A smaller table may be aligned less (docs/FORMAT.md §4.1): move it, and clear
+            // what it leaves behind.
+            map.copy_within(up.start..up.start + r.len(), r.start);
+            let stale = r.end.max(up.start)..up.start + r.len();
+            if !stale.is_empty() {
+                map[stale].fill(0);
+            }
+        }
+        let region = |kind: &str| region_of(&info.sections, kind);
+        let (front, back) = map.split_at_mut(r.end);
+        let io = |e| IndexError::io(path, e);
+        let file = tmp.as_file();
+        let proved = std::thread::scope(|scope| -> Result<bool, IndexError> {
+            let front: &[u8] = front;
+            let writer = scope.spawn(|| {
+                use std::os::unix::fs::FileExt;
+                file.write_all_at(&front[r.clone()], r.start as u64)
+            });
+            if let (Some(f), Some(words)) = (region("filter"), &words) {
+                back[f.start - r.end..f.end - r.end].copy_from_slice(bytemuck::cast_slice(words));
+            }
+            if let Some(bl) = &blacklist {
+                let b = region("blacklist").expect("a police snapshot's blacklist is laid out");
+                let slots: &mut [[u64; 2]] =
+                    bytemuck::cast_slice_mut(&mut back[b.start - r.end..b.end - r.end]);
+                for (e, pos) in bl.hashed.iter().zip(bl.positions()) {
+                    slots[pos] = [e.h.to_le(), self.blacklist[e.i as usize].1.to_le()];
+                }
+            }
+            progress(BuildProgress {
+                stage: "proving",
+                done: 0,
+                total: spill.known.len(),
+            });
+            let slots: &[u64] = bytemuck::cast_slice(&front[r.clone()]);
+            let proved = self.prove_known_spilled(spill, &hasher, slots, buckets)?;
+            writer
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                .map_err(io)?;
+            Ok(proved)
+        })?;
+        if !proved {
+            return Ok(None);
+        }
+        self.finish(path, tmp, map, info, r, progress).map(Some)
+    }
+
+    /// Whether every known card that is not listed answers valid in the finished table.
+    /// A known card whose scan finds a fingerprint is a suspect: fine if it is listed (one more
+    /// read of the listed cards settles the suspects), a collision otherwise.
+    fn prove_known_spilled(
+        &self,
+        spill: &Spill,
+        hasher: &WordHasher,
+        slots: &[u64],
+        buckets: u64,
+    ) -> Result<bool, IndexError> {
+        const AHEAD: usize = 16;
+        let sio = |e| IndexError::io(spill.listed.dir(), e);
+        let mut suspects = Vec::new();
+        let mut hashes = Vec::new();
+        spill
+            .known
+            .for_each_chunk(|_, chunk| {
+                hashes.clear();
+                hashes.extend(chunk.chunks_exact(8).map(|r| hasher.hash(record_key(r))));
+                for (j, &h) in hashes.iter().enumerate() {
+                    if let Some(&ahead) = hashes.get(j + AHEAD) {
+                        prefetch(
+                            slots
+                                .as_ptr()
+                                .wrapping_add(home_bucket(ahead, buckets) * CARD_SLOTS),
+                        );
+                    }
+                    if card_matches(slots, buckets, h).0 > 0 {
+                        suspects.push(record_key(&chunk[j * 8..]));
+                    }
+                }
+            })
+            .map_err(sio)?;
+        if suspects.is_empty() {
+            return Ok(true);
+        }
+        suspects.sort_unstable();
+        suspects.dedup();
+        let mut listed = vec![false; suspects.len()];
+        spill
+            .listed
+            .for_each(|_, r| {
+                if let Ok(j) = suspects.binary_search(&record_key(r)) {
+                    listed[j] = true;
+                }
+            })
+            .map_err(sio)?;
+        Ok(listed.iter().all(|&l| l))
     }
 
     /// Whether every listed card's scan finds exactly its own slot and every known unlisted
@@ -589,21 +1011,7 @@ impl SnapshotBuilder {
 
     /// Set every card's bits in the filter (docs/FORMAT.md §4.4).
     fn fill_filter(&self, words: &mut [u64], seed: u64) {
-        let fseed = filter::filter_seed(seed);
-        // Each card sets bits in a random word: prefetch the word 32 cards ahead.
-        const AHEAD: usize = 32;
-        let n = self.cards.len();
-        for i in 0..n {
-            if i + AHEAD < n {
-                let f = filter::filter_hash(self.cards[i + AHEAD].0, fseed);
-                prefetch(
-                    words
-                        .as_ptr()
-                        .wrapping_add(filter::word_of(f, words.len() as u64)),
-                );
-            }
-            filter::insert(words, filter::filter_hash(self.cards[i].0, fseed));
-        }
+        fill_filter_with(words, seed, self.cards.len(), |i| self.cards[i].0);
     }
 
     fn layout(
@@ -635,7 +1043,7 @@ impl SnapshotBuilder {
                     checksum_verified: None,
                 });
             };
-        let n = self.cards.len() as u64;
+        let n = self.card_count() as u64;
         place("cards", cards.slots as u64 * 8, 8, cards.buckets, n);
         if let Some(words) = filter_words {
             place("filter", words as u64 * 8, 8, words as u64, n);
@@ -716,7 +1124,15 @@ fn hash_sorted(
         fill[p] += 1;
     }
     drop(fill);
-    // Split the partitions into one contiguous run per core, with about equal item counts.
+    sort_partitions(&mut out, &starts);
+    out
+}
+
+/// Sort each partition of `out` (partition `p` is `starts[p]..starts[p + 1]`, `starts[0]` is 0),
+/// one contiguous run of partitions per core, with about equal item counts.
+fn sort_partitions(out: &mut [Hashed], starts: &[usize]) {
+    let parts = starts.len() - 1;
+    let n = starts[parts];
     let threads = std::thread::available_parallelism()
         .map_or(1, |t| t.get())
         .clamp(1, 8);
@@ -724,18 +1140,17 @@ fn hash_sorted(
     for t in 1..threads {
         let target = n * t / threads;
         let p = starts.partition_point(|&s| s < target);
-        cuts.push(p.min(1 << bits));
+        cuts.push(p.min(parts));
     }
-    cuts.push(1 << bits);
+    cuts.push(parts);
     std::thread::scope(|scope| {
-        let mut rest: &mut [Hashed] = &mut out;
+        let mut rest: &mut [Hashed] = out;
         let mut taken = 0usize;
         for w in cuts.windows(2) {
-            let (p0, p1) = (w[0], w[1]);
+            let (p0, p1) = (w[0], w[1].max(w[0]));
             let (chunk, tail) = rest.split_at_mut(starts[p1] - taken);
             rest = tail;
             taken = starts[p1];
-            let starts = &starts;
             scope.spawn(move || {
                 let base = starts[p0];
                 for p in p0..p1 {
@@ -744,7 +1159,53 @@ fn hash_sorted(
             });
         }
     });
-    out
+}
+
+/// Set the bits of `n` cards (keys `key(0..n)`) in the filter (docs/FORMAT.md §4.4).
+fn fill_filter_with(words: &mut [u64], seed: u64, n: usize, key: impl Fn(usize) -> u64) {
+    let fseed = filter::filter_seed(seed);
+    // Each card sets bits in a random word: prefetch the word 32 cards ahead.
+    const AHEAD: usize = 32;
+    for i in 0..n {
+        if i + AHEAD < n {
+            let f = filter::filter_hash(key(i + AHEAD), fseed);
+            prefetch(
+                words
+                    .as_ptr()
+                    .wrapping_add(filter::word_of(f, words.len() as u64)),
+            );
+        }
+        filter::insert(words, filter::filter_hash(key(i), fseed));
+    }
+}
+
+/// A temporary file next to `path` and anonymous memory of `len` bytes to compose it in.
+///
+/// The file is composed in anonymous memory with huge pages (fewer TLB misses while the filter
+/// and the table are filled at random; no page-cache pages allocated one at a time through a
+/// file mapping: measured 2-3 s of 9-14 s at 10^8 cards) and written out in one go once signed.
+fn scratch(
+    path: &Path,
+    len: usize,
+) -> Result<(tempfile::NamedTempFile, memmap2::MmapMut), IndexError> {
+    let io = |e| IndexError::io(path, e);
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let tmp = tempfile::Builder::new()
+        .prefix(".idcard-tmp-")
+        .tempfile_in(dir)
+        .map_err(io)?;
+    let map = memmap2::MmapOptions::new()
+        .len(len.max(1))
+        .map_anon()
+        .map_err(io)?;
+    #[cfg(target_os = "linux")]
+    {
+        let _ = map.advise(memmap2::Advice::HugePage);
+    }
+    Ok((tmp, map))
 }
 
 #[cfg(test)]

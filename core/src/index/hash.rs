@@ -204,11 +204,18 @@ pub(crate) fn have_avx2() -> bool {
 /// the first. The builder uses it to prove every answer exact (exactly one match, at the key's
 /// own slot).
 pub(crate) fn card_matches(slots: &[u64], buckets: u64, h: u64) -> (usize, Option<usize>) {
+    let (count, first, _) = card_probe(slots, buckets, h);
+    (count, first)
+}
+
+/// [`card_matches`], and the bucket where the scan stopped (a builder filling the table in
+/// hash order knows the answer is final once every bucket up to that one is).
+pub(crate) fn card_probe(slots: &[u64], buckets: u64, h: u64) -> (usize, Option<usize>, usize) {
     let tag = fingerprint(h) << 24;
     let mut b = home_bucket(h, buckets);
     loop {
         let Some(bucket) = slots.get(b * CARD_SLOTS..b * CARD_SLOTS + CARD_SLOTS) else {
-            return (0, None);
+            return (0, None, b);
         };
         let mut count = 0;
         let mut first = None;
@@ -219,7 +226,7 @@ pub(crate) fn card_matches(slots: &[u64], buckets: u64, h: u64) -> (usize, Optio
             }
         }
         if count > 0 || bucket[CARD_SLOTS - 1] == 0 {
-            return (count, first);
+            return (count, first, b);
         }
         b += 1;
     }

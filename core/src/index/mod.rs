@@ -51,6 +51,7 @@ mod hash;
 mod import;
 mod overlay;
 mod snapshot;
+mod spill;
 mod timestamp;
 mod verifier;
 

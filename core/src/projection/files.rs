@@ -13,20 +13,25 @@ use crate::number::IdNumber;
 /// known (so the snapshot is exact for every real card, docs/FORMAT.md §4.3), the blacklist for
 /// the police profile. Write it with [`SnapshotBuilder::write`] once the state is released.
 ///
-/// The cards are read from the population store in one pass (streamed: the builder holds
-/// their keys, 8 bytes a card, and the listed ones' entries, not the records).
+/// The cards are read from the population store in one pass and spilled to unnamed temporary
+/// files in `spill_dir` ([`SnapshotBuilder::spill_to`]; put it beside the snapshot): memory
+/// then holds neither the records nor the cards' keys, whatever the population, and the build
+/// holds the file being made and one group of hashes.
 pub fn snapshot_builder(
     state: &State,
     profile: Profile,
     now: DateTime<Utc>,
-) -> Result<SnapshotBuilder, crate::store::StoreError> {
+    spill_dir: &std::path::Path,
+) -> Result<SnapshotBuilder, FileError> {
     let mut b = SnapshotBuilder::new(profile);
     b.as_of(now).journal_seq(state.last_seq);
+    b.spill_to(spill_dir)?;
     state.cards.for_each(|c| {
         if c.status.is_listable() {
-            b.extend_cards(std::iter::once((c.key, c.entry())));
+            b.add_card(c.key, c.entry());
+        } else {
+            b.known_cards(std::iter::once(c.key));
         }
-        b.known_cards(std::iter::once(c.key));
     })?;
     if profile == Profile::Police {
         b.extend_blacklist(state.blacklist.iter().map(|(n, r)| (*n, r.entry)));

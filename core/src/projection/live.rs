@@ -43,11 +43,13 @@ impl Projection for LiveVerifier {
     }
 
     fn start(&self, state: &State) -> Result<(), ProjectionError> {
-        if let Some(dir) = self.path.parent() {
-            std::fs::create_dir_all(dir)?;
-        }
+        let dir = match self.path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => std::path::Path::new("."),
+        };
+        std::fs::create_dir_all(dir)?;
         let now = chrono::DateTime::from_timestamp_millis(state.last_at_ms).unwrap_or_default();
-        let info = files::snapshot_builder(state, self.profile, now)?.write(&self.path)?;
+        let info = files::snapshot_builder(state, self.profile, now, dir)?.write(&self.path)?;
         // The engine's own file, in its own directory: unsigned, and it never goes stale (it
         // is the record).
         let verifier = Verifier::open_with(&self.path, VerifierOptions::unsigned())?;

@@ -172,7 +172,11 @@ pub fn publish_snapshot(
                 Some(_) => {}
             }
         }
-        Ok(files::snapshot_builder(ctx.state, profile, ctx.now)?)
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        Ok(files::snapshot_builder(ctx.state, profile, ctx.now, dir)?)
     })?;
     if let Some(seed) = seed {
         builder.seed(seed);
