@@ -432,14 +432,16 @@ pub fn verify_journal_with(
             }
         }
     }
-    let mut checkpoints: Vec<(u64, Chain, State)> = Vec::new();
+    // Each checkpoint's sequence, chain and file; its state is read again when the replay
+    // reaches it and dropped once compared: one checkpoint's state in memory at a time.
+    let mut checkpoints: Vec<(u64, Chain, PathBuf)> = Vec::new();
     if let Ok(entries) = std::fs::read_dir(dir.join("checkpoints")) {
         for e in entries.flatten() {
             if !checkpoint::is_current_format(&e.path()) {
                 continue;
             }
             match checkpoint::read(&e.path(), trust) {
-                Ok((state, chain)) => checkpoints.push((state.last_seq, chain, state)),
+                Ok((state, chain)) => checkpoints.push((state.last_seq, chain, e.path())),
                 Err(e) => {
                     check.problem.get_or_insert(e.to_string());
                 }
@@ -524,8 +526,15 @@ pub fn verify_journal_with(
                     && let Some(c) = reader.chain_hash()
                 {
                     chains.insert(seq, c);
-                    if let Some((_, _, s)) = checkpoints.iter().find(|c| c.0 == seq) {
-                        states.insert(seq, s.same_besides_population(&replayed));
+                    if let Some((_, _, path)) = checkpoints.iter().find(|c| c.0 == seq) {
+                        let same = match checkpoint::read(path, trust) {
+                            Ok((s, _)) => s.same_besides_population(&replayed),
+                            Err(e) => {
+                                check.problem.get_or_insert(e.to_string());
+                                false
+                            }
+                        };
+                        states.insert(seq, same);
                     }
                 }
             }
