@@ -32,19 +32,32 @@ pub(super) fn encode(
     chain: &Chain,
     signer: &dyn crate::trust::signed::Sign,
 ) -> Result<Vec<u8>, EngineError> {
-    let body = postcard::to_allocvec(state).map_err(|e| EngineError::Checkpoint {
+    let bad = |e: postcard::Error| EngineError::Checkpoint {
         path: "(encoding)".into(),
         what: e.to_string(),
-    })?;
-    let mut out = Vec::with_capacity(HEAD + body.len());
+    };
+    // Encoded once into a buffer of the exact size (with room for the signature block): at
+    // national scale the state is large, and growing a buffer by doubling, then copying the
+    // body behind the header, held up to three times its size at once.
+    let size = postcard::experimental::serialized_size(state).map_err(bad)?;
+    let mut out = Vec::with_capacity(HEAD + size + crate::trust::signed::MAX_BLOCK);
     out.extend_from_slice(&MAGIC);
     out.extend_from_slice(&VERSION.to_le_bytes());
     out.extend_from_slice(&[0; 4]);
     out.extend_from_slice(&state.last_seq.to_le_bytes());
-    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
-    out.extend_from_slice(&xxh3_64(&body).to_le_bytes());
+    out.extend_from_slice(&(size as u64).to_le_bytes());
+    out.extend_from_slice(&[0; 8]); // the body's checksum, below
     out.extend_from_slice(chain);
-    out.extend_from_slice(&body);
+    debug_assert_eq!(out.len(), HEAD);
+    let mut out = postcard::to_extend(state, out).map_err(bad)?;
+    if out.len() != HEAD + size {
+        return Err(EngineError::Checkpoint {
+            path: "(encoding)".into(),
+            what: format!("{} bytes encoded, {size} expected", out.len() - HEAD),
+        });
+    }
+    let sum = xxh3_64(&out[HEAD..]);
+    out[32..40].copy_from_slice(&sum.to_le_bytes());
     crate::trust::signed::append(&mut out, crate::trust::FileKind::Checkpoint, signer).map_err(
         |e| EngineError::Checkpoint {
             path: "(signing)".into(),

@@ -26,7 +26,7 @@ const VERSION: u16 = 1;
 /// Fixed part of a block: everything but the certificate and the signature.
 const FIXED: usize = 8 + 2 + 1 + 1 + 8 + 32 + 8 + 4 + 2 + 4;
 /// Largest block accepted (a certificate and a signature are a few hundred bytes).
-const MAX_BLOCK: usize = 64 * 1024;
+pub(crate) const MAX_BLOCK: usize = 64 * 1024;
 
 /// What a signature is for: bound into the signed message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, serde::Serialize)]
