@@ -199,20 +199,15 @@ pub fn run(args: DemoArgs, quiet: bool) -> anyhow::Result<ExitCode> {
             }
             hukou_counties.insert(c.person.hukou_division);
             numbers.push(number);
-            folk.push(Mutex::new(Folk {
+            folk.push(Mutex::new(Folk::new(
                 number,
-                hukou: c.person.hukou_division,
-                work: work as u8,
-                card: card.map(|c| c.key),
-                card_fp: card.is_some_and(|c| c.fingerprints),
-                enrolled: c.person.fingerprint.is_some(),
-                lost: false,
-                app: None,
-                temp: None,
-                dead: false,
-                blacklisted: false,
+                c.person.hukou_division,
+                work as u8,
+                card.map(|c| c.key),
+                card.is_some_and(|c| c.fingerprints),
+                c.person.fingerprint.is_some(),
                 migrant,
-            }));
+            )));
         }
         bar.set_position(folk.len() as u64);
     }
@@ -780,7 +775,7 @@ impl Plan {
     /// Start today's new errands.
     fn start_errands(&mut self, day: u32, sim: &Sim<'_>) {
         let n = sim.folk.len();
-        let have_card = |f: &Folk| f.idle() && f.card.is_some() && !f.lost;
+        let have_card = |f: &Folk| f.idle() && f.card().is_some() && !f.lost;
         for _ in 0..how_many(&mut self.rng, Rates::LOSS, n) {
             let stolen = self.rng.random_bool(0.1);
             if let Some(i) = self.pick(sim, have_card) {
@@ -883,7 +878,7 @@ impl Plan {
         let mut chosen = std::collections::HashSet::new();
         for _ in 0..args.people / 100 {
             let stolen = self.rng.random_bool(0.1);
-            if let Some(i) = self.pick(&sim, |f| f.idle() && f.card.is_some() && !f.lost)
+            if let Some(i) = self.pick(&sim, |f| f.idle() && f.card().is_some() && !f.lost)
                 && chosen.insert(i)
             {
                 tasks.push((i, vec![Job::Loss { stolen }]));

@@ -34,7 +34,9 @@ pub struct Folk {
     pub hukou: DivisionCode,
     /// Province index (into [`PROVINCES`]) where they live and work.
     pub work: u8,
-    pub card: Option<CardKey>,
+    /// The current card's key ([`CardKey::to_u64`]; 0: none): 8 bytes, not an `Option`'s 16
+    /// (ten million people).
+    card: u64,
     pub card_fp: bool,
     /// Fingerprints enrolled in the population system (new cards carry them, N6).
     pub enrolled: bool,
@@ -42,7 +44,8 @@ pub struct Folk {
     pub lost: bool,
     pub app: Option<Box<App>>,
     /// A temporary card applied for (its id) and whether it was issued.
-    pub temp: Option<(u64, bool)>,
+    /// Boxed: one person in hundreds has one, and an empty box costs 8 bytes, not 16.
+    pub temp: Option<Box<(u64, bool)>>,
     pub dead: bool,
     pub blacklisted: bool,
     /// Lives and works away from the household registration county (a migrant worker).
@@ -50,6 +53,42 @@ pub struct Folk {
 }
 
 impl Folk {
+    /// A person as the demo follows them, holding `card`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        number: IdNumber,
+        hukou: DivisionCode,
+        work: u8,
+        card: Option<CardKey>,
+        card_fp: bool,
+        enrolled: bool,
+        migrant: bool,
+    ) -> Folk {
+        Folk {
+            number,
+            hukou,
+            work,
+            card: card.map_or(0, CardKey::to_u64),
+            card_fp,
+            enrolled,
+            lost: false,
+            app: None,
+            temp: None,
+            dead: false,
+            blacklisted: false,
+            migrant,
+        }
+    }
+
+    /// The current card.
+    pub fn card(&self) -> Option<CardKey> {
+        (self.card != 0).then(|| CardKey::from_u64(self.card).expect("a key the demo stored"))
+    }
+
+    /// Change the current card.
+    pub fn set_card(&mut self, card: Option<CardKey>) {
+        self.card = card.map_or(0, CardKey::to_u64);
+    }
     fn present(&self) -> InPerson {
         InPerson::holder(self.number).with_fingerprint(fingerprint_sample(self.number))
     }
@@ -309,7 +348,7 @@ impl Sim<'_> {
     ) -> Result<Vec<FollowUp>, EngineError> {
         let mut next = Vec::new();
         let e = self.engine;
-        let Some(card) = f.card.filter(|_| !f.lost && !f.dead) else {
+        let Some(card) = f.card().filter(|_| !f.lost && !f.dead) else {
             return Ok(next);
         };
         let away = f.migrant;
@@ -402,7 +441,7 @@ impl Sim<'_> {
         station: Actor,
     ) -> Result<Vec<FollowUp>, EngineError> {
         let e = self.engine;
-        if f.card == Some(card) && f.lost && f.app.is_none() {
+        if f.card() == Some(card) && f.lost && f.app.is_none() {
             let r = e.cancel_loss(&station, CardRef::card(card), &f.present());
             if self.note(CommandKind::CancelLoss, r)?.is_some() {
                 f.lost = false;
@@ -435,7 +474,7 @@ impl Sim<'_> {
         };
         let mut req = ApplicationRequest {
             kind,
-            card: match f.card {
+            card: match f.card() {
                 Some(c) => CardRef::card(c),
                 None => CardRef::newest(f.number),
             },
@@ -484,9 +523,9 @@ impl Sim<'_> {
         }
         let was_lost = f.lost;
         let Some(app) = self.note(CommandKind::ApplyOffsite, e.apply_offsite(&point, &req))? else {
-            if let Some(w) = self.held_at(f.card) {
+            if let Some(w) = self.held_at(f.card()) {
                 // The card is at a lost-and-found window: collect it there (F1).
-                let card = f.card.expect("held cards are cards");
+                let card = f.card().expect("held cards are cards");
                 next.push((day(rng, 1, 3), Job::FoundCollect { card, window: w }));
             }
             return Ok(next);
@@ -494,7 +533,7 @@ impl Sim<'_> {
         if kind == ApplicationKind::Replacement && !was_lost {
             // Reported lost on the spot by the acceptance (the loss-report system).
             f.lost = true;
-            if let Some(c) = f.card {
+            if let Some(c) = f.card() {
                 self.bank.watch(c);
             }
         }
@@ -548,7 +587,7 @@ impl Sim<'_> {
             if self.note(CommandKind::ReviewApplication, r)?.is_some() {
                 f.app = None;
                 // No new card coming: the temporary card goes back at home (T5).
-                if matches!(f.temp, Some((_, true))) {
+                if matches!(f.temp.as_deref(), Some((_, true))) {
                     next.push((day(rng, 1, 5), Job::TempCardReturn));
                 }
             }
@@ -594,7 +633,7 @@ impl Sim<'_> {
             return Ok(next);
         };
         let present = f.present();
-        let temp_out = matches!(f.temp, Some((_, true)));
+        let temp_out = matches!(f.temp.as_deref(), Some((_, true)));
         if rng.random_bool(0.01) {
             let r = e.issue_card(&app.point, app.id, "R0-000000", &present, true, temp_out);
             self.note(CommandKind::IssueCard, r)?;
@@ -612,10 +651,10 @@ impl Sim<'_> {
         );
         match self.note(CommandKind::IssueCard, r)? {
             Some(new_card) => {
-                if let Some(old) = f.card {
+                if let Some(old) = f.card() {
                     self.bank.changed(old);
                 }
-                f.card = Some(new_card);
+                f.set_card(Some(new_card));
                 f.card_fp = app.fingerprints;
                 f.lost = false;
                 f.app = None;
@@ -713,7 +752,7 @@ impl Sim<'_> {
         }
         let r = e.apply_temporary_card(&station, f.number, &present, guardian, complete);
         if let Some(t) = self.note(CommandKind::ApplyTemporaryCard, r)? {
-            f.temp = Some((t.id, false));
+            f.temp = Some(Box::new((t.id, false)));
             next.push((day(rng, 1, 3), Job::TempCardIssue));
         }
         Ok(next)
@@ -722,10 +761,10 @@ impl Sim<'_> {
     /// The bureau issues the temporary card (T3, T4).
     fn temp_card_issue(&self, f: &mut Folk) -> Result<Vec<FollowUp>, EngineError> {
         let e = self.engine;
-        if let Some((id, false)) = f.temp {
+        if let Some(&(id, false)) = f.temp.as_deref() {
             let r = e.issue_temporary_card(&local(f.hukou, "PSB"), id);
             if self.note(CommandKind::IssueTemporaryCard, r)?.is_some() {
-                f.temp = Some((id, true));
+                f.temp = Some(Box::new((id, true)));
             }
         }
         Ok(Vec::new())
@@ -734,7 +773,7 @@ impl Sim<'_> {
     /// The temporary card is handed back at home (T5).
     fn temp_card_return(&self, f: &mut Folk) -> Result<Vec<FollowUp>, EngineError> {
         let e = self.engine;
-        if let Some((id, true)) = f.temp {
+        if let Some(&(id, true)) = f.temp.as_deref() {
             let r = e.return_temporary_card(&local(f.hukou, "HR"), id);
             if self.note(CommandKind::ReturnTemporaryCard, r)?.is_some() {
                 f.temp = None;
@@ -795,7 +834,7 @@ impl Sim<'_> {
         }
         let photo = format!("IMG-{}-{}", self.today.format("%Y%m%d"), f.number);
         let r = e.return_found(&window, card, &f.present(), &photo);
-        if self.note(CommandKind::ReturnFoundCard, r)?.is_some() && f.card == Some(card) {
+        if self.note(CommandKind::ReturnFoundCard, r)?.is_some() && f.card() == Some(card) {
             f.lost = false;
             self.bank.changed(card);
             if rng.random_bool(0.05) {
@@ -941,13 +980,13 @@ impl Sim<'_> {
                 .is_some()
             {
                 f.dead = true;
-                if let Some(card) = f.card
+                if let Some(card) = f.card()
                     && !f.lost
                 {
                     // Invalidated now (holder deceased): presented at counters too.
                     self.bank.changed(card);
                 }
-                if f.card.is_some() && rng.random_bool(0.05) {
+                if f.card().is_some() && rng.random_bool(0.05) {
                     next.push((day(rng, 3, 20), Job::DeadApplicant));
                 }
             }
@@ -1046,4 +1085,14 @@ pub fn province_of(code: DivisionCode) -> usize {
 /// A follow-up's delay: `lo..=hi` days.
 fn day(rng: &mut ChaCha8Rng, lo: u32, hi: u32) -> u32 {
     rng.random_range(lo..=hi)
+}
+
+#[cfg(test)]
+mod size {
+    /// Issue 19: the demo follows ten million people in memory; each costs this much while
+    /// the days run (it was 72 bytes with the card and the temporary card as `Option`s).
+    #[test]
+    fn a_person_followed_costs_56_bytes() {
+        assert_eq!(std::mem::size_of::<std::sync::Mutex<super::Folk>>(), 56);
+    }
 }
