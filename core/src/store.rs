@@ -226,6 +226,14 @@ pub trait RowStore: Send + Sync + std::fmt::Debug {
         false
     }
 
+    /// One consistent view of the store as of now, to read later: taken under the engine's lock
+    /// and read after it is released (a full snapshot's scan of the cards then does not hold up
+    /// the commands). `None` when the store has no such view (the reader then scans under the
+    /// lock).
+    fn view(&self) -> Result<Option<Box<dyn RowView>>, StoreError> {
+        Ok(None)
+    }
+
     /// Every journal record the store keeps, in sequence order, to `f`; `false` when it keeps
     /// none ([`RowStore::wants_events`]).
     fn scan_events(
@@ -286,6 +294,61 @@ impl dyn RowStore + '_ {
         mut f: impl FnMut(u64, T) -> Result<(), StoreError>,
     ) -> Result<(), StoreError> {
         self.scan(t, 0, u64::MAX, &mut |k, v| f(k, self.decode(t, k, v)?))
+    }
+}
+
+/// A consistent view of a store taken at one moment ([`RowStore::view`]): later writes are not
+/// seen, however long it is read.
+pub trait RowView: Send {
+    /// What the store is, for messages.
+    fn name(&self) -> String;
+
+    /// The rows with keys in `lo..=hi`, in key order, as they were when the view was taken.
+    fn scan(&self, t: Table, lo: u64, hi: u64, f: &mut RowVisitor<'_>) -> Result<(), StoreError>;
+}
+
+impl dyn RowView + '_ {
+    /// Every row of a table as the view has it, in key order, decoded.
+    pub fn for_each<T: DeserializeOwned>(
+        &self,
+        t: Table,
+        mut f: impl FnMut(u64, T) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.scan(t, 0, u64::MAX, &mut |k, v| {
+            let row = postcard::from_bytes(v).map_err(|e| StoreError {
+                path: self.name(),
+                what: format!("{} {k:#x}: {e}", t.name()),
+                in_use: false,
+            })?;
+            f(k, row)
+        })
+    }
+}
+
+/// The embedded store's view: a redb read transaction (it keeps the pages it sees until
+/// dropped).
+struct RedbView {
+    tx: redb::ReadTransaction,
+    path: PathBuf,
+}
+
+impl RowView for RedbView {
+    fn name(&self) -> String {
+        self.path.display().to_string()
+    }
+
+    fn scan(&self, t: Table, lo: u64, hi: u64, f: &mut RowVisitor<'_>) -> Result<(), StoreError> {
+        let err = |e: &dyn std::fmt::Display| StoreError {
+            path: self.name(),
+            what: e.to_string(),
+            in_use: false,
+        };
+        let table = self.tx.open_table(t.def()).map_err(|e| err(&e))?;
+        for item in table.range(lo..=hi).map_err(|e| err(&e))? {
+            let (k, v) = item.map_err(|e| err(&e))?;
+            f(k.value(), v.value())?;
+        }
+        Ok(())
     }
 }
 
@@ -505,6 +568,14 @@ impl RowStore for PopulationStore {
             f(k.value(), v.value())?;
         }
         Ok(())
+    }
+
+    fn view(&self) -> Result<Option<Box<dyn RowView>>, StoreError> {
+        let tx = self.db.begin_read().map_err(|e| self.err(e))?;
+        Ok(Some(Box::new(RedbView {
+            tx,
+            path: self.path.clone(),
+        })))
     }
 
     fn count(&self, t: Table) -> Result<u64, StoreError> {

@@ -1194,3 +1194,60 @@ fn a_checkpoint_is_written_while_running_once_checkpoint_every_records_are_added
         idcard::index::CardStatus::Lost
     );
 }
+
+/// L3 at national scale: a full snapshot's cards are read from the population store's view
+/// taken under the engine's lock, after the lock is released (issue 19: at 10^8 people the
+/// read takes most of a minute, and commands go on meanwhile). Commands and a flush of the store
+/// after the start do not change what the snapshot holds: the record as of its start.
+#[test]
+fn l3_a_snapshot_holds_the_record_as_of_its_start_while_commands_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let w = world(dir.path());
+    let hr = w.actor(StationKind::HouseholdRegistrationStation).clone();
+    // Bob's card reported lost and written to the store: in the store's view.
+    w.engine
+        .report_loss(&hr, &loss(w.bob_card, InPerson::holder(w.bob)))
+        .unwrap();
+    w.engine.checkpoint().unwrap();
+    // Dan's card reported lost, not yet written to the store: in the changes copied with the
+    // view.
+    w.engine
+        .report_loss(&hr, &loss(w.dan_card, InPerson::holder(w.dan)))
+        .unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let source = w
+        .engine
+        .with_state(|s| {
+            idcard::projection::files::snapshot_source(s, Profile::Bank, start_time(), out.path())
+        })
+        .unwrap();
+    // After the start: Alice's card reported lost (her fingerprints compared: L2) and the
+    // store written.
+    w.engine
+        .report_loss(
+            &hr,
+            &loss(
+                w.alice_card,
+                InPerson::holder(w.alice).with_fingerprint("alice-fp"),
+            ),
+        )
+        .unwrap();
+    w.engine.checkpoint().unwrap();
+    let path = out.path().join("bank.idcs");
+    source.finish().unwrap().write(&path).unwrap();
+    let v = Verifier::open_with(&path, VerifierOptions::unsigned()).unwrap();
+    assert_eq!(v.verify(w.bob_card), CardStatus::Lost);
+    assert_eq!(v.verify(w.dan_card), CardStatus::Lost);
+    assert_eq!(v.verify(w.alice_card), CardStatus::Valid);
+    // A snapshot started now has all three.
+    let now = out.path().join("now.idcs");
+    w.engine
+        .with_state(|s| {
+            idcard::projection::files::snapshot_builder(s, Profile::Bank, start_time(), out.path())
+        })
+        .unwrap()
+        .write(&now)
+        .unwrap();
+    let v = Verifier::open_with(&now, VerifierOptions::unsigned()).unwrap();
+    assert_eq!(v.verify(w.alice_card), CardStatus::Lost);
+}

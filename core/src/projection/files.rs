@@ -16,27 +16,72 @@ use crate::number::IdNumber;
 /// The cards are read from the population store in one pass and spilled to unnamed temporary
 /// files in `spill_dir` ([`SnapshotBuilder::spill_to`]; put it beside the snapshot): memory
 /// then holds neither the records nor the cards' keys, whatever the population, and the build
-/// holds the file being made and one group of hashes.
+/// holds the file being made and one group of hashes. This reads every card while `state` is
+/// borrowed; [`snapshot_source`] reads them after.
 pub fn snapshot_builder(
     state: &State,
     profile: Profile,
     now: DateTime<Utc>,
     spill_dir: &std::path::Path,
 ) -> Result<SnapshotBuilder, FileError> {
+    snapshot_source(state, profile, now, spill_dir)?.finish()
+}
+
+/// What a snapshot of `state` needs, taken while the state is held (under the engine's lock),
+/// the cards read after it is released ([`SnapshotSource::finish`]): the metadata, the
+/// blacklist and the population store's consistent view with the card changes not yet written
+/// to it ([`crate::model::Cards::view`]). At 10^8 people reading the cards takes most of a
+/// minute, during which commands go on. A store without views (PostgreSQL) has its cards read
+/// here, under the lock, as [`snapshot_builder`] does.
+pub fn snapshot_source(
+    state: &State,
+    profile: Profile,
+    now: DateTime<Utc>,
+    spill_dir: &std::path::Path,
+) -> Result<SnapshotSource, FileError> {
     let mut b = SnapshotBuilder::new(profile);
     b.as_of(now).journal_seq(state.last_seq);
     b.spill_to(spill_dir)?;
-    state.cards.for_each(|c| {
+    if profile == Profile::Police {
+        b.extend_blacklist(state.blacklist.iter().map(|(n, r)| (*n, r.entry)));
+    }
+    let view = state.cards.view()?;
+    if view.is_none() {
+        add_cards(&mut b, |f| state.cards.for_each(f))?;
+    }
+    Ok(SnapshotSource { builder: b, view })
+}
+
+/// A snapshot's input taken from the state ([`snapshot_source`]), the cards still to read.
+pub struct SnapshotSource {
+    builder: SnapshotBuilder,
+    view: Option<crate::model::CardsView>,
+}
+
+impl SnapshotSource {
+    /// Read the cards (when they were not read under the lock) and give the builder.
+    pub fn finish(self) -> Result<SnapshotBuilder, FileError> {
+        let mut b = self.builder;
+        if let Some(view) = &self.view {
+            add_cards(&mut b, |f| view.for_each(f))?;
+        }
+        Ok(b)
+    }
+}
+
+/// Every card to the builder: listed ones with their entries, the others as known.
+fn add_cards(
+    b: &mut SnapshotBuilder,
+    each: impl FnOnce(&mut dyn FnMut(&crate::model::CardRecord)) -> Result<(), crate::store::StoreError>,
+) -> Result<(), FileError> {
+    each(&mut |c| {
         if c.status.is_listable() {
             b.add_card(c.key, c.entry());
         } else {
             b.known_cards(std::iter::once(c.key));
         }
     })?;
-    if profile == Profile::Police {
-        b.extend_blacklist(state.blacklist.iter().map(|(n, r)| (*n, r.entry)));
-    }
-    Ok(b)
+    Ok(())
 }
 
 /// An error making a file from the state: the index's, or the population store's.

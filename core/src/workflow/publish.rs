@@ -151,7 +151,7 @@ pub fn publish_snapshot(
         Some(id) => Some(secrets::subscriber_seed(engine.dir(), id)?),
         None => None,
     };
-    let mut builder = engine.authorized_read(actor, CommandKind::Publish, |ctx| {
+    let source = engine.authorized_read(actor, CommandKind::Publish, |ctx| {
         if let Some(id) = &options.subscriber {
             match ctx.state.subscribers.get(id) {
                 None => {
@@ -176,8 +176,10 @@ pub fn publish_snapshot(
             Some(d) if !d.as_os_str().is_empty() => d,
             _ => Path::new("."),
         };
-        Ok(files::snapshot_builder(ctx.state, profile, ctx.now, dir)?)
+        Ok(files::snapshot_source(ctx.state, profile, ctx.now, dir)?)
     })?;
+    // The cards are read from the store's view taken above, the engine's lock released.
+    let mut builder = source.finish()?;
     if let Some(seed) = seed {
         builder.seed(seed);
     }

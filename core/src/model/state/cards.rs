@@ -79,6 +79,28 @@ pub struct Cards {
     store: Option<Arc<dyn RowStore>>,
 }
 
+/// Every card as of the moment [`Cards::view`] was called, however the register changes
+/// afterwards.
+pub struct CardsView {
+    view: Box<dyn crate::store::RowView>,
+    changed: HashMap<CardKey, CardRecord>,
+}
+
+impl CardsView {
+    /// Every card: from the store's view in key order (streamed), then the changes that were not
+    /// yet written to it.
+    pub fn for_each(&self, mut f: impl FnMut(&CardRecord)) -> Result<(), StoreError> {
+        self.view.for_each(Table::Cards, |_, c: CardRecord| {
+            if !self.changed.contains_key(&c.key) {
+                f(&c);
+            }
+            Ok(())
+        })?;
+        self.changed.values().for_each(f);
+        Ok(())
+    }
+}
+
 /// Two registers are equal when they hold the same cards in memory (the store is compared by
 /// [`crate::engine::verify_journal`] through its contents).
 impl PartialEq for Cards {
@@ -167,6 +189,20 @@ impl Cards {
         }
         self.by_key.values().for_each(f);
         Ok(())
+    }
+
+    /// Every card as of now, to read after the state's lock is released: the store's
+    /// consistent view ([`RowStore::view`]) and a copy of the changes not yet written to it
+    /// (at most one flush's worth). `None` without a store, or when the store has no views: then
+    /// read with [`Cards::for_each`] under the lock.
+    pub fn view(&self) -> Result<Option<CardsView>, StoreError> {
+        let Some(store) = &self.store else {
+            return Ok(None);
+        };
+        Ok(store.view()?.map(|view| CardsView {
+            view,
+            changed: self.by_key.clone(),
+        }))
     }
 
     /// A copy held in memory, every card read from the store.

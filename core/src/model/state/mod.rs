@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 
 pub use applications::{Application, ApplicationState, Applications};
 pub use blacklist::{Blacklist, BlacklistRecord};
-pub use cards::{CardRecord, Cards, LossReport};
+pub use cards::{CardRecord, Cards, CardsView, LossReport};
 pub use found::{FoundCard, FoundCards, FoundOutcome};
 pub use hits::{Hit, HitAcknowledgement, Hits};
 pub use nonces::{MAX_SKEW_MS, NONCE_WINDOW_MS, Nonces};
