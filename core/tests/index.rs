@@ -1102,4 +1102,62 @@ fn l3_a_spilled_build_refuses_duplicates_and_unlistable_statuses_as_in_memory() 
     let m = memory.unwrap_err();
     assert!(m.contains("card entry #2"), "{m}");
     assert_eq!(spilled.unwrap_err(), m);
+    // A duplicate card and a duplicate blacklist entry: the card's is reported, both ways.
+    let cards = [(ks[0], entry(0)), (ks[0], entry(1))];
+    let bl = [
+        (
+            ks[1].number(),
+            BlacklistEntry::new(BlacklistReasons::FORGED),
+        ),
+        (
+            ks[1].number(),
+            BlacklistEntry::new(BlacklistReasons::FORGED),
+        ),
+    ];
+    let [memory, spilled] = in_memory_and_spilled(
+        Profile::Police,
+        FilterMode::Always,
+        &cards,
+        &[],
+        &bl,
+        16,
+        false,
+    );
+    let m = memory.unwrap_err();
+    assert!(m.contains("card entries #1 and #2"), "{m}");
+    assert_eq!(spilled.unwrap_err(), m);
+}
+
+/// The spilled build at a size where its spill files span several chunks and the finished card
+/// table is aligned otherwise than the largest it could have been (under 4 MiB, laid out for
+/// more): it is moved into place, and the bytes are still those of the build in memory.
+#[test]
+fn l3_a_spilled_build_of_220_000_cards_writes_the_same_bytes() {
+    let ks = keys(240_000, 22);
+    let cards: Vec<_> = ks[..220_000]
+        .iter()
+        .enumerate()
+        .map(|(i, k)| (*k, entry(i)))
+        .collect();
+    // A police file has a blacklist after the filter: what the moved table leaves behind
+    // must be cleared under its empty slots.
+    let bl: Vec<_> = ks[..5000]
+        .iter()
+        .map(|k| (k.number(), BlacklistEntry::new(BlacklistReasons::FORGED)))
+        .collect();
+    for (profile, bl, group) in [
+        (Profile::Bank, &[][..], 1 << 20),
+        (Profile::Police, &bl[..], usize::MAX / 2),
+    ] {
+        let [memory, spilled] = in_memory_and_spilled(
+            profile,
+            FilterMode::Always,
+            &cards,
+            &ks[200_000..],
+            bl,
+            group,
+            false,
+        );
+        assert!(memory.as_ref().unwrap() == spilled.as_ref().unwrap());
+    }
 }

@@ -319,7 +319,9 @@ impl SnapshotBuilder {
     }
 
     /// Cards the publisher knows to exist (listed or not): the build proves that none of them
-    /// that is not listed answers anything but valid.
+    /// that is not listed answers anything but valid. A spilled build
+    /// ([`SnapshotBuilder::spill_to`]) keeps about 9 bytes in memory for each known card that
+    /// is also listed: pass only the unlisted ones there.
     pub fn known_cards(&mut self, keys: impl IntoIterator<Item = CardKey>) -> &mut Self {
         match &mut self.spill {
             Some(s) => {
@@ -728,6 +730,9 @@ impl SnapshotBuilder {
             p0 = p1;
         }
         let buckets = ((n as f64 / (CARD_SLOTS as f64 * self.card_load())).ceil() as u64).max(1);
+        // Planned now for the layout; a duplicate or a collision in it is reported after the
+        // cards' own, as a build in memory does.
+        let mut blacklist_refused = None;
         let blacklist = if self.profile == Profile::Police {
             match self.plan(
                 self.blacklist.len(),
@@ -739,9 +744,16 @@ impl SnapshotBuilder {
                 "blacklist",
                 |a, b| self.blacklist[a].0 == self.blacklist[b].0,
                 progress,
-            )? {
-                Some(p) => Some(p),
-                None => return Ok(None),
+            ) {
+                Ok(Some(p)) => Some(p),
+                Ok(None) => {
+                    blacklist_refused = Some(Ok(None));
+                    None
+                }
+                Err(e) => {
+                    blacklist_refused = Some(Err(e));
+                    None
+                }
             }
         } else {
             None
@@ -781,6 +793,10 @@ impl SnapshotBuilder {
             let slots: &mut [u64] = bytemuck::cast_slice_mut(&mut map[up.clone()]);
             let mut next = 0usize;
             let mut deferred = Vec::new();
+            // Whether every answer proved so far is exact. Once one is not, the table is given
+            // up, but the later groups are still read for duplicates: a build in memory finds
+            // every duplicate before it proves anything.
+            let mut exact = true;
             let mut group: Vec<Hashed> = Vec::new();
             for &(p0, p1) in &groups {
                 let base = starts[p0];
@@ -818,6 +834,9 @@ impl SnapshotBuilder {
                         return Ok(None);
                     }
                 }
+                if !exact {
+                    continue;
+                }
                 let first = next;
                 for e in &group {
                     let pos = next.max(home_bucket(e.h, buckets) * CARD_SLOTS);
@@ -838,7 +857,7 @@ impl SnapshotBuilder {
                     if stop >= limit {
                         deferred.push((e.h, pos));
                     } else if (count, found) != (1, Some(pos)) {
-                        return Ok(None);
+                        exact = false;
                     }
                 }
                 progress(BuildProgress {
@@ -851,11 +870,10 @@ impl SnapshotBuilder {
             let used = next.max(buckets as usize * CARD_SLOTS);
             // At least one empty slot after the last used one: every scan ends inside the table.
             let table = (used + 1).div_ceil(CARD_SLOTS) * CARD_SLOTS;
-            for &(h, pos) in &deferred {
-                if card_matches(&slots[..table], buckets, h) != (1, Some(pos)) {
-                    return Ok(None);
-                }
-            }
+            exact = exact
+                && deferred
+                    .iter()
+                    .all(|&(h, pos)| card_matches(&slots[..table], buckets, h) == (1, Some(pos)));
             let words = match filler {
                 Some(f) => Some(
                     f.join()
@@ -864,11 +882,17 @@ impl SnapshotBuilder {
                 ),
                 None => None,
             };
-            Ok(Some((table, words)))
+            Ok(Some((table, words, exact)))
         })?;
-        let Some((table, words)) = placed else {
+        let Some((table, words, exact)) = placed else {
             return Ok(None);
         };
+        if let Some(refused) = blacklist_refused {
+            return refused;
+        }
+        if !exact {
+            return Ok(None);
+        }
         plan.slots = table;
         let info = self.layout(seed, &plan, filter_words, blacklist.as_ref());
         let r = region_of(&info.sections, "cards").expect("a card table is laid out");
