@@ -45,7 +45,7 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex};
 
 use idcard::journal::Chain;
-use idcard::store::{Batch, EventRow, RowStore, StoreError, StoreProvider, Table};
+use idcard::store::{Batch, EventRow, RowStore, RowView, StoreError, StoreProvider, Table};
 use postgres::{Client, NoTls, Statement};
 
 /// The layout version of a schema (`meta.version`). A schema of another version is set aside
@@ -332,6 +332,88 @@ fn shown(conn: &str) -> String {
 }
 
 /// A new session to the server; `name` says which store for the error.
+/// Rows of `table` with keys in `lo..=hi`, in key order, through a portal on a connection of
+/// their own in a read-only repeatable-read transaction: one snapshot, the exported `snapshot`
+/// when given ([`RowStore::view`]).
+fn scan_portal(
+    config: &postgres::Config,
+    name: &str,
+    table: &str,
+    lo: u64,
+    hi: u64,
+    snapshot: Option<&str>,
+    f: &mut idcard::store::RowVisitor<'_>,
+) -> Result<(), StoreError> {
+    let err = |e: postgres::Error| error(name, e);
+    let mut client = connect(config, name)?;
+    let mut tx = client
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .map_err(err)?;
+    if let Some(id) = snapshot {
+        // The id comes from pg_export_snapshot (hex digits and dashes); checked all the same.
+        if !id.chars().all(|c| c.is_ascii_hexdigit() || c == '-') {
+            return Err(error(name, format!("snapshot id {id:?}")));
+        }
+        tx.batch_execute(&format!("SET TRANSACTION SNAPSHOT '{id}'"))
+            .map_err(err)?;
+    }
+    let sql = format!("SELECT k, v FROM {table} WHERE k BETWEEN $1 AND $2 ORDER BY k");
+    let portal = tx
+        .bind(&sql, &[&to_sql_key(lo), &to_sql_key(hi)])
+        .map_err(err)?;
+    loop {
+        let rows = tx.query_portal(&portal, FETCH).map_err(err)?;
+        let n = rows.len();
+        for r in rows {
+            let k: i64 = r.get(0);
+            let v: &[u8] = r.get(1);
+            f(from_sql_key(k), v)?;
+        }
+        if n < FETCH as usize {
+            break;
+        }
+    }
+    tx.commit().map_err(err)
+}
+
+/// A PostgreSQL store's view ([`RowStore::view`]): an exported snapshot, kept alive by the
+/// transaction that exported it.
+struct PgView {
+    name: String,
+    schema: String,
+    config: postgres::Config,
+    _exporter: Client,
+    snapshot: String,
+}
+
+impl RowView for PgView {
+    fn name(&self) -> String {
+        self.name.clone()
+    }
+
+    fn scan(
+        &self,
+        t: Table,
+        lo: u64,
+        hi: u64,
+        f: &mut idcard::store::RowVisitor<'_>,
+    ) -> Result<(), StoreError> {
+        let table = format!("{}.{}", quoted(&self.schema), t.name());
+        scan_portal(
+            &self.config,
+            &self.name,
+            &table,
+            lo,
+            hi,
+            Some(&self.snapshot),
+            f,
+        )
+    }
+}
+
 fn connect(config: &postgres::Config, name: &str) -> Result<Client, StoreError> {
     config
         .connect(NoTls)
@@ -591,37 +673,28 @@ impl RowStore for PgStore {
         drop(first);
         // A large one: its own connection (f may read the store), one snapshot (repeatable
         // read), fetched a page at a time through a portal.
-        let mut conn = Conn {
-            client: connect(&self.config, &self.name)?,
-            statements: std::collections::HashMap::new(),
-        };
-        let mut tx = conn
-            .client
-            .build_transaction()
-            .isolation_level(postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
+        scan_portal(&self.config, &self.name, &self.table(t), lo, hi, None, f)
+    }
+
+    fn view(&self) -> Result<Option<Box<dyn RowView>>, StoreError> {
+        // A transaction whose snapshot is exported: it sees every write committed so far (the
+        // engine writes under the lock this is called under) and none after. It stays open,
+        // idle, while the view lives; each scan imports the snapshot on a connection of its own.
+        let mut exporter = connect(&self.config, &self.name)?;
+        exporter
+            .batch_execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
             .map_err(|e| self.err(e))?;
-        let sql = format!(
-            "SELECT k, v FROM {} WHERE k BETWEEN $1 AND $2 ORDER BY k",
-            self.table(t)
-        );
-        let portal = tx
-            .bind(&sql, &[&to_sql_key(lo), &to_sql_key(hi)])
-            .map_err(|e| self.err(e))?;
-        loop {
-            let rows = tx.query_portal(&portal, FETCH).map_err(|e| self.err(e))?;
-            let n = rows.len();
-            for r in rows {
-                let k: i64 = r.get(0);
-                let v: &[u8] = r.get(1);
-                f(from_sql_key(k), v)?;
-            }
-            if n < FETCH as usize {
-                break;
-            }
-        }
-        tx.commit().map_err(|e| self.err(e))
+        let snapshot: String = exporter
+            .query_one("SELECT pg_export_snapshot()", &[])
+            .map_err(|e| self.err(e))?
+            .get(0);
+        Ok(Some(Box::new(PgView {
+            name: self.name.clone(),
+            schema: self.schema.clone(),
+            config: self.config.clone(),
+            _exporter: exporter,
+            snapshot,
+        })))
     }
 
     fn count(&self, t: Table) -> Result<u64, StoreError> {

@@ -31,7 +31,7 @@ pub fn snapshot_builder(
 /// the cards read after it is released ([`SnapshotSource::finish`]): the metadata, the
 /// blacklist and the population store's consistent view with the card changes not yet written
 /// to it ([`crate::model::Cards::view`]). At 10^8 people reading the cards takes most of a
-/// minute, during which commands go on. A store without views (PostgreSQL) has its cards read
+/// minute, during which commands go on. A store without views has its cards read
 /// here, under the lock, as [`snapshot_builder`] does.
 pub fn snapshot_source(
     state: &State,
