@@ -401,7 +401,7 @@ impl RowView for PgView {
         hi: u64,
         f: &mut idcard::store::RowVisitor<'_>,
     ) -> Result<(), StoreError> {
-        let table = format!("{}.{}", quoted(&self.schema), t.name());
+        let table = table_of(&self.schema, t);
         scan_portal(
             &self.config,
             &self.name,
@@ -418,6 +418,11 @@ fn connect(config: &postgres::Config, name: &str) -> Result<Client, StoreError> 
     config
         .connect(NoTls)
         .map_err(|e| error(name, format!("connecting: {e}")))
+}
+
+/// A table of `schema`, qualified and quoted.
+fn table_of(schema: &str, t: Table) -> String {
+    format!("{}.{}", quoted(schema), t.name())
 }
 
 /// A schema name quoted as an identifier (names are checked first: no quote inside).
@@ -554,7 +559,7 @@ impl PgStore {
     }
 
     fn table(&self, t: Table) -> String {
-        format!("{}.{}", quoted(&self.schema), t.name())
+        table_of(&self.schema, t)
     }
 
     /// The bytes the schema's tables and their indexes take in the database.

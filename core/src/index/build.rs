@@ -583,11 +583,7 @@ impl SnapshotBuilder {
             );
             if let Some(bl) = &blacklist {
                 let b = region("blacklist").expect("a police snapshot's blacklist is laid out");
-                let slots: &mut [[u64; 2]] =
-                    bytemuck::cast_slice_mut(&mut blacklist_part[b.start - tail..b.end - tail]);
-                for (e, pos) in bl.hashed.iter().zip(bl.positions()) {
-                    slots[pos] = [e.h.to_le(), self.blacklist[e.i as usize].1.to_le()];
-                }
+                self.place_blacklist(bl, &mut blacklist_part[b.start - tail..b.end - tail]);
                 // Full 64-bit hashes are stored and distinct: every lookup is exact.
             }
             if let Some(f) = filler {
@@ -610,6 +606,14 @@ impl SnapshotBuilder {
         self.finish(path, tmp, map, info, r, progress).map(Some)
     }
 
+    /// Fill the blacklist section `bytes` from its plan: each entry's full hash and value.
+    fn place_blacklist(&self, bl: &Plan, bytes: &mut [u8]) {
+        let slots: &mut [[u64; 2]] = bytemuck::cast_slice_mut(bytes);
+        for (e, pos) in bl.hashed.iter().zip(bl.positions()) {
+            slots[pos] = [e.h.to_le(), self.blacklist[e.i as usize].1.to_le()];
+        }
+    }
+
     /// Checksums, header, signature; then write what of the file is not written yet (all but
     /// `written`, the table's bytes already in the file) and put it in place.
     fn finish(
@@ -622,10 +626,7 @@ impl SnapshotBuilder {
         progress: &mut dyn FnMut(BuildProgress),
     ) -> Result<SnapshotInfo, IndexError> {
         let io = |e| IndexError::io(path, e);
-        let dir = match path.parent() {
-            Some(p) if !p.as_os_str().is_empty() => p,
-            _ => Path::new("."),
-        };
+        let dir = crate::fsutil::parent_dir(path);
         let len = info.file_length as usize;
         progress(BuildProgress {
             stage: "checksums",
@@ -920,11 +921,7 @@ impl SnapshotBuilder {
             }
             if let Some(bl) = &blacklist {
                 let b = region("blacklist").expect("a police snapshot's blacklist is laid out");
-                let slots: &mut [[u64; 2]] =
-                    bytemuck::cast_slice_mut(&mut back[b.start - r.end..b.end - r.end]);
-                for (e, pos) in bl.hashed.iter().zip(bl.positions()) {
-                    slots[pos] = [e.h.to_le(), self.blacklist[e.i as usize].1.to_le()];
-                }
+                self.place_blacklist(bl, &mut back[b.start - r.end..b.end - r.end]);
             }
             progress(BuildProgress {
                 stage: "proving",
@@ -1213,10 +1210,7 @@ fn scratch(
     len: usize,
 ) -> Result<(tempfile::NamedTempFile, memmap2::MmapMut), IndexError> {
     let io = |e| IndexError::io(path, e);
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
+    let dir = crate::fsutil::parent_dir(path);
     let tmp = tempfile::Builder::new()
         .prefix(".idcard-tmp-")
         .tempfile_in(dir)

@@ -43,10 +43,7 @@ impl Projection for LiveVerifier {
     }
 
     fn start(&self, state: &State) -> Result<(), ProjectionError> {
-        let dir = match self.path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => std::path::Path::new("."),
-        };
+        let dir = crate::fsutil::parent_dir(&self.path);
         std::fs::create_dir_all(dir)?;
         let now = chrono::DateTime::from_timestamp_millis(state.last_at_ms).unwrap_or_default();
         let info = files::snapshot_builder(state, self.profile, now, dir)?.write(&self.path)?;

@@ -172,10 +172,7 @@ pub fn publish_snapshot(
                 Some(_) => {}
             }
         }
-        let dir = match path.parent() {
-            Some(d) if !d.as_os_str().is_empty() => d,
-            _ => Path::new("."),
-        };
+        let dir = crate::fsutil::parent_dir(path);
         Ok(files::snapshot_source(ctx.state, profile, ctx.now, dir)?)
     })?;
     // The cards are read from the store's view taken above, the engine's lock released.
