@@ -24,7 +24,8 @@ use crate::number::IdNumber;
 /// Progress of a build, for progress bars.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct BuildProgress {
-    /// `sorting`, `mapping`, `placing`, `proving`, `filter`, `checksums`, `writing`, `done`.
+    /// `sorting`, `mapping`, `placing`, `proving`, `filter`, `writing`, `checksums`, `signing`,
+    /// `writing` (the rest of the file), `done`.
     pub stage: &'static str,
     /// Units done in this stage.
     pub done: u64,
@@ -543,9 +544,10 @@ impl SnapshotBuilder {
 
         // Three things share the two cores: placing and proving the card table (this thread),
         // filling the filter (a second thread, from the start: it needs only the keys), and
-        // writing the table to the file once it is placed (a third, while this one proves it:
-        // the kernel hands out page-cache pages at about 0.5 GB/s here, so the write takes as
-        // long as the rest together). The filter and blacklist follow the table in the file.
+        // writing the table to the file (a third, chunk by chunk as it is placed, then while
+        // this one proves it: the kernel hands out page-cache pages at about 0.5 GB/s here, so
+        // the write is what the build waits for last). The filter and blacklist follow the
+        // table in the file.
         let r = region("cards").expect("a card table is laid out");
         let (front, back) = map.split_at_mut(r.end);
         // What follows the filter (or the table) starts at `tail`.
@@ -557,30 +559,59 @@ impl SnapshotBuilder {
             let filler = filter_part.map(|part| {
                 scope.spawn(move || self.fill_filter(bytemuck::cast_slice_mut(part), seed))
             });
-            {
-                let slots: &mut [u64] = bytemuck::cast_slice_mut(&mut front[r.clone()]);
-                for (j, (e, pos)) in cards.hashed.iter().zip(cards.positions()).enumerate() {
-                    slots[pos] = ((fingerprint(e.h) << 24) | e.tag as u64).to_le();
-                    if j % (1 << 22) == 0 {
-                        progress(BuildProgress {
-                            stage: "placing",
-                            done: j as u64,
-                            total,
-                        });
-                    }
+            // The table is placed front to back (positions increase with the hash) and handed
+            // to the writer a chunk at a time as soon as each is final, so that writing it
+            // overlaps placing. The slots are reached through one raw pointer: this thread
+            // writes slots at or after the last chunk handed over, the writer reads only chunks
+            // handed over, and the channel orders the two.
+            let table = &mut front[r.clone()];
+            let slot_count = table.len() / 8;
+            let base = SlotsPtr(table.as_mut_ptr().cast::<u64>());
+            let (chunks, placed) = std::sync::mpsc::channel::<std::ops::Range<usize>>();
+            let table_at = r.start as u64;
+            let writer = scope.spawn(move || -> std::io::Result<()> {
+                use std::os::unix::fs::FileExt;
+                for range in placed {
+                    // SAFETY: `range` is within the table, its slots are final (handed over
+                    // after being placed), and nothing writes them while this reads.
+                    let bytes = unsafe {
+                        std::slice::from_raw_parts(
+                            base.get().add(range.start).cast::<u8>(),
+                            range.len() * 8,
+                        )
+                    };
+                    file.write_all_at(bytes, table_at + range.start as u64 * 8)?;
+                }
+                Ok(())
+            });
+            let mut handed = 0usize;
+            for (j, (e, pos)) in cards.hashed.iter().zip(cards.positions()).enumerate() {
+                assert!(pos < slot_count, "a planned position is inside the table");
+                if pos >= handed + WRITE_CHUNK_SLOTS {
+                    // Every slot before `pos` is final: later positions are greater.
+                    chunks.send(handed..pos).ok();
+                    handed = pos;
+                }
+                // SAFETY: `pos` is in the table and at or after `handed`: not handed over yet.
+                unsafe {
+                    base.get()
+                        .add(pos)
+                        .write(((fingerprint(e.h) << 24) | e.tag as u64).to_le());
+                }
+                if j % (1 << 22) == 0 {
+                    progress(BuildProgress {
+                        stage: "placing",
+                        done: j as u64,
+                        total,
+                    });
                 }
             }
-            let front: &[u8] = front;
-            let writer = scope.spawn(|| {
-                use std::os::unix::fs::FileExt;
-                file.write_all_at(&front[r.clone()], r.start as u64)
-            });
-            let proved = self.prove(
-                &cards,
-                &hasher,
-                bytemuck::cast_slice(&front[r.clone()]),
-                progress,
-            );
+            chunks.send(handed..slot_count).ok();
+            drop(chunks);
+            // SAFETY: every slot is placed; from here on the table is only read (here and by
+            // the writer).
+            let slots: &[u64] = unsafe { std::slice::from_raw_parts(base.get(), slot_count) };
+            let proved = self.prove(&cards, &hasher, slots, progress);
             if let Some(bl) = &blacklist {
                 let b = region("blacklist").expect("a police snapshot's blacklist is laid out");
                 self.place_blacklist(bl, &mut blacklist_part[b.start - tail..b.end - tail]);
@@ -594,6 +625,11 @@ impl SnapshotBuilder {
                 });
                 f.join().unwrap_or_else(|p| std::panic::resume_unwind(p));
             }
+            progress(BuildProgress {
+                stage: "writing",
+                done: 0,
+                total: info.file_length,
+            });
             writer
                 .join()
                 .unwrap_or_else(|p| std::panic::resume_unwind(p))
@@ -1182,6 +1218,28 @@ fn sort_partitions(out: &mut [Hashed], starts: &[usize]) {
     });
 }
 
+/// Slots handed to the file writer at a time while the table is placed (16 MiB; 8 KiB in unit
+/// tests, so that small tables are written in many chunks).
+#[cfg(not(test))]
+const WRITE_CHUNK_SLOTS: usize = 1 << 21;
+#[cfg(test)]
+const WRITE_CHUNK_SLOTS: usize = 1 << 10;
+
+/// The card table's slots, shared by the thread placing them and the thread writing them out
+/// (see `attempt`: they never touch the same slot at the same time).
+#[derive(Clone, Copy)]
+struct SlotsPtr(*mut u64);
+
+// SAFETY: a plain address; `attempt` orders every access to what it points to.
+unsafe impl Send for SlotsPtr {}
+
+impl SlotsPtr {
+    /// The address (a method, so that closures capture the `Send` wrapper, not the field).
+    fn get(self) -> *mut u64 {
+        self.0
+    }
+}
+
 /// Set the bits of `n` cards (keys `key(0..n)`) in the filter (docs/FORMAT.md §4.4).
 fn fill_filter_with(words: &mut [u64], seed: u64, n: usize, key: impl Fn(usize) -> u64) {
     let fseed = filter::filter_seed(seed);
@@ -1248,6 +1306,37 @@ mod tests {
             e.sort_unstable();
             e
         });
+    }
+
+    /// L3: the table written to the file chunk by chunk while it is placed is the table the
+    /// checksums were computed on, whole (opening checks every section's checksum), and it
+    /// answers every card.
+    #[test]
+    fn l3_a_table_written_in_chunks_while_placed_is_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("chunks.idcs");
+        let n = 20_000u64;
+        let key = |i: u64| {
+            let number = IdNumber::from_parts(
+                crate::DivisionCode::new(110105).unwrap(),
+                chrono::NaiveDate::from_ymd_opt(1950, 1, 1).unwrap() + chrono::Days::new(i / 1000),
+                (i % 1000) as u16,
+            )
+            .unwrap();
+            CardKey::from_days(number, crate::civil::days_from_civil(2020, 1, 1)).unwrap()
+        };
+        let mut b = SnapshotBuilder::new(Profile::Bank);
+        b.extend_cards((0..n).map(|i| (key(i), CardEntry::new(CardStatus::Lost))));
+        let info = b.write(&path).unwrap();
+        let cards = info.sections.iter().find(|s| s.kind == "cards").unwrap();
+        assert!(
+            cards.length as usize > 8 * WRITE_CHUNK_SLOTS * 10,
+            "many chunks"
+        );
+        let snap = super::super::Snapshot::open_with(&path, &super::super::OpenOptions::unsigned())
+            .unwrap();
+        snap.verify().unwrap();
+        assert!((0..n).all(|i| snap.status(key(i)) == CardStatus::Lost));
     }
 
     #[test]
