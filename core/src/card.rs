@@ -101,6 +101,14 @@ impl CardKey {
         Ok(CardKey((number.to_u64() << VALID_FROM_BITS) | days as u64))
     }
 
+    /// The compact key ([`CardKey::to_u64`]) of a compact number and a validity start, not
+    /// checked (a hint to prefetch on: see `Parser::parse_bytes_hinted`).
+    #[inline(always)]
+    pub(crate) fn compose_unchecked(compact_number: u64, valid_from_days: i32) -> u64 {
+        (compact_number << VALID_FROM_BITS)
+            | (valid_from_days as u64 & ((1 << VALID_FROM_BITS) - 1))
+    }
+
     /// The holder's number.
     #[inline]
     pub fn number(self) -> IdNumber {
@@ -275,33 +283,37 @@ impl ExpiryDay {
 /// [`ExpiryDay::birth_bound`] for every validity start a key can hold, so that the expiry check
 /// of a verifier's query is one load and one comparison (the day's rule computed once, not per
 /// card: the calendar arithmetic per query cost a quarter of the lookup rate). Each bound is kept
-/// as the key's birth field would hold it, in place (shifted to the field's position in the
-/// compact key), so a key is compared without extracting its birth date.
+/// as the key rotated to put its birth field on top would compare with it, so a key is compared
+/// without extracting its birth date (one rotation: the division code above the birth field
+/// wraps to the bottom bits).
 pub(crate) struct ExpiryTable {
     day: ExpiryDay,
-    bound: Box<[i64; 1 << VALID_FROM_BITS]>,
+    bound: Box<[u64; 1 << VALID_FROM_BITS]>,
 }
 
 /// Where the birth field sits in a compact card key ([`CardKey::to_u64`]).
 const BIRTH_SHIFT: u32 = VALID_FROM_BITS + crate::number::SEQ_BITS;
-const BIRTH_IN_KEY: u64 = ((1 << crate::number::BIRTH_BITS) - 1) << BIRTH_SHIFT;
+/// Rotating a key left by this puts its birth field in the top bits.
+const BIRTH_TO_TOP: u32 = 64 - BIRTH_SHIFT - crate::number::BIRTH_BITS;
 
 impl ExpiryTable {
     /// The table of `today` (days since 1970-01-01): 512 KiB, built in about a millisecond.
     pub(crate) fn new(today: i32) -> ExpiryTable {
         let day = ExpiryDay::new(today);
-        let bound: Vec<i64> = (0..1 << VALID_FROM_BITS)
+        let bound: Vec<u64> = (0..1 << VALID_FROM_BITS)
             .map(|v| {
-                // Born after `bound`: expired. As a birth field: below the earliest birth day
-                // every holder is born after it (-1: any field is greater); past the last one
-                // no holder is (i64::MAX).
+                // Born after `raw` (as a birth field): expired. The bound is the smallest
+                // rotated key whose birth field is past it: 0 below the earliest birth day
+                // (every holder is born after it), u64::MAX when no holder can be (a rotated
+                // key of all ones would need a birth field of all ones, past 2200, and division
+                // code 2097151: no number has them).
                 let raw = day.birth_bound(v) as i64 - crate::number::EARLIEST_BIRTH_DAYS as i64;
                 if raw < 0 {
-                    -1
-                } else if raw >= 1 << crate::number::BIRTH_BITS {
-                    i64::MAX
+                    0
+                } else if raw + 1 >= 1 << crate::number::BIRTH_BITS {
+                    u64::MAX
                 } else {
-                    raw << BIRTH_SHIFT
+                    ((raw + 1) as u64) << (64 - crate::number::BIRTH_BITS)
                 }
             })
             .collect();
@@ -326,14 +338,14 @@ impl ExpiryTable {
     }
 
     /// The table's bounds, for a thread's cached copy of the pointer.
-    pub(crate) fn bounds(&self) -> &[i64; 1 << VALID_FROM_BITS] {
+    pub(crate) fn bounds(&self) -> &[u64; 1 << VALID_FROM_BITS] {
         &self.bound
     }
 
     /// [`ExpiryTable::is_expired`] given [`ExpiryTable::bounds`].
     #[inline(always)]
-    pub(crate) fn is_expired_in(bounds: &[i64; 1 << VALID_FROM_BITS], key: CardKey) -> bool {
-        (key.0 & BIRTH_IN_KEY) as i64 > bounds[(key.0 & 0xffff) as usize]
+    pub(crate) fn is_expired_in(bounds: &[u64; 1 << VALID_FROM_BITS], key: CardKey) -> bool {
+        key.0.rotate_left(BIRTH_TO_TOP) >= bounds[(key.0 & 0xffff) as usize]
     }
 }
 
@@ -614,12 +626,16 @@ mod tests {
                     else {
                         continue;
                     };
-                    let n = IdNumber::from_parts(crate::DivisionCode::new(110105).unwrap(), b, 7)
-                        .unwrap();
-                    let Ok(k) = CardKey::from_days(n, v) else {
-                        continue;
-                    };
-                    assert_eq!(table.is_expired(k), day.is_expired(k), "day {today} {k:?}");
+                    // The lowest and the highest division code and sequence: the key is
+                    // compared rotated, with the division in its lowest bits.
+                    for (code, seq) in [(110000, 0), (999999, 999)] {
+                        let code = crate::DivisionCode::new(code).unwrap();
+                        let n = IdNumber::from_parts(code, b, seq).unwrap();
+                        let Ok(k) = CardKey::from_days(n, v) else {
+                            continue;
+                        };
+                        assert_eq!(table.is_expired(k), day.is_expired(k), "day {today} {k:?}");
+                    }
                 }
             }
         }

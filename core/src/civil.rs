@@ -123,6 +123,16 @@ pub(crate) fn days_of(y: i32, m: u32, d: u32) -> Option<i32> {
     Some(start + MONTH_START[leap][m as usize] as i32 + d as i32 - 1)
 }
 
+/// [`days_of`] without a check: the same answer for a valid date in 1850-2249, some day
+/// otherwise (never a panic). For prefetching on a guess, never for an answer.
+#[inline(always)]
+pub(crate) fn days_of_guess(y: i32, m: u32, d: u32) -> i32 {
+    let i = (y.wrapping_sub(TABLE_FROM) as u32 as usize).min(TABLE_YEARS - 1);
+    let start = YEAR_START[i];
+    let leap = (YEAR_START[i + 1] - start - 365) as usize & 1;
+    start + MONTH_START[leap][(m as usize).min(12)] as i32 + d as i32 - 1
+}
+
 #[cold]
 fn days_of_slow(y: i32, m: u32, d: u32) -> Option<i32> {
     is_valid(y, m, d).then(|| days_from_civil(y, m, d))
@@ -132,6 +142,28 @@ fn days_of_slow(y: i32, m: u32, d: u32) -> Option<i32> {
 mod tests {
     use super::*;
     use chrono::Datelike;
+
+    #[test]
+    fn days_of_guess_is_days_of_for_every_valid_date_of_the_tables() {
+        for y in TABLE_FROM..TABLE_FROM + TABLE_YEARS as i32 {
+            for m in 1..=12 {
+                for d in 1..=31 {
+                    if let Some(days) = days_of(y, m, d) {
+                        assert_eq!(days_of_guess(y, m, d), days, "{y}-{m}-{d}");
+                    }
+                }
+            }
+        }
+        // Anything else answers some day, without a panic.
+        for (y, m, d) in [
+            (0, 0, 0),
+            (-5, 99, 99),
+            (i32::MAX, u32::MAX, u32::MAX),
+            (2300, 13, 0),
+        ] {
+            let _ = days_of_guess(y, m, d);
+        }
+    }
 
     #[test]
     fn days_of_agrees_with_the_formula_over_six_centuries() {

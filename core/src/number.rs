@@ -714,8 +714,21 @@ impl<'t> Parser<'t> {
     /// panic).
     #[inline]
     pub fn parse_bytes(&self, input: &[u8]) -> Result<ParsedNumber, NumberError> {
+        self.parse_bytes_hinted(input, |_| ())
+    }
+
+    /// [`Parser::parse_bytes`], calling `hint` on the way with the compact form
+    /// ([`IdNumber::to_u64`]) that 18 plain characters spell, before any of them is checked:
+    /// the number's if they are valid, some value otherwise (never an answer). A verifier starts
+    /// fetching the card's memory with it while the checks run.
+    #[inline(always)]
+    pub(crate) fn parse_bytes_hinted(
+        &self,
+        input: &[u8],
+        hint: impl FnOnce(u64),
+    ) -> Result<ParsedNumber, NumberError> {
         if let Ok(text) = <&[u8; 18]>::try_from(input)
-            && let Some(n) = self.parse_plain_18(text)
+            && let Some(n) = self.parse_plain_18(text, hint)
         {
             return Ok(ParsedNumber {
                 number: n,
@@ -731,13 +744,30 @@ impl<'t> Parser<'t> {
     /// with the precise error. Both apply the same rules (N1, N3); a property test holds them
     /// to the same answers.
     #[inline]
-    fn parse_plain_18(&self, text: &[u8; 18]) -> Option<IdNumber> {
+    fn parse_plain_18(&self, text: &[u8; 18], hint: impl FnOnce(u64)) -> Option<IdNumber> {
         if self.mode != DivisionMode::Lenient {
             return None;
         }
         let a = u64::from_le_bytes(text[0..8].try_into().expect("8 bytes"));
         let b = u64::from_le_bytes(text[8..16].try_into().expect("8 bytes"));
         let (c16, c17) = (text[16].wrapping_sub(b'0'), text[17]);
+        // The fields first, unchecked (wrapping: any bytes give some value), for the hint.
+        let (da, db) = (a.wrapping_sub(swar::ZEROS), b.wrapping_sub(swar::ZEROS));
+        // Pairs of digits in bytes 0, 2, 4 and 6: digits 0-7 are the division and the century,
+        // 8-15 the rest of the year, the month, the day and two digits of the sequence.
+        let (pa, pb) = (swar::pairs(da), swar::pairs(db));
+        let pair = |p: u64, i: u32| ((p >> (16 * i)) & 0xff) as u32;
+        let division = (pair(pa, 0) * 100 + pair(pa, 1)) * 100 + pair(pa, 2);
+        let year = pair(pa, 3) * 100 + pair(pb, 0);
+        let seq = pair(pb, 3) * 10 + c16 as u32;
+        let (month, day) = (pair(pb, 1), pair(pb, 2));
+        let birth_guess =
+            crate::civil::days_of_guess(year as i32, month, day).wrapping_sub(EARLIEST_BIRTH_DAYS);
+        hint(
+            ((division as u64) << (BIRTH_BITS + SEQ_BITS))
+                | ((birth_guess as u64 & ((1 << BIRTH_BITS) - 1)) << SEQ_BITS)
+                | (seq as u64 & ((1 << SEQ_BITS) - 1)),
+        );
         if !(swar::all_digits(a) & swar::all_digits(b) & (c16 <= 9)) {
             return None;
         }
@@ -746,24 +776,16 @@ impl<'t> Parser<'t> {
             b'X' | b'x' => 10,
             _ => return None,
         };
-        let (da, db) = (a - swar::ZEROS, b - swar::ZEROS);
         let sum = swar::weighted(da, swar::WEIGHTS_0_8)
             + swar::weighted(db, swar::WEIGHTS_8_16)
             + c16 as u32 * WEIGHTS[16];
         if CHECK_BY_SUM[(sum % 11) as usize] != check {
             return None;
         }
-        // Pairs of digits in bytes 0, 2, 4 and 6: digits 0-7 are the division and the century,
-        // 8-15 the rest of the year, the month, the day and two digits of the sequence.
-        let (pa, pb) = (swar::pairs(da), swar::pairs(db));
-        let pair = |p: u64, i: u32| ((p >> (16 * i)) & 0xff) as u32;
-        let division = (pair(pa, 0) * 100 + pair(pa, 1)) * 100 + pair(pa, 2);
-        let year = pair(pa, 3) * 100 + pair(pb, 0);
-        let seq = pair(pb, 3) * 10 + c16 as u32;
         if division >= 810_000 {
             return None;
         }
-        let birth_days = crate::civil::days_of(year as i32, pair(pb, 1), pair(pb, 2))?;
+        let birth_days = crate::civil::days_of(year as i32, month, day)?;
         let days = birth_days - EARLIEST_BIRTH_DAYS;
         if !(0..1 << BIRTH_BITS).contains(&days) || birth_days > self.today_days {
             return None;
@@ -883,10 +905,11 @@ mod swar {
     }
 
     /// Eight digit values (`0..=9` per byte, the first in byte 0) as four two-digit values in
-    /// bytes 0, 2, 4 and 6 (`10 × first + second`; the odd bytes hold garbage).
+    /// bytes 0, 2, 4 and 6 (`10 × first + second`; the odd bytes hold garbage). Any bytes give
+    /// some value (wrapping), so it may run before they are checked.
     #[inline(always)]
     pub(super) fn pairs(d: u64) -> u64 {
-        d.wrapping_mul(10) + (d >> 8)
+        d.wrapping_mul(10).wrapping_add(d >> 8)
     }
 
     /// Weights for the dot product of eight digit values, laid out for [`weighted`]: the even
@@ -994,6 +1017,24 @@ fn normalise_slow(input: &[u8], out: &mut [u8; 18]) -> Result<usize, NumberError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// The hint a verifier prefetches on is the number itself for every valid number in
+        /// plain digits (else its prefetch would fetch the wrong word, silently).
+        #[test]
+        fn n1_the_hint_from_18_plain_characters_is_the_number(
+            code in 0usize..3000, days in 0i64..(90 * 365), seq in 0u16..1000,
+        ) {
+            let table = DivisionTable::builtin();
+            let codes: Vec<DivisionCode> = table.codes().collect();
+            let code = codes[code % codes.len()];
+            let birth = NaiveDate::from_ymd_opt(1930, 1, 1).unwrap() + chrono::Days::new(days as u64);
+            let n = IdNumber::from_parts(code, birth, seq).unwrap();
+            let mut hinted = None;
+            let _ = Parser::new().parse_bytes_hinted(&n.to_ascii(), |h| hinted = Some(h));
+            proptest::prop_assert_eq!(hinted, Some(n.to_u64()));
+        }
+    }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {
         NaiveDate::from_ymd_opt(y, m, d).unwrap()
@@ -1279,14 +1320,17 @@ mod tests {
         let p = parser();
         let text: &[u8; 18] = EXAMPLE.as_bytes().try_into().unwrap();
         assert_eq!(
-            p.parse_plain_18(text),
+            p.parse_plain_18(text, |_| ()),
             Some(p.parse_general(EXAMPLE.as_bytes()).unwrap().number)
         );
         let lower: [u8; 18] = *b"11010519491231002x";
-        assert_eq!(p.parse_plain_18(&lower), p.parse_plain_18(text));
+        assert_eq!(
+            p.parse_plain_18(&lower, |_| ()),
+            p.parse_plain_18(text, |_| ())
+        );
         // A wrong check character, a strict parser: the general path decides.
-        assert_eq!(p.parse_plain_18(b"110105194912310021"), None);
-        assert_eq!(p.strict(true).parse_plain_18(text), None);
+        assert_eq!(p.parse_plain_18(b"110105194912310021", |_| ()), None);
+        assert_eq!(p.strict(true).parse_plain_18(text, |_| ()), None);
     }
 
     proptest::proptest! {
@@ -1316,7 +1360,7 @@ mod tests {
             let got = p.parse_bytes(&text);
             proptest::prop_assert_eq!(got.as_ref().ok(), general.as_ref().ok());
             proptest::prop_assert_eq!(got.is_err(), general.is_err());
-            if let Some(n) = p.parse_plain_18(&text) {
+            if let Some(n) = p.parse_plain_18(&text, |_| ()) {
                 proptest::prop_assert_eq!(Some(&n), general.as_ref().ok().map(|p| &p.number));
             }
         }

@@ -419,18 +419,23 @@ fn next_epoch() -> u64 {
 }
 
 /// What a query needs, cached by each thread for the version it was read at: the generation,
-/// today's expiry bounds, the status of an unlisted card (`valid` or `stale`), and the filter
-/// (null when the snapshot has none or changes are applied on top of it: the full path).
+/// today's expiry bounds, the status of an unlisted card (`valid` or `stale`), and the filter.
+/// When a card cannot be answered `valid` from the filter alone (the snapshot has no filter,
+/// changes are applied on top of it, or the verifier is stale), the filter is [`PASS_ALL`]: every
+/// card then takes the full path, and the inlined path needs no test for those cases.
 #[derive(Clone, Copy)]
 struct Fast {
     version: u64,
     generation: *const Generation,
-    expiry: *const [i64; 1 << 16],
+    expiry: *const [u64; 1 << 16],
     unlisted: CardStatus,
     filter: *const u64,
     filter_len: u64,
     filter_seed: u64,
 }
+
+/// A filter of one word with every bit set: every card passes it (to the full path).
+static PASS_ALL: u64 = u64::MAX;
 
 /// Owns the `Arc`s behind [`Fast::generation`] and [`Fast::expiry`] (the filter lives in the
 /// generation's snapshot); dropping it (thread exit) clears `FAST` first, so a later query from
@@ -444,6 +449,7 @@ impl Drop for Owner {
 }
 
 impl Fast {
+    /// No thread's cache: version 0 is never a verifier's, so these pointers are never read.
     const EMPTY: Fast = Fast {
         version: 0,
         generation: std::ptr::null(),
@@ -456,8 +462,8 @@ impl Fast {
 
     fn new(version: u64, g: &Generation, e: &ExpiryTable, unlisted: CardStatus) -> Fast {
         let (filter, filter_len, filter_seed) = match g.snapshot.filter() {
-            Some(f) if g.cards.len() == 0 => f.parts(),
-            _ => (std::ptr::null(), 0, 0),
+            Some(f) if g.cards.len() == 0 && unlisted == CardStatus::Valid => f.parts(),
+            _ => (&raw const PASS_ALL, 1, 0),
         };
         Fast {
             version,
@@ -470,26 +476,52 @@ impl Fast {
         }
     }
 
-    /// The status of one card: the expiry bounds, then the filter, inline; the rest (a card
-    /// the filter passes, a snapshot with changes applied) in [`Generation::status_full`].
+    /// The status of one card: `valid` when the filter rules it out and it has not expired,
+    /// inline; anything else (a card the filter passes, an expired card, a stale verifier, a
+    /// snapshot with changes applied) in [`Fast::status_slow`]. The inlined path is kept to as
+    /// few instructions and loads as possible: the processor overlaps consecutive calls' filter
+    /// misses only as far as its reorder window and load queue reach (docs/ARCHITECTURE.md,
+    /// "One card at a time").
     ///
     /// # Safety
     /// Only inside [`Shared::with_fast`], which keeps the pointers' owners alive.
     #[inline(always)]
     unsafe fn status(&self, key: CardKey) -> CardStatus {
+        let f = filter::filter_hash(key.to_u64(), self.filter_seed);
+        // SAFETY: `filter` and `filter_len` are a non-empty filter's words (the snapshot's,
+        // which the caller keeps alive, or `PASS_ALL`), and `word_of(f, len) < len` for any `f`.
+        let w = unsafe { *self.filter.add(filter::word_of(f, self.filter_len)) };
+        let p = filter::pattern_of(f);
+        // SAFETY: the caller keeps the expiry table alive.
+        if u64::from_le(w) & p != p && !ExpiryTable::is_expired_in(unsafe { &*self.expiry }, key) {
+            return CardStatus::Valid;
+        }
+        // SAFETY: the caller's guarantee, passed on.
+        unsafe { self.status_slow(key) }
+    }
+
+    /// Start fetching the filter word of a card key (a hint: any value is harmless).
+    ///
+    /// # Safety
+    /// As [`Fast::status`].
+    #[inline(always)]
+    unsafe fn prefetch(&self, key: u64) {
+        let f = filter::filter_hash(key, self.filter_seed);
+        prefetch(
+            self.filter
+                .wrapping_add(filter::word_of(f, self.filter_len)),
+        );
+    }
+
+    /// The full path: expiry, staleness, applied changes, the filter and the table.
+    ///
+    /// # Safety
+    /// As [`Fast::status`].
+    #[inline(never)]
+    unsafe fn status_slow(&self, key: CardKey) -> CardStatus {
         // SAFETY: the caller keeps the expiry table alive.
         let expired = ExpiryTable::is_expired_in(unsafe { &*self.expiry }, key);
         let unlisted = unlisted_or_expired(self.unlisted, expired);
-        if !self.filter.is_null() {
-            let f = filter::filter_hash(key.to_u64(), self.filter_seed);
-            // SAFETY: `filter` and `filter_len` are a non-empty filter's words in the snapshot
-            // the caller keeps alive, and `word_of(f, len) < len` for any `f`.
-            let w = unsafe { *self.filter.add(filter::word_of(f, self.filter_len)) };
-            let p = filter::pattern_of(f);
-            if u64::from_le(w) & p != p {
-                return unlisted;
-            }
-        }
         // SAFETY: the caller keeps the generation alive.
         unsafe { &*self.generation }.status_full(key, unlisted)
     }
@@ -799,7 +831,7 @@ impl Verifier {
     /// The status of a card given as number text and validity start; `InvalidNumber` when
     /// either is not valid (N1: the number is normalised as [`Parser`] does).
     pub fn verify_number(&self, number: &[u8], valid_from: NaiveDate) -> CardStatus {
-        match self.key_of(number, from_naive(valid_from)) {
+        match self.key_of_prefetching(number, from_naive(valid_from)) {
             Some(key) => self.verify(key),
             None => CardStatus::InvalidNumber,
         }
@@ -808,22 +840,47 @@ impl Verifier {
     /// As [`Verifier::verify_number`] with the date as `yyyymmdd` (the C interface).
     #[inline]
     pub fn verify_number_yyyymmdd(&self, number: &[u8], valid_from: u32) -> CardStatus {
-        match days_from_yyyymmdd(valid_from).and_then(|d| self.key_of(number, d)) {
+        match days_from_yyyymmdd(valid_from).and_then(|d| self.key_of_prefetching(number, d)) {
             Some(key) => self.verify(key),
             None => CardStatus::InvalidNumber,
         }
     }
 
+    /// [`Verifier::key_of`] for a card checked alone: the filter word of the card the text
+    /// spells is fetched as soon as its fields are read, before they are checked. Read and
+    /// checked first, a number is some 150 instructions before its one memory access, too many
+    /// for the processor to overlap that access with the next call's: cards checked one at a
+    /// time from text ran at one memory latency each. (A batch prefetches in its pipeline.)
+    #[inline(always)]
+    fn key_of_prefetching(&self, number: &[u8], valid_from_days: i32) -> Option<CardKey> {
+        self.key_of_with(number, valid_from_days, |compact| {
+            let key = CardKey::compose_unchecked(compact, valid_from_days);
+            // SAFETY: inside `with_fast`.
+            self.shared.with_fast(|fast| unsafe { fast.prefetch(key) });
+        })
+    }
+
     /// Number text and validity start (days since 1970-01-01) → key; `None` when invalid.
     #[inline]
     fn key_of(&self, number: &[u8], valid_from_days: i32) -> Option<CardKey> {
+        self.key_of_with(number, valid_from_days, |_| ())
+    }
+
+    /// [`Verifier::key_of`], passing `hint` to [`Parser::parse_bytes_hinted`].
+    #[inline(always)]
+    fn key_of_with(
+        &self,
+        number: &[u8],
+        valid_from_days: i32,
+        hint: impl FnOnce(u64),
+    ) -> Option<CardKey> {
         // Far-future "today": the future-birth check is done against the cached date.
         let parser = self.parser.get_or_init(|| {
             Parser::new().with_today(NaiveDate::from_ymd_opt(2200, 1, 1).expect("date"))
         });
         // (A number that is not a citizen's parses; every verify path answers it
         // `invalid_number` by its key: `CardKey::is_citizens`.)
-        let n = parser.parse_bytes(number).ok()?.number;
+        let n = parser.parse_bytes_hinted(number, hint).ok()?.number;
         if self.shared.is_future_birth(n.birth_days()) {
             return None;
         }
