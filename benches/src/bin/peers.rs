@@ -1,11 +1,13 @@
-//! The peer comparison: the same random card set in idcard, odht, std `HashMap`, hashbrown, fst
-//! and LMDB (heed), looked up on one core in the same run. Prints one JSON line.
+//! The peer comparison: the same random card set in idcard, odht, ptr_hash, std `HashMap`,
+//! hashbrown, fst and LMDB (heed), looked up on one core in the same run. Prints one JSON line.
 //!
 //! `cargo run --release -p idcard-benches --bin peers -- --cards 100000000 --hits 1`
 //!
-//! Each figure is the median of `--runs` passes over the same `--queries` presented cards (a
-//! share `--hits` percent of them listed). Every structure must find the same number of listed
-//! cards, or the run fails.
+//! idcard is measured as a bank calls it: `Verifier::verify` one card at a time, from text with
+//! `Verifier::verify_number_yyyymmdd` and the C library's `idc_verify`, and batched. Each figure
+//! is the median of `--runs` passes over the same `--queries` presented cards (a share `--hits`
+//! percent of them listed); the passes of all structures are interleaved, round by round. Every
+//! structure must find the same number of listed cards, or the run fails.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -75,30 +77,17 @@ fn log(msg: &str) {
     eprintln!("[peers] {msg}");
 }
 
-/// Lookups per second: median over `runs` passes of `pass`, which returns the hit count.
-fn measure(
-    name: &str,
-    runs: usize,
-    queries: usize,
-    expected_hits: Option<usize>,
-    mut pass: impl FnMut() -> usize,
-) -> (f64, usize) {
-    let mut rates = Vec::new();
-    let mut hits = 0;
-    for r in 0..runs {
-        let t = Instant::now();
-        hits = pass();
-        let secs = t.elapsed().as_secs_f64();
-        rates.push(queries as f64 / secs);
-        if let Some(e) = expected_hits {
-            assert_eq!(hits, e, "{name} found {hits} listed cards, expected {e}");
-        }
-        log(&format!(
-            "{name} run {r}: {:.1} M/s",
-            queries as f64 / secs / 1e6
-        ));
+/// One pass over the presented cards with one structure; returns the listed cards it found.
+type Pass<'a> = Box<dyn FnMut() -> usize + 'a>;
+
+/// The C library's verifier, freed when dropped.
+struct CVerifier(*mut idcard_c::idc_verifier);
+
+impl Drop for CVerifier {
+    fn drop(&mut self) {
+        // SAFETY: the handle from idc_verifier_open_trusted, freed once.
+        unsafe { idcard_c::idc_verifier_free(self.0) };
     }
-    (median(rates), hits)
 }
 
 struct OdhtCfg;
@@ -250,36 +239,7 @@ fn main() {
     drop(unverified);
     let v = Verifier::open(&path, trust.clone()).expect("open");
     assert!(v.info().snapshot.signature.is_verified());
-    let mut statuses = vec![CardStatus::Valid; set.queries.len()];
-    let (batch, hits) = measure("idcard batch", a.runs, a.queries, None, || {
-        v.verify_batch(&set.queries, &mut statuses);
-        statuses.iter().filter(|s| **s != CardStatus::Valid).count()
-    });
-    let expected = Some(hits);
-    out.insert("listed_hits".into(), json!(hits));
-    rates.insert("idcard_batch".into(), json!(batch));
-    let (one, _) = measure("idcard one-at-a-time", a.runs, a.queries, expected, || {
-        set.queries
-            .iter()
-            .filter(|k| v.verify(black_box(**k)) != CardStatus::Valid)
-            .count()
-    });
-    rates.insert("idcard_one".into(), json!(one));
     let snap = v.snapshot();
-    let (snap_one, _) = measure(
-        "idcard snapshot one-at-a-time",
-        a.runs,
-        a.queries,
-        expected,
-        || {
-            set.queries
-                .iter()
-                .filter(|k| snap.status(black_box(**k)) != CardStatus::Valid)
-                .count()
-        },
-    );
-    rates.insert("idcard_snapshot_one".into(), json!(snap_one));
-    drop(snap);
     let packed: Vec<u8> = set
         .queries
         .iter()
@@ -294,50 +254,51 @@ fn main() {
             d.year() as u32 * 10_000 + d.month() * 100 + d.day()
         })
         .collect();
-    let (raw, _) = measure(
-        "idcard batch from text",
-        a.runs,
-        a.queries,
-        expected,
-        || {
-            v.verify_batch_packed(&packed, &dates, &mut statuses);
-            statuses.iter().filter(|s| **s != CardStatus::Valid).count()
-        },
-    );
-    rates.insert("idcard_batch_from_text".into(), json!(raw));
-    drop((v, packed, dates));
-    std::fs::remove_file(&path).ok();
+    // The C library's entry point on the same file, as a bank links it.
+    let trust_path = dir.path().join("platform.trust");
+    std::fs::write(&trust_path, trust.to_text()).expect("trust file");
+    let c_path = std::ffi::CString::new(path.to_str().expect("UTF-8 path")).expect("path");
+    let c_trust = std::ffi::CString::new(trust_path.to_str().expect("UTF-8 path")).expect("path");
+    let mut handle = std::ptr::null_mut();
+    // SAFETY: NUL-terminated paths and a writable out pointer.
+    let opened = unsafe {
+        idcard_c::idc_verifier_open_trusted(c_path.as_ptr(), c_trust.as_ptr(), &mut handle)
+    };
+    assert_eq!(opened, idcard_c::IDC_OK, "idc_verifier_open_trusted");
+    let c = CVerifier(handle);
 
-    if !skip("odht") {
+    // Every structure is built first; then each of the `runs` rounds makes one pass with each,
+    // in turn, so that a slower or faster stretch of this shared machine falls on all of them
+    // alike (measured one structure after the other, odht ran at 48.5 M/s in one run at 10 M
+    // cards and 24.3 M/s in the next, and the ratios moved with it).
+    let mut statuses = vec![CardStatus::Valid; set.queries.len()];
+    let mut text_statuses = vec![CardStatus::Valid; set.queries.len()];
+
+    let odht_bytes = (!skip("odht")).then(|| {
         let t = Instant::now();
         let mut table = odht::HashTableOwned::<OdhtCfg>::with_capacity(a.cards, 87);
         for (k, s) in keys_u64.iter().zip(&status_of) {
             table.insert(k, s);
         }
         let bytes = table.raw_bytes().to_vec();
-        drop(table);
         log(&format!("odht build {:.2} s", t.elapsed().as_secs_f64()));
-        let view = odht::HashTable::<OdhtCfg, &[u8]>::from_raw_bytes(&bytes).expect("odht bytes");
-        let (r, _) = measure("odht", a.runs, a.queries, expected, || {
-            queries_u64
-                .iter()
-                .filter(|k| view.get(black_box(*k)).is_some())
-                .count()
-        });
-        rates.insert("odht".into(), json!(r));
-    }
-    if !skip("ptr_hash") {
-        // The minimal-perfect-hash peer, as a lookup-then-compare structure: PtrHash maps a key
-        // to a slot (its fast parameters, without the remap to a minimal range: the fastest
-        // queries it offers), and a table of the keys in slot order says whether the presented
-        // card is the listed one there. Two dependent accesses per card: the pilot (3 bits per
-        // key, in cache at 10 M) and the key.
+        bytes
+    });
+    let odht_view = odht_bytes
+        .as_ref()
+        .map(|b| odht::HashTable::<OdhtCfg, &[u8]>::from_raw_bytes(b).expect("odht bytes"));
+    // The minimal-perfect-hash peer, as a lookup-then-compare structure: PtrHash maps a key to
+    // a slot (its fast parameters, without the remap to a minimal range: the fastest queries it
+    // offers), and a table of the keys in slot order says whether the presented card is the
+    // listed one there. Two dependent accesses per card: the pilot (3 bits per key, in cache at
+    // 10 M) and the key.
+    type Mphf = ptr_hash::PtrHash<u64, ptr_hash::bucket_fn::Linear>;
+    let ptr = (!skip("ptr_hash")).then(|| {
         let t = Instant::now();
         let params = ptr_hash::PtrHashParams {
             remap: false,
             ..ptr_hash::PtrHashParams::default_fast()
         };
-        type Mphf = ptr_hash::PtrHash<u64, ptr_hash::bucket_fn::Linear>;
         let mphf = Mphf::new(&keys_u64, params);
         let mut slots = vec![u64::MAX; mphf.max_index()];
         let mut status = vec![0u8; mphf.max_index()];
@@ -350,74 +311,30 @@ fn main() {
             "ptr_hash build {:.2} s",
             t.elapsed().as_secs_f64()
         ));
-        let (r, _) = measure("ptr_hash", a.runs, a.queries, expected, || {
-            queries_u64
-                .iter()
-                .filter(|k| {
-                    let k = black_box(**k);
-                    let i = mphf.index_no_remap(&k);
-                    slots[i] == k && status[i] != 0
-                })
-                .count()
-        });
-        rates.insert("ptr_hash".into(), json!(r));
-        // Its streaming query (prefetching 32 keys ahead), the peer of the batched path.
-        let (r, _) = measure("ptr_hash stream", a.runs, a.queries, expected, || {
-            // (`fold`: the stream implements only that.)
-            let (hits, _) = mphf.index_stream::<32, false, _>(queries_u64.iter()).fold(
-                (0usize, 0usize),
-                |(hits, j), i| {
-                    let k = queries_u64[j];
-                    (hits + (slots[i] == k && status[i] != 0) as usize, j + 1)
-                },
-            );
-            hits
-        });
-        rates.insert("ptr_hash_stream".into(), json!(r));
-    }
-    if !skip("hashbrown") {
+        (mphf, slots, status)
+    });
+    let hb = (!skip("hashbrown")).then(|| {
         let mut m = hashbrown::HashMap::with_capacity(a.cards);
         m.extend(keys_u64.iter().copied().zip(status_of.iter().copied()));
-        let (r, _) = measure("hashbrown", a.runs, a.queries, expected, || {
-            queries_u64
-                .iter()
-                .filter(|k| m.contains_key(black_box(*k)))
-                .count()
-        });
-        rates.insert("hashbrown".into(), json!(r));
-    }
-    if !skip("std") {
+        m
+    });
+    let std_map = (!skip("std")).then(|| {
         let mut m = HashMap::with_capacity(a.cards);
         m.extend(keys_u64.iter().copied().zip(status_of.iter().copied()));
-        let (r, _) = measure("std HashMap", a.runs, a.queries, expected, || {
-            queries_u64
-                .iter()
-                .filter(|k| m.contains_key(black_box(*k)))
-                .count()
-        });
-        rates.insert("std_hashmap".into(), json!(r));
-    }
-    if !skip("fst") {
+        m
+    });
+    let fst_map = (!skip("fst")).then(|| {
         let mut sorted: Vec<(u64, u8)> = keys_u64
             .iter()
             .copied()
             .zip(status_of.iter().copied())
             .collect();
         sorted.sort_unstable();
-        let map = fst::Map::from_iter(sorted.iter().map(|(k, s)| (k.to_be_bytes(), *s as u64)))
-            .expect("fst");
-        drop(sorted);
-        let (r, _) = measure("fst", a.runs, a.queries, expected, || {
-            queries_u64
-                .iter()
-                .filter(|k| map.get(black_box(k.to_be_bytes())).is_some())
-                .count()
-        });
-        rates.insert("fst".into(), json!(r));
-    }
-    if !skip("lmdb") {
-        use heed::types::{U8, U64};
-        type Be = heed::byteorder::BigEndian;
+        fst::Map::from_iter(sorted.iter().map(|(k, s)| (k.to_be_bytes(), *s as u64))).expect("fst")
+    });
+    use heed::types::{U8, U64};
+    type Be = heed::byteorder::BigEndian;
+    let lmdb = (!skip("lmdb")).then(|| {
         let lmdb_dir = dir.path().join("lmdb");
         std::fs::create_dir_all(&lmdb_dir).expect("lmdb dir");
         let map_size = (a.cards * 64).max(1 << 30).next_multiple_of(1 << 20);
@@ -442,19 +359,213 @@ fn main() {
                 .expect("put");
         }
         wtxn.commit().expect("commit");
-        drop(sorted);
         log(&format!("lmdb build {:.2} s", t.elapsed().as_secs_f64()));
-        let rtxn = env.read_txn().expect("rtxn");
-        let (r, _) = measure("lmdb", a.runs, a.queries, expected, || {
-            queries_u64
+        (env, db)
+    });
+    let lmdb_txn = lmdb
+        .as_ref()
+        .map(|(env, db)| (env.read_txn().expect("rtxn"), *db));
+    let mut passes: Vec<(&str, Pass)> = Vec::new();
+    passes.push((
+        "idcard_batch",
+        Box::new(|| {
+            v.verify_batch(&set.queries, &mut statuses);
+            statuses.iter().filter(|s| **s != CardStatus::Valid).count()
+        }),
+    ));
+    passes.push((
+        "idcard_one",
+        Box::new(|| {
+            set.queries
                 .iter()
-                .filter(|k| db.get(&rtxn, black_box(*k)).expect("get").is_some())
+                .filter(|k| v.verify(black_box(**k)) != CardStatus::Valid)
                 .count()
-        });
-        rates.insert("lmdb".into(), json!(r));
+        }),
+    ));
+    passes.push((
+        "idcard_snapshot_one",
+        Box::new(|| {
+            set.queries
+                .iter()
+                .filter(|k| snap.status(black_box(**k)) != CardStatus::Valid)
+                .count()
+        }),
+    ));
+    passes.push((
+        "idcard_batch_from_text",
+        Box::new(|| {
+            v.verify_batch_packed(&packed, &dates, &mut text_statuses);
+            text_statuses
+                .iter()
+                .filter(|s| **s != CardStatus::Valid)
+                .count()
+        }),
+    ));
+    // One card at a time from text, as a bank's counter calls: the Rust call and the C call.
+    passes.push((
+        "idcard_one_from_text",
+        Box::new(|| {
+            packed
+                .chunks_exact(18)
+                .zip(&dates)
+                .filter(|(n, d)| v.verify_number_yyyymmdd(black_box(n), **d) != CardStatus::Valid)
+                .count()
+        }),
+    ));
+    passes.push((
+        "idcard_c_one_from_text",
+        Box::new(|| {
+            packed
+                .chunks_exact(18)
+                .zip(&dates)
+                .filter(|(n, d)| {
+                    let mut s = 0u8;
+                    // SAFETY: a live handle, 18 readable bytes, a writable status.
+                    unsafe {
+                        idcard_c::idc_verify(c.0, black_box(n.as_ptr().cast()), 18, **d, &mut s)
+                    };
+                    s != idcard_c::IDC_CARD_VALID
+                })
+                .count()
+        }),
+    ));
+    if let Some(view) = &odht_view {
+        passes.push((
+            "odht",
+            Box::new(|| {
+                queries_u64
+                    .iter()
+                    .filter(|k| view.get(black_box(*k)).is_some())
+                    .count()
+            }),
+        ));
+    }
+    if let Some((mphf, slots, status)) = &ptr {
+        passes.push((
+            "ptr_hash",
+            Box::new(|| {
+                queries_u64
+                    .iter()
+                    .filter(|k| {
+                        let k = black_box(**k);
+                        let i = mphf.index_no_remap(&k);
+                        slots[i] == k && status[i] != 0
+                    })
+                    .count()
+            }),
+        ));
+        // Its streaming query (prefetching 32 keys ahead), the peer of the batched path.
+        passes.push((
+            "ptr_hash_stream",
+            Box::new(|| {
+                // (`fold`: the stream implements only that.)
+                let (hits, _) = mphf.index_stream::<32, false, _>(queries_u64.iter()).fold(
+                    (0usize, 0usize),
+                    |(hits, j), i| {
+                        let k = queries_u64[j];
+                        (hits + (slots[i] == k && status[i] != 0) as usize, j + 1)
+                    },
+                );
+                hits
+            }),
+        ));
+    }
+    if let Some(m) = &hb {
+        passes.push((
+            "hashbrown",
+            Box::new(|| {
+                queries_u64
+                    .iter()
+                    .filter(|k| m.contains_key(black_box(*k)))
+                    .count()
+            }),
+        ));
+    }
+    if let Some(m) = &std_map {
+        passes.push((
+            "std_hashmap",
+            Box::new(|| {
+                queries_u64
+                    .iter()
+                    .filter(|k| m.contains_key(black_box(*k)))
+                    .count()
+            }),
+        ));
+    }
+    if let Some(map) = &fst_map {
+        passes.push((
+            "fst",
+            Box::new(|| {
+                queries_u64
+                    .iter()
+                    .filter(|k| map.get(black_box(k.to_be_bytes())).is_some())
+                    .count()
+            }),
+        ));
+    }
+    if let Some((rtxn, db)) = &lmdb_txn {
+        passes.push((
+            "lmdb",
+            Box::new(|| {
+                queries_u64
+                    .iter()
+                    .filter(|k| db.get(rtxn, black_box(*k)).expect("get").is_some())
+                    .count()
+            }),
+        ));
     }
 
+    let mut measured: Vec<Vec<f64>> = vec![Vec::new(); passes.len()];
+    let mut expected = None;
+    for r in 0..a.runs {
+        for ((name, pass), rates) in passes.iter_mut().zip(&mut measured) {
+            let t = Instant::now();
+            let hits = pass();
+            let rate = a.queries as f64 / t.elapsed().as_secs_f64();
+            let e = *expected.get_or_insert(hits);
+            assert_eq!(hits, e, "{name} found {hits} listed cards, expected {e}");
+            log(&format!("{name} run {r}: {:.1} M/s", rate / 1e6));
+            rates.push(rate);
+        }
+    }
+    out.insert("listed_hits".into(), json!(expected));
+    for ((name, _), r) in passes.iter().zip(measured) {
+        rates.insert((*name).into(), json!(median(r)));
+    }
+    drop(passes);
+    drop(c);
+    let rate = |name: &str| rates.get(name).and_then(Value::as_f64).unwrap_or(f64::NAN);
+    let (batch, one, text_one, c_one, raw) = (
+        rate("idcard_batch"),
+        rate("idcard_one"),
+        rate("idcard_one_from_text"),
+        rate("idcard_c_one_from_text"),
+        rate("idcard_batch_from_text"),
+    );
+
     let mut ratios = Map::new();
+    // The best peer looked up one key at a time (the streaming ptr_hash is the batched path's
+    // peer, not the single call's).
+    let best = [
+        "odht",
+        "ptr_hash",
+        "hashbrown",
+        "std_hashmap",
+        "fst",
+        "lmdb",
+    ]
+    .into_iter()
+    .filter_map(|p| Some((p, rates.get(p).and_then(Value::as_f64)?)))
+    .max_by(|a, b| a.1.total_cmp(&b.1));
+    if let Some((peer, rate)) = best {
+        out.insert("best_one_at_a_time_peer".into(), json!(peer));
+        ratios.insert("one_vs_best_peer".into(), json!(one / rate));
+        ratios.insert("one_from_text_vs_best_peer".into(), json!(text_one / rate));
+        ratios.insert("c_one_from_text_vs_best_peer".into(), json!(c_one / rate));
+    }
+    ratios.insert("one_from_text_vs_one".into(), json!(text_one / one));
+    ratios.insert("batch_from_text_vs_one".into(), json!(raw / one));
+    ratios.insert("c_vs_rust_one_from_text".into(), json!(c_one / text_one));
     for peer in [
         "odht",
         "ptr_hash",
