@@ -6,8 +6,10 @@
 //! idcard is measured as a bank calls it: `Verifier::verify` one card at a time, from text with
 //! `Verifier::verify_number_yyyymmdd` and the C library's `idc_verify`, and batched. Each figure
 //! is the median of `--runs` passes over the same `--queries` presented cards (a share `--hits`
-//! percent of them listed); the passes of all structures are interleaved, round by round. Every
-//! structure must find the same number of listed cards, or the run fails.
+//! percent of them listed); the passes of all structures are interleaved, round by round, and a
+//! ratio is the median of the rounds' ratios. Every structure must find the same number of
+//! listed cards, or the run fails. `idcard_one_with_delta` is `Verifier::verify` after one
+//! signed delta of 1,000 new listings, as a bank runs between snapshots.
 
 use std::collections::HashMap;
 use std::hint::black_box;
@@ -266,6 +268,24 @@ fn main() {
     };
     assert_eq!(opened, idcard_c::IDC_OK, "idc_verifier_open_trusted");
     let c = CVerifier(handle);
+    // A bank applies the platform's signed deltas through the day: a second verifier on the
+    // same snapshot with one delta of 1,000 new listings applied (cards none of the queries
+    // present, so the hit count stays the same).
+    let with_delta = Verifier::open(&path, trust.clone()).expect("open");
+    {
+        let mut d = idcard::index::DeltaBuilder::new(&info, info.journal_seq, info.journal_seq + 1);
+        let mut g = idcard_benches::KeyGen::new(a.seed ^ 0xde17a);
+        for _ in 0..1000 {
+            d.set_card(g.card(), idcard::index::CardEntry::new(CardStatus::Lost))
+                .expect("listable");
+        }
+        let delta_path = dir.path().join("d1.idcd");
+        d.build()
+            .write(&delta_path, Some(signer.as_ref()))
+            .expect("delta");
+        with_delta.apply_delta_file(&delta_path).expect("apply");
+        assert_eq!(with_delta.info().overlay_cards, 1000);
+    }
 
     // Every structure is built first; then each of the `runs` rounds makes one pass with each,
     // in turn, so that a slower or faster stretch of this shared machine falls on all of them
@@ -379,6 +399,15 @@ fn main() {
             set.queries
                 .iter()
                 .filter(|k| v.verify(black_box(**k)) != CardStatus::Valid)
+                .count()
+        }),
+    ));
+    passes.push((
+        "idcard_one_with_delta",
+        Box::new(|| {
+            set.queries
+                .iter()
+                .filter(|k| with_delta.verify(black_box(**k)) != CardStatus::Valid)
                 .count()
         }),
     ));
@@ -529,23 +558,27 @@ fn main() {
         }
     }
     out.insert("listed_hits".into(), json!(expected));
-    for ((name, _), r) in passes.iter().zip(measured) {
-        rates.insert((*name).into(), json!(median(r)));
-    }
+    let names: Vec<&str> = passes.iter().map(|(name, _)| *name).collect();
     drop(passes);
     drop(c);
-    let rate = |name: &str| rates.get(name).and_then(Value::as_f64).unwrap_or(f64::NAN);
-    let (batch, one, text_one, c_one, raw) = (
-        rate("idcard_batch"),
-        rate("idcard_one"),
-        rate("idcard_one_from_text"),
-        rate("idcard_c_one_from_text"),
-        rate("idcard_batch_from_text"),
-    );
-
+    for (name, r) in names.iter().zip(&measured) {
+        rates.insert((*name).into(), json!(median(r.clone())));
+    }
+    // A ratio is the median over the rounds of the two rates measured in the same round (this
+    // machine's speed moves between rounds, in steps of up to 2×; within a round less).
+    let per_round = |a: &str, b: &str| -> Option<f64> {
+        let ra = &measured[names.iter().position(|n| *n == a)?];
+        let rb = &measured[names.iter().position(|n| *n == b)?];
+        Some(median(ra.iter().zip(rb).map(|(x, y)| x / y).collect()))
+    };
     let mut ratios = Map::new();
+    let mut put = |key: String, a: &str, b: &str| {
+        if let Some(r) = per_round(a, b) {
+            ratios.insert(key, json!(r));
+        }
+    };
     // The best peer looked up one key at a time (the streaming ptr_hash is the batched path's
-    // peer, not the single call's).
+    // peer, not the single call's): the fastest by median rate.
     let best = [
         "odht",
         "ptr_hash",
@@ -557,15 +590,45 @@ fn main() {
     .into_iter()
     .filter_map(|p| Some((p, rates.get(p).and_then(Value::as_f64)?)))
     .max_by(|a, b| a.1.total_cmp(&b.1));
-    if let Some((peer, rate)) = best {
+    if let Some((peer, _)) = best {
         out.insert("best_one_at_a_time_peer".into(), json!(peer));
-        ratios.insert("one_vs_best_peer".into(), json!(one / rate));
-        ratios.insert("one_from_text_vs_best_peer".into(), json!(text_one / rate));
-        ratios.insert("c_one_from_text_vs_best_peer".into(), json!(c_one / rate));
+        put("one_vs_best_peer".into(), "idcard_one", peer);
+        put(
+            "one_with_delta_vs_best_peer".into(),
+            "idcard_one_with_delta",
+            peer,
+        );
+        put(
+            "one_from_text_vs_best_peer".into(),
+            "idcard_one_from_text",
+            peer,
+        );
+        put(
+            "c_one_from_text_vs_best_peer".into(),
+            "idcard_c_one_from_text",
+            peer,
+        );
     }
-    ratios.insert("one_from_text_vs_one".into(), json!(text_one / one));
-    ratios.insert("batch_from_text_vs_one".into(), json!(raw / one));
-    ratios.insert("c_vs_rust_one_from_text".into(), json!(c_one / text_one));
+    put(
+        "one_vs_snapshot_one".into(),
+        "idcard_one",
+        "idcard_snapshot_one",
+    );
+    put(
+        "one_from_text_vs_one".into(),
+        "idcard_one_from_text",
+        "idcard_one",
+    );
+    put(
+        "batch_from_text_vs_one".into(),
+        "idcard_batch_from_text",
+        "idcard_one",
+    );
+    put(
+        "c_vs_rust_one_from_text".into(),
+        "idcard_c_one_from_text",
+        "idcard_one_from_text",
+    );
     for peer in [
         "odht",
         "ptr_hash",
@@ -575,10 +638,8 @@ fn main() {
         "fst",
         "lmdb",
     ] {
-        if let Some(p) = rates.get(peer).and_then(Value::as_f64) {
-            ratios.insert(format!("batch_vs_{peer}"), json!(batch / p));
-            ratios.insert(format!("one_vs_{peer}"), json!(one / p));
-        }
+        put(format!("batch_vs_{peer}"), "idcard_batch", peer);
+        put(format!("one_vs_{peer}"), "idcard_one", peer);
     }
     out.insert("lookups_per_s".into(), Value::Object(rates));
     out.insert("ratios".into(), Value::Object(ratios));
