@@ -305,8 +305,8 @@ impl ExpiryTable {
                 // Born after `raw` (as a birth field): expired. The bound is the smallest
                 // rotated key whose birth field is past it: 0 below the earliest birth day
                 // (every holder is born after it), u64::MAX when no holder can be (a rotated
-                // key of all ones would need a birth field of all ones, past 2200, and division
-                // code 2097151: no number has them).
+                // key of all ones would need a birth field of all ones, past 2200, and the key's
+                // top bit, which is always 0).
                 let raw = day.birth_bound(v) as i64 - crate::number::EARLIEST_BIRTH_DAYS as i64;
                 if raw < 0 {
                     0

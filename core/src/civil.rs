@@ -130,7 +130,9 @@ pub(crate) fn days_of_guess(y: i32, m: u32, d: u32) -> i32 {
     let i = (y.wrapping_sub(TABLE_FROM) as u32 as usize).min(TABLE_YEARS - 1);
     let start = YEAR_START[i];
     let leap = (YEAR_START[i + 1] - start - 365) as usize & 1;
-    start + MONTH_START[leap][(m as usize).min(12)] as i32 + d as i32 - 1
+    (start + MONTH_START[leap][(m as usize).min(12)] as i32)
+        .wrapping_add(d as i32)
+        .wrapping_sub(1)
 }
 
 #[cold]
@@ -160,6 +162,8 @@ mod tests {
             (-5, 99, 99),
             (i32::MAX, u32::MAX, u32::MAX),
             (2300, 13, 0),
+            (1850, 1, 0x8000_0000),
+            (i32::MIN, 0, 0x7fff_ffff),
         ] {
             let _ = days_of_guess(y, m, d);
         }

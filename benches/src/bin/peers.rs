@@ -546,8 +546,13 @@ fn main() {
 
     let mut measured: Vec<Vec<f64>> = vec![Vec::new(); passes.len()];
     let mut expected = None;
+    let count = passes.len();
     for r in 0..a.runs {
-        for ((name, pass), rates) in passes.iter_mut().zip(&mut measured) {
+        // Each round starts one structure later, so that none always follows the same one (a
+        // pass right after another on the same snapshot finds its filter still in cache).
+        let mut order: Vec<_> = passes.iter_mut().zip(&mut measured).collect();
+        order.rotate_left(r % count.max(1));
+        for ((name, pass), rates) in order {
             let t = Instant::now();
             let hits = pass();
             let rate = a.queries as f64 / t.elapsed().as_secs_f64();

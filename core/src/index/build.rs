@@ -566,6 +566,10 @@ impl SnapshotBuilder {
             // handed over, and the channel orders the two.
             let table = &mut front[r.clone()];
             let slot_count = table.len() / 8;
+            debug_assert!(
+                table.len() % 8 == 0 && table.as_ptr().align_offset(8) == 0,
+                "the card table is whole, aligned 64-bit slots"
+            );
             let base = SlotsPtr(table.as_mut_ptr().cast::<u64>());
             let (chunks, placed) = std::sync::mpsc::channel::<std::ops::Range<usize>>();
             let table_at = r.start as u64;
